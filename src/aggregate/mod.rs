@@ -1,0 +1,318 @@
+//! Mergeable partial aggregates.
+//!
+//! Each worker owns an [`Aggregate`]: an interner for the strings it has seen (domains, hosts)
+//! and a cube of counts keyed by small `Copy` keys. Adding an event allocates only when a
+//! string is seen for the first time. Partial aggregates merge with [`Aggregate::merge`], which
+//! is associative and commutative, so the result never depends on how the input was split or
+//! how many threads ran.
+
+use std::collections::HashMap;
+
+use crate::classify::{Category, Classification, Permanence, Provider};
+use crate::event::{EnhancedCode, Event, Outcome, Source, Stage};
+
+/// An interned string: an index into an [`Interner`]. `Sym(0)` is the empty string / absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Sym(pub u32);
+
+/// Maps byte strings to [`Sym`]s. Strings are stored as UTF-8 (invalid bytes replaced), and
+/// names that are case-insensitive (domains, hosts) are lowercased on the way in.
+#[derive(Debug, Clone)]
+pub struct Interner {
+    map: HashMap<Box<[u8]>, Sym>,
+    strings: Vec<Box<str>>,
+    scratch: Vec<u8>,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner {
+            map: HashMap::new(),
+            strings: vec!["".into()],
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl Interner {
+    pub fn new() -> Interner {
+        Interner::default()
+    }
+
+    /// Interns `bytes` as they are.
+    pub fn intern(&mut self, bytes: &[u8]) -> Sym {
+        if bytes.is_empty() {
+            return Sym(0);
+        }
+        if let Some(&sym) = self.map.get(bytes) {
+            return sym;
+        }
+        let sym = Sym(self.strings.len() as u32);
+        self.strings.push(String::from_utf8_lossy(bytes).into());
+        self.map.insert(bytes.into(), sym);
+        sym
+    }
+
+    /// Interns a case-insensitive name (domain, host): lowercased, trailing dot removed.
+    pub fn intern_name(&mut self, bytes: &[u8]) -> Sym {
+        let bytes = bytes.strip_suffix(b".").unwrap_or(bytes);
+        if !bytes.iter().any(u8::is_ascii_uppercase) {
+            return self.intern(bytes);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend(bytes.iter().map(u8::to_ascii_lowercase));
+        let sym = self.intern(&scratch);
+        self.scratch = scratch;
+        sym
+    }
+
+    pub fn resolve(&self, sym: Sym) -> &str {
+        &self.strings[sym.0 as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.strings.len() == 1
+    }
+}
+
+/// One cell of the fine-grained `attempts` cube.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CubeKey {
+    /// Hours since the Unix epoch, UTC.
+    pub hour: i64,
+    pub source: Source,
+    pub mta_host: Sym,
+    pub sender_domain: Sym,
+    pub recipient_domain: Sym,
+    pub provider: Provider,
+    pub outcome: Outcome,
+    pub reply_code: Option<u16>,
+    pub enhanced_code: Option<EnhancedCode>,
+    pub dsn: Option<EnhancedCode>,
+    pub category: Category,
+    pub permanence: Permanence,
+    pub stage: Option<Stage>,
+    pub bounce_message: bool,
+}
+
+/// A cube row with its strings resolved, as the sink and tests see it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CubeRow<'a> {
+    pub hour: i64,
+    pub source: &'static str,
+    pub mta_host: &'a str,
+    pub sender_domain: Option<&'a str>,
+    pub recipient_domain: &'a str,
+    pub provider: &'static str,
+    pub outcome: &'static str,
+    pub reply_code: Option<u16>,
+    pub enhanced_code: Option<String>,
+    pub dsn: Option<String>,
+    pub category: &'static str,
+    pub permanence: &'static str,
+    pub stage: Option<&'static str>,
+    pub bounce_message: bool,
+    pub count: i64,
+}
+
+/// A partial aggregate. See the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct Aggregate {
+    pub interner: Interner,
+    cube: HashMap<CubeKey, i64>,
+}
+
+const US_PER_HOUR: i64 = 3_600_000_000;
+
+impl Aggregate {
+    pub fn new() -> Aggregate {
+        Aggregate::default()
+    }
+
+    /// Counts one classified event.
+    pub fn add(&mut self, event: &Event<'_>, class: &Classification) {
+        let sender_domain = match event.sender {
+            Some(sender) if !event.is_bounce_message => {
+                self.interner.intern_name(crate::event::domain_of(sender))
+            }
+            _ => Sym(0),
+        };
+        let key = CubeKey {
+            hour: event.time_us.div_euclid(US_PER_HOUR),
+            source: event.source,
+            mta_host: self.interner.intern_name(event.mta_host),
+            sender_domain,
+            recipient_domain: self.interner.intern_name(event.recipient_domain),
+            provider: class.provider,
+            outcome: event.outcome,
+            reply_code: event.reply_code,
+            enhanced_code: event.enhanced_code,
+            dsn: event.dsn,
+            category: class.category,
+            permanence: class.permanence,
+            stage: event.stage,
+            bounce_message: event.is_bounce_message,
+        };
+        *self.cube.entry(key).or_insert(0) += 1;
+    }
+
+    /// Adds `other` into `self`. Associative and commutative (up to symbol numbering, which
+    /// never shows in [`Aggregate::rows`]).
+    pub fn merge(&mut self, other: Aggregate) {
+        if self.cube.is_empty() && self.interner.is_empty() {
+            *self = other;
+            return;
+        }
+        let remap: Vec<Sym> = other
+            .interner
+            .strings
+            .iter()
+            .map(|s| self.interner.intern(s.as_bytes()))
+            .collect();
+        let map = |sym: Sym| remap[sym.0 as usize];
+        for (mut key, count) in other.cube {
+            key.mta_host = map(key.mta_host);
+            key.sender_domain = map(key.sender_domain);
+            key.recipient_domain = map(key.recipient_domain);
+            *self.cube.entry(key).or_insert(0) += count;
+        }
+    }
+
+    /// Number of distinct cube cells.
+    pub fn cells(&self) -> usize {
+        self.cube.len()
+    }
+
+    /// Total count over all cells for an outcome.
+    pub fn total(&self, outcome: Outcome) -> i64 {
+        self.cube
+            .iter()
+            .filter(|(k, _)| k.outcome == outcome)
+            .map(|(_, c)| c)
+            .sum()
+    }
+
+    /// All cells with strings resolved, sorted, so the output is the same for any split.
+    pub fn rows(&self) -> Vec<CubeRow<'_>> {
+        let mut rows: Vec<CubeRow<'_>> = self
+            .cube
+            .iter()
+            .map(|(key, &count)| CubeRow {
+                hour: key.hour,
+                source: key.source.as_str(),
+                mta_host: self.interner.resolve(key.mta_host),
+                sender_domain: (key.sender_domain != Sym(0))
+                    .then(|| self.interner.resolve(key.sender_domain)),
+                recipient_domain: self.interner.resolve(key.recipient_domain),
+                provider: key.provider.as_str(),
+                outcome: key.outcome.as_str(),
+                reply_code: key.reply_code,
+                enhanced_code: key.enhanced_code.map(|c| c.to_string()),
+                dsn: key.dsn.map(|c| c.to_string()),
+                category: key.category.as_str(),
+                permanence: key.permanence.as_str(),
+                stage: key.stage.map(Stage::as_str),
+                bounce_message: key.bounce_message,
+                count,
+            })
+            .collect();
+        rows.sort_unstable();
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{Action, Fault};
+    use proptest::prelude::*;
+
+    fn event(i: u8, domain: &'static [u8]) -> Event<'static> {
+        Event {
+            time_us: i64::from(i) * 1_000_000_000,
+            source: Source::Postfix,
+            mta_host: b"MX1",
+            instance: b"postfix",
+            queue_id: b"ABC",
+            sender: Some(b"a@Sender.example"),
+            recipient: b"x@y",
+            recipient_domain: domain,
+            remote_host: None,
+            remote_ip: None,
+            outcome: Outcome::ALL[usize::from(i % 4)],
+            reply_code: (i % 3 == 0).then_some(550),
+            enhanced_code: None,
+            dsn: None,
+            stage: None,
+            text: b"",
+            is_bounce_message: i % 5 == 0,
+        }
+    }
+
+    fn class() -> Classification {
+        Classification {
+            category: Category::Unclassified,
+            permanence: Permanence::Transient,
+            fault: Fault::None,
+            action: Action::None,
+            provider: Provider::Other,
+            rule_id: "test",
+        }
+    }
+
+    fn build(items: &[(u8, u8)]) -> Aggregate {
+        const DOMAINS: [&[u8]; 4] = [b"gmail.com", b"Example.ORG", b"b.example", b"gmail.com."];
+        let mut agg = Aggregate::new();
+        for &(i, d) in items {
+            agg.add(&event(i, DOMAINS[usize::from(d % 4)]), &class());
+        }
+        agg
+    }
+
+    fn rows_owned(agg: &Aggregate) -> Vec<String> {
+        agg.rows().iter().map(|r| format!("{r:?}")).collect()
+    }
+
+    #[test]
+    fn names_are_case_folded() {
+        let agg = build(&[(1, 0), (1, 3)]);
+        assert_eq!(agg.rows().len(), 1);
+        assert_eq!(agg.rows()[0].count, 2);
+        assert_eq!(agg.rows()[0].mta_host, "mx1");
+        assert_eq!(agg.rows()[0].sender_domain, Some("sender.example"));
+    }
+
+    proptest! {
+        #[test]
+        fn merge_is_associative_and_order_independent(
+            a in prop::collection::vec((0u8..40, 0u8..4), 0..50),
+            b in prop::collection::vec((0u8..40, 0u8..4), 0..50),
+            c in prop::collection::vec((0u8..40, 0u8..4), 0..50),
+        ) {
+            let all: Vec<_> = a.iter().chain(&b).chain(&c).copied().collect();
+            let whole = rows_owned(&build(&all));
+
+            let mut left = build(&a);
+            left.merge(build(&b));
+            left.merge(build(&c));
+
+            let mut bc = build(&b);
+            bc.merge(build(&c));
+            let mut right = build(&a);
+            right.merge(bc);
+
+            let mut reversed = build(&c);
+            reversed.merge(build(&b));
+            reversed.merge(build(&a));
+
+            prop_assert_eq!(&rows_owned(&left), &whole);
+            prop_assert_eq!(&rows_owned(&right), &whole);
+            prop_assert_eq!(&rows_owned(&reversed), &whole);
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The one event model every format parser produces.
+//!
+//! A parser borrows from the line it is looking at: an [`Event`] holds byte slices into the
+//! input buffer and is consumed (classified and aggregated) before the buffer moves on, so the
+//! hot path allocates nothing. [`OwnedEvent`] exists for the rare events that must outlive their
+//! buffer (a delivery whose sender is only known from an earlier chunk).
+
+use std::fmt;
+
+/// Where an event came from. The dataset's `source` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    Postfix,
+    Exim,
+    Ses,
+    Sendgrid,
+    Mailgun,
+    Postmark,
+    Sparkpost,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Postfix => "postfix",
+            Source::Exim => "exim",
+            Source::Ses => "ses",
+            Source::Sendgrid => "sendgrid",
+            Source::Mailgun => "mailgun",
+            Source::Postmark => "postmark",
+            Source::Sparkpost => "sparkpost",
+        }
+    }
+}
+
+/// What happened to one recipient on one attempt.
+///
+/// `Delivered`, `Bounced` and `Expired` are final: each recipient of a message reaches exactly
+/// one of them. `Deferred` is an attempt that will be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    Delivered,
+    Deferred,
+    Bounced,
+    Expired,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Delivered,
+        Outcome::Deferred,
+        Outcome::Bounced,
+        Outcome::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Deferred => "deferred",
+            Outcome::Bounced => "bounced",
+            Outcome::Expired => "expired",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(self, Outcome::Deferred)
+    }
+}
+
+/// The point of the SMTP conversation at which the remote server answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stage {
+    /// The TCP connection itself (refused, timed out, DNS).
+    Connect,
+    /// The server's 220 greeting (or its refusal).
+    Greeting,
+    Ehlo,
+    StartTls,
+    Auth,
+    MailFrom,
+    RcptTo,
+    /// The DATA command itself.
+    Data,
+    /// The reply after the message body was sent.
+    EndOfData,
+    Quit,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Connect => "connect",
+            Stage::Greeting => "greeting",
+            Stage::Ehlo => "ehlo",
+            Stage::StartTls => "starttls",
+            Stage::Auth => "auth",
+            Stage::MailFrom => "mail",
+            Stage::RcptTo => "rcpt",
+            Stage::Data => "data",
+            Stage::EndOfData => "end_of_data",
+            Stage::Quit => "quit",
+        }
+    }
+
+    /// Reads a stage as users and logs write it: `rcpt`, `RCPT TO`, `end of DATA`,
+    /// `MAIL FROM`, `HELO`, `connect`... Case-insensitive.
+    pub fn parse(text: &str) -> Option<Stage> {
+        let t = text.trim().to_ascii_lowercase();
+        let t = t.trim_end_matches(" command");
+        Some(match t {
+            "connect" | "connection" | "tcp" | "dns" => Stage::Connect,
+            "greeting" | "banner" | "initial greeting" | "220" => Stage::Greeting,
+            "ehlo" | "helo" | "lhlo" => Stage::Ehlo,
+            "starttls" | "tls" => Stage::StartTls,
+            "auth" => Stage::Auth,
+            "mail" | "mail from" | "mailfrom" | "mail_from" => Stage::MailFrom,
+            "rcpt" | "rcpt to" | "rcptto" | "rcpt_to" => Stage::RcptTo,
+            "data" => Stage::Data,
+            "end of data" | "end_of_data" | "end-of-data" | "eod" | "message" | "body" => {
+                Stage::EndOfData
+            }
+            "quit" => Stage::Quit,
+            _ => return None,
+        })
+    }
+}
+
+/// An RFC 3463 enhanced status code such as `5.1.1`, packed into a `u32`-sized value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EnhancedCode {
+    pub class: u8,
+    pub subject: u16,
+    pub detail: u16,
+}
+
+impl EnhancedCode {
+    pub const fn new(class: u8, subject: u16, detail: u16) -> EnhancedCode {
+        EnhancedCode {
+            class,
+            subject,
+            detail,
+        }
+    }
+
+    /// Parses exactly `c.s.d` (class 2, 4 or 5; subject and detail 1-3 digits).
+    pub fn parse(bytes: &[u8]) -> Option<EnhancedCode> {
+        let (code, used) = EnhancedCode::parse_prefix(bytes)?;
+        (used == bytes.len()).then_some(code)
+    }
+
+    /// Parses a code at the start of `bytes`, returning it and the bytes it used. The code must
+    /// not be followed by another digit or a dot and a digit (so `5.1.10` is read whole and
+    /// `1.2.3.4` is not a code).
+    pub fn parse_prefix(bytes: &[u8]) -> Option<(EnhancedCode, usize)> {
+        let class = *bytes.first()?;
+        if !matches!(class, b'2' | b'4' | b'5') || bytes.get(1) != Some(&b'.') {
+            return None;
+        }
+        let (subject, n1) = parse_small(&bytes[2..])?;
+        let at = 2 + n1;
+        if bytes.get(at) != Some(&b'.') {
+            return None;
+        }
+        let (detail, n2) = parse_small(&bytes[at + 1..])?;
+        let end = at + 1 + n2;
+        match bytes.get(end) {
+            Some(b) if b.is_ascii_digit() => return None,
+            Some(b'.') if bytes.get(end + 1).is_some_and(u8::is_ascii_digit) => return None,
+            _ => {}
+        }
+        Some((EnhancedCode::new(class - b'0', subject, detail), end))
+    }
+
+    /// Finds the first enhanced code in free text, at a word boundary.
+    pub fn find(text: &[u8]) -> Option<EnhancedCode> {
+        let mut from = 0;
+        while let Some(off) = memchr::memchr3(b'2', b'4', b'5', &text[from..]) {
+            let at = from + off;
+            let boundary =
+                at == 0 || !(text[at - 1].is_ascii_alphanumeric() || text[at - 1] == b'.');
+            if boundary && let Some((code, _)) = EnhancedCode::parse_prefix(&text[at..]) {
+                return Some(code);
+            }
+            from = at + 1;
+        }
+        None
+    }
+}
+
+fn parse_small(bytes: &[u8]) -> Option<(u16, usize)> {
+    let mut value: u16 = 0;
+    let mut n = 0;
+    while n < bytes.len() && n < 3 && bytes[n].is_ascii_digit() {
+        value = value * 10 + u16::from(bytes[n] - b'0');
+        n += 1;
+    }
+    (n > 0).then_some((value, n))
+}
+
+impl fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// One delivery attempt (or final verdict) for one recipient, borrowed from its input line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event<'a> {
+    /// Microseconds since the Unix epoch, UTC.
+    pub time_us: i64,
+    pub source: Source,
+    /// The host that logged the event (syslog host name, or the ESP's name).
+    pub mta_host: &'a [u8],
+    /// The MTA instance (`postfix`, `postfix-out`, `postfix/submission`).
+    pub instance: &'a [u8],
+    pub queue_id: &'a [u8],
+    /// The envelope sender, when the parser knows it (often filled by correlation).
+    pub sender: Option<&'a [u8]>,
+    pub recipient: &'a [u8],
+    pub recipient_domain: &'a [u8],
+    pub remote_host: Option<&'a [u8]>,
+    pub remote_ip: Option<&'a [u8]>,
+    pub outcome: Outcome,
+    /// The remote server's SMTP reply code (`550`), when one was received.
+    pub reply_code: Option<u16>,
+    /// The enhanced code written in the remote reply text.
+    pub enhanced_code: Option<EnhancedCode>,
+    /// The MTA's own verdict (Postfix `dsn=`), which can differ from the reply's code.
+    pub dsn: Option<EnhancedCode>,
+    pub stage: Option<Stage>,
+    /// The diagnostic text (remote reply or the MTA's own reason), unfolded.
+    pub text: &'a [u8],
+    /// True when the message itself is a non-delivery notification generated by the MTA.
+    pub is_bounce_message: bool,
+}
+
+impl Event<'_> {
+    pub fn to_owned_event(&self) -> OwnedEvent {
+        OwnedEvent {
+            time_us: self.time_us,
+            source: self.source,
+            mta_host: self.mta_host.into(),
+            instance: self.instance.into(),
+            queue_id: self.queue_id.into(),
+            sender: self.sender.map(Into::into),
+            recipient: self.recipient.into(),
+            recipient_domain: self.recipient_domain.into(),
+            remote_host: self.remote_host.map(Into::into),
+            remote_ip: self.remote_ip.map(Into::into),
+            outcome: self.outcome,
+            reply_code: self.reply_code,
+            enhanced_code: self.enhanced_code,
+            dsn: self.dsn,
+            stage: self.stage,
+            text: self.text.into(),
+            is_bounce_message: self.is_bounce_message,
+        }
+    }
+}
+
+/// An [`Event`] that owns its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedEvent {
+    pub time_us: i64,
+    pub source: Source,
+    pub mta_host: Box<[u8]>,
+    pub instance: Box<[u8]>,
+    pub queue_id: Box<[u8]>,
+    pub sender: Option<Box<[u8]>>,
+    pub recipient: Box<[u8]>,
+    pub recipient_domain: Box<[u8]>,
+    pub remote_host: Option<Box<[u8]>>,
+    pub remote_ip: Option<Box<[u8]>>,
+    pub outcome: Outcome,
+    pub reply_code: Option<u16>,
+    pub enhanced_code: Option<EnhancedCode>,
+    pub dsn: Option<EnhancedCode>,
+    pub stage: Option<Stage>,
+    pub text: Box<[u8]>,
+    pub is_bounce_message: bool,
+}
+
+impl OwnedEvent {
+    pub fn as_event(&self) -> Event<'_> {
+        Event {
+            time_us: self.time_us,
+            source: self.source,
+            mta_host: &self.mta_host,
+            instance: &self.instance,
+            queue_id: &self.queue_id,
+            sender: self.sender.as_deref(),
+            recipient: &self.recipient,
+            recipient_domain: &self.recipient_domain,
+            remote_host: self.remote_host.as_deref(),
+            remote_ip: self.remote_ip.as_deref(),
+            outcome: self.outcome,
+            reply_code: self.reply_code,
+            enhanced_code: self.enhanced_code,
+            dsn: self.dsn,
+            stage: self.stage,
+            text: &self.text,
+            is_bounce_message: self.is_bounce_message,
+        }
+    }
+}
+
+/// The domain part of an address (after the last `@`), or empty.
+pub fn domain_of(address: &[u8]) -> &[u8] {
+    match memchr::memrchr(b'@', address) {
+        Some(at) => &address[at + 1..],
+        None => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enhanced_code_parsing() {
+        assert_eq!(
+            EnhancedCode::parse(b"5.1.1"),
+            Some(EnhancedCode::new(5, 1, 1))
+        );
+        assert_eq!(
+            EnhancedCode::parse(b"4.7.650"),
+            Some(EnhancedCode::new(4, 7, 650))
+        );
+        assert_eq!(EnhancedCode::parse(b"5.7.1x"), None);
+        assert_eq!(EnhancedCode::parse(b"3.1.1"), None);
+        assert_eq!(
+            EnhancedCode::find(b"host said: 550-5.7.26 Unauthenticated"),
+            Some(EnhancedCode::new(5, 7, 26))
+        );
+        assert_eq!(EnhancedCode::find(b"[10.5.1.1] said 421 busy"), None);
+        assert_eq!(
+            EnhancedCode::find(b"ip 1.2.3.4 then 4.2.2 full"),
+            Some(EnhancedCode::new(4, 2, 2))
+        );
+        assert_eq!(EnhancedCode::new(5, 7, 606).to_string(), "5.7.606");
+    }
+
+    #[test]
+    fn stage_phrases() {
+        assert_eq!(Stage::parse("RCPT TO"), Some(Stage::RcptTo));
+        assert_eq!(Stage::parse("end of DATA"), Some(Stage::EndOfData));
+        assert_eq!(Stage::parse("MAIL FROM command"), Some(Stage::MailFrom));
+        assert_eq!(Stage::parse("nonsense"), None);
+    }
+}

@@ -1,0 +1,1 @@
+//! Input discovery, decompression and chunking.

@@ -1,0 +1,20 @@
+//! bouncestat: classify bounces and deferrals from mail-server logs and ESP event exports, and
+//! aggregate them into Parquet datasets.
+//!
+//! Data flows through the modules in this order:
+//!
+//! ```text
+//! input -> format (syslog, postfix) -> event -> classify -> aggregate -> sink (Parquet)
+//! ```
+//!
+//! [`pipeline`] ties them together for the `ingest` subcommand; `cli` (in the binary) only
+//! parses arguments and maps errors to exit codes.
+
+pub mod aggregate;
+pub mod classify;
+pub mod event;
+pub mod format;
+pub mod input;
+pub mod pipeline;
+pub mod progress;
+pub mod sink;
