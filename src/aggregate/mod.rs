@@ -6,7 +6,7 @@
 //! is associative and commutative, so the result never depends on how the input was split or
 //! how many threads ran.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::classify::{Category, Classification, Permanence, Provider};
 use crate::event::{EnhancedCode, Event, Outcome, Source, Stage};
@@ -27,7 +27,7 @@ pub struct Interner {
 impl Default for Interner {
     fn default() -> Self {
         Interner {
-            map: HashMap::new(),
+            map: HashMap::default(),
             strings: vec!["".into()],
             scratch: Vec::new(),
         }
@@ -100,6 +100,15 @@ pub struct CubeKey {
     pub bounce_message: bool,
 }
 
+impl CubeKey {
+    /// Rewrites this key's symbols through a table from [`Aggregate::merge_remap`].
+    pub fn remap(&mut self, table: &[Sym]) {
+        self.mta_host = table[self.mta_host.0 as usize];
+        self.sender_domain = table[self.sender_domain.0 as usize];
+        self.recipient_domain = table[self.recipient_domain.0 as usize];
+    }
+}
+
 /// A cube row with its strings resolved, as the sink and tests see it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CubeRow<'a> {
@@ -161,6 +170,27 @@ impl Aggregate {
         *self.cube.entry(key).or_insert(0) += 1;
     }
 
+    /// Counts `count` attempts in one cell whose symbols belong to this aggregate's interner.
+    pub fn add_cell(&mut self, key: CubeKey, count: i64) {
+        *self.cube.entry(key).or_insert(0) += count;
+    }
+
+    /// Merges `other` into `self` and returns the table that maps `other`'s symbols to
+    /// `self`'s, for callers that hold keys built against `other`.
+    pub fn merge_remap(&mut self, other: Aggregate) -> Vec<Sym> {
+        let remap: Vec<Sym> = other
+            .interner
+            .strings
+            .iter()
+            .map(|s| self.interner.intern(s.as_bytes()))
+            .collect();
+        for (mut key, count) in other.cube {
+            key.remap(&remap);
+            *self.cube.entry(key).or_insert(0) += count;
+        }
+        remap
+    }
+
     /// Adds `other` into `self`. Associative and commutative (up to symbol numbering, which
     /// never shows in [`Aggregate::rows`]).
     pub fn merge(&mut self, other: Aggregate) {
@@ -168,19 +198,7 @@ impl Aggregate {
             *self = other;
             return;
         }
-        let remap: Vec<Sym> = other
-            .interner
-            .strings
-            .iter()
-            .map(|s| self.interner.intern(s.as_bytes()))
-            .collect();
-        let map = |sym: Sym| remap[sym.0 as usize];
-        for (mut key, count) in other.cube {
-            key.mta_host = map(key.mta_host);
-            key.sender_domain = map(key.sender_domain);
-            key.recipient_domain = map(key.recipient_domain);
-            *self.cube.entry(key).or_insert(0) += count;
-        }
+        self.merge_remap(other);
     }
 
     /// Number of distinct cube cells.

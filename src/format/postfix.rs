@@ -1,1 +1,666 @@
-//! Postfix log lines.
+//! Postfix log lines: delivery attempts, queue manager records and bounce notices.
+//!
+//! [`parse_line`] takes one line, parses its syslog envelope, dispatches on the program tag
+//! with a byte comparison (most lines in a mail log are smtpd, cleanup or other programs and
+//! are skipped right there) and returns a [`Parsed`] borrowing from the line. Correlating the
+//! records of one queue file (sender, deliveries, expiry, removal) is the pipeline's job.
+
+use memchr::memmem;
+
+use super::syslog::{self, HeaderError, TimeContext};
+use crate::event::{EnhancedCode, Outcome, Stage};
+
+/// The parts of a Postfix line shared by every record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    pub time_us: i64,
+    pub host: &'a [u8],
+    /// The syslog name of the Postfix instance: `postfix`, `postfix-out`. A service suffix
+    /// (`postfix/submission/smtpd`) belongs to the same instance and queue.
+    pub instance: &'a [u8],
+    pub queue_id: &'a [u8],
+}
+
+/// One Postfix record that matters for bounce statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record<'a> {
+    /// A delivery agent's (or qmgr's) verdict for one recipient.
+    Delivery(Delivery<'a>),
+    /// qmgr `from=<sender>, size=..., nrcpt=...`: the message (re-)entered the active queue.
+    Sender { sender: &'a [u8] },
+    /// qmgr `from=<sender>, status=expired, returned to sender`.
+    Expired { sender: &'a [u8] },
+    /// qmgr `removed`: the queue file is gone and its id may be reused.
+    Removed,
+    /// bounce `sender non-delivery notification: NEWID`.
+    BounceNotice { notice_queue_id: &'a [u8] },
+}
+
+/// The status word of a delivery line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Sent,
+    Deferred,
+    Bounced,
+    Expired,
+    /// Address verification probes: `deliverable` / `undeliverable`.
+    Deliverable,
+    Undeliverable,
+}
+
+impl Status {
+    fn parse(word: &[u8]) -> Option<Status> {
+        Some(match word {
+            b"sent" => Status::Sent,
+            b"deferred" => Status::Deferred,
+            b"bounced" => Status::Bounced,
+            b"expired" => Status::Expired,
+            b"deliverable" => Status::Deliverable,
+            b"undeliverable" => Status::Undeliverable,
+            _ => return None,
+        })
+    }
+
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Status::Sent | Status::Deliverable => Outcome::Delivered,
+            Status::Deferred => Outcome::Deferred,
+            Status::Bounced | Status::Undeliverable => Outcome::Bounced,
+            Status::Expired => Outcome::Expired,
+        }
+    }
+}
+
+/// One delivery line's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery<'a> {
+    pub recipient: &'a [u8],
+    pub orig_recipient: Option<&'a [u8]>,
+    pub relay_host: Option<&'a [u8]>,
+    pub relay_ip: Option<&'a [u8]>,
+    pub relay_port: Option<u16>,
+    pub dsn: Option<EnhancedCode>,
+    pub status: Status,
+    pub reason: Reason<'a>,
+}
+
+impl Delivery<'_> {
+    /// True for a hand-off to a local content filter (amavis and the like): accepted by a
+    /// loopback relay that queued it under a new id. The re-injected message's own delivery is
+    /// the one that counts.
+    pub fn is_content_filter_handoff(&self) -> bool {
+        self.status == Status::Sent
+            && self.relay_ip.is_some_and(is_loopback)
+            && memmem::find(self.reason.text, b"queued as").is_some()
+    }
+}
+
+fn is_loopback(ip: &[u8]) -> bool {
+    ip.starts_with(b"127.") || ip == b"::1" || ip.eq_ignore_ascii_case(b"ipv6:::1")
+}
+
+/// What the parenthesised text of a delivery line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reason<'a> {
+    /// The remote server's reply code, when it answered.
+    pub reply_code: Option<u16>,
+    /// The enhanced code written in the reply (may differ from `dsn=`).
+    pub enhanced_code: Option<EnhancedCode>,
+    pub stage: Option<Stage>,
+    /// The remote reply (without the `host X said:` prefix and the `(in reply to ...)`
+    /// suffix), or Postfix's own reason when there was no reply.
+    pub text: &'a [u8],
+}
+
+/// The result of looking at one line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed<'a> {
+    Record(Envelope<'a>, Record<'a>),
+    /// A line that carries nothing for bounce statistics (other programs, smtpd, TLS...).
+    Skip,
+    /// A line that should have carried a record but could not be read.
+    Malformed(Malformed),
+}
+
+/// Why a line was rejected. Counted per reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Malformed {
+    Header(HeaderError),
+    /// A delivery line with no readable `status=`.
+    NoStatus,
+    /// A delivery line with no `to=<...>`.
+    NoRecipient,
+    /// A queue id longer than Postfix ever writes.
+    BadQueueId,
+}
+
+impl Malformed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Malformed::Header(e) => e.as_str(),
+            Malformed::NoStatus => "delivery line without status",
+            Malformed::NoRecipient => "delivery line without recipient",
+            Malformed::BadQueueId => "bad queue id",
+        }
+    }
+}
+
+/// The longest queue id we accept (Postfix long ids are 15-17 characters).
+pub const MAX_QUEUE_ID: usize = 24;
+
+/// Which Postfix daemons' lines we read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Daemon {
+    /// smtp, lmtp, local, virtual, pipe, error, discard, retry.
+    DeliveryAgent,
+    Qmgr,
+    Bounce,
+}
+
+fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
+    let slash = memchr::memrchr(b'/', tag)?;
+    let daemon = match &tag[slash + 1..] {
+        b"smtp" | b"lmtp" | b"local" | b"virtual" | b"pipe" | b"error" | b"discard" | b"retry" => {
+            Daemon::DeliveryAgent
+        }
+        b"qmgr" | b"nqmgr" => Daemon::Qmgr,
+        b"bounce" => Daemon::Bounce,
+        _ => return None,
+    };
+    let instance_end = memchr::memchr(b'/', tag).unwrap_or(slash);
+    Some((&tag[..instance_end], daemon))
+}
+
+/// Parses one line (without its trailing newline).
+pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
+    let header = match syslog::parse(line, time) {
+        Ok(header) => header,
+        Err(err) => return Parsed::Malformed(Malformed::Header(err)),
+    };
+    let Some((instance, daemon)) = daemon_of(header.tag) else {
+        return Parsed::Skip;
+    };
+    let message = header.message;
+    let Some(colon) = memchr::memchr(b':', message) else {
+        return Parsed::Skip;
+    };
+    let queue_id = &message[..colon];
+    if !is_queue_id(queue_id) {
+        // warnings, TLS and connection chatter, NOQUEUE... carry no queue record.
+        return Parsed::Skip;
+    }
+    if queue_id.len() > MAX_QUEUE_ID {
+        return Parsed::Malformed(Malformed::BadQueueId);
+    }
+    let body = message[colon + 1..]
+        .strip_prefix(b" ")
+        .unwrap_or(&message[colon + 1..]);
+    let envelope = Envelope {
+        time_us: header.time_us,
+        host: header.host,
+        instance,
+        queue_id,
+    };
+    let record = match daemon {
+        Daemon::DeliveryAgent | Daemon::Qmgr if body.starts_with(b"to=") => {
+            match parse_delivery(body) {
+                Ok(delivery) => Record::Delivery(delivery),
+                Err(reason) => return Parsed::Malformed(reason),
+            }
+        }
+        Daemon::Qmgr if body.starts_with(b"from=<") => {
+            let Some(end) = memmem::find(body, b">, ") else {
+                return Parsed::Skip;
+            };
+            let sender = &body[6..end];
+            let rest = &body[end + 3..];
+            if rest.starts_with(b"status=expired") {
+                Record::Expired { sender }
+            } else if rest.starts_with(b"size=") {
+                Record::Sender { sender }
+            } else {
+                return Parsed::Skip;
+            }
+        }
+        Daemon::Qmgr if body == b"removed" => Record::Removed,
+        Daemon::Bounce => {
+            let Some(at) = memmem::find(body, b"non-delivery notification: ") else {
+                return Parsed::Skip;
+            };
+            let notice = body[at + 27..].trim_ascii_end();
+            Record::BounceNotice {
+                notice_queue_id: notice,
+            }
+        }
+        _ => return Parsed::Skip,
+    };
+    Parsed::Record(envelope, record)
+}
+
+/// Short hex ids (`08ACF1541B01`) and long base-52 ids (`4Lq3Yd0Yfbz9sXn`): alphanumeric.
+fn is_queue_id(id: &[u8]) -> bool {
+    id.len() >= 5 && id.iter().all(u8::is_ascii_alphanumeric) && id != b"NOQUEUE"
+}
+
+fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, Malformed> {
+    let mut delivery = Delivery {
+        recipient: &[],
+        orig_recipient: None,
+        relay_host: None,
+        relay_ip: None,
+        relay_port: None,
+        dsn: None,
+        status: Status::Sent,
+        reason: Reason::default(),
+    };
+    let mut have_recipient = false;
+    let mut pos = 0;
+    loop {
+        let Some(eq) = memchr::memchr(b'=', &body[pos..]) else {
+            return Err(Malformed::NoStatus);
+        };
+        let key = &body[pos..pos + eq];
+        let value_start = pos + eq + 1;
+        if key == b"status" {
+            let rest = &body[value_start..];
+            let word_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+            delivery.status = Status::parse(&rest[..word_end]).ok_or(Malformed::NoStatus)?;
+            let text = rest[word_end..].trim_ascii_start();
+            let text = match text.strip_prefix(b"(") {
+                // Up to the last ')': replies contain parentheses of their own.
+                Some(inner) => match memchr::memrchr(b')', inner) {
+                    Some(close) => &inner[..close],
+                    None => inner,
+                },
+                None => text,
+            };
+            delivery.reason = parse_reason(text);
+            break;
+        }
+        // Angle-bracketed values may contain ", " (quoted local parts); end at ">, ".
+        let value_end = if body.get(value_start) == Some(&b'<') {
+            memmem::find(&body[value_start..], b">, ").map(|i| value_start + i + 1)
+        } else {
+            memmem::find(&body[value_start..], b", ").map(|i| value_start + i)
+        };
+        let Some(value_end) = value_end else {
+            return Err(Malformed::NoStatus);
+        };
+        let value = &body[value_start..value_end];
+        match key {
+            b"to" => {
+                delivery.recipient = strip_angles(value);
+                have_recipient = true;
+            }
+            b"orig_to" => delivery.orig_recipient = Some(strip_angles(value)),
+            b"relay" => parse_relay(value, &mut delivery),
+            b"dsn" => delivery.dsn = EnhancedCode::parse(value),
+            _ => {}
+        }
+        pos = value_end + 2;
+    }
+    if !have_recipient {
+        return Err(Malformed::NoRecipient);
+    }
+    Ok(delivery)
+}
+
+fn strip_angles(value: &[u8]) -> &[u8] {
+    value
+        .strip_prefix(b"<")
+        .and_then(|v| v.strip_suffix(b">"))
+        .unwrap_or(value)
+}
+
+/// `host[ip]:port`, `host[private/dovecot-lmtp]`, `local`, `none`.
+fn parse_relay<'a>(value: &'a [u8], delivery: &mut Delivery<'a>) {
+    if value == b"none" {
+        return;
+    }
+    let Some(open) = memchr::memchr(b'[', value) else {
+        delivery.relay_host = Some(value);
+        return;
+    };
+    delivery.relay_host = Some(&value[..open]);
+    if let Some(close) = memchr::memrchr(b']', value)
+        && close > open
+    {
+        delivery.relay_ip = Some(&value[open + 1..close]);
+        if let Some(port) = value[close + 1..].strip_prefix(b":") {
+            delivery.relay_port = std::str::from_utf8(port).ok().and_then(|p| p.parse().ok());
+        }
+    }
+}
+
+/// Reads the parenthesised text: who said what, at which stage.
+pub fn parse_reason(text: &[u8]) -> Reason<'_> {
+    let mut text = text;
+    if let Some(rest) = text.strip_prefix(b"delivery temporarily suspended: ") {
+        text = rest;
+    }
+    if text.starts_with(b"host ") {
+        if let Some(at) = memmem::find(text, b" said: ") {
+            let (reply, stage) = split_stage_suffix(&text[at + 7..]);
+            return reply_reason(reply, stage);
+        }
+        if let Some(at) = memmem::find(text, b" refused to talk to me: ") {
+            return reply_reason(&text[at + 24..], Some(Stage::Greeting));
+        }
+    }
+    let stage = if text.starts_with(b"connect to ")
+        || text.starts_with(b"Host or domain name not found")
+        || text.starts_with(b"Name service error")
+        || text.starts_with(b"unable to look up host")
+        || text.starts_with(b"No route to host")
+    {
+        Some(Stage::Connect)
+    } else if let Some(at) = memmem::find(text, b" while ") {
+        while_stage(&text[at + 7..])
+    } else {
+        None
+    };
+    Reason {
+        reply_code: None,
+        enhanced_code: None,
+        stage,
+        text,
+    }
+}
+
+fn reply_reason(reply: &[u8], stage: Option<Stage>) -> Reason<'_> {
+    let reply = reply.trim_ascii();
+    let reply_code = reply_code_of(reply);
+    let enhanced_code = match reply_code {
+        Some(_) => {
+            let after = &reply[3..];
+            let after = after
+                .strip_prefix(b"-")
+                .or_else(|| after.strip_prefix(b" "))
+                .unwrap_or(after);
+            EnhancedCode::parse_prefix(after.trim_ascii_start())
+                .map(|(code, _)| code)
+                .or_else(|| EnhancedCode::find(after))
+        }
+        None => EnhancedCode::find(reply),
+    };
+    Reason {
+        reply_code,
+        enhanced_code,
+        stage,
+        text: reply,
+    }
+}
+
+/// A three-digit reply code at the start of `reply`, followed by a space, a dash or the end.
+pub fn reply_code_of(reply: &[u8]) -> Option<u16> {
+    let code = reply.get(..3)?;
+    if !matches!(code[0], b'2'..=b'5') || !code[1].is_ascii_digit() || !code[2].is_ascii_digit() {
+        return None;
+    }
+    match reply.get(3) {
+        None | Some(b' ' | b'-') => {}
+        _ => return None,
+    }
+    Some(
+        u16::from(code[0] - b'0') * 100
+            + u16::from(code[1] - b'0') * 10
+            + u16::from(code[2] - b'0'),
+    )
+}
+
+/// Splits `... (in reply to RCPT TO command)` off the end of a reply.
+fn split_stage_suffix(reply: &[u8]) -> (&[u8], Option<Stage>) {
+    let trimmed = reply.trim_ascii_end();
+    if let Some(at) = memmem::rfind(trimmed, b"(in reply to ")
+        && trimmed.ends_with(b")")
+    {
+        let phrase = &trimmed[at + 13..trimmed.len() - 1];
+        let stage = std::str::from_utf8(phrase).ok().and_then(Stage::parse);
+        return (&trimmed[..at], stage);
+    }
+    (trimmed, None)
+}
+
+/// The stage in `lost connection with X while sending RCPT TO` and the like.
+fn while_stage(phrase: &[u8]) -> Option<Stage> {
+    const STAGES: &[(&[u8], Stage)] = &[
+        (b"receiving the initial server greeting", Stage::Greeting),
+        (b"performing the EHLO handshake", Stage::Ehlo),
+        (b"performing the HELO handshake", Stage::Ehlo),
+        (b"performing the LHLO handshake", Stage::Ehlo),
+        (b"sending MAIL FROM", Stage::MailFrom),
+        (b"sending RCPT TO", Stage::RcptTo),
+        (b"sending DATA", Stage::Data),
+        (b"sending message body", Stage::EndOfData),
+        (b"sending end of data", Stage::EndOfData),
+        (b"receiving the STARTTLS", Stage::StartTls),
+        (b"sending STARTTLS", Stage::StartTls),
+    ];
+    STAGES
+        .iter()
+        .find(|(prefix, _)| phrase.starts_with(prefix))
+        .map(|&(_, stage)| stage)
+}
+
+/// Folds a multi-line reply as Postfix logs it (`550-5.7.26 first line 550-5.7.26 second
+/// line 550 5.7.26 last`) into plain text (`550 5.7.26 first line second line last`).
+pub fn fold_reply(reply: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    if reply_code_of(reply).is_none() {
+        out.extend_from_slice(reply);
+        return;
+    }
+    let code_bytes = &reply[..3];
+    let enhanced = reply_reason(reply, None).enhanced_code;
+    out.extend_from_slice(code_bytes);
+    out.push(b' ');
+    let mut rest = &reply[4.min(reply.len())..];
+    let mut enhanced_buf = Vec::new();
+    if let Some(enhanced) = enhanced {
+        use std::io::Write;
+        let _ = write!(enhanced_buf, "{enhanced}");
+        if let Some(r) = rest.strip_prefix(enhanced_buf.as_slice()) {
+            out.extend_from_slice(&enhanced_buf);
+            rest = r;
+        }
+    }
+    // Remove every later " NNN-X.Y.Z" / " NNN X.Y.Z" / " NNN-" continuation prefix.
+    let mut i = 0;
+    while i < rest.len() {
+        if rest[i] == b' '
+            && rest[i + 1..].starts_with(code_bytes)
+            && matches!(rest.get(i + 4), Some(b'-' | b' '))
+        {
+            let mut skip = i + 5;
+            if !enhanced_buf.is_empty() && rest[skip.min(rest.len())..].starts_with(&enhanced_buf) {
+                skip += enhanced_buf.len();
+            }
+            i = skip;
+            out.push(b' ');
+            continue;
+        }
+        out.push(rest[i]);
+        i += 1;
+    }
+    // Collapse doubled spaces left by folding.
+    let mut w = 0;
+    for r in 0..out.len() {
+        if out[r] == b' ' && w > 0 && out[w - 1] == b' ' {
+            continue;
+        }
+        out[w] = out[r];
+        w += 1;
+    }
+    out.truncate(w);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::Timestamp;
+
+    fn ctx() -> TimeContext {
+        TimeContext::utc("2025-12-31T00:00:00Z".parse::<Timestamp>().unwrap())
+    }
+
+    fn record(line: &str) -> (Envelope<'_>, Record<'_>) {
+        match parse_line(line.as_bytes(), &mut ctx()) {
+            Parsed::Record(envelope, record) => (envelope, record),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn delivery(line: &str) -> Delivery<'_> {
+        match record(line).1 {
+            Record::Delivery(d) => d,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn gmail_dmarc_rejection() {
+        let d = delivery(
+            "Feb  1 13:17:08 mx1 postfix-out/smtp[28692]: 4Lq3Yd0Yfbz9sXn: to=<ann@example.com>, relay=aspmx.l.google.com[142.250.4.26]:25, delay=1.2, delays=0.1/0/0.5/0.6, dsn=5.7.26, status=bounced (host aspmx.l.google.com[142.250.4.26] said: 550-5.7.26 Unauthenticated email from sender.example is not accepted due to 550-5.7.26 domain's DMARC policy. 550 5.7.26 - gsmtp (in reply to end of DATA command))",
+        );
+        assert_eq!(d.recipient, b"ann@example.com");
+        assert_eq!(d.relay_host, Some(&b"aspmx.l.google.com"[..]));
+        assert_eq!(d.relay_ip, Some(&b"142.250.4.26"[..]));
+        assert_eq!(d.relay_port, Some(25));
+        assert_eq!(d.dsn, Some(EnhancedCode::new(5, 7, 26)));
+        assert_eq!(d.status, Status::Bounced);
+        assert_eq!(d.reason.reply_code, Some(550));
+        assert_eq!(d.reason.enhanced_code, Some(EnhancedCode::new(5, 7, 26)));
+        assert_eq!(d.reason.stage, Some(Stage::EndOfData));
+        assert!(d.reason.text.ends_with(b"- gsmtp"));
+        let mut folded = Vec::new();
+        fold_reply(d.reason.text, &mut folded);
+        assert_eq!(
+            String::from_utf8(folded).unwrap(),
+            "550 5.7.26 Unauthenticated email from sender.example is not accepted due to domain's DMARC policy. - gsmtp"
+        );
+    }
+
+    #[test]
+    fn envelope_and_instance() {
+        let (env, _) = record(
+            "Dec  9 10:18:24 mail postfix/submission/smtp[20055]: 1310930001DB: to=<a@b.example>, relay=none, delay=1, dsn=4.4.1, status=deferred (connect to mx.b.example[192.0.2.1]:25: Connection timed out)",
+        );
+        assert_eq!(env.host, b"mail");
+        assert_eq!(env.instance, b"postfix");
+        assert_eq!(env.queue_id, b"1310930001DB");
+    }
+
+    #[test]
+    fn connection_and_dns_failures_have_no_code() {
+        let d = delivery(
+            "Dec  9 10:18:24 mail postfix/smtp[1]: ABCDEF123: to=<a@b.example>, relay=none, delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.b.example[192.0.2.1]:25: Connection timed out)",
+        );
+        assert_eq!(d.reason.reply_code, None);
+        assert_eq!(d.reason.stage, Some(Stage::Connect));
+        assert_eq!(d.dsn, Some(EnhancedCode::new(4, 4, 1)));
+        let d = delivery(
+            "Dec  9 10:18:24 mail postfix/smtp[1]: ABCDEF123: to=<a@nowhere.example>, relay=none, delay=0.1, delays=0/0/0.1/0, dsn=5.4.4, status=bounced (Host or domain name not found. Name service error for name=nowhere.example type=A: Host not found)",
+        );
+        assert_eq!(d.reason.stage, Some(Stage::Connect));
+        assert_eq!(d.status, Status::Bounced);
+        let d = delivery(
+            "Dec  9 10:18:24 mail postfix/qmgr[1]: ABCDEF123: to=<a@b.example>, relay=none, delay=5000, delays=5000/0/0/0, dsn=4.4.1, status=deferred (delivery temporarily suspended: connect to mx.b.example[192.0.2.1]:25: Connection refused)",
+        );
+        assert_eq!(d.reason.stage, Some(Stage::Connect));
+        assert!(d.reason.text.starts_with(b"connect to"));
+    }
+
+    #[test]
+    fn greeting_refusal_and_lost_connection() {
+        let d = delivery(
+            "Dec  9 10:18:24 mail postfix/smtp[1]: ABCDEF123: to=<a@b.example>, relay=mx.b.example[192.0.2.1]:25, delay=1, delays=0/0/1/0, dsn=5.7.1, status=bounced (host mx.b.example[192.0.2.1] refused to talk to me: 554 5.7.1 Service unavailable; Client host [198.51.100.4] blocked using zen.spamhaus.org)",
+        );
+        assert_eq!(d.reason.stage, Some(Stage::Greeting));
+        assert_eq!(d.reason.reply_code, Some(554));
+        assert_eq!(d.reason.enhanced_code, Some(EnhancedCode::new(5, 7, 1)));
+        let d = delivery(
+            "Dec  9 10:18:24 mail postfix/smtp[1]: ABCDEF123: to=<a@b.example>, relay=mx.b.example[192.0.2.1]:25, delay=1, delays=0/0/1/0, dsn=4.4.2, status=deferred (lost connection with mx.b.example[192.0.2.1] while sending RCPT TO)",
+        );
+        assert_eq!(d.reason.stage, Some(Stage::RcptTo));
+        assert_eq!(d.reason.reply_code, None);
+    }
+
+    #[test]
+    fn reply_code_differs_from_dsn_and_orig_to_kept() {
+        let d = delivery(
+            "Jun  3 10:40:59 mail postfix/smtp[9716]: 4AA091855DA0: to=<invalid.email@example.com>, orig_to=<alias@example.net>, relay=mx.example.com[203.0.113.9]:25, conn_use=2, delay=1.5, delays=0.03/0.01/1.3/0.14, dsn=5.0.0, status=bounced (host mx.example.com[203.0.113.9] said: 550 Requested action not taken: mailbox unavailable (in reply to RCPT TO command))",
+        );
+        assert_eq!(d.orig_recipient, Some(&b"alias@example.net"[..]));
+        assert_eq!(d.dsn, Some(EnhancedCode::new(5, 0, 0)));
+        assert_eq!(d.reason.reply_code, Some(550));
+        assert_eq!(d.reason.enhanced_code, None);
+        assert_eq!(d.reason.stage, Some(Stage::RcptTo));
+        assert_eq!(
+            d.reason.text,
+            b"550 Requested action not taken: mailbox unavailable"
+        );
+    }
+
+    #[test]
+    fn qmgr_and_bounce_records() {
+        assert_eq!(
+            record("Sep 30 20:46:08 n16 postfix-239/qmgr[31214]: 23EBE3D5C0: from=<a@s.example>, size=312343, nrcpt=1 (queue active)").1,
+            Record::Sender { sender: b"a@s.example" }
+        );
+        assert_eq!(
+            record("Sep 30 20:46:08 n16 postfix-239/qmgr[31214]: A7E673C067: from=<>, size=3503, nrcpt=1 (queue active)").1,
+            Record::Sender { sender: b"" }
+        );
+        assert_eq!(
+            record("Sep 30 20:46:08 n16 postfix/qmgr[31214]: 23EBE3D5C0: from=<a@s.example>, status=expired, returned to sender").1,
+            Record::Expired { sender: b"a@s.example" }
+        );
+        assert_eq!(
+            record("Sep 30 20:46:08 n16 postfix/qmgr[1]: 23EBE3D5C0: removed").1,
+            Record::Removed
+        );
+        assert_eq!(
+            record("Sep 30 20:46:08 n16 postfix/bounce[23567]: 23EBE3D5C0: sender non-delivery notification: A7E673C067").1,
+            Record::BounceNotice { notice_queue_id: b"A7E673C067" }
+        );
+    }
+
+    #[test]
+    fn content_filter_handoff() {
+        let d = delivery(
+            "Feb  1 13:17:08 mail postfix/smtp[28692]: 08ACF1541B01: to=<u@h.example>, orig_to=<root>, relay=127.0.0.1[127.0.0.1]:10024, delay=6.8, delays=0.19/0.01/0/6.6, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as AED441541AFC)",
+        );
+        assert!(d.is_content_filter_handoff());
+        let d = delivery(
+            "Feb  1 13:17:08 mail postfix/lmtp[28699]: AED441541AFC: to=<u@h.example>, relay=h[private/dovecot-lmtp], delay=0.21, delays=0.07/0.01/0.01/0.12, dsn=2.0.0, status=sent (250 2.0.0 <u@h.example> Saved)",
+        );
+        assert!(!d.is_content_filter_handoff());
+        assert_eq!(d.relay_ip, Some(&b"private/dovecot-lmtp"[..]));
+    }
+
+    #[test]
+    fn skips_and_malformed() {
+        let mut c = ctx();
+        for line in [
+            "Dec  9 10:18:23 mail postfix/submission/smtpd[20040]: connect from client.example.com[89.247.252.52]",
+            "Dec  9 10:18:24 mail postfix/smtp[20053]: Trusted TLS connection established to aspmx.l.google.com[74.125.143.26]:25: TLSv1.3",
+            "Dec  9 10:18:23 mail dovecot: lmtp(28700): Connect from local",
+            "Dec  9 10:18:23 mail postfix/smtp[1]: warning: no MX host for example.com has a valid address record",
+            "Dec  9 10:18:23 mail postfix/qmgr[1]: ABCDEF: skipped, still being delivered",
+        ] {
+            assert_eq!(parse_line(line.as_bytes(), &mut c), Parsed::Skip, "{line}");
+        }
+        assert_eq!(
+            parse_line(
+                b"Dec  9 10:18:23 mail postfix/smtp[1]: ABCDEF: to=<a@b>, relay=x, delay=1",
+                &mut c
+            ),
+            Parsed::Malformed(Malformed::NoStatus)
+        );
+        assert_eq!(
+            parse_line(b"Dec  9 10:18:23 mail postfix/local[1]: ABCDEF: to=<a@b>, relay=local, delay=0.14, dsn=2.0.0, status=sent (delivered to command: procmail -a \"$EXTENSION\" DEFAULT=$HOME/Maild", &mut c),
+            parse_line(b"Dec  9 10:18:23 mail postfix/local[1]: ABCDEF: to=<a@b>, relay=local, delay=0.14, dsn=2.0.0, status=sent (delivered to command: procmail -a \"$EXTENSION\" DEFAULT=$HOME/Maild", &mut c),
+        );
+        assert!(matches!(parse_line(b"ir/)", &mut c), Parsed::Malformed(_)));
+    }
+}

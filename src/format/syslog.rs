@@ -1,1 +1,455 @@
-//! Syslog envelopes.
+//! Syslog envelopes: the timestamp, host and program tag in front of every mail-log line.
+//!
+//! Three timestamp styles are read: traditional BSD (`Jun  3 10:40:57`, no year), RFC 3339
+//! (`2025-02-14T18:12:33.501234+01:00`, rsyslog's default on current distributions) and the
+//! year-prefixed form some rsyslog templates write (`2013 Jun 10 06:27:30.123`). Times without
+//! an offset are local to `--timezone` and are converted to UTC through a [`TimeContext`],
+//! which also supplies the year for lines that lack one.
+
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+
+/// The envelope of one syslog line, borrowing from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// Microseconds since the Unix epoch, UTC.
+    pub time_us: i64,
+    pub host: &'a [u8],
+    /// The program tag without the pid: `postfix/smtp`, `postfix-out/qmgr`, `dovecot`.
+    pub tag: &'a [u8],
+    /// Everything after `tag[pid]: `.
+    pub message: &'a [u8],
+}
+
+/// Why a line has no usable envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HeaderError {
+    /// No timestamp in any of the known styles.
+    BadTimestamp,
+    /// The line ends before the host or the program tag.
+    Truncated,
+}
+
+impl HeaderError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeaderError::BadTimestamp => "bad syslog timestamp",
+            HeaderError::Truncated => "truncated syslog header",
+        }
+    }
+}
+
+/// Converts local civil times to UTC and supplies years for year-less lines.
+///
+/// The year of a year-less line is the reference instant's year (the file's modification time,
+/// or `--year` on the reference's month and day), or the year before when that would put the
+/// line more than an hour after the reference: a line never gets a date in the future of the
+/// file it came from, and a December-to-January rollover inside a file is handled line by line,
+/// without state, so any chunk of a file can be parsed on its own.
+#[derive(Debug, Clone)]
+pub struct TimeContext {
+    tz: TimeZone,
+    reference_year: i32,
+    /// The reference instant in local civil seconds (civil time counted as if it were UTC).
+    reference_local: i64,
+    /// One-entry cache: local hour -> UTC offset in seconds. Logs are time-ordered, so the
+    /// hour rarely changes between lines.
+    cached_hour: i64,
+    cached_offset: i64,
+}
+
+/// Tolerance for clock skew between the log's lines and the file's modification time.
+const FUTURE_TOLERANCE_SECS: i64 = 3600;
+
+impl TimeContext {
+    /// A context whose reference is `reference` (usually the file's modification time), with
+    /// the year optionally replaced by `year`.
+    pub fn new(tz: TimeZone, reference: Timestamp, year: Option<i16>) -> TimeContext {
+        let civil = tz.to_datetime(reference);
+        let mut reference_local = civil_seconds(
+            i32::from(civil.year()),
+            civil.month() as u32,
+            civil.day() as u32,
+            civil.hour() as u32,
+            civil.minute() as u32,
+            civil.second() as u32,
+        );
+        let mut reference_year = i32::from(civil.year());
+        if let Some(year) = year {
+            let year = i32::from(year);
+            reference_local +=
+                (days_from_civil(year, 1, 1) - days_from_civil(reference_year, 1, 1)) * 86_400;
+            reference_year = year;
+        }
+        TimeContext {
+            tz,
+            reference_year,
+            reference_local,
+            cached_hour: i64::MIN,
+            cached_offset: 0,
+        }
+    }
+
+    /// A context in UTC with a fixed reference, for tests and for inputs with offsets.
+    pub fn utc(reference: Timestamp) -> TimeContext {
+        TimeContext::new(TimeZone::UTC, reference, None)
+    }
+
+    /// UTC microseconds for a local civil time given in seconds (plus microseconds).
+    fn local_to_utc_us(&mut self, local_secs: i64, micros: i64) -> i64 {
+        let hour = local_secs.div_euclid(3600);
+        if hour != self.cached_hour {
+            self.cached_offset = self.offset_for(local_secs);
+            self.cached_hour = hour;
+        }
+        (local_secs - self.cached_offset) * 1_000_000 + micros
+    }
+
+    fn offset_for(&self, local_secs: i64) -> i64 {
+        let Ok(as_utc) = Timestamp::from_second(local_secs) else {
+            return 0;
+        };
+        let civil: DateTime = TimeZone::UTC.to_datetime(as_utc);
+        match self.tz.to_ambiguous_timestamp(civil).compatible() {
+            Ok(ts) => local_secs - ts.as_second(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Seconds of a year-less local time, with the year chosen as described on the type.
+    fn yearless_local(&self, month: u32, day: u32, h: u32, m: u32, s: u32) -> i64 {
+        let this_year = civil_seconds(self.reference_year, month, day, h, m, s);
+        if this_year > self.reference_local + FUTURE_TOLERANCE_SECS {
+            civil_seconds(self.reference_year - 1, month, day, h, m, s)
+        } else {
+            this_year
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
+    let y = i64::from(if month <= 2 { year - 1 } else { year });
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_seconds(year: i32, month: u32, day: u32, h: u32, m: u32, s: u32) -> i64 {
+    days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s)
+}
+
+/// Parses the syslog envelope of `line`.
+///
+/// # Errors
+/// [`HeaderError`] when the timestamp matches no known style or the line is cut short.
+pub fn parse<'a>(line: &'a [u8], ctx: &mut TimeContext) -> Result<Header<'a>, HeaderError> {
+    let line = strip_priority(line);
+    let (time_us, rest) = parse_timestamp(line, ctx)?;
+    let rest = rest.strip_prefix(b" ").ok_or(HeaderError::Truncated)?;
+    let space = memchr::memchr(b' ', rest).ok_or(HeaderError::Truncated)?;
+    let host = &rest[..space];
+    let rest = &rest[space + 1..];
+    let colon = memchr::memchr(b':', rest).ok_or(HeaderError::Truncated)?;
+    let mut tag = &rest[..colon];
+    if let Some(bracket) = memchr::memchr(b'[', tag) {
+        tag = &tag[..bracket];
+    }
+    let message = rest[colon + 1..]
+        .strip_prefix(b" ")
+        .unwrap_or(&rest[colon + 1..]);
+    if host.is_empty() || tag.is_empty() {
+        return Err(HeaderError::Truncated);
+    }
+    Ok(Header {
+        time_us,
+        host,
+        tag,
+        message,
+    })
+}
+
+/// Drops a `<PRI>` prefix left by raw forwarding.
+fn strip_priority(line: &[u8]) -> &[u8] {
+    if line.first() == Some(&b'<')
+        && let Some(end) = line.iter().take(5).position(|&b| b == b'>')
+        && line[1..end].iter().all(u8::is_ascii_digit)
+    {
+        return &line[end + 1..];
+    }
+    line
+}
+
+fn parse_timestamp<'a>(
+    line: &'a [u8],
+    ctx: &mut TimeContext,
+) -> Result<(i64, &'a [u8]), HeaderError> {
+    let first = *line.first().ok_or(HeaderError::BadTimestamp)?;
+    if first.is_ascii_alphabetic() {
+        // Traditional: "Mmm dd HH:MM:SS".
+        let month = month_number(line.get(..3).ok_or(HeaderError::BadTimestamp)?)
+            .ok_or(HeaderError::BadTimestamp)?;
+        let (day, h, m, s, micros, rest) = parse_day_time(&line[3..])?;
+        let local = ctx.yearless_local(month, day, h, m, s);
+        return Ok((ctx.local_to_utc_us(local, micros), rest));
+    }
+    if line.len() >= 5 && line[4] == b' ' && line[..4].iter().all(u8::is_ascii_digit) {
+        // Year-prefixed: "2013 Jun 10 06:27:30.123".
+        let year = digits(&line[..4]).ok_or(HeaderError::BadTimestamp)? as i32;
+        let month = month_number(line.get(5..8).ok_or(HeaderError::BadTimestamp)?)
+            .ok_or(HeaderError::BadTimestamp)?;
+        let (day, h, m, s, micros, rest) = parse_day_time(&line[8..])?;
+        let local = civil_seconds(year, month, day, h, m, s);
+        return Ok((ctx.local_to_utc_us(local, micros), rest));
+    }
+    parse_rfc3339(line, ctx)
+}
+
+/// Day, hour, minute, second, microseconds, and the rest of the line.
+type DayTime<'a> = (u32, u32, u32, u32, i64, &'a [u8]);
+
+/// Parses " dd HH:MM:SS[.frac]" (day space- or zero-padded).
+fn parse_day_time(b: &[u8]) -> Result<DayTime<'_>, HeaderError> {
+    let bad = HeaderError::BadTimestamp;
+    let b = b.strip_prefix(b" ").ok_or(bad)?;
+    let b = b.strip_prefix(b" ").unwrap_or(b);
+    let day_len = b.iter().take(2).take_while(|c| c.is_ascii_digit()).count();
+    let day = digits(&b[..day_len]).ok_or(bad)?;
+    let b = b[day_len..].strip_prefix(b" ").ok_or(bad)?;
+    let (h, m, s) = parse_hms(b).ok_or(bad)?;
+    let (micros, used) = parse_fraction(&b[8..]);
+    if !(1..=31).contains(&day) {
+        return Err(bad);
+    }
+    Ok((day, h, m, s, micros, &b[8 + used..]))
+}
+
+fn parse_hms(b: &[u8]) -> Option<(u32, u32, u32)> {
+    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    let (h, m, s) = (digits(&b[..2])?, digits(&b[3..5])?, digits(&b[6..8])?);
+    (h < 24 && m < 60 && s < 61).then_some((h, m, s.min(59)))
+}
+
+/// Reads ".ffffff" (any number of digits); returns microseconds and bytes used.
+fn parse_fraction(b: &[u8]) -> (i64, usize) {
+    if b.first() != Some(&b'.') {
+        return (0, 0);
+    }
+    let n = b[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut micros: i64 = 0;
+    for i in 0..6 {
+        micros = micros * 10
+            + b.get(1 + i)
+                .filter(|_| i < n)
+                .map_or(0, |d| i64::from(d - b'0'));
+    }
+    (micros, 1 + n)
+}
+
+fn parse_rfc3339<'a>(
+    line: &'a [u8],
+    ctx: &mut TimeContext,
+) -> Result<(i64, &'a [u8]), HeaderError> {
+    let bad = HeaderError::BadTimestamp;
+    if line.len() < 19 || line[4] != b'-' || line[7] != b'-' || !matches!(line[10], b'T' | b' ') {
+        return Err(bad);
+    }
+    let year = digits(&line[..4]).ok_or(bad)? as i32;
+    let month = digits(&line[5..7]).ok_or(bad)?;
+    let day = digits(&line[8..10]).ok_or(bad)?;
+    let (h, m, s) = parse_hms(&line[11..]).ok_or(bad)?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(bad);
+    }
+    let (micros, used) = parse_fraction(&line[19..]);
+    let rest = &line[19 + used..];
+    let local = civil_seconds(year, month, day, h, m, s);
+    match rest.first() {
+        Some(b'Z' | b'z') => Ok((local * 1_000_000 + micros, &rest[1..])),
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh = digits(rest.get(1..3).ok_or(bad)?).ok_or(bad)?;
+            let (om, used) = match rest.get(3) {
+                Some(b':') => (digits(rest.get(4..6).ok_or(bad)?).ok_or(bad)?, 6),
+                _ => (digits(rest.get(3..5).ok_or(bad)?).ok_or(bad)?, 5),
+            };
+            let offset = i64::from(oh * 3600 + om * 60);
+            let offset = if sign == b'-' { -offset } else { offset };
+            Ok(((local - offset) * 1_000_000 + micros, &rest[used..]))
+        }
+        _ => Ok((ctx.local_to_utc_us(local, micros), rest)),
+    }
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    if b.is_empty() {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Some(v)
+}
+
+fn month_number(b: &[u8]) -> Option<u32> {
+    let key = [
+        b[0].to_ascii_lowercase(),
+        b[1].to_ascii_lowercase(),
+        b[2].to_ascii_lowercase(),
+    ];
+    Some(match &key {
+        b"jan" => 1,
+        b"feb" => 2,
+        b"mar" => 3,
+        b"apr" => 4,
+        b"may" => 5,
+        b"jun" => 6,
+        b"jul" => 7,
+        b"aug" => 8,
+        b"sep" => 9,
+        b"oct" => 10,
+        b"nov" => 11,
+        b"dec" => 12,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn utc_of(line: &str, ctx: &mut TimeContext) -> String {
+        let h = parse(line.as_bytes(), ctx).unwrap();
+        Timestamp::from_microsecond(h.time_us).unwrap().to_string()
+    }
+
+    #[test]
+    fn traditional_space_and_zero_padded_days() {
+        let mut ctx = TimeContext::utc(ts("2025-06-30T00:00:00Z"));
+        let h = parse(
+            b"Jun  3 10:40:57 mail postfix/smtp[9716]: ABC: to=<a@b>",
+            &mut ctx,
+        )
+        .unwrap();
+        assert_eq!(h.host, b"mail");
+        assert_eq!(h.tag, b"postfix/smtp");
+        assert_eq!(h.message, b"ABC: to=<a@b>");
+        assert_eq!(
+            Timestamp::from_microsecond(h.time_us).unwrap().to_string(),
+            "2025-06-03T10:40:57Z"
+        );
+        assert_eq!(
+            utc_of("Jun 03 10:40:57 mail x: y", &mut ctx),
+            "2025-06-03T10:40:57Z"
+        );
+    }
+
+    #[test]
+    fn year_rolls_back_for_lines_after_the_reference() {
+        // A file written on 2 January 2026 that starts in December.
+        let mut ctx = TimeContext::utc(ts("2026-01-02T08:00:00Z"));
+        assert_eq!(
+            utc_of("Dec 31 23:59:59 h p: m", &mut ctx),
+            "2025-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            utc_of("Jan  1 00:00:01 h p: m", &mut ctx),
+            "2026-01-01T00:00:01Z"
+        );
+        // Never in the future of the reference (beyond the skew tolerance).
+        assert_eq!(
+            utc_of("Jan  2 12:00:00 h p: m", &mut ctx),
+            "2025-01-02T12:00:00Z"
+        );
+    }
+
+    #[test]
+    fn explicit_year_keeps_rollover() {
+        let mut ctx = TimeContext::new(TimeZone::UTC, ts("2026-01-02T08:00:00Z"), Some(2020));
+        assert_eq!(
+            utc_of("Jan  1 10:00:00 h p: m", &mut ctx),
+            "2020-01-01T10:00:00Z"
+        );
+        assert_eq!(
+            utc_of("Dec 30 10:00:00 h p: m", &mut ctx),
+            "2019-12-30T10:00:00Z"
+        );
+    }
+
+    #[test]
+    fn local_times_are_converted_with_the_zone() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap();
+        let mut ctx = TimeContext::new(tz, ts("2025-12-01T00:00:00Z"), None);
+        // Summer (CEST, +2) and winter (CET, +1).
+        assert_eq!(
+            utc_of("Jul  1 12:00:00 h p: m", &mut ctx),
+            "2025-07-01T10:00:00Z"
+        );
+        assert_eq!(
+            utc_of("Nov 30 12:00:00 h p: m", &mut ctx),
+            "2025-11-30T11:00:00Z"
+        );
+        assert_eq!(
+            utc_of("2013 Jun 10 06:27:30.123 h p: m", &mut ctx),
+            "2013-06-10T04:27:30.123Z"
+        );
+        // RFC 3339 carries its own offset; the zone is ignored.
+        assert_eq!(
+            utc_of(
+                "2025-02-14T18:12:33.501234+01:00 mx postfix/qmgr[1]: x",
+                &mut ctx
+            ),
+            "2025-02-14T17:12:33.501234Z"
+        );
+    }
+
+    #[test]
+    fn rfc3339_variants() {
+        let mut ctx = TimeContext::utc(ts("2025-06-30T00:00:00Z"));
+        assert_eq!(
+            utc_of("2025-02-14T18:12:33Z h p[1]: m", &mut ctx),
+            "2025-02-14T18:12:33Z"
+        );
+        assert_eq!(
+            utc_of("2025-02-14T18:12:33.5-0500 h p: m", &mut ctx),
+            "2025-02-14T23:12:33.5Z"
+        );
+        assert_eq!(
+            utc_of("<22>2025-02-14T18:12:33Z h p: m", &mut ctx),
+            "2025-02-14T18:12:33Z"
+        );
+    }
+
+    #[test]
+    fn garbage_is_rejected_not_panicking() {
+        let mut ctx = TimeContext::utc(ts("2025-06-30T00:00:00Z"));
+        for line in [
+            &b""[..],
+            b"J",
+            b"Jun",
+            b"Jun 3",
+            b"Jun 31 25:00:00 h p: m",
+            b"Foo  3 10:40:57 h p: m",
+            b"2025-13-01T00:00:00Z h p: m",
+            b"2025-01-01T00:00:00+0",
+            b"Jun  3 10:40:57",
+            b"Jun  3 10:40:57 host",
+            b"\x00\xff\xfe",
+        ] {
+            assert!(parse(line, &mut ctx).is_err(), "{line:?}");
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! Ties the stages together for `ingest`.

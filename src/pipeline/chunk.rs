@@ -1,0 +1,200 @@
+//! One chunk of Postfix log: lines in, a partial aggregate, stats and correlation state out.
+//!
+//! A chunk is a run of whole lines (a slice of a memory-mapped file or a block read from a
+//! decompressor). Everything here is allocation-free per line: the line is parsed in place,
+//! strings are interned into the chunk's [`Aggregate`], and only failed attempts go through
+//! the classifier (with their reply folded into a reused buffer).
+
+use super::queue::{LocalQueues, QueueKey, recipient_id};
+use super::stats::Stats;
+use crate::aggregate::{Aggregate, CubeKey, Sym};
+use crate::classify::{Category, Classifier, ClassifyInput, Permanence, Provider};
+use crate::event::{Outcome, Source, domain_of};
+use crate::format::postfix::{self, Delivery, Envelope, Parsed, Record};
+use crate::format::syslog::TimeContext;
+
+/// Lines longer than this are rejected unread (a runaway line is not a log record).
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+const US_PER_HOUR: i64 = 3_600_000_000;
+
+/// The result of one chunk, to be absorbed in input order.
+#[derive(Debug)]
+pub struct ChunkResult {
+    pub aggregate: Aggregate,
+    pub stats: Stats,
+    pub queues: LocalQueues,
+}
+
+/// Parses and correlates one chunk.
+pub struct ChunkProcessor<'c> {
+    classifier: &'c Classifier,
+    time: TimeContext,
+    input: usize,
+    aggregate: Aggregate,
+    stats: Stats,
+    queues: LocalQueues,
+    folded: Vec<u8>,
+    last_host: Vec<u8>,
+    last_host_sym: Sym,
+}
+
+impl<'c> ChunkProcessor<'c> {
+    pub fn new(classifier: &'c Classifier, time: TimeContext, input: usize) -> Self {
+        ChunkProcessor {
+            classifier,
+            time,
+            input,
+            aggregate: Aggregate::new(),
+            stats: Stats::default(),
+            queues: LocalQueues::default(),
+            folded: Vec::new(),
+            last_host: Vec::new(),
+            last_host_sym: Sym(0),
+        }
+    }
+
+    /// Processes every line of `data`. A last line without a newline is processed too.
+    pub fn process(&mut self, data: &[u8]) {
+        self.stats.bytes += data.len() as u64;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', data) {
+            self.line(&data[start..end]);
+            start = end + 1;
+        }
+        if start < data.len() {
+            self.line(&data[start..]);
+        }
+    }
+
+    pub fn finish(self) -> ChunkResult {
+        ChunkResult {
+            aggregate: self.aggregate,
+            stats: self.stats,
+            queues: self.queues,
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        self.stats.lines += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return;
+        }
+        if line.len() > MAX_LINE_BYTES {
+            let n = self.stats.lines;
+            self.stats.reject("line too long", self.input, n, line);
+            return;
+        }
+        match postfix::parse_line(line, &mut self.time) {
+            Parsed::Skip => {}
+            Parsed::Malformed(reason) => {
+                let n = self.stats.lines;
+                self.stats.reject(reason.as_str(), self.input, n, line);
+            }
+            Parsed::Record(envelope, record) => self.record(&envelope, record, line),
+        }
+    }
+
+    fn record(&mut self, envelope: &Envelope<'_>, record: Record<'_>, line: &[u8]) {
+        let instance = self.queues.instances.id(envelope.host, envelope.instance);
+        let Some(key) = QueueKey::new(instance, envelope.queue_id) else {
+            let n = self.stats.lines;
+            self.stats.reject("bad queue id", self.input, n, line);
+            return;
+        };
+        match record {
+            Record::Delivery(delivery) => {
+                if delivery.is_content_filter_handoff() {
+                    self.stats.content_filter_handoffs += 1;
+                    return;
+                }
+                let cell = self.delivery_cell(envelope, &delivery);
+                let recipient = recipient_id(delivery.recipient);
+                self.queues
+                    .delivery(key, recipient, cell, &mut self.aggregate, &mut self.stats);
+            }
+            Record::Sender { sender } => {
+                let domain = self.aggregate.interner.intern_name(domain_of(sender));
+                self.queues.sender(key, domain, sender.is_empty());
+            }
+            Record::Expired { sender } => {
+                let bounce_message = sender.is_empty();
+                let sender_domain = if bounce_message {
+                    Sym(0)
+                } else {
+                    self.aggregate.interner.intern_name(domain_of(sender))
+                };
+                let cell = CubeKey {
+                    hour: envelope.time_us.div_euclid(US_PER_HOUR),
+                    source: Source::Postfix,
+                    mta_host: self.host_sym(envelope.host),
+                    sender_domain,
+                    recipient_domain: Sym(0),
+                    provider: Provider::Other,
+                    outcome: Outcome::Expired,
+                    reply_code: None,
+                    enhanced_code: None,
+                    dsn: None,
+                    category: Category::Expired,
+                    permanence: Permanence::Permanent,
+                    stage: None,
+                    bounce_message,
+                };
+                self.queues
+                    .expired(key, cell, &mut self.aggregate, &mut self.stats);
+            }
+            Record::Removed => self.queues.removed(key),
+            Record::BounceNotice { .. } => self.stats.bounce_notices += 1,
+        }
+    }
+
+    fn host_sym(&mut self, host: &[u8]) -> Sym {
+        if self.last_host != host || self.last_host_sym == Sym(0) {
+            self.last_host.clear();
+            self.last_host.extend_from_slice(host);
+            self.last_host_sym = self.aggregate.interner.intern_name(host);
+        }
+        self.last_host_sym
+    }
+
+    /// The cube cell of a delivery, classified; sender fields are filled by correlation.
+    fn delivery_cell(&mut self, envelope: &Envelope<'_>, delivery: &Delivery<'_>) -> CubeKey {
+        let outcome = delivery.status.outcome();
+        let recipient_domain = domain_of(delivery.recipient);
+        let reason = &delivery.reason;
+        let (provider, category, permanence) = if outcome == Outcome::Delivered {
+            let provider = Provider::detect(delivery.relay_host, Some(recipient_domain));
+            (provider, Category::Delivered, Permanence::None)
+        } else {
+            postfix::fold_reply(reason.text, &mut self.folded);
+            let class = self.classifier.classify(&ClassifyInput {
+                outcome: Some(outcome),
+                reply_code: reason.reply_code,
+                enhanced_code: reason.enhanced_code,
+                dsn: delivery.dsn,
+                text: &self.folded,
+                stage: reason.stage,
+                remote_host: delivery.relay_host,
+                recipient_domain: Some(recipient_domain),
+            });
+            (class.provider, class.category, class.permanence)
+        };
+        CubeKey {
+            hour: envelope.time_us.div_euclid(US_PER_HOUR),
+            source: Source::Postfix,
+            mta_host: self.host_sym(envelope.host),
+            sender_domain: Sym(0),
+            recipient_domain: self.aggregate.interner.intern_name(recipient_domain),
+            provider,
+            outcome,
+            reply_code: reason.reply_code,
+            enhanced_code: reason.enhanced_code,
+            dsn: delivery.dsn,
+            category,
+            permanence,
+            stage: reason.stage,
+            bounce_message: false,
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The ingest pipeline: blocks of log lines in, one merged [`Aggregate`] and run [`Stats`] out.
+//!
+//! Blocks (slices of memory-mapped files, or blocks read from decompressors) are numbered in
+//! input order and parsed in parallel on a rayon pool, each by its own [`ChunkProcessor`]. A
+//! merger thread absorbs the results strictly in input order: it merges the partial aggregates
+//! and hands the correlation state to the [`queue::Correlator`]. A bounded number of blocks is
+//! in flight at any time, so memory stays flat however large the input is, and the result is
+//! identical for any thread count or block size.
+
+pub mod chunk;
+pub mod queue;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::{Arc, mpsc};
+
+use chunk::{ChunkProcessor, ChunkResult};
+use queue::Correlator;
+use stats::Stats;
+
+use crate::aggregate::Aggregate;
+use crate::classify::Classifier;
+use crate::format::syslog::TimeContext;
+
+/// Knobs of a run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Worker threads (0: all cores).
+    pub threads: usize,
+    /// Target size of the blocks a large file is cut into.
+    pub block_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            threads: 0,
+            block_bytes: 16 << 20,
+        }
+    }
+}
+
+/// The bytes of one block.
+pub enum BlockData<'d> {
+    Borrowed(&'d [u8]),
+    Owned(Vec<u8>),
+    Mapped(Arc<memmap2::Mmap>, Range<usize>),
+}
+
+impl BlockData<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            BlockData::Borrowed(bytes) => bytes,
+            BlockData::Owned(bytes) => bytes,
+            BlockData::Mapped(map, range) => &map[range.clone()],
+        }
+    }
+}
+
+/// A run of whole lines from one input.
+pub struct Block<'d> {
+    /// Index of the input in the run's input list.
+    pub input: usize,
+    pub data: BlockData<'d>,
+    pub time: TimeContext,
+}
+
+/// An input that failed (could not be opened, or broke off while being read). Blocks read
+/// before the failure are still counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFailure {
+    pub input: usize,
+    pub message: String,
+}
+
+/// What a run produced.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub aggregate: Aggregate,
+    /// Totals over all inputs.
+    pub stats: Stats,
+    /// Per-input totals, in input order.
+    pub per_input: Vec<Stats>,
+    pub failures: Vec<InputFailure>,
+    /// Queue files still open at the end (messages still queued, or whose removal the logs do
+    /// not show).
+    pub open_queue_files: usize,
+}
+
+/// Absorbs chunk results in input order.
+struct Merger {
+    output: Output,
+    correlator: Correlator,
+    waiting: BTreeMap<u64, (usize, Result<ChunkResult, String>)>,
+    next: u64,
+}
+
+impl Merger {
+    fn new(inputs: usize) -> Merger {
+        Merger {
+            output: Output {
+                per_input: vec![Stats::default(); inputs],
+                ..Output::default()
+            },
+            correlator: Correlator::new(),
+            waiting: BTreeMap::new(),
+            next: 0,
+        }
+    }
+
+    /// Takes a result; returns how many results were absorbed (in order) by this call.
+    fn push(&mut self, seq: u64, input: usize, result: Result<ChunkResult, String>) -> usize {
+        self.waiting.insert(seq, (input, result));
+        let mut absorbed = 0;
+        while let Some((input, result)) = self.waiting.remove(&self.next) {
+            self.absorb(input, result);
+            self.next += 1;
+            absorbed += 1;
+        }
+        absorbed
+    }
+
+    fn absorb(&mut self, input: usize, result: Result<ChunkResult, String>) {
+        let chunk = match result {
+            Ok(chunk) => chunk,
+            Err(message) => {
+                self.output.failures.push(InputFailure { input, message });
+                return;
+            }
+        };
+        let output = &mut self.output;
+        let remap = output.aggregate.merge_remap(chunk.aggregate);
+        let mut stats = chunk.stats;
+        self.correlator
+            .absorb(chunk.queues, &remap, &mut output.aggregate, &mut stats);
+        let input_stats = &mut output.per_input[input];
+        let line_offset = input_stats.lines;
+        input_stats.merge(stats.clone(), line_offset);
+        output.stats.merge(stats, line_offset);
+    }
+
+    fn finish(mut self) -> Output {
+        debug_assert!(self.waiting.is_empty());
+        self.output.open_queue_files = self.correlator.open_queue_files();
+        self.output
+    }
+}
+
+/// Runs the pipeline over `blocks` (in input order; an `Err` marks an input that failed at
+/// that point). `on_block` is called with each block's size once it is parsed (progress).
+pub fn run<'d, I>(
+    blocks: I,
+    inputs: usize,
+    config: &Config,
+    classifier: &Classifier,
+    on_block: &(dyn Fn(u64) + Sync),
+) -> Result<Output, rayon::ThreadPoolBuildError>
+where
+    I: Iterator<Item = Result<Block<'d>, InputFailure>> + Send,
+{
+    let threads = if config.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        config.threads
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let max_in_flight = threads * 2 + 1;
+    let (result_tx, result_rx) = mpsc::channel::<(u64, usize, Result<ChunkResult, String>)>();
+    let (slot_tx, slot_rx) = mpsc::sync_channel::<()>(max_in_flight);
+
+    let output = std::thread::scope(|threads_scope| {
+        let merger = threads_scope.spawn(move || {
+            let mut merger = Merger::new(inputs);
+            for (seq, input, result) in result_rx {
+                for _ in 0..merger.push(seq, input, result) {
+                    let _ = slot_rx.recv();
+                }
+            }
+            merger.finish()
+        });
+        pool.in_place_scope(|scope| {
+            for (seq, item) in blocks.enumerate() {
+                let seq = seq as u64;
+                // Wait for a free slot: bounds the memory held by unabsorbed blocks.
+                if slot_tx.send(()).is_err() {
+                    break;
+                }
+                match item {
+                    Ok(block) => {
+                        let tx = result_tx.clone();
+                        scope.spawn(move |_| {
+                            let bytes = block.data.bytes();
+                            let mut processor =
+                                ChunkProcessor::new(classifier, block.time, block.input);
+                            processor.process(bytes);
+                            on_block(bytes.len() as u64);
+                            let _ = tx.send((seq, block.input, Ok(processor.finish())));
+                        });
+                    }
+                    Err(failure) => {
+                        let _ = result_tx.send((seq, failure.input, Err(failure.message)));
+                    }
+                }
+            }
+        });
+        drop(result_tx);
+        merger.join().expect("merger thread panicked")
+    });
+    Ok(output)
+}
+
+/// Splits `data` into newline-aligned ranges of about `target` bytes (exact cover).
+pub fn newline_chunks(data: &[u8], target: usize) -> Vec<Range<usize>> {
+    let target = target.max(1);
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    while start < data.len() {
+        let probe = (start + target).min(data.len());
+        let end = if probe >= data.len() {
+            data.len()
+        } else {
+            match memchr::memchr(b'\n', &data[probe - 1..]) {
+                Some(i) => probe + i,
+                None => data.len(),
+            }
+        };
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges
+}
+
+/// Runs the pipeline over in-memory inputs (tests, benches, stdin already read).
+pub fn run_in_memory(
+    inputs: &[(&[u8], TimeContext)],
+    config: &Config,
+    classifier: &Classifier,
+) -> Output {
+    let blocks = inputs.iter().enumerate().flat_map(|(input, (data, time))| {
+        newline_chunks(data, config.block_bytes)
+            .into_iter()
+            .map(move |range| {
+                Ok(Block {
+                    input,
+                    data: BlockData::Borrowed(&data[range]),
+                    time: time.clone(),
+                })
+            })
+    });
+    run(blocks, inputs.len(), config, classifier, &|_| {}).expect("thread pool")
+}

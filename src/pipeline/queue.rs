@@ -1,0 +1,392 @@
+//! Queue correlation: joining each delivery to its message's sender, tracking deferred
+//! recipients until they are delivered, bounced or expire, across chunk and file boundaries.
+//!
+//! Each chunk is correlated on its own with a [`LocalQueues`]: records whose queue file the
+//! chunk has seen (`from=` earlier in the chunk) are resolved on the spot; records about a queue
+//! file the chunk knows nothing of are kept, in order, as unresolved operations. The
+//! [`Correlator`] then absorbs the chunks strictly in input order: it applies each chunk's
+//! unresolved operations to the state left by the chunks before, then folds in the chunk's own
+//! end state. The answer is therefore the same for any chunking and any thread count, and the
+//! state kept between chunks is the set of queue files still open, which stays flat as input
+//! grows.
+
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHasher};
+
+use super::stats::Stats;
+use crate::aggregate::{Aggregate, CubeKey, Sym};
+use crate::classify::{Category, Permanence};
+use crate::event::Outcome;
+use crate::format::postfix::MAX_QUEUE_ID;
+
+/// A (host, instance) pair.
+type InstanceName = (Box<[u8]>, Box<[u8]>);
+
+/// Maps (host, instance) pairs to small ids, because queue ids are only unique per queue.
+#[derive(Debug, Default)]
+pub struct InstanceTable {
+    names: Vec<InstanceName>,
+    last: usize,
+}
+
+impl InstanceTable {
+    pub fn id(&mut self, host: &[u8], instance: &[u8]) -> u32 {
+        if let Some((h, i)) = self.names.get(self.last)
+            && **h == *host
+            && **i == *instance
+        {
+            return self.last as u32;
+        }
+        let found = self
+            .names
+            .iter()
+            .position(|(h, i)| **h == *host && **i == *instance);
+        self.last = found.unwrap_or_else(|| {
+            self.names.push((host.into(), instance.into()));
+            self.names.len() - 1
+        });
+        self.last as u32
+    }
+}
+
+/// A queue file: which MTA queue it lives in and its id there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QueueKey {
+    instance: u32,
+    len: u8,
+    id: [u8; MAX_QUEUE_ID],
+}
+
+impl QueueKey {
+    /// `None` if the id is longer than [`MAX_QUEUE_ID`].
+    pub fn new(instance: u32, queue_id: &[u8]) -> Option<QueueKey> {
+        let mut id = [0; MAX_QUEUE_ID];
+        id.get_mut(..queue_id.len())?.copy_from_slice(queue_id);
+        Some(QueueKey {
+            instance,
+            len: queue_id.len() as u8,
+            id,
+        })
+    }
+}
+
+/// Identifies a recipient within one queue file.
+pub fn recipient_id(recipient: &[u8]) -> u64 {
+    let mut hasher = FxHasher::default();
+    for b in recipient {
+        b.to_ascii_lowercase().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// A recipient whose latest attempt was a deferral: the cell of that attempt.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    recipient: u64,
+    cell: CubeKey,
+}
+
+fn track(deferred: &mut Vec<Pending>, recipient: u64, cell: &CubeKey) {
+    let existing = deferred.iter().position(|p| p.recipient == recipient);
+    match (cell.outcome, existing) {
+        (Outcome::Deferred, Some(i)) => deferred[i].cell = *cell,
+        (Outcome::Deferred, None) => deferred.push(Pending {
+            recipient,
+            cell: *cell,
+        }),
+        (_, Some(i)) => {
+            deferred.swap_remove(i);
+        }
+        (_, None) => {}
+    }
+}
+
+/// The cell of an expiry, from the recipient's last deferral.
+fn expired_cell(mut cell: CubeKey, hour: i64) -> CubeKey {
+    cell.hour = hour;
+    cell.outcome = Outcome::Expired;
+    cell.category = Category::Expired;
+    cell.permanence = Permanence::Permanent;
+    cell
+}
+
+fn count(agg: &mut Aggregate, stats: &mut Stats, cell: CubeKey, with_sender: bool) {
+    stats.count_event(cell.outcome, cell.bounce_message, with_sender);
+    agg.add_cell(cell, 1);
+}
+
+#[derive(Debug, Clone)]
+struct LocalEntry {
+    sender: Sym,
+    bounce_message: bool,
+    /// The chunk saw this id removed before this message appeared: nothing from earlier
+    /// chunks applies to it.
+    fresh: bool,
+    removed: bool,
+    deferred: Vec<Pending>,
+    /// Recipients that reached a final outcome here (only kept when not fresh, to drop them
+    /// from the deferred list of earlier chunks).
+    finalized: Vec<u64>,
+    /// The message expired here (only when not fresh): the cell for a recipient-less expiry
+    /// and whether this chunk already counted some expired recipients.
+    expired: Option<(CubeKey, bool)>,
+}
+
+impl LocalEntry {
+    fn new(sender: Sym, bounce_message: bool, fresh: bool) -> LocalEntry {
+        LocalEntry {
+            sender,
+            bounce_message,
+            fresh,
+            removed: false,
+            deferred: Vec::new(),
+            finalized: Vec::new(),
+            expired: None,
+        }
+    }
+
+    fn sender_cell(&self, cell: &mut CubeKey) {
+        cell.bounce_message = self.bounce_message;
+        cell.sender_domain = if self.bounce_message {
+            Sym(0)
+        } else {
+            self.sender
+        };
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Unresolved {
+    Delivery {
+        key: QueueKey,
+        recipient: u64,
+        cell: CubeKey,
+    },
+    Expired {
+        key: QueueKey,
+        cell: CubeKey,
+    },
+}
+
+/// One chunk's correlation state. Symbols refer to the chunk's own [`Aggregate`].
+#[derive(Debug, Default)]
+pub struct LocalQueues {
+    pub instances: InstanceTable,
+    entries: FxHashMap<QueueKey, LocalEntry>,
+    unresolved: Vec<Unresolved>,
+}
+
+impl LocalQueues {
+    /// qmgr `from=`: the message is (again) in the active queue.
+    pub fn sender(&mut self, key: QueueKey, sender_domain: Sym, bounce_message: bool) {
+        match self.entries.get_mut(&key) {
+            None => {
+                self.entries
+                    .insert(key, LocalEntry::new(sender_domain, bounce_message, false));
+            }
+            Some(entry) if entry.removed => {
+                *entry = LocalEntry::new(sender_domain, bounce_message, true);
+            }
+            Some(entry) => {
+                entry.sender = sender_domain;
+                entry.bounce_message = bounce_message;
+            }
+        }
+    }
+
+    /// A delivery attempt. `cell` is complete except for sender and bounce flag.
+    pub fn delivery(
+        &mut self,
+        key: QueueKey,
+        recipient: u64,
+        mut cell: CubeKey,
+        agg: &mut Aggregate,
+        stats: &mut Stats,
+    ) {
+        match self.entries.get_mut(&key) {
+            Some(entry) if !entry.removed => {
+                entry.sender_cell(&mut cell);
+                count(agg, stats, cell, true);
+                track(&mut entry.deferred, recipient, &cell);
+                if !entry.fresh && cell.outcome.is_final() {
+                    entry.finalized.push(recipient);
+                }
+            }
+            // After `removed` and before a new `from=`: nothing to join with.
+            Some(_) => count(agg, stats, cell, false),
+            None => self.unresolved.push(Unresolved::Delivery {
+                key,
+                recipient,
+                cell,
+            }),
+        }
+    }
+
+    /// qmgr `status=expired, returned to sender`. `cell` is the recipient-less expiry cell
+    /// (sender from the expiry line itself), used when no deferred recipient is known.
+    pub fn expired(
+        &mut self,
+        key: QueueKey,
+        cell: CubeKey,
+        agg: &mut Aggregate,
+        stats: &mut Stats,
+    ) {
+        match self.entries.get_mut(&key) {
+            Some(entry) if !entry.removed => {
+                let emitted = !entry.deferred.is_empty();
+                for pending in std::mem::take(&mut entry.deferred) {
+                    count(agg, stats, expired_cell(pending.cell, cell.hour), true);
+                    if !entry.fresh {
+                        entry.finalized.push(pending.recipient);
+                    }
+                }
+                if !entry.fresh {
+                    entry.expired = Some((cell, emitted));
+                } else if !emitted {
+                    count(agg, stats, cell, true);
+                }
+            }
+            _ => self.unresolved.push(Unresolved::Expired { key, cell }),
+        }
+    }
+
+    /// qmgr `removed`: the queue file is gone.
+    pub fn removed(&mut self, key: QueueKey) {
+        let entry = self
+            .entries
+            .entry(key)
+            .or_insert_with(|| LocalEntry::new(Sym(0), false, false));
+        entry.removed = true;
+        entry.deferred.clear();
+    }
+}
+
+#[derive(Debug, Clone)]
+struct GlobalEntry {
+    sender: Sym,
+    bounce_message: bool,
+    deferred: Vec<Pending>,
+}
+
+/// The correlation state between chunks. Symbols refer to the run's merged [`Aggregate`].
+#[derive(Debug, Default)]
+pub struct Correlator {
+    instances: InstanceTable,
+    entries: FxHashMap<QueueKey, GlobalEntry>,
+}
+
+impl Correlator {
+    pub fn new() -> Correlator {
+        Correlator::default()
+    }
+
+    /// Queue files still open (messages still in the queue at the end of the input so far).
+    pub fn open_queue_files(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Absorbs the next chunk in input order. `remap` maps the chunk's symbols to `agg`'s
+    /// (from [`Aggregate::merge_remap`]).
+    pub fn absorb(
+        &mut self,
+        chunk: LocalQueues,
+        remap: &[Sym],
+        agg: &mut Aggregate,
+        stats: &mut Stats,
+    ) {
+        let instance_map: Vec<u32> = chunk
+            .instances
+            .names
+            .iter()
+            .map(|(host, instance)| self.instances.id(host, instance))
+            .collect();
+        let global_key = |mut key: QueueKey| {
+            key.instance = instance_map[key.instance as usize];
+            key
+        };
+        let sym = |s: Sym| remap[s.0 as usize];
+
+        for op in chunk.unresolved {
+            match op {
+                Unresolved::Delivery {
+                    key,
+                    recipient,
+                    mut cell,
+                } => {
+                    cell.remap(remap);
+                    match self.entries.get_mut(&global_key(key)) {
+                        Some(entry) => {
+                            cell.bounce_message = entry.bounce_message;
+                            cell.sender_domain = if entry.bounce_message {
+                                Sym(0)
+                            } else {
+                                entry.sender
+                            };
+                            track(&mut entry.deferred, recipient, &cell);
+                            count(agg, stats, cell, true);
+                        }
+                        None => count(agg, stats, cell, false),
+                    }
+                }
+                Unresolved::Expired { key, mut cell } => {
+                    cell.remap(remap);
+                    let deferred = self
+                        .entries
+                        .get_mut(&global_key(key))
+                        .map(|entry| std::mem::take(&mut entry.deferred))
+                        .unwrap_or_default();
+                    if deferred.is_empty() {
+                        count(agg, stats, cell, true);
+                    }
+                    for pending in deferred {
+                        count(agg, stats, expired_cell(pending.cell, cell.hour), true);
+                    }
+                }
+            }
+        }
+
+        for (key, local) in chunk.entries {
+            let key = global_key(key);
+            let mut local_deferred = local.deferred;
+            for pending in &mut local_deferred {
+                pending.cell.remap(remap);
+            }
+            let mut deferred = if local.fresh {
+                Vec::new()
+            } else {
+                let mut earlier = self
+                    .entries
+                    .remove(&key)
+                    .map(|entry| entry.deferred)
+                    .unwrap_or_default();
+                earlier.retain(|p| !local.finalized.contains(&p.recipient));
+                if let Some((mut cell, emitted)) = local.expired {
+                    cell.remap(remap);
+                    if earlier.is_empty() && !emitted {
+                        count(agg, stats, cell, true);
+                    }
+                    for pending in earlier.drain(..) {
+                        count(agg, stats, expired_cell(pending.cell, cell.hour), true);
+                    }
+                }
+                earlier
+            };
+            for pending in local_deferred {
+                track(&mut deferred, pending.recipient, &pending.cell);
+            }
+            if local.removed {
+                self.entries.remove(&key);
+            } else {
+                self.entries.insert(
+                    key,
+                    GlobalEntry {
+                        sender: sym(local.sender),
+                        bounce_message: local.bounce_message,
+                        deferred,
+                    },
+                );
+            }
+        }
+    }
+}
