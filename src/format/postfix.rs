@@ -55,8 +55,9 @@ impl Status {
             b"deferred" => Status::Deferred,
             b"bounced" => Status::Bounced,
             b"expired" => Status::Expired,
-            b"deliverable" => Status::Deliverable,
-            b"undeliverable" => Status::Undeliverable,
+            // Address probes, also as `undeliverable-but-not-cached`.
+            _ if word.starts_with(b"undeliverable") => Status::Undeliverable,
+            _ if word.starts_with(b"deliverable") => Status::Deliverable,
             _ => return None,
         })
     }
