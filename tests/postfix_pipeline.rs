@@ -115,3 +115,95 @@ fn result_does_not_depend_on_blocks_or_threads() {
         }
     }
 }
+
+fn hour_string(hour: i64) -> String {
+    jiff::Timestamp::from_second(hour * 3600)
+        .unwrap()
+        .to_string()
+}
+
+fn ingest_with(data: &[u8], reference: &str) -> Output {
+    let time = TimeContext::utc(reference.parse().unwrap());
+    run_in_memory(&[(data, time)], &Config::default(), &Classifier::new())
+}
+
+#[test]
+fn rfc3339_offsets_and_microsoft_gmail_codes() {
+    let out = ingest_with(&fixture("rfc3339.log"), "2025-12-31T00:00:00Z");
+    let rows = out.aggregate.rows();
+    assert_eq!(out.stats.rejected_lines(), 0);
+    assert_eq!(out.stats.total_events(), 3);
+    let ms = rows.iter().find(|r| r.provider == "microsoft").unwrap();
+    assert_eq!(ms.enhanced_code.as_deref(), Some("5.7.606"));
+    assert_eq!(ms.outcome, "bounced");
+    assert_eq!(
+        hour_string(ms.hour),
+        "2025-02-14T17:00:00Z",
+        "+01:00 converted to UTC"
+    );
+    let deferral = rows.iter().find(|r| r.outcome == "deferred").unwrap();
+    assert_eq!(
+        (deferral.reply_code, deferral.enhanced_code.as_deref()),
+        (Some(421), Some("4.7.28"))
+    );
+    assert_eq!(deferral.stage, Some("end_of_data"));
+    assert!(
+        rows.iter()
+            .all(|r| r.sender_domain == Some("store.example"))
+    );
+    assert_eq!(out.open_queue_files, 0);
+}
+
+#[test]
+fn year_prefixed_timestamps() {
+    let out = ingest_with(&fixture("year-prefixed.log"), "2025-12-31T00:00:00Z");
+    let rows = out.aggregate.rows();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(hour_string(rows[0].hour), "2013-06-10T06:00:00Z");
+    assert_eq!(rows[0].enhanced_code.as_deref(), Some("5.2.2"));
+    assert_eq!(rows[0].category, "mailbox_full");
+}
+
+#[test]
+fn december_to_january_rollover() {
+    let out = ingest_with(&fixture("rollover.log"), "2026-01-01T12:00:00Z");
+    let rows = out.aggregate.rows();
+    let deferred = rows.iter().find(|r| r.outcome == "deferred").unwrap();
+    let delivered = rows.iter().find(|r| r.outcome == "delivered").unwrap();
+    assert_eq!(hour_string(deferred.hour), "2025-12-31T23:00:00Z");
+    assert_eq!(hour_string(delivered.hour), "2026-01-01T00:00:00Z");
+}
+
+#[test]
+fn bad_lines_are_counted_and_sampled() {
+    let out = ingest_with(&fixture("bad-lines.log"), "2025-12-31T00:00:00Z");
+    assert_eq!(out.stats.lines, 8);
+    assert_eq!(
+        out.stats.total_events(),
+        3,
+        "NUL, invalid UTF-8, CRLF and a truncated last line still parse"
+    );
+    assert_eq!(out.stats.rejects.get("bad syslog timestamp"), Some(&2));
+    assert_eq!(
+        out.stats.rejects.get("delivery line without status"),
+        Some(&1)
+    );
+    let lines: Vec<u64> = out.stats.samples.iter().map(|s| s.line_number).collect();
+    assert_eq!(lines, vec![2, 4, 5], "samples in file order");
+}
+
+#[test]
+fn megabyte_lines_and_binary_garbage_never_panic() {
+    let mut data = fixture("lifecycle.log");
+    data.extend_from_slice(
+        b"Mar 10 11:00:06 mx1 postfix/smtp[901]: ABCDE12345: to=<a@b>, status=deferred (",
+    );
+    data.extend(std::iter::repeat_n(b'x', 3 << 20));
+    data.extend_from_slice(b")\n");
+    data.extend((0..=255u8).cycle().take(100_000));
+    for block in [4096, 1 << 20, 64 << 20] {
+        let out = ingest(&data, 2, block);
+        assert_eq!(out.stats.rejects.get("line too long"), Some(&1));
+        assert_eq!(out.stats.total_events(), 15);
+    }
+}
