@@ -10,10 +10,12 @@
 //!   so that decompression of the next block overlaps parsing of the current one.
 //!
 //! Lines are never copied one by one and never allocated individually. The only unbounded thing
-//! in a log is the length of one line, so a line longer than `max_line` is handled as in Vector's
-//! framing codecs: its first `max_line` bytes come out as one block flagged
-//! [`Block::oversized`] (for a rejected-line sample), the rest of it is read and dropped, and
-//! reading carries on with the next line. Memory stays at about `max_line + 2 * block_size`.
+//! in a log is the length of one line, so a line longer than `max_line` bytes (not counting its
+//! newline) is handled as in Vector's framing codecs: its first `max_line` bytes come out as one
+//! block flagged [`Block::oversized`] (for a rejected-line sample), the rest of it is read and
+//! dropped, and reading carries on with the next line. Whether a line is too long depends on the
+//! line alone, never on block or read boundaries. Memory stays below about
+//! `max_line + 2 * block_size` per reader.
 
 use std::io::{self, Read};
 use std::ops::Range;
@@ -68,7 +70,8 @@ pub struct Block<'a> {
     /// When `oversized` is set, instead the first `max_line` bytes of one overlong line.
     pub data: &'a [u8],
     /// `Some(length)` when `data` is the head of a line longer than `max_line`; `length` is the
-    /// full length of that line in bytes, newline included. The rest of it was dropped.
+    /// full length of that line in bytes, its newline included if it had one. The rest of it was
+    /// dropped.
     pub oversized: Option<u64>,
 }
 
@@ -114,14 +117,15 @@ impl<R: Read> BlockReader<R> {
             start: 0,
             filled: 0,
             block_size,
-            max_line: DEFAULT_MAX_LINE.max(block_size),
+            max_line: DEFAULT_MAX_LINE,
             eof: false,
             pending_error: None,
         }
     }
 
-    /// Sets the longest line kept whole (at least 1 byte); longer lines come out as one
-    /// oversized block holding their first `max_line` bytes.
+    /// Sets the longest line kept whole, newline not counted (at least 1 byte); longer lines come
+    /// out as one oversized block holding their first `max_line` bytes. Keep it well above the
+    /// block size: when it is smaller, every block costs an extra scan for line lengths.
     pub fn with_max_line(mut self, max_line: usize) -> BlockReader<R> {
         self.max_line = max_line.max(1);
         self
@@ -173,6 +177,10 @@ impl<R: Read> BlockReader<R> {
                 self.fill();
                 continue;
             }
+            if self.filled > self.max_line {
+                // Only now can the buffer hold a line longer than `max_line`.
+                return Ok(Some(self.cut_checking_lengths()));
+            }
             if let Some(offset) = memrchr(b'\n', &self.buf[scanned..self.filled]) {
                 let end = scanned + offset + 1;
                 self.start = end;
@@ -189,9 +197,6 @@ impl<R: Read> BlockReader<R> {
                 self.start = self.filled;
                 return Ok(Some((self.filled, None)));
             }
-            if self.filled >= self.max_line {
-                return Ok(Some(self.drop_oversized_tail()));
-            }
             if self.filled == self.buf.len() {
                 let grown = (self.buf.len() * 2).min(self.max_line + DISCARD_SCRATCH);
                 self.buf.resize(grown, 0);
@@ -200,7 +205,35 @@ impl<R: Read> BlockReader<R> {
         }
     }
 
-    /// `buf[..filled]` is part of one line with no newline yet and at least `max_line` bytes:
+    /// The buffer holds more than `max_line` bytes, so a line may be too long: walks the lines
+    /// and returns either the lines before the first overlong one, or that line's head. This
+    /// makes "too long" depend on the line alone, never on how reads or blocks fell.
+    fn cut_checking_lengths(&mut self) -> (usize, Option<u64>) {
+        let mut line_start = 0;
+        loop {
+            let rest = &self.buf[line_start..self.filled];
+            let (content, complete) = match memchr(b'\n', rest) {
+                Some(offset) => (offset, true),
+                None => (rest.len(), false),
+            };
+            if content > self.max_line || !complete {
+                if line_start > 0 {
+                    // Hand out the lines before this one; it is looked at again next time.
+                    self.start = line_start;
+                    return (line_start, None);
+                }
+                if !complete {
+                    // Since `filled > max_line`, this partial line is already too long.
+                    return self.drop_oversized_tail();
+                }
+                self.start = content + 1;
+                return (self.max_line, Some(content as u64 + 1));
+            }
+            line_start += content + 1;
+        }
+    }
+
+    /// `buf[..filled]` is part of one line with no newline yet and more than `max_line` bytes:
     /// keeps its first `max_line` bytes and reads and drops the rest of the line.
     fn drop_oversized_tail(&mut self) -> (usize, Option<u64>) {
         let head = self.max_line;
