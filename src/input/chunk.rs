@@ -1,0 +1,454 @@
+//! Cutting bytes into pieces made of whole lines.
+//!
+//! Two shapes of input come in and the same shape goes out, runs of complete lines:
+//!
+//! * a memory-mapped file: [`split_chunks`] returns newline-aligned ranges of about a target size
+//!   that rayon workers parse in parallel;
+//! * a stream (decompressor, stdin): [`BlockReader`] reads it into one reused buffer and returns
+//!   blocks of about `block_size` bytes that end at a line end; [`spawn_block_reader`] runs a
+//!   `BlockReader` on its own thread and passes owned, recycled buffers through a bounded channel,
+//!   so that decompression of the next block overlaps parsing of the current one.
+//!
+//! Lines are never copied one by one and never allocated individually. The only unbounded thing
+//! in a log is the length of one line, so a line longer than `max_line` bytes (not counting its
+//! newline) is handled as in Vector's framing codecs: its first `max_line` bytes come out as one
+//! block flagged [`Block::oversized`] (for a rejected-line sample), the rest of it is read and
+//! dropped, and reading carries on with the next line. Whether a line is too long depends on the
+//! line alone, never on block or read boundaries. Memory stays below about
+//! `max_line + 2 * block_size` per reader.
+
+use std::io::{self, Read};
+use std::ops::Range;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
+
+use memchr::{memchr, memrchr};
+
+use super::{Compression, InputError};
+
+/// Default block size for streams: big enough that per-block overhead vanishes, small enough
+/// that a few blocks in flight per file keep memory flat.
+pub const DEFAULT_BLOCK_SIZE: usize = 8 * 1024 * 1024;
+/// Default longest line kept whole. No real log line comes near it; binary junk or a file
+/// without newlines does.
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024 * 1024;
+/// Room read past `max_line` while dropping the rest of an oversized line.
+const DISCARD_SCRATCH: usize = 64 * 1024;
+
+/// Splits `data` into consecutive ranges of at least `target` bytes (a `target` of 0 counts as 1)
+/// that each end just after a `\n`, except the last, which ends at the end of `data`. The ranges
+/// cover `data` exactly, in order, and none is empty; a line longer than `target` stays whole in
+/// one range. An empty `data` gives no range.
+pub fn split_chunks(data: &[u8], target: usize) -> Vec<Range<usize>> {
+    let target = target.max(1);
+    let mut ranges = Vec::with_capacity(data.len() / target + 1);
+    let mut start = 0;
+    while start < data.len() {
+        let want = start.saturating_add(target);
+        if want >= data.len() {
+            ranges.push(start..data.len());
+            break;
+        }
+        // The range must hold at least `target` bytes, so look for the line end from its last
+        // byte on.
+        let end = match memchr(b'\n', &data[want - 1..]) {
+            Some(offset) => want + offset,
+            None => data.len(),
+        };
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges
+}
+
+/// A run of bytes returned by [`BlockReader::next_block`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block<'a> {
+    /// Whole lines, each ending with `\n`, except in the last block of the stream, whose final
+    /// line may lack it (a truncated last line is returned as it is).
+    ///
+    /// When `oversized` is set, instead the first `max_line` bytes of one overlong line.
+    pub data: &'a [u8],
+    /// `Some(length)` when `data` is the head of a line longer than `max_line`; `length` is the
+    /// full length of that line in bytes, its newline included if it had one. The rest of it was
+    /// dropped.
+    pub oversized: Option<u64>,
+}
+
+/// Like [`Block`], but owning its buffer; produced by [`BlockReader::next_owned_block`] and
+/// [`spawn_block_reader`]. Hand `data` back with [`BlockStream::recycle`] when done with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedBlock {
+    /// As [`Block::data`].
+    pub data: Vec<u8>,
+    /// As [`Block::oversized`].
+    pub oversized: Option<u64>,
+}
+
+/// Reads a stream in blocks of whole lines, reusing one buffer.
+///
+/// Concatenating the blocks gives back the stream exactly, except for the dropped tails of
+/// oversized lines (see the [module docs](self)).
+///
+/// A read error is held back until the complete lines read before it have been returned; then
+/// `next_block` returns the error once, and `Ok(None)` after that. For a corrupt gzip or zstd
+/// file this means every line decoded before the damage is still delivered.
+pub struct BlockReader<R> {
+    reader: R,
+    /// `buf[start..filled]` holds bytes read but not yet returned; `buf.len()` is the capacity
+    /// in use (kept initialised so reads need no `unsafe`).
+    buf: Vec<u8>,
+    start: usize,
+    filled: usize,
+    block_size: usize,
+    max_line: usize,
+    eof: bool,
+    pending_error: Option<io::Error>,
+}
+
+impl<R: Read> BlockReader<R> {
+    /// A reader returning blocks of about `block_size` bytes (at least 1), with
+    /// [`DEFAULT_MAX_LINE`] as the longest line kept whole.
+    pub fn new(reader: R, block_size: usize) -> BlockReader<R> {
+        let block_size = block_size.max(1);
+        BlockReader {
+            reader,
+            buf: vec![0; block_size],
+            start: 0,
+            filled: 0,
+            block_size,
+            max_line: DEFAULT_MAX_LINE,
+            eof: false,
+            pending_error: None,
+        }
+    }
+
+    /// Sets the longest line kept whole, newline not counted (at least 1 byte); longer lines come
+    /// out as one oversized block holding their first `max_line` bytes. Keep it well above the
+    /// block size: when it is smaller, every block costs an extra scan for line lengths.
+    pub fn with_max_line(mut self, max_line: usize) -> BlockReader<R> {
+        self.max_line = max_line.max(1);
+        self
+    }
+
+    /// The next block, or `None` at the end of the stream.
+    ///
+    /// # Errors
+    ///
+    /// The error the underlying reader (or decoder) returned, after the lines read before it.
+    /// `Interrupted` is retried and never returned.
+    pub fn next_block(&mut self) -> io::Result<Option<Block<'_>>> {
+        Ok(self.advance()?.map(|(end, oversized)| Block {
+            data: &self.buf[..end],
+            oversized,
+        }))
+    }
+
+    /// As [`next_block`](Self::next_block), but hands the filled buffer out and continues in
+    /// `spare` (a buffer from an earlier block, or an empty `Vec`). Only the partial line at the
+    /// end of the block is copied.
+    ///
+    /// # Errors
+    ///
+    /// As [`next_block`](Self::next_block).
+    pub fn next_owned_block(&mut self, mut spare: Vec<u8>) -> io::Result<Option<OwnedBlock>> {
+        let Some((end, oversized)) = self.advance()? else {
+            return Ok(None);
+        };
+        let carry = self.filled - self.start;
+        // Zero-fills only what `spare` lacks (usually the tail past its previous block's end).
+        spare.resize(self.block_size.max(carry), 0);
+        spare[..carry].copy_from_slice(&self.buf[self.start..self.filled]);
+        let mut data = std::mem::replace(&mut self.buf, spare);
+        data.truncate(end);
+        self.start = 0;
+        self.filled = carry;
+        Ok(Some(OwnedBlock { data, oversized }))
+    }
+
+    /// Finds the next block; returns its end in `buf` (it always starts at 0) and moves `start`
+    /// past it.
+    fn advance(&mut self) -> io::Result<Option<(usize, Option<u64>)>> {
+        self.compact();
+        // `buf[..scanned]` is known to hold no newline.
+        let mut scanned = 0;
+        loop {
+            if !self.eof && self.filled < self.block_size {
+                self.fill();
+                continue;
+            }
+            if self.filled > self.max_line {
+                // Only now can the buffer hold a line longer than `max_line`.
+                return Ok(Some(self.cut_checking_lengths()));
+            }
+            if let Some(offset) = memrchr(b'\n', &self.buf[scanned..self.filled]) {
+                let end = scanned + offset + 1;
+                self.start = end;
+                return Ok(Some((end, None)));
+            }
+            scanned = self.filled;
+            if self.eof {
+                if self.filled == 0 {
+                    return match self.pending_error.take() {
+                        Some(error) => Err(error),
+                        None => Ok(None),
+                    };
+                }
+                self.start = self.filled;
+                return Ok(Some((self.filled, None)));
+            }
+            if self.filled == self.buf.len() {
+                let grown = (self.buf.len() * 2).min(self.max_line + DISCARD_SCRATCH);
+                self.buf.resize(grown, 0);
+            }
+            self.fill();
+        }
+    }
+
+    /// The buffer holds more than `max_line` bytes, so a line may be too long: walks the lines
+    /// and returns either the lines before the first overlong one, or that line's head. This
+    /// makes "too long" depend on the line alone, never on how reads or blocks fell.
+    fn cut_checking_lengths(&mut self) -> (usize, Option<u64>) {
+        let mut line_start = 0;
+        loop {
+            let rest = &self.buf[line_start..self.filled];
+            let (content, complete) = match memchr(b'\n', rest) {
+                Some(offset) => (offset, true),
+                None => (rest.len(), false),
+            };
+            if content > self.max_line || !complete {
+                if line_start > 0 {
+                    // Hand out the lines before this one; it is looked at again next time.
+                    self.start = line_start;
+                    return (line_start, None);
+                }
+                if !complete {
+                    // Since `filled > max_line`, this partial line is already too long.
+                    return self.drop_oversized_tail();
+                }
+                self.start = content + 1;
+                return (self.max_line, Some(content as u64 + 1));
+            }
+            line_start += content + 1;
+        }
+    }
+
+    /// `buf[..filled]` is part of one line with no newline yet and more than `max_line` bytes:
+    /// keeps its first `max_line` bytes and reads and drops the rest of the line.
+    fn drop_oversized_tail(&mut self) -> (usize, Option<u64>) {
+        let head = self.max_line;
+        if self.buf.len() < head + DISCARD_SCRATCH {
+            self.buf.resize(head + DISCARD_SCRATCH, 0);
+        }
+        let mut line_length = self.filled as u64;
+        loop {
+            self.filled = head;
+            if self.eof {
+                self.start = head;
+                return (head, Some(line_length));
+            }
+            self.fill();
+            let fresh = &self.buf[head..self.filled];
+            match memchr(b'\n', fresh) {
+                Some(offset) => {
+                    line_length += offset as u64 + 1;
+                    self.start = head + offset + 1;
+                    return (head, Some(line_length));
+                }
+                None => line_length += fresh.len() as u64,
+            }
+        }
+    }
+
+    /// Moves the unreturned bytes to the front, and gives back memory grown for a long line.
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() > 2 * self.block_size && self.filled < self.block_size {
+            self.buf.truncate(self.block_size);
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    /// One read into the free part of the buffer (which must not be empty). End of stream and
+    /// errors both set `eof`; an error is kept to be returned after the buffered lines.
+    fn fill(&mut self) {
+        debug_assert!(self.filled < self.buf.len());
+        loop {
+            match self.reader.read(&mut self.buf[self.filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return;
+                }
+                Ok(read) => {
+                    self.filled += read;
+                    return;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    self.pending_error = Some(error);
+                    self.eof = true;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Blocks of one stream, decoded on a thread of their own. Iterate to receive them in order; the
+/// iteration ends after the last block or after the first error.
+///
+/// Dropping the stream early is fine: the decoding thread notices at its next send and exits.
+pub struct BlockStream {
+    blocks: Receiver<Result<OwnedBlock, InputError>>,
+    recycled: SyncSender<Vec<u8>>,
+}
+
+impl BlockStream {
+    /// Returns a block's buffer for reuse, so a long stream needs only a few allocations.
+    pub fn recycle(&self, buffer: Vec<u8>) {
+        // When the pool is full the buffer is simply freed.
+        let _ = self.recycled.try_send(buffer);
+    }
+}
+
+impl Iterator for BlockStream {
+    type Item = Result<OwnedBlock, InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.blocks.recv().ok()
+    }
+}
+
+/// Runs `reader` on a new thread and returns its blocks through a channel holding at most
+/// `depth` (at least 1) blocks ahead of the consumer. Memory in use is about
+/// `(depth + 2) * block_size` plus whatever the consumer holds. Read errors become
+/// [`InputError`]s naming `name`, with [`InputError::Corrupt`] for damaged `compression` data.
+///
+/// # Errors
+///
+/// [`InputError::Io`] if the operating system refuses to start a thread.
+pub fn spawn_block_reader<R: Read + Send + 'static>(
+    mut reader: BlockReader<R>,
+    name: &str,
+    compression: Compression,
+    depth: usize,
+) -> Result<BlockStream, InputError> {
+    let depth = depth.max(1);
+    let (block_sender, blocks) = sync_channel(depth);
+    let (recycled, recycled_receiver) = sync_channel::<Vec<u8>>(depth + 2);
+    let thread_name = name.to_string();
+    let spawned = thread::Builder::new()
+        .name(format!("decode {name}"))
+        .spawn(move || {
+            loop {
+                // A recycled buffer if the consumer returned one, else a fresh one.
+                let spare: Vec<u8> = recycled_receiver.try_recv().unwrap_or_default();
+                let message = match reader.next_owned_block(spare) {
+                    Ok(Some(block)) => Ok(block),
+                    Ok(None) => return,
+                    Err(error) => Err(InputError::from_read(&thread_name, compression, error)),
+                };
+                let stop = message.is_err();
+                if block_sender.send(message).is_err() || stop {
+                    return;
+                }
+            }
+        });
+    match spawned {
+        Ok(_) => Ok(BlockStream { blocks, recycled }),
+        Err(source) => Err(InputError::Io {
+            path: name.into(),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks_of(input: &[u8], block_size: usize, max_line: usize) -> Vec<(Vec<u8>, bool)> {
+        let mut reader = BlockReader::new(input, block_size).with_max_line(max_line);
+        let mut out = Vec::new();
+        while let Some(block) = reader.next_block().unwrap() {
+            out.push((block.data.to_vec(), block.oversized.is_some()));
+        }
+        out
+    }
+
+    #[test]
+    fn split_chunks_keeps_long_lines_whole() {
+        let data = b"short\na much longer line than the target\nx\n";
+        let ranges = split_chunks(data, 4);
+        assert_eq!(ranges, vec![0..6, 6..41, 41..43]);
+        assert!(split_chunks(b"", 10).is_empty());
+        assert_eq!(split_chunks(b"no newline at all", 3), vec![0..17]);
+    }
+
+    #[test]
+    fn oversized_line_is_cut_to_its_head_and_reading_continues() {
+        let mut input = b"ok 1\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100));
+        input.extend(b"\nok 2\n");
+        let blocks = blocks_of(&input, 8, 16);
+        assert_eq!(
+            blocks,
+            vec![
+                (b"ok 1\n".to_vec(), false),
+                (vec![b'x'; 16], true),
+                (b"ok 2\n".to_vec(), false),
+            ]
+        );
+        let mut reader = BlockReader::new(&input[..], 8).with_max_line(16);
+        reader.next_block().unwrap();
+        assert_eq!(reader.next_block().unwrap().unwrap().oversized, Some(101));
+    }
+
+    #[test]
+    fn oversized_line_at_end_without_newline() {
+        let input = vec![b'y'; 50];
+        let blocks = blocks_of(&input, 4, 10);
+        assert_eq!(blocks, vec![(vec![b'y'; 10], true)]);
+    }
+
+    #[test]
+    fn lines_read_before_an_error_come_first() {
+        struct FailsAfter(&'static [u8]);
+        impl Read for FailsAfter {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "bad block"));
+                }
+                let n = self.0.len().min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut reader = BlockReader::new(FailsAfter(b"one\ntwo\nthr"), 1024);
+        assert_eq!(reader.next_block().unwrap().unwrap().data, b"one\ntwo\n");
+        assert_eq!(reader.next_block().unwrap().unwrap().data, b"thr");
+        assert!(reader.next_block().is_err());
+        assert!(reader.next_block().unwrap().is_none());
+    }
+
+    #[test]
+    fn owned_blocks_match_borrowed_blocks() {
+        let input: Vec<u8> = (0..500)
+            .flat_map(|i| format!("line number {i}\n").into_bytes())
+            .collect();
+        let mut reader = BlockReader::new(&input[..], 100);
+        let mut spare = Vec::new();
+        let mut joined = Vec::new();
+        while let Some(block) = reader.next_owned_block(std::mem::take(&mut spare)).unwrap() {
+            assert!(block.data.ends_with(b"\n"));
+            joined.extend_from_slice(&block.data);
+            spare = block.data;
+        }
+        assert_eq!(joined, input);
+    }
+}
