@@ -1,10 +1,225 @@
-//! The `ingest` subcommand.
+//! The `ingest` subcommand: read logs, classify every attempt, write the Parquet dataset and
+//! print a summary.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use bouncestat::classify::Classifier;
+use bouncestat::input::{self, InputFile};
+use bouncestat::pipeline::files::{FileBlocks, ReadOptions};
+use bouncestat::pipeline::{self, Output};
+use bouncestat::progress::Progress;
+use bouncestat::sink::{self, InputFingerprint, Manifest};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Log files, directories (read recursively), glob patterns, or `-` for stdin. Rotated
+    /// sets are read oldest first; gzip and zstd are detected from their content.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// Dataset directory to write (hive-partitioned Parquet). Without it, only the summary is
+    /// printed.
+    #[arg(long, short, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', default_value_t = 0, value_name = "N")]
+    threads: usize,
+    /// Year of the newest lines of year-less (traditional syslog) logs; default: the year of
+    /// each file's modification time.
+    #[arg(long, value_name = "YEAR")]
+    year: Option<i16>,
+    /// Time zone of timestamps without an offset (IANA name such as `Europe/Berlin`, or `UTC`);
+    /// default: this machine's zone.
+    #[arg(long, value_name = "TZ")]
+    timezone: Option<String>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Print sample lines for each reason lines were rejected.
+    #[arg(long)]
+    show_rejects: bool,
+    /// Exit with status 1 when more than this share of lines was rejected.
+    #[arg(long, default_value_t = 0.01, value_name = "RATE")]
+    max_reject_rate: f64,
+    /// Read plain files with read(2) instead of memory-mapping them.
+    #[arg(long)]
+    no_mmap: bool,
+    /// Size of the blocks files are cut into for parallel parsing.
+    #[arg(long, default_value_t = 16 << 20, hide = true)]
+    block_bytes: usize,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("ingest is not wired yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let started = Timestamp::now();
+    let clock = Instant::now();
+    let timezone = match &args.timezone {
+        Some(name) => TimeZone::get(name).with_context(|| format!("unknown time zone {name:?}"))?,
+        None => TimeZone::system(),
+    };
+
+    let (files, discovery_errors) = input::discover(&args.inputs);
+    for err in &discovery_errors {
+        eprintln!("bouncestat: {err}");
+    }
+    if files.is_empty() {
+        anyhow::bail!("no input to read");
+    }
+    let total_bytes = files.iter().map(|f| f.size).sum::<Option<u64>>();
+    let progress = Progress::new(total_bytes, args.quiet);
+    let classifier = Classifier::new();
+    let config = pipeline::Config {
+        threads: args.threads,
+        block_bytes: args.block_bytes.max(4096),
+    };
+    let read = ReadOptions {
+        timezone,
+        year: args.year,
+        block_bytes: config.block_bytes,
+        no_mmap: args.no_mmap,
+    };
+    let mut blocks = FileBlocks::new(&files, read, progress.clone());
+    let on_block = |bytes| progress.inc(bytes);
+    let output = pipeline::run(&mut blocks, files.len(), &config, &classifier, &on_block)
+        .context("cannot start worker threads")?;
+    progress.finish();
+    let parse_seconds = clock.elapsed().as_secs_f64();
+    for failure in &output.failures {
+        eprintln!("bouncestat: {}", failure.message);
+    }
+
+    let mut written = None;
+    if let Some(out) = &args.out {
+        let mut manifest = Manifest::new(started);
+        manifest.run_finished = Some(Timestamp::now());
+        manifest.inputs = fingerprints(&files, &blocks.compression, &output);
+        let report = sink::write_dataset(out, &output.aggregate, &manifest)
+            .with_context(|| format!("writing the dataset in {}", out.display()))?;
+        written = Some((out.clone(), report));
+    }
+
+    let summary = summarize(&args, &files, &output, parse_seconds, written.as_ref());
+    print!("{summary}");
+
+    let rejected = output.stats.rejected_lines();
+    let too_many_rejects =
+        output.stats.lines > 0 && rejected as f64 > args.max_reject_rate * output.stats.lines as f64;
+    let failed_inputs = !output.failures.is_empty() || !discovery_errors.is_empty();
+    Ok(if failed_inputs || too_many_rejects {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn fingerprints(
+    files: &[InputFile],
+    compression: &[Option<input::Compression>],
+    output: &Output,
+) -> Vec<InputFingerprint> {
+    files
+        .iter()
+        .zip(compression)
+        .zip(&output.per_input)
+        .map(|((file, compression), stats)| InputFingerprint {
+            path: file.name.clone(),
+            size: file.size.unwrap_or(stats.bytes),
+            modified: file.modified.and_then(|m| Timestamp::try_from(m).ok()),
+            compression: compression.map_or_else(|| "unread".to_string(), |c| c.to_string()),
+            fingerprint: file
+                .path
+                .as_deref()
+                .and_then(|p| sink::fingerprint_file(p).ok())
+                .unwrap_or_else(|| "stdin".to_string()),
+            lines_read: stats.lines,
+            events: stats.total_events(),
+        })
+        .collect()
+}
+
+fn summarize(
+    args: &Args,
+    files: &[InputFile],
+    output: &Output,
+    seconds: f64,
+    written: Option<&(PathBuf, sink::WriteReport)>,
+) -> String {
+    let stats = &output.stats;
+    let mut s = String::new();
+    let mb = stats.bytes as f64 / 1e6;
+    let _ = writeln!(
+        s,
+        "read {} input(s), {:.1} MB, {} lines in {:.2}s ({:.0} MB/s)",
+        files.len(),
+        mb,
+        stats.lines,
+        seconds,
+        if seconds > 0.0 { mb / seconds } else { 0.0 }
+    );
+    let [delivered, deferred, bounced, expired] = stats.events;
+    let _ = writeln!(
+        s,
+        "events: {} (delivered {delivered}, deferred {deferred}, bounced {bounced}, expired {expired})",
+        stats.total_events()
+    );
+    let _ = writeln!(
+        s,
+        "  of which to bounce messages the MTA generated: {}; without a known sender: {}; \
+         content-filter hand-offs not counted: {}",
+        stats.bounce_message_events, stats.events_without_sender, stats.content_filter_handoffs
+    );
+
+    // Top providers by failed attempts (senders' mail only).
+    let mut providers: BTreeMap<&str, [i64; 4]> = BTreeMap::new();
+    for row in output.aggregate.rows().iter().filter(|r| !r.bounce_message) {
+        let slot = match row.outcome {
+            "delivered" => 0,
+            "deferred" => 1,
+            "bounced" => 2,
+            _ => 3,
+        };
+        providers.entry(row.provider).or_default()[slot] += row.count;
+    }
+    let mut providers: Vec<_> = providers.into_iter().collect();
+    providers.sort_by_key(|(name, c)| (std::cmp::Reverse(c[1] + c[2] + c[3]), *name));
+    if !providers.is_empty() {
+        let _ = writeln!(s, "providers (delivered / deferred / bounced / expired):");
+        for (name, c) in providers.iter().take(6) {
+            let _ = writeln!(s, "  {name:<10} {:>10} {:>10} {:>10} {:>10}", c[0], c[1], c[2], c[3]);
+        }
+    }
+
+    let rejected = stats.rejected_lines();
+    let _ = writeln!(s, "rejected lines: {rejected}");
+    for (reason, count) in &stats.rejects {
+        let _ = writeln!(s, "  {reason}: {count}");
+        if args.show_rejects {
+            for sample in stats.samples.iter().filter(|x| x.reason == *reason) {
+                let name = files.get(sample.input).map_or("?", |f| f.name.as_str());
+                let _ = writeln!(s, "    {name}:{}: {}", sample.line_number, sample.text.escape_debug());
+            }
+        }
+    }
+    if rejected > 0 && !args.show_rejects {
+        let _ = writeln!(s, "  (--show-rejects prints sample lines)");
+    }
+    if !output.failures.is_empty() {
+        let _ = writeln!(s, "inputs that failed: {}", output.failures.len());
+    }
+    if let Some((dir, report)) = written {
+        let _ = writeln!(
+            s,
+            "wrote {} day(s) to {} ({} files, {:.1} kB)",
+            report.days.len(),
+            dir.display(),
+            report.files.len(),
+            report.bytes as f64 / 1e3
+        );
+    }
+    s
 }

@@ -67,6 +67,14 @@ impl<'c> ChunkProcessor<'c> {
         }
     }
 
+    /// Counts a block that holds only the head of one overlong line.
+    pub fn reject_oversized(&mut self, head: &[u8]) {
+        self.stats.bytes += head.len() as u64;
+        self.stats.lines += 1;
+        let n = self.stats.lines;
+        self.stats.reject("line too long", self.input, n, head);
+    }
+
     pub fn finish(self) -> ChunkResult {
         ChunkResult {
             aggregate: self.aggregate,

@@ -8,6 +8,7 @@
 //! identical for any thread count or block size.
 
 pub mod chunk;
+pub mod files;
 pub mod queue;
 pub mod stats;
 
@@ -64,6 +65,11 @@ pub struct Block<'d> {
     pub input: usize,
     pub data: BlockData<'d>,
     pub time: TimeContext,
+    /// The block is the head of one line too long to keep: counted as rejected, not parsed.
+    pub oversized: bool,
+    /// Whether parsing this block should advance the progress bar (streams advance it as
+    /// they are read instead).
+    pub counts_progress: bool,
 }
 
 /// An input that failed (could not be opened, or broke off while being read). Blocks read
@@ -195,8 +201,14 @@ where
                             let bytes = block.data.bytes();
                             let mut processor =
                                 ChunkProcessor::new(classifier, block.time, block.input);
-                            processor.process(bytes);
-                            on_block(bytes.len() as u64);
+                            if block.oversized {
+                                processor.reject_oversized(bytes);
+                            } else {
+                                processor.process(bytes);
+                            }
+                            if block.counts_progress {
+                                on_block(bytes.len() as u64);
+                            }
                             let _ = tx.send((seq, block.input, Ok(processor.finish())));
                         });
                     }
@@ -212,27 +224,6 @@ where
     Ok(output)
 }
 
-/// Splits `data` into newline-aligned ranges of about `target` bytes (exact cover).
-pub fn newline_chunks(data: &[u8], target: usize) -> Vec<Range<usize>> {
-    let target = target.max(1);
-    let mut ranges = Vec::new();
-    let mut start = 0;
-    while start < data.len() {
-        let probe = (start + target).min(data.len());
-        let end = if probe >= data.len() {
-            data.len()
-        } else {
-            match memchr::memchr(b'\n', &data[probe - 1..]) {
-                Some(i) => probe + i,
-                None => data.len(),
-            }
-        };
-        ranges.push(start..end);
-        start = end;
-    }
-    ranges
-}
-
 /// Runs the pipeline over in-memory inputs (tests, benches, stdin already read).
 pub fn run_in_memory(
     inputs: &[(&[u8], TimeContext)],
@@ -240,13 +231,15 @@ pub fn run_in_memory(
     classifier: &Classifier,
 ) -> Output {
     let blocks = inputs.iter().enumerate().flat_map(|(input, (data, time))| {
-        newline_chunks(data, config.block_bytes)
+        crate::input::split_chunks(data, config.block_bytes)
             .into_iter()
             .map(move |range| {
                 Ok(Block {
                     input,
                     data: BlockData::Borrowed(&data[range]),
                     time: time.clone(),
+                    oversized: false,
+                    counts_progress: false,
                 })
             })
     });

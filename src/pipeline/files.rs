@@ -1,0 +1,164 @@
+//! From discovered input files to numbered blocks of lines.
+//!
+//! Plain regular files are memory-mapped and cut into newline-aligned ranges (no copy);
+//! compressed files and stdin are decoded on a thread of their own, one block of whole lines
+//! at a time, so decompression overlaps parsing. A file that cannot be opened, or that breaks
+//! off (corrupt or truncated gzip/zstd), yields an [`InputFailure`] at that point; blocks read
+//! before stay counted and the next file is read.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::{Block, BlockData, InputFailure};
+use crate::format::syslog::TimeContext;
+use crate::input::{
+    self, BlockReader, BlockStream, Compression, InputFile, OpenOptions, Opened,
+};
+use crate::progress::Progress;
+
+/// Lines longer than this are not even kept whole in memory when streaming.
+const STREAM_MAX_LINE: usize = 1 << 20;
+
+/// How to read the inputs.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    pub timezone: TimeZone,
+    /// Year for year-less timestamps (see [`TimeContext`]); default: from the file's mtime.
+    pub year: Option<i16>,
+    pub block_bytes: usize,
+    pub no_mmap: bool,
+}
+
+enum Current {
+    None,
+    Mapped {
+        map: Arc<memmap2::Mmap>,
+        ranges: std::vec::IntoIter<std::ops::Range<usize>>,
+    },
+    Stream(BlockStream),
+}
+
+/// Iterator over the blocks of all inputs, in input order.
+pub struct FileBlocks<'f> {
+    files: &'f [InputFile],
+    options: ReadOptions,
+    progress: Progress,
+    next_input: usize,
+    input: usize,
+    time: Option<TimeContext>,
+    current: Current,
+    /// The compression found for each input (None until opened).
+    pub compression: Vec<Option<Compression>>,
+}
+
+impl<'f> FileBlocks<'f> {
+    pub fn new(files: &'f [InputFile], options: ReadOptions, progress: Progress) -> Self {
+        FileBlocks {
+            files,
+            options,
+            progress,
+            next_input: 0,
+            input: 0,
+            time: None,
+            current: Current::None,
+            compression: vec![None; files.len()],
+        }
+    }
+
+    fn time_context(&self, file: &InputFile) -> TimeContext {
+        let modified = file.modified.unwrap_or_else(SystemTime::now);
+        let reference = Timestamp::try_from(modified).unwrap_or_else(|_| Timestamp::now());
+        TimeContext::new(self.options.timezone.clone(), reference, self.options.year)
+    }
+
+    /// Opens the next input; `Some(Err)` if it cannot be opened.
+    fn open_next(&mut self) -> Option<Result<(), InputFailure>> {
+        let index = self.next_input;
+        let file = self.files.get(index)?;
+        self.next_input += 1;
+        self.input = index;
+        self.time = Some(self.time_context(file));
+        let open_options = OpenOptions {
+            no_mmap: self.options.no_mmap,
+            progress: Some(self.progress.clone()),
+        };
+        let failure = |message: String| InputFailure {
+            input: index,
+            message,
+        };
+        let (opened, compression) = match input::open_with(file, &open_options) {
+            Ok(opened) => opened,
+            Err(err) => return Some(Err(failure(err.to_string()))),
+        };
+        self.compression[index] = Some(compression);
+        self.current = match opened {
+            Opened::Mapped(map) => {
+                let ranges = input::split_chunks(&map, self.options.block_bytes);
+                Current::Mapped {
+                    map: Arc::new(map),
+                    ranges: ranges.into_iter(),
+                }
+            }
+            Opened::Stream(reader) => {
+                let reader = BlockReader::new(reader, self.options.block_bytes)
+                    .with_max_line(STREAM_MAX_LINE);
+                match input::spawn_block_reader(reader, &file.name, compression, 2) {
+                    Ok(stream) => Current::Stream(stream),
+                    Err(err) => return Some(Err(failure(err.to_string()))),
+                }
+            }
+        };
+        Some(Ok(()))
+    }
+}
+
+impl<'f> Iterator for FileBlocks<'f> {
+    type Item = Result<Block<'static>, InputFailure>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let time = || self.time.clone().expect("time context set when opened");
+            match &mut self.current {
+                Current::Mapped { map, ranges } => {
+                    if let Some(range) = ranges.next() {
+                        return Some(Ok(Block {
+                            input: self.input,
+                            data: BlockData::Mapped(Arc::clone(map), range),
+                            time: time(),
+                            oversized: false,
+                            counts_progress: true,
+                        }));
+                    }
+                }
+                Current::Stream(stream) => match stream.next() {
+                    Some(Ok(block)) => {
+                        return Some(Ok(Block {
+                            input: self.input,
+                            data: BlockData::Owned(block.data),
+                            time: time(),
+                            oversized: block.oversized.is_some(),
+                            counts_progress: false,
+                        }));
+                    }
+                    Some(Err(err)) => {
+                        self.current = Current::None;
+                        return Some(Err(InputFailure {
+                            input: self.input,
+                            message: err.to_string(),
+                        }));
+                    }
+                    None => {}
+                },
+                Current::None => {}
+            }
+            self.current = Current::None;
+            match self.open_next()? {
+                Ok(()) => continue,
+                Err(failure) => return Some(Err(failure)),
+            }
+        }
+    }
+}
