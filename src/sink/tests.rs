@@ -652,3 +652,33 @@ fn an_empty_run_writes_manifest_and_success_only() {
     assert!(json["days"].as_object().unwrap().is_empty());
     assert!(read_table(dir.path(), Table::Attempts).unwrap().is_empty());
 }
+
+#[test]
+fn a_day_of_only_bounce_messages_has_empty_rollup_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let only_bounces = [Attempt {
+        bounce_message: true,
+        ..delivered("2026-11-29T15:00:00Z", b"example.org", Provider::Other)
+    }];
+    let report = write_dataset(dir.path(), &aggregate_of(&only_bounces), &manifest("a")).unwrap();
+    assert_eq!(report.rows[&Table::Attempts], 1);
+    assert_eq!(report.rows[&Table::ByProvider], 0);
+    for table in Table::ALL {
+        assert!(part(dir.path(), table, "2026-11-29").is_file());
+    }
+    let rows: usize = read_table(dir.path(), Table::ByDomain)
+        .unwrap()
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum();
+    assert_eq!(rows, 0);
+}
+
+/// Writes the two-day sample dataset where `tests/readback.py` can read it with DuckDB, polars
+/// and pyarrow: `BOUNCESTAT_SAMPLE_OUT=DIR cargo test --lib write_sample_dataset -- --ignored`.
+#[test]
+#[ignore = "writes a sample dataset for tests/readback.py"]
+fn write_sample_dataset() {
+    let out = std::env::var_os("BOUNCESTAT_SAMPLE_OUT").expect("set BOUNCESTAT_SAMPLE_OUT");
+    write_dataset(Path::new(&out), &two_days(), &manifest("mail.log")).unwrap();
+}
