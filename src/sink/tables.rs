@@ -52,6 +52,11 @@ impl Table {
         }
     }
 
+    /// The table whose [`Table::name`] is `name`.
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// The Arrow schema of the files (without the `date` partition column, which lives in the
     /// directory name).
     pub fn schema(self) -> SchemaRef {
@@ -59,9 +64,9 @@ impl Table {
             Table::Attempts => vec![
                 Field::new("hour", timestamp_type(), false),
                 Field::new("source", DataType::Utf8, false),
-                Field::new("mta_host", DataType::Utf8, false),
+                Field::new("mta_host", DataType::Utf8, true),
                 Field::new("sender_domain", DataType::Utf8, true),
-                Field::new("recipient_domain", DataType::Utf8, false),
+                Field::new("recipient_domain", DataType::Utf8, true),
                 Field::new("provider", DataType::Utf8, false),
                 Field::new("outcome", DataType::Utf8, false),
                 Field::new("reply_code", DataType::Int16, true),
@@ -81,7 +86,7 @@ impl Table {
             ]),
             Table::ByProvider => with_counts(vec![Field::new("provider", DataType::Utf8, false)]),
             Table::ByDomain => with_counts(vec![
-                Field::new("recipient_domain", DataType::Utf8, false),
+                Field::new("recipient_domain", DataType::Utf8, true),
                 Field::new("provider", DataType::Utf8, false),
             ]),
         };
@@ -100,6 +105,13 @@ fn with_counts(mut keys: Vec<Field>) -> Vec<Field> {
     keys.push(Field::new("bounce_rate", DataType::Float64, true));
     keys.push(Field::new("deferral_rate", DataType::Float64, true));
     keys
+}
+
+/// Names the log did not give (an ESP event without a host, a local recipient without a
+/// domain) are empty in the aggregate and null in the dataset, so `count(column)` means what it
+/// says.
+fn non_empty(name: &str) -> Option<&str> {
+    (!name.is_empty()).then_some(name)
 }
 
 /// Days since the Unix epoch (the Date32 value) of an hour since the epoch.
@@ -247,9 +259,11 @@ impl AttemptsColumns {
     pub fn append(&mut self, row: &CubeRow<'_>) {
         self.hour.append_value(row.hour.saturating_mul(US_PER_HOUR));
         self.source.append_value(row.source);
-        self.mta_host.append_value(row.mta_host);
-        self.sender_domain.append_option(row.sender_domain);
-        self.recipient_domain.append_value(row.recipient_domain);
+        self.mta_host.append_option(non_empty(row.mta_host));
+        self.sender_domain
+            .append_option(row.sender_domain.and_then(non_empty));
+        self.recipient_domain
+            .append_option(non_empty(row.recipient_domain));
         self.provider.append_value(row.provider);
         self.outcome.append_value(row.outcome);
         self.reply_code
@@ -301,7 +315,7 @@ type CodeKey<'a> = (Option<u16>, Option<&'a str>, &'a str, &'a str);
 pub(crate) struct DayRollups<'a> {
     by_code: BTreeMap<CodeKey<'a>, OutcomeCounts>,
     by_provider: BTreeMap<&'a str, OutcomeCounts>,
-    by_domain: BTreeMap<(&'a str, &'a str), OutcomeCounts>,
+    by_domain: BTreeMap<(Option<&'a str>, &'a str), OutcomeCounts>,
 }
 
 impl<'a> DayRollups<'a> {
@@ -324,7 +338,7 @@ impl<'a> DayRollups<'a> {
             .or_default()
             .add(row.outcome, row.count);
         self.by_domain
-            .entry((row.recipient_domain, row.provider))
+            .entry((non_empty(row.recipient_domain), row.provider))
             .or_default()
             .add(row.outcome, row.count);
     }
@@ -396,7 +410,7 @@ impl RollupColumns {
             }
             Table::ByDomain => {
                 for (&(domain, provider), counts) in &rollups.by_domain {
-                    self.recipient_domain.append_value(domain);
+                    self.recipient_domain.append_option(domain);
                     self.provider.append_value(provider);
                     self.counts.append(counts);
                     pending += 1;

@@ -674,6 +674,21 @@ fn a_day_of_only_bounce_messages_has_empty_rollup_files() {
     assert_eq!(rows, 0);
 }
 
+#[test]
+fn names_the_log_did_not_give_are_null() {
+    let dir = tempfile::tempdir().unwrap();
+    // A local delivery to `root`: no recipient domain.
+    let local = [delivered("2026-11-29T15:00:00Z", b"", Provider::Other)];
+    write_dataset(dir.path(), &aggregate_of(&local), &manifest("a")).unwrap();
+    for table in [Table::Attempts, Table::ByDomain] {
+        let batches = read_table(dir.path(), table).unwrap();
+        let domains = batches[0].column_by_name("recipient_domain").unwrap();
+        assert_eq!((domains.len(), domains.null_count()), (1, 1), "{table:?}");
+    }
+    assert_eq!(Table::from_name("by_domain"), Some(Table::ByDomain));
+    assert_eq!(Table::from_name("nope"), None);
+}
+
 /// Writes the two-day sample dataset where `tests/readback.py` can read it with DuckDB, polars
 /// and pyarrow: `BOUNCESTAT_SAMPLE_OUT=DIR cargo test --lib write_sample_dataset -- --ignored`.
 #[test]

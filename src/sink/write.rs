@@ -41,12 +41,19 @@ pub struct DatasetWriterBuilder {
     fail_at: Option<FailPoint>,
 }
 
+/// Default maximum rows per row group.
+const DEFAULT_ROW_GROUP_SIZE: usize = 1 << 20;
+/// Default ZSTD level: ZSTD's own default, a good speed/size balance for a nightly job.
+const DEFAULT_COMPRESSION_LEVEL: i32 = 3;
+/// Default rows per Arrow record batch.
+const DEFAULT_BATCH_ROWS: usize = 8192;
+
 impl Default for DatasetWriterBuilder {
     fn default() -> Self {
         DatasetWriterBuilder {
-            row_group_size: 1 << 20,
-            compression_level: 3,
-            batch_rows: 8192,
+            row_group_size: DEFAULT_ROW_GROUP_SIZE,
+            compression_level: DEFAULT_COMPRESSION_LEVEL,
+            batch_rows: DEFAULT_BATCH_ROWS,
             #[cfg(test)]
             fail_at: None,
         }
@@ -178,9 +185,9 @@ impl DatasetWriter {
         DatasetWriter {
             out_dir: out_dir.into(),
             config: Config {
-                row_group_size: 1 << 20,
-                compression: ZstdLevel::default(),
-                batch_rows: 8192,
+                row_group_size: DEFAULT_ROW_GROUP_SIZE,
+                compression: ZstdLevel::try_new(DEFAULT_COMPRESSION_LEVEL).unwrap_or_default(),
+                batch_rows: DEFAULT_BATCH_ROWS,
                 #[cfg(test)]
                 fail_at: None,
             },
