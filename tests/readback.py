@@ -111,12 +111,54 @@ def check_sample(out):
     assert day["reply_code"].to_list() == [250, 550], day
 
 
+def doc_snippets(out):
+    """The snippets of docs/schema.md, verbatim except for the dataset path."""
+    con = duckdb.connect()
+    by_provider = con.sql(
+        f"""
+SELECT date, provider,
+       sum(delivered) AS delivered, sum(bounced + expired) AS failed,
+       sum(bounced + expired) / nullif(sum(delivered + bounced + expired), 0) AS bounce_rate
+FROM read_parquet('{out}/by_provider/*/*.parquet', hive_partitioning = true)
+WHERE date >= DATE '2026-11-27'
+GROUP BY ALL ORDER BY ALL;
+"""
+    ).fetchall()
+    cube = con.sql(
+        f"""
+SELECT provider, outcome, sum(attempts)
+FROM read_parquet('{out}/attempts/*/*.parquet', hive_partitioning = true)
+WHERE NOT bounce_message
+GROUP BY ALL ORDER BY ALL;
+"""
+    ).fetchall()
+
+    attempts = pl.scan_parquet(f"{out}/attempts/", hive_partitioning=True)
+    per_day = attempts.group_by("date").agg(pl.col("attempts").sum()).sort("date").collect()
+
+    one_day = (
+        pl.scan_parquet(f"{out}/by_code/", hive_partitioning=True)
+        .filter(pl.col("date") == datetime.date(2026, 11, 28))
+        .collect()
+    )
+
+    partitioning = ds.partitioning(pa.schema([("date", pa.date32())]), flavor="hive")
+    table = ds.dataset(f"{out}/attempts", format="parquet", partitioning=partitioning).to_table()
+    assert table.schema.field("date").type == pa.date32()
+    return by_provider, cube, per_day, one_day
+
+
 def main():
     out = sys.argv[1]
     check_types(out)
     print("per-day attempts (duckdb = polars = pyarrow):", totals(out))
+    by_provider, cube, per_day, one_day = doc_snippets(out)
     if "--sample" in sys.argv[2:]:
         check_sample(out)
+        day_1 = datetime.date(2026, 11, 27)
+        assert by_provider[0] == (day_1, "google", 3, 1, 0.25), by_provider
+        assert per_day["attempts"].to_list() == [11, 3], per_day
+        assert one_day.height == 2, one_day
         print("sample values: ok")
     print(
         "versions: duckdb", duckdb.__version__, "polars", pl.__version__, "pyarrow", pa.__version__
