@@ -83,6 +83,9 @@ pub enum SinkError {
     /// A `date=...` partition directory whose name is not a valid date.
     #[error("bad partition directory name {}", path.display())]
     BadPartition { path: PathBuf },
+    /// An event hour whose day cannot be written as a `YYYY-MM-DD` partition name.
+    #[error("hour {hour} (hours since 1970-01-01 UTC) is outside the years -9999 to 9999")]
+    DateOutOfRange { hour: i64 },
     /// The writer was configured with an impossible setting.
     #[error("invalid dataset writer setting: {0}")]
     Config(String),

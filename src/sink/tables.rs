@@ -121,14 +121,11 @@ pub(crate) fn day_of_hour(hour: i64) -> i32 {
     i32::try_from(day).unwrap_or(if day < 0 { i32::MIN } else { i32::MAX })
 }
 
-/// `YYYY-MM-DD` for a Date32 value.
-pub(crate) fn day_name(day: i32) -> String {
-    let start = jiff::Timestamp::from_second(i64::from(day) * 86_400)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    start
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .date()
-        .to_string()
+/// `YYYY-MM-DD` for a Date32 value, or `None` outside the years -9999 to 9999.
+pub(crate) fn day_name(day: i32) -> Option<String> {
+    let start = jiff::Timestamp::from_second(i64::from(day) * 86_400).ok()?;
+    let date = start.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    Some(date.to_string())
 }
 
 /// The Date32 value of a `YYYY-MM-DD` string.
@@ -451,10 +448,11 @@ mod tests {
 
     #[test]
     fn day_names_round_trip() {
-        assert_eq!(day_name(0), "1970-01-01");
+        assert_eq!(day_name(0).unwrap(), "1970-01-01");
+        assert_eq!(day_name(i32::MAX), None);
         assert_eq!(parse_day("1970-01-01"), Some(0));
         let day = parse_day("2026-11-27").unwrap();
-        assert_eq!(day_name(day), "2026-11-27");
+        assert_eq!(day_name(day).unwrap(), "2026-11-27");
         assert_eq!(day_of_hour(i64::from(day) * 24 + 23), day);
         assert_eq!(day_of_hour(-1), -1);
         assert_eq!(parse_day("2026-13-01"), None);

@@ -252,7 +252,7 @@ fn rollup(out: &Path, table: Table) -> BTreeMap<(String, String), [i64; 4]> {
                     .as_primitive::<Int64Type>()
                     .value(row)
             });
-            let day = tables::day_name(date.value(row));
+            let day = tables::day_name(date.value(row)).unwrap();
             cells.insert((day, key.join("|")), counts);
         }
     }
@@ -602,8 +602,11 @@ fn a_crashed_run_is_cleaned_up_and_its_parked_partition_restored() {
     )
     .unwrap();
 
+    fs::write(out.join("._manifest.json.tmp-4000000000"), b"{").unwrap();
+
     let report = write_dataset(out, &aggregate_of(&day_2_attempts(2)), &manifest("a")).unwrap();
     assert_eq!(report.stale_staging_removed, 1);
+    assert!(!out.join("._manifest.json.tmp-4000000000").exists());
     assert!(staging_dirs(out).is_empty());
     let after = snapshot(out);
     let day_1 = part(Path::new(""), Table::Attempts, DAY_1);
@@ -687,6 +690,46 @@ fn names_the_log_did_not_give_are_null() {
     }
     assert_eq!(Table::from_name("by_domain"), Some(Table::ByDomain));
     assert_eq!(Table::from_name("nope"), None);
+}
+
+#[test]
+fn a_date_beyond_year_9999_is_an_error_not_a_wrong_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut aggregate = aggregate_of(&day_2_attempts(1));
+    let far = Event {
+        time_us: i64::MAX,
+        source: Source::Postfix,
+        mta_host: b"mx1",
+        instance: b"postfix",
+        queue_id: b"1",
+        sender: None,
+        recipient: b"a@b",
+        recipient_domain: b"b",
+        remote_host: None,
+        remote_ip: None,
+        outcome: Outcome::Delivered,
+        reply_code: None,
+        enhanced_code: None,
+        dsn: None,
+        stage: None,
+        text: b"",
+        is_bounce_message: false,
+    };
+    aggregate.add(
+        &far,
+        &Classification {
+            category: Category::Delivered,
+            permanence: Permanence::None,
+            fault: Fault::None,
+            action: Action::None,
+            provider: Provider::Other,
+            rule_id: "test",
+        },
+    );
+    let error = write_dataset(dir.path(), &aggregate, &manifest("a")).unwrap_err();
+    assert!(matches!(error, SinkError::DateOutOfRange { .. }), "{error}");
+    assert!(staging_dirs(dir.path()).is_empty());
+    assert!(!dir.path().join("attempts").exists());
 }
 
 /// Writes the two-day sample dataset where `tests/readback.py` can read it with DuckDB, polars

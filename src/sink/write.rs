@@ -287,7 +287,9 @@ impl DatasetWriter {
                 .unwrap_or(rows.len() - start);
             let day_rows = &rows[start..start + len];
             start += len;
-            let day = day_name(day);
+            let day = day_name(day).ok_or(SinkError::DateOutOfRange {
+                hour: day_rows[0].hour,
+            })?;
 
             let mut rollups = DayRollups::default();
             for row in day_rows {
@@ -569,7 +571,18 @@ fn recover_stale_staging(out: &Path) -> Result<usize, SinkError> {
     for entry in entries {
         let entry = entry.map_err(|e| SinkError::io("list", out, e))?;
         let name = entry.file_name();
-        let Some(token) = name.to_str().and_then(|n| n.strip_prefix(STAGING_PREFIX)) else {
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if let Some((_, pid)) = name.strip_prefix("._").and_then(|n| n.rsplit_once(".tmp-")) {
+            // A manifest or `_SUCCESS` temporary file of a run that died before its rename.
+            if is_stale(pid.parse().ok(), &entry.path()) {
+                fs::remove_file(entry.path())
+                    .map_err(|e| SinkError::io("remove stale temporary file", entry.path(), e))?;
+            }
+            continue;
+        }
+        let Some(token) = name.strip_prefix(STAGING_PREFIX) else {
             continue;
         };
         let pid = token.split('-').next().and_then(|p| p.parse::<u32>().ok());
