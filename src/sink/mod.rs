@@ -83,6 +83,9 @@ pub enum SinkError {
     /// A `date=...` partition directory whose name is not a valid date.
     #[error("bad partition directory name {}", path.display())]
     BadPartition { path: PathBuf },
+    /// Another writer (process `pid`, 0 if unknown) holds the dataset's lock file.
+    #[error("{} is locked by another bouncestat writer (pid {pid})", path.display())]
+    Locked { path: PathBuf, pid: u32 },
     /// An event hour whose day cannot be written as a `YYYY-MM-DD` partition name.
     #[error("hour {hour} (hours since 1970-01-01 UTC) is outside the years -9999 to 9999")]
     DateOutOfRange { hour: i64 },

@@ -732,6 +732,21 @@ fn a_date_beyond_year_9999_is_an_error_not_a_wrong_partition() {
     assert!(!dir.path().join("attempts").exists());
 }
 
+#[test]
+fn a_live_writer_holds_the_lock_and_a_dead_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join(".bouncestat.lock");
+    // This process is alive: its lock is respected.
+    fs::write(&lock, std::process::id().to_string()).unwrap();
+    let error = write_dataset(dir.path(), &two_days(), &manifest("a")).unwrap_err();
+    assert!(matches!(error, SinkError::Locked { .. }), "{error}");
+    assert!(!dir.path().join("attempts").exists());
+    // A pid that cannot exist: the lock is stale and taken over, then released.
+    fs::write(&lock, "4000000000").unwrap();
+    write_dataset(dir.path(), &two_days(), &manifest("a")).unwrap();
+    assert!(!lock.exists());
+}
+
 /// Writes the two-day sample dataset where `tests/readback.py` can read it with DuckDB, polars
 /// and pyarrow: `BOUNCESTAT_SAMPLE_OUT=DIR cargo test --lib write_sample_dataset -- --ignored`.
 #[test]

@@ -215,6 +215,7 @@ impl DatasetWriter {
     ) -> Result<WriteReport, SinkError> {
         let out = self.out_dir.as_path();
         fs::create_dir_all(out).map_err(|e| SinkError::io("create directory", out, e))?;
+        let _lock = WriteLock::acquire(out)?;
         let stale_staging_removed = recover_stale_staging(out)?;
         let mut dataset_manifest = DatasetManifest::load(out)?;
         for table in Table::ALL {
@@ -559,6 +560,57 @@ impl Drop for Staging {
         if !self.keep {
             let _ = fs::remove_dir_all(&self.path);
         }
+    }
+}
+
+/// Name of the lock file that keeps two writers out of one dataset.
+pub(crate) const LOCK_FILE: &str = ".bouncestat.lock";
+
+/// Held for the whole of a write: `DIR/.bouncestat.lock`, created exclusively and holding the
+/// writer's pid. A lock left by a process that died is taken over.
+struct WriteLock {
+    path: PathBuf,
+}
+
+impl WriteLock {
+    fn acquire(out: &Path) -> Result<WriteLock, SinkError> {
+        let path = out.join(LOCK_FILE);
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    file.write_all(std::process::id().to_string().as_bytes())
+                        .map_err(|e| SinkError::io("write", &path, e))?;
+                    return Ok(WriteLock { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let pid = holder.trim().parse::<u32>().ok();
+                    if !is_stale(pid, &path) {
+                        return Err(SinkError::Locked {
+                            path,
+                            pid: pid.unwrap_or(0),
+                        });
+                    }
+                    match fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(SinkError::io("remove stale lock", &path, e)),
+                    }
+                }
+                Err(e) => return Err(SinkError::io("create", &path, e)),
+            }
+        }
+        Err(SinkError::Locked { path, pid: 0 })
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
     }
 }
 
