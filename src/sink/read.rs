@@ -1,0 +1,101 @@
+//! Reading a table back, for tests and reports that do not want a query engine.
+//!
+//! [`read_table`] does what hive partitioning does in DuckDB or polars: it reads every
+//! `date=YYYY-MM-DD/*.parquet` file of a table and puts the `date` (Date32) back as the first
+//! column.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Date32Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::SinkError;
+use super::tables::{Table, parse_day};
+
+/// Reads every partition of `table` in the dataset at `out_dir`, oldest day first, with the
+/// partition's `date` prepended as a Date32 column. A table that does not exist yet reads as
+/// no batches.
+///
+/// # Errors
+///
+/// A directory that cannot be listed, a `date=` directory whose name is not a date, or a file
+/// that is not valid Parquet.
+pub fn read_table(out_dir: &Path, table: Table) -> Result<Vec<RecordBatch>, SinkError> {
+    let table_dir = out_dir.join(table.name());
+    if !table_dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut partitions: Vec<(i32, PathBuf)> = Vec::new();
+    for entry in list(&table_dir)? {
+        let name = entry.file_name().unwrap_or_default().to_string_lossy();
+        let Some(day) = name.strip_prefix("date=") else {
+            continue;
+        };
+        let day = parse_day(day).ok_or_else(|| SinkError::BadPartition {
+            path: entry.clone(),
+        })?;
+        partitions.push((day, entry));
+    }
+    partitions.sort();
+
+    let mut batches = Vec::new();
+    for (day, dir) in partitions {
+        let mut files: Vec<PathBuf> = list(&dir)?
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect();
+        files.sort();
+        for file in files {
+            for batch in read_table_file(&file)? {
+                batches.push(with_date(batch, day).map_err(|source| SinkError::Arrow {
+                    path: file.clone(),
+                    source,
+                })?);
+            }
+        }
+    }
+    Ok(batches)
+}
+
+/// Reads one Parquet file of the dataset as it is stored (without the `date` column).
+///
+/// # Errors
+///
+/// The file cannot be opened or is not valid Parquet.
+pub fn read_table_file(path: &Path) -> Result<Vec<RecordBatch>, SinkError> {
+    let parquet_error = |source| SinkError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(|e| SinkError::io("open", path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(parquet_error)?
+        .build()
+        .map_err(parquet_error)?;
+    reader
+        .map(|batch| {
+            batch.map_err(|source| SinkError::Arrow {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+        .collect()
+}
+
+fn list(dir: &Path) -> Result<Vec<PathBuf>, SinkError> {
+    fs::read_dir(dir)
+        .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect())
+        .map_err(|e| SinkError::io("list", dir, e))
+}
+
+fn with_date(batch: RecordBatch, day: i32) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let mut fields = vec![Arc::new(Field::new("date", DataType::Date32, false))];
+    fields.extend(batch.schema().fields().iter().cloned());
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(Date32Array::from(vec![day; batch.num_rows()]))];
+    columns.extend(batch.columns().iter().cloned());
+    let schema = Schema::new_with_metadata(fields, batch.schema().metadata().clone());
+    RecordBatch::try_new(Arc::new(schema), columns)
+}

@@ -1,0 +1,479 @@
+//! The four tables: their Arrow schemas, the reusable column builders that fill them, and the
+//! rollups computed from the sorted cube rows of one day.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Float64Builder, Int16Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::aggregate::CubeRow;
+use crate::event::Outcome;
+
+/// The dataset schema version, stored in every file's key/value metadata as
+/// `bouncestat.schema_version`. Bumped only when a change is not a pure addition of nullable
+/// columns.
+pub const SCHEMA_VERSION: &str = "1";
+
+pub(crate) const US_PER_HOUR: i64 = 3_600_000_000;
+const HOURS_PER_DAY: i64 = 24;
+
+/// One table of the dataset. Its [`Table::name`] is its directory under the output directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// The fine cube: one row per distinct hour, source, host, domains, outcome and codes.
+    Attempts,
+    /// Outcome counts and rates per reply code, enhanced code, category and permanence.
+    ByCode,
+    /// Outcome counts and rates per receiving provider.
+    ByProvider,
+    /// Outcome counts and rates per recipient domain and provider.
+    ByDomain,
+}
+
+impl Table {
+    pub const ALL: [Table; 4] = [
+        Table::Attempts,
+        Table::ByCode,
+        Table::ByProvider,
+        Table::ByDomain,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Attempts => "attempts",
+            Table::ByCode => "by_code",
+            Table::ByProvider => "by_provider",
+            Table::ByDomain => "by_domain",
+        }
+    }
+
+    /// The table whose [`Table::name`] is `name`.
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The Arrow schema of the files (without the `date` partition column, which lives in the
+    /// directory name).
+    pub fn schema(self) -> SchemaRef {
+        let fields = match self {
+            Table::Attempts => vec![
+                Field::new("hour", timestamp_type(), false),
+                Field::new("source", DataType::Utf8, false),
+                Field::new("mta_host", DataType::Utf8, true),
+                Field::new("sender_domain", DataType::Utf8, true),
+                Field::new("recipient_domain", DataType::Utf8, true),
+                Field::new("provider", DataType::Utf8, false),
+                Field::new("outcome", DataType::Utf8, false),
+                Field::new("reply_code", DataType::Int16, true),
+                Field::new("enhanced_code", DataType::Utf8, true),
+                Field::new("dsn", DataType::Utf8, true),
+                Field::new("category", DataType::Utf8, false),
+                Field::new("permanence", DataType::Utf8, false),
+                Field::new("stage", DataType::Utf8, true),
+                Field::new("bounce_message", DataType::Boolean, false),
+                Field::new("attempts", DataType::Int64, false),
+            ],
+            Table::ByCode => with_counts(vec![
+                Field::new("reply_code", DataType::Int16, true),
+                Field::new("enhanced_code", DataType::Utf8, true),
+                Field::new("category", DataType::Utf8, false),
+                Field::new("permanence", DataType::Utf8, false),
+            ]),
+            Table::ByProvider => with_counts(vec![Field::new("provider", DataType::Utf8, false)]),
+            Table::ByDomain => with_counts(vec![
+                Field::new("recipient_domain", DataType::Utf8, true),
+                Field::new("provider", DataType::Utf8, false),
+            ]),
+        };
+        Arc::new(Schema::new(fields))
+    }
+}
+
+fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn with_counts(mut keys: Vec<Field>) -> Vec<Field> {
+    for name in ["delivered", "deferred", "bounced", "expired"] {
+        keys.push(Field::new(name, DataType::Int64, false));
+    }
+    keys.push(Field::new("bounce_rate", DataType::Float64, true));
+    keys.push(Field::new("deferral_rate", DataType::Float64, true));
+    keys
+}
+
+/// Names the log did not give (an ESP event without a host, a local recipient without a
+/// domain) are empty in the aggregate and null in the dataset, so `count(column)` means what it
+/// says.
+fn non_empty(name: &str) -> Option<&str> {
+    (!name.is_empty()).then_some(name)
+}
+
+/// Days since the Unix epoch (the Date32 value) of an hour since the epoch.
+pub(crate) fn day_of_hour(hour: i64) -> i32 {
+    // Hours that far out would be rejected long before; saturate rather than wrap.
+    let day = hour.div_euclid(HOURS_PER_DAY);
+    i32::try_from(day).unwrap_or(if day < 0 { i32::MIN } else { i32::MAX })
+}
+
+/// `YYYY-MM-DD` for a Date32 value, or `None` outside the years -9999 to 9999.
+pub(crate) fn day_name(day: i32) -> Option<String> {
+    let start = jiff::Timestamp::from_second(i64::from(day) * 86_400).ok()?;
+    let date = start.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    Some(date.to_string())
+}
+
+/// The Date32 value of a `YYYY-MM-DD` string.
+pub(crate) fn parse_day(name: &str) -> Option<i32> {
+    let date: jiff::civil::Date = name.parse().ok()?;
+    let start = date.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok()?;
+    i32::try_from(start.timestamp().as_second().div_euclid(86_400)).ok()
+}
+
+/// Outcome counts of one rollup cell, and the rates derived from them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OutcomeCounts {
+    pub delivered: i64,
+    pub deferred: i64,
+    pub bounced: i64,
+    pub expired: i64,
+}
+
+impl OutcomeCounts {
+    fn add(&mut self, outcome: &str, count: i64) {
+        let slot = if outcome == Outcome::Delivered.as_str() {
+            &mut self.delivered
+        } else if outcome == Outcome::Deferred.as_str() {
+            &mut self.deferred
+        } else if outcome == Outcome::Bounced.as_str() {
+            &mut self.bounced
+        } else if outcome == Outcome::Expired.as_str() {
+            &mut self.expired
+        } else {
+            return;
+        };
+        *slot += count;
+    }
+
+    /// Recipients that reached a final outcome: each reaches exactly one of these.
+    pub fn finals(&self) -> i64 {
+        self.delivered + self.bounced + self.expired
+    }
+
+    /// Share of final outcomes that were not deliveries: `(bounced + expired) / finals`.
+    pub fn bounce_rate(&self) -> Option<f64> {
+        let finals = self.finals();
+        (finals > 0).then(|| (self.bounced + self.expired) as f64 / finals as f64)
+    }
+
+    /// Share of attempts that were deferrals: `deferred / (deferred + finals)`.
+    pub fn deferral_rate(&self) -> Option<f64> {
+        let attempts = self.deferred + self.finals();
+        (attempts > 0).then(|| self.deferred as f64 / attempts as f64)
+    }
+}
+
+/// The count and rate columns every rollup ends with.
+#[derive(Default)]
+struct CountColumns {
+    delivered: Int64Builder,
+    deferred: Int64Builder,
+    bounced: Int64Builder,
+    expired: Int64Builder,
+    bounce_rate: Float64Builder,
+    deferral_rate: Float64Builder,
+}
+
+impl CountColumns {
+    fn append(&mut self, counts: &OutcomeCounts) {
+        self.delivered.append_value(counts.delivered);
+        self.deferred.append_value(counts.deferred);
+        self.bounced.append_value(counts.bounced);
+        self.expired.append_value(counts.expired);
+        self.bounce_rate.append_option(counts.bounce_rate());
+        self.deferral_rate.append_option(counts.deferral_rate());
+    }
+
+    fn finish_into(&mut self, columns: &mut Vec<ArrayRef>) {
+        columns.push(Arc::new(self.delivered.finish()));
+        columns.push(Arc::new(self.deferred.finish()));
+        columns.push(Arc::new(self.bounced.finish()));
+        columns.push(Arc::new(self.expired.finish()));
+        columns.push(Arc::new(self.bounce_rate.finish()));
+        columns.push(Arc::new(self.deferral_rate.finish()));
+    }
+}
+
+/// Reusable builders for the `attempts` table. `finish` empties them for the next batch.
+pub(crate) struct AttemptsColumns {
+    hour: TimestampMicrosecondBuilder,
+    source: StringBuilder,
+    mta_host: StringBuilder,
+    sender_domain: StringBuilder,
+    recipient_domain: StringBuilder,
+    provider: StringBuilder,
+    outcome: StringBuilder,
+    reply_code: Int16Builder,
+    enhanced_code: StringBuilder,
+    dsn: StringBuilder,
+    category: StringBuilder,
+    permanence: StringBuilder,
+    stage: StringBuilder,
+    bounce_message: BooleanBuilder,
+    attempts: Int64Builder,
+    len: usize,
+}
+
+impl Default for AttemptsColumns {
+    fn default() -> Self {
+        AttemptsColumns {
+            hour: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            source: StringBuilder::new(),
+            mta_host: StringBuilder::new(),
+            sender_domain: StringBuilder::new(),
+            recipient_domain: StringBuilder::new(),
+            provider: StringBuilder::new(),
+            outcome: StringBuilder::new(),
+            reply_code: Int16Builder::new(),
+            enhanced_code: StringBuilder::new(),
+            dsn: StringBuilder::new(),
+            category: StringBuilder::new(),
+            permanence: StringBuilder::new(),
+            stage: StringBuilder::new(),
+            bounce_message: BooleanBuilder::new(),
+            attempts: Int64Builder::new(),
+            len: 0,
+        }
+    }
+}
+
+impl AttemptsColumns {
+    pub fn append(&mut self, row: &CubeRow<'_>) {
+        self.hour.append_value(row.hour.saturating_mul(US_PER_HOUR));
+        self.source.append_value(row.source);
+        self.mta_host.append_option(non_empty(row.mta_host));
+        self.sender_domain
+            .append_option(row.sender_domain.and_then(non_empty));
+        self.recipient_domain
+            .append_option(non_empty(row.recipient_domain));
+        self.provider.append_value(row.provider);
+        self.outcome.append_value(row.outcome);
+        self.reply_code
+            .append_option(row.reply_code.and_then(|c| i16::try_from(c).ok()));
+        self.enhanced_code
+            .append_option(row.enhanced_code.as_deref());
+        self.dsn.append_option(row.dsn.as_deref());
+        self.category.append_value(row.category);
+        self.permanence.append_value(row.permanence);
+        self.stage.append_option(row.stage);
+        self.bounce_message.append_value(row.bounce_message);
+        self.attempts.append_value(row.count);
+        self.len += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        self.len = 0;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.hour.finish()),
+            Arc::new(self.source.finish()),
+            Arc::new(self.mta_host.finish()),
+            Arc::new(self.sender_domain.finish()),
+            Arc::new(self.recipient_domain.finish()),
+            Arc::new(self.provider.finish()),
+            Arc::new(self.outcome.finish()),
+            Arc::new(self.reply_code.finish()),
+            Arc::new(self.enhanced_code.finish()),
+            Arc::new(self.dsn.finish()),
+            Arc::new(self.category.finish()),
+            Arc::new(self.permanence.finish()),
+            Arc::new(self.stage.finish()),
+            Arc::new(self.bounce_message.finish()),
+            Arc::new(self.attempts.finish()),
+        ];
+        RecordBatch::try_new(Table::Attempts.schema(), columns)
+    }
+}
+
+/// The key of a `by_code` cell: reply code, enhanced code, category, permanence.
+type CodeKey<'a> = (Option<u16>, Option<&'a str>, &'a str, &'a str);
+
+/// The three rollups of one day, keyed and sorted. Bounce messages are left out: they are not
+/// any sender's mail.
+#[derive(Default)]
+pub(crate) struct DayRollups<'a> {
+    by_code: BTreeMap<CodeKey<'a>, OutcomeCounts>,
+    by_provider: BTreeMap<&'a str, OutcomeCounts>,
+    by_domain: BTreeMap<(Option<&'a str>, &'a str), OutcomeCounts>,
+}
+
+impl<'a> DayRollups<'a> {
+    pub fn add(&mut self, row: &'a CubeRow<'a>) {
+        if row.bounce_message {
+            return;
+        }
+        let code_key = (
+            row.reply_code,
+            row.enhanced_code.as_deref(),
+            row.category,
+            row.permanence,
+        );
+        self.by_code
+            .entry(code_key)
+            .or_default()
+            .add(row.outcome, row.count);
+        self.by_provider
+            .entry(row.provider)
+            .or_default()
+            .add(row.outcome, row.count);
+        self.by_domain
+            .entry((non_empty(row.recipient_domain), row.provider))
+            .or_default()
+            .add(row.outcome, row.count);
+    }
+
+    pub fn len(&self, table: Table) -> usize {
+        match table {
+            Table::Attempts => 0,
+            Table::ByCode => self.by_code.len(),
+            Table::ByProvider => self.by_provider.len(),
+            Table::ByDomain => self.by_domain.len(),
+        }
+    }
+}
+
+/// Reusable builders for the three rollup tables.
+#[derive(Default)]
+pub(crate) struct RollupColumns {
+    reply_code: Int16Builder,
+    enhanced_code: StringBuilder,
+    category: StringBuilder,
+    permanence: StringBuilder,
+    provider: StringBuilder,
+    recipient_domain: StringBuilder,
+    counts: CountColumns,
+}
+
+impl RollupColumns {
+    /// Builds `table`'s rows of `rollups` as record batches of at most `batch_rows` rows each.
+    pub fn batches(
+        &mut self,
+        table: Table,
+        rollups: &DayRollups<'_>,
+        batch_rows: usize,
+        mut sink: impl FnMut(RecordBatch) -> Result<(), crate::sink::SinkError>,
+        to_error: impl Fn(ArrowError) -> crate::sink::SinkError,
+    ) -> Result<(), crate::sink::SinkError> {
+        let batch_rows = batch_rows.max(1);
+        let mut pending = 0;
+        macro_rules! emit_if_full {
+            () => {
+                if pending >= batch_rows {
+                    pending = 0;
+                    sink(self.finish(table).map_err(&to_error)?)?;
+                }
+            };
+        }
+        match table {
+            Table::Attempts => {}
+            Table::ByCode => {
+                for (&(reply_code, enhanced_code, category, permanence), counts) in &rollups.by_code
+                {
+                    self.reply_code
+                        .append_option(reply_code.and_then(|c| i16::try_from(c).ok()));
+                    self.enhanced_code.append_option(enhanced_code);
+                    self.category.append_value(category);
+                    self.permanence.append_value(permanence);
+                    self.counts.append(counts);
+                    pending += 1;
+                    emit_if_full!();
+                }
+            }
+            Table::ByProvider => {
+                for (&provider, counts) in &rollups.by_provider {
+                    self.provider.append_value(provider);
+                    self.counts.append(counts);
+                    pending += 1;
+                    emit_if_full!();
+                }
+            }
+            Table::ByDomain => {
+                for (&(domain, provider), counts) in &rollups.by_domain {
+                    self.recipient_domain.append_option(domain);
+                    self.provider.append_value(provider);
+                    self.counts.append(counts);
+                    pending += 1;
+                    emit_if_full!();
+                }
+            }
+        }
+        if pending > 0 {
+            sink(self.finish(table).map_err(&to_error)?)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, table: Table) -> Result<RecordBatch, ArrowError> {
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(10);
+        match table {
+            Table::Attempts => {}
+            Table::ByCode => {
+                columns.push(Arc::new(self.reply_code.finish()));
+                columns.push(Arc::new(self.enhanced_code.finish()));
+                columns.push(Arc::new(self.category.finish()));
+                columns.push(Arc::new(self.permanence.finish()));
+            }
+            Table::ByProvider => columns.push(Arc::new(self.provider.finish())),
+            Table::ByDomain => {
+                columns.push(Arc::new(self.recipient_domain.finish()));
+                columns.push(Arc::new(self.provider.finish()));
+            }
+        }
+        self.counts.finish_into(&mut columns);
+        RecordBatch::try_new(table.schema(), columns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_names_round_trip() {
+        assert_eq!(day_name(0).unwrap(), "1970-01-01");
+        assert_eq!(day_name(i32::MAX), None);
+        assert_eq!(parse_day("1970-01-01"), Some(0));
+        let day = parse_day("2026-11-27").unwrap();
+        assert_eq!(day_name(day).unwrap(), "2026-11-27");
+        assert_eq!(day_of_hour(i64::from(day) * 24 + 23), day);
+        assert_eq!(day_of_hour(-1), -1);
+        assert_eq!(parse_day("2026-13-01"), None);
+    }
+
+    #[test]
+    fn rates() {
+        let counts = OutcomeCounts {
+            delivered: 6,
+            deferred: 10,
+            bounced: 3,
+            expired: 1,
+        };
+        assert_eq!(counts.bounce_rate(), Some(0.4));
+        assert_eq!(counts.deferral_rate(), Some(0.5));
+        let only_deferred = OutcomeCounts {
+            deferred: 2,
+            ..OutcomeCounts::default()
+        };
+        assert_eq!(only_deferred.bounce_rate(), None);
+        assert_eq!(only_deferred.deferral_rate(), Some(1.0));
+        assert_eq!(OutcomeCounts::default().deferral_rate(), None);
+    }
+}

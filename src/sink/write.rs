@@ -1,0 +1,721 @@
+//! Writing a run into the dataset: staging, fsync, per-day partition swap, manifest, `_SUCCESS`.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use arrow_array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use super::SinkError;
+use super::manifest::{DatasetManifest, Manifest, RunRecord, SupersededInput};
+use super::tables::{
+    AttemptsColumns, DayRollups, RollupColumns, SCHEMA_VERSION, Table, day_name, day_of_hour,
+};
+use crate::aggregate::{Aggregate, CubeRow};
+
+/// Marker written last by a successful run, removed while a run swaps partitions.
+pub(crate) const SUCCESS_FILE: &str = "_SUCCESS";
+/// Prefix of the per-run staging directory inside the output directory.
+pub(crate) const STAGING_PREFIX: &str = ".staging-";
+/// The single file of each partition.
+pub(crate) const PART_FILE: &str = "part-0.parquet";
+
+/// A staging directory of a dead process younger than this is still left alone on platforms
+/// where we cannot tell whether its process is alive.
+#[cfg(not(target_os = "linux"))]
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// Builds a [`DatasetWriter`]. Every setting has a sensible default.
+#[derive(Debug, Clone)]
+pub struct DatasetWriterBuilder {
+    row_group_size: usize,
+    compression_level: i32,
+    batch_rows: usize,
+    #[cfg(test)]
+    fail_at: Option<FailPoint>,
+}
+
+/// Default maximum rows per row group.
+const DEFAULT_ROW_GROUP_SIZE: usize = 1 << 20;
+/// Default ZSTD level: ZSTD's own default, a good speed/size balance for a nightly job.
+const DEFAULT_COMPRESSION_LEVEL: i32 = 3;
+/// Default rows per Arrow record batch.
+const DEFAULT_BATCH_ROWS: usize = 8192;
+
+impl Default for DatasetWriterBuilder {
+    fn default() -> Self {
+        DatasetWriterBuilder {
+            row_group_size: DEFAULT_ROW_GROUP_SIZE,
+            compression_level: DEFAULT_COMPRESSION_LEVEL,
+            batch_rows: DEFAULT_BATCH_ROWS,
+            #[cfg(test)]
+            fail_at: None,
+        }
+    }
+}
+
+impl DatasetWriterBuilder {
+    pub fn new() -> DatasetWriterBuilder {
+        DatasetWriterBuilder::default()
+    }
+
+    /// Maximum rows per Parquet row group (default 1 Mi rows). Smaller groups let readers skip
+    /// more with statistics; larger ones compress better.
+    pub fn row_group_size(&mut self, rows: usize) -> &mut Self {
+        self.row_group_size = rows;
+        self
+    }
+
+    /// ZSTD level, 1 to 22 (default 3).
+    pub fn compression_level(&mut self, level: i32) -> &mut Self {
+        self.compression_level = level;
+        self
+    }
+
+    /// Rows per Arrow record batch handed to the Parquet writer (default 8192). Bounds the
+    /// memory of the column builders, which are reused from batch to batch.
+    pub fn batch_rows(&mut self, rows: usize) -> &mut Self {
+        self.batch_rows = rows;
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn fail_at(&mut self, point: FailPoint) -> &mut Self {
+        self.fail_at = Some(point);
+        self
+    }
+
+    /// A writer for the dataset in `out_dir` (created on the first write if needed).
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Config`] for a zero row group or batch size, or a ZSTD level out of range.
+    pub fn build(&self, out_dir: impl Into<PathBuf>) -> Result<DatasetWriter, SinkError> {
+        if self.row_group_size == 0 || self.batch_rows == 0 {
+            return Err(SinkError::Config(
+                "row group size and batch rows must be at least 1".into(),
+            ));
+        }
+        let compression = ZstdLevel::try_new(self.compression_level).map_err(|e| {
+            SinkError::Config(format!("ZSTD level {}: {e}", self.compression_level))
+        })?;
+        Ok(DatasetWriter {
+            out_dir: out_dir.into(),
+            config: Config {
+                row_group_size: self.row_group_size,
+                compression,
+                batch_rows: self.batch_rows,
+                #[cfg(test)]
+                fail_at: self.fail_at,
+            },
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    row_group_size: usize,
+    compression: ZstdLevel,
+    batch_rows: usize,
+    #[cfg(test)]
+    fail_at: Option<FailPoint>,
+}
+
+/// Where a test makes a write fail on purpose.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailPoint {
+    /// After every file is staged, before anything in the dataset changes.
+    AfterStaging,
+    /// After the first partition of the run has been swapped in.
+    AfterFirstSwap,
+}
+
+/// Writes runs into one dataset directory. See the [module docs](super).
+#[derive(Debug, Clone)]
+pub struct DatasetWriter {
+    out_dir: PathBuf,
+    config: Config,
+}
+
+/// What a successful write did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Days (`YYYY-MM-DD`) written by this run, sorted.
+    pub days: Vec<String>,
+    /// Those of `days` that already existed and were replaced.
+    pub replaced_days: Vec<String>,
+    /// Rows written per table.
+    pub rows: BTreeMap<Table, u64>,
+    /// Parquet files now in the dataset that this run wrote.
+    pub files: Vec<PathBuf>,
+    /// Total size of those files.
+    pub bytes: u64,
+    /// Inputs of earlier runs whose rows for a replaced day are no longer in the dataset,
+    /// because this run replaced the day without reading them again.
+    pub superseded: Vec<SupersededInput>,
+    /// Staging directories of crashed runs that were cleaned up first.
+    pub stale_staging_removed: usize,
+}
+
+/// Writes `aggregate` into the dataset at `out_dir` with the default settings.
+///
+/// # Errors
+///
+/// See [`DatasetWriter::write`].
+pub fn write_dataset(
+    out_dir: &Path,
+    aggregate: &Aggregate,
+    manifest: &Manifest,
+) -> Result<WriteReport, SinkError> {
+    DatasetWriterBuilder::new()
+        .build(out_dir)?
+        .write(aggregate, manifest)
+}
+
+impl DatasetWriter {
+    /// A writer with default settings.
+    pub fn new(out_dir: impl Into<PathBuf>) -> DatasetWriter {
+        DatasetWriter {
+            out_dir: out_dir.into(),
+            config: Config {
+                row_group_size: DEFAULT_ROW_GROUP_SIZE,
+                compression: ZstdLevel::try_new(DEFAULT_COMPRESSION_LEVEL).unwrap_or_default(),
+                batch_rows: DEFAULT_BATCH_ROWS,
+                #[cfg(test)]
+                fail_at: None,
+            },
+        }
+    }
+
+    pub fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    /// Writes every day present in `aggregate`, replacing those days in all four tables, then
+    /// merges `manifest` into `_manifest.json` and writes `_SUCCESS`.
+    ///
+    /// # Errors
+    ///
+    /// Any filesystem, Parquet or manifest error, naming the path. An error raised before the
+    /// partition swap (the common case: a full disk, a bad existing manifest, a table path
+    /// that is not a directory) leaves the dataset exactly as it was. An error during the swap
+    /// rolls back the days already swapped. An error writing the manifest or `_SUCCESS` (after
+    /// the swap) leaves the new data in place without `_SUCCESS`.
+    pub fn write(
+        &self,
+        aggregate: &Aggregate,
+        manifest: &Manifest,
+    ) -> Result<WriteReport, SinkError> {
+        let out = self.out_dir.as_path();
+        fs::create_dir_all(out).map_err(|e| SinkError::io("create directory", out, e))?;
+        let _lock = WriteLock::acquire(out)?;
+        let stale_staging_removed = recover_stale_staging(out)?;
+        let mut dataset_manifest = DatasetManifest::load(out)?;
+        for table in Table::ALL {
+            let path = out.join(table.name());
+            match fs::metadata(&path) {
+                Ok(meta) if !meta.is_dir() => return Err(SinkError::NotADirectory { path }),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(SinkError::io("inspect", path, e)),
+            }
+        }
+
+        let mut staging = Staging::create(out)?;
+        let rows = aggregate.rows();
+        let mut report = WriteReport {
+            stale_staging_removed,
+            ..WriteReport::default()
+        };
+        self.stage(&rows, &staging.path, &mut report)?;
+        #[cfg(test)]
+        if self.config.fail_at == Some(FailPoint::AfterStaging) {
+            return Err(injected(&staging.path));
+        }
+
+        report.replaced_days = self.swap(&report.days, &mut staging)?;
+        report.files = report
+            .days
+            .iter()
+            .flat_map(|day| {
+                Table::ALL.map(|t| out.join(t.name()).join(partition_dir(day)).join(PART_FILE))
+            })
+            .collect();
+
+        let finished = manifest.run_finished.unwrap_or_else(jiff::Timestamp::now);
+        let run = RunRecord {
+            id: staging.token.clone(),
+            tool_version: manifest.tool_version.clone(),
+            run_started: manifest.run_started,
+            run_finished: finished,
+            days: report.days.clone(),
+            inputs: manifest.inputs.clone(),
+        };
+        let mut merged = dataset_manifest
+            .take()
+            .unwrap_or_else(|| DatasetManifest::empty(finished));
+        merged.updated = jiff::Timestamp::now();
+        report.superseded = merged.record(run);
+        merged.save(out)?;
+        write_file_atomically(out, SUCCESS_FILE, b"")?;
+        drop(staging);
+        Ok(report)
+    }
+
+    /// Writes every table and day of the run under `staging/new/`, fsynced.
+    fn stage(
+        &self,
+        rows: &[CubeRow<'_>],
+        staging: &Path,
+        report: &mut WriteReport,
+    ) -> Result<(), SinkError> {
+        let new_root = staging.join("new");
+        let mut attempts = AttemptsColumns::default();
+        let mut rollup_columns = RollupColumns::default();
+        let mut start = 0;
+        while start < rows.len() {
+            let day = day_of_hour(rows[start].hour);
+            let len = rows[start..]
+                .iter()
+                .position(|r| day_of_hour(r.hour) != day)
+                .unwrap_or(rows.len() - start);
+            let day_rows = &rows[start..start + len];
+            start += len;
+            let day = day_name(day).ok_or(SinkError::DateOutOfRange {
+                hour: day_rows[0].hour,
+            })?;
+
+            let mut rollups = DayRollups::default();
+            for row in day_rows {
+                rollups.add(row);
+            }
+            for table in Table::ALL {
+                let dir = new_root.join(table.name()).join(partition_dir(&day));
+                fs::create_dir_all(&dir).map_err(|e| SinkError::io("create directory", &dir, e))?;
+                let path = dir.join(PART_FILE);
+                let mut part = PartWriter::create(&path, table, &day, &self.config)?;
+                let written = if table == Table::Attempts {
+                    for row in day_rows {
+                        attempts.append(row);
+                        if attempts.len() >= self.config.batch_rows {
+                            part.write(attempts.finish())?;
+                        }
+                    }
+                    if attempts.len() > 0 {
+                        part.write(attempts.finish())?;
+                    }
+                    day_rows.len()
+                } else {
+                    rollup_columns.batches(
+                        table,
+                        &rollups,
+                        self.config.batch_rows,
+                        |batch| part.write(Ok(batch)),
+                        |source| SinkError::Arrow {
+                            path: path.clone(),
+                            source,
+                        },
+                    )?;
+                    rollups.len(table)
+                };
+                report.bytes += part.finish()?;
+                *report.rows.entry(table).or_default() += written as u64;
+                sync_dir(&dir)?;
+            }
+            report.days.push(day);
+        }
+        for table in Table::ALL {
+            let dir = new_root.join(table.name());
+            if dir.exists() {
+                sync_dir(&dir)?;
+            }
+        }
+        if new_root.exists() {
+            sync_dir(&new_root)?;
+        }
+        sync_dir(staging)
+    }
+
+    /// Replaces each staged day in each table. Returns the days that existed before.
+    fn swap(&self, days: &[String], staging: &mut Staging) -> Result<Vec<String>, SinkError> {
+        let out = self.out_dir.as_path();
+        let success = out.join(SUCCESS_FILE);
+        let had_success = success.exists();
+        if had_success {
+            fs::remove_file(&success).map_err(|e| SinkError::io("remove", &success, e))?;
+            sync_dir(out)?;
+        }
+        let mut swapped: Vec<Swapped> = Vec::new();
+        let result = self.swap_inner(days, &staging.path, &mut swapped);
+        let Err(error) = result else {
+            let mut replaced: Vec<String> = swapped
+                .iter()
+                .filter(|s| s.parked.is_some())
+                .map(|s| s.day.clone())
+                .collect();
+            replaced.dedup();
+            return Ok(replaced);
+        };
+        // Roll back in reverse order. If that fails too, keep the staging directory: the
+        // next run's recovery puts parked partitions back.
+        let mut rolled_back = true;
+        for s in swapped.iter().rev() {
+            rolled_back &= fs::rename(&s.target, &s.staged).is_ok();
+            if let Some(parked) = &s.parked {
+                rolled_back &= fs::rename(parked, &s.target).is_ok();
+            }
+        }
+        if rolled_back {
+            if had_success {
+                let _ = write_file_atomically(out, SUCCESS_FILE, b"");
+            }
+        } else {
+            staging.keep = true;
+        }
+        Err(error)
+    }
+
+    fn swap_inner(
+        &self,
+        days: &[String],
+        staging: &Path,
+        swapped: &mut Vec<Swapped>,
+    ) -> Result<(), SinkError> {
+        let out = self.out_dir.as_path();
+        for table in Table::ALL {
+            let table_dir = out.join(table.name());
+            fs::create_dir_all(&table_dir)
+                .map_err(|e| SinkError::io("create directory", &table_dir, e))?;
+        }
+        for day in days {
+            for table in Table::ALL {
+                let name = partition_dir(day);
+                let target = out.join(table.name()).join(&name);
+                let staged = staging.join("new").join(table.name()).join(&name);
+                let parked_dir = staging.join("old").join(table.name());
+                let parked = match fs::symlink_metadata(&target) {
+                    Ok(_) => {
+                        fs::create_dir_all(&parked_dir)
+                            .map_err(|e| SinkError::io("create directory", &parked_dir, e))?;
+                        let parked = parked_dir.join(&name);
+                        fs::rename(&target, &parked)
+                            .map_err(|e| SinkError::io("move aside", &target, e))?;
+                        Some(parked)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(SinkError::io("inspect", &target, e)),
+                };
+                if let Err(e) = fs::rename(&staged, &target) {
+                    if let Some(parked) = &parked {
+                        let _ = fs::rename(parked, &target);
+                    }
+                    return Err(SinkError::io("move into place", &target, e));
+                }
+                swapped.push(Swapped {
+                    day: day.clone(),
+                    target,
+                    staged,
+                    parked,
+                });
+                #[cfg(test)]
+                if self.config.fail_at == Some(FailPoint::AfterFirstSwap) {
+                    return Err(injected(staging));
+                }
+            }
+        }
+        for table in Table::ALL {
+            sync_dir(&out.join(table.name()))?;
+        }
+        sync_dir(out)
+    }
+}
+
+#[cfg(test)]
+fn injected(path: &Path) -> SinkError {
+    SinkError::io(
+        "write (injected failure)",
+        path,
+        io::Error::other("injected"),
+    )
+}
+
+struct Swapped {
+    day: String,
+    target: PathBuf,
+    staged: PathBuf,
+    parked: Option<PathBuf>,
+}
+
+/// `date=YYYY-MM-DD`.
+pub(crate) fn partition_dir(day: &str) -> String {
+    format!("date={day}")
+}
+
+/// One Parquet file being written.
+struct PartWriter {
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+}
+
+impl PartWriter {
+    fn create(path: &Path, table: Table, day: &str, config: &Config) -> Result<Self, SinkError> {
+        let file = File::create(path).map_err(|e| SinkError::io("create", path, e))?;
+        let metadata = vec![
+            KeyValue::new(
+                "bouncestat.schema_version".to_string(),
+                SCHEMA_VERSION.to_string(),
+            ),
+            KeyValue::new("bouncestat.table".to_string(), table.name().to_string()),
+            KeyValue::new("bouncestat.date".to_string(), day.to_string()),
+        ];
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(config.compression))
+            .set_dictionary_enabled(true)
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_max_row_group_row_count(Some(config.row_group_size))
+            .set_key_value_metadata(Some(metadata))
+            .build();
+        let writer = ArrowWriter::try_new(file, table.schema(), Some(props)).map_err(|source| {
+            SinkError::Parquet {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        Ok(PartWriter {
+            path: path.to_path_buf(),
+            writer,
+        })
+    }
+
+    fn write(
+        &mut self,
+        batch: Result<RecordBatch, arrow_schema::ArrowError>,
+    ) -> Result<(), SinkError> {
+        let batch = batch.map_err(|source| SinkError::Arrow {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.writer
+            .write(&batch)
+            .map_err(|source| SinkError::Parquet {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Writes the footer and fsyncs. Returns the file size.
+    fn finish(self) -> Result<u64, SinkError> {
+        let path = self.path;
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|source| SinkError::Parquet {
+                path: path.clone(),
+                source,
+            })?;
+        file.sync_all()
+            .map_err(|e| SinkError::io("fsync", &path, e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| SinkError::io("inspect", &path, e))?
+            .len();
+        Ok(size)
+    }
+}
+
+/// The staging directory of this run. Removed when dropped, unless `keep` is set because it
+/// holds the only copy of partitions that a failed rollback could not put back.
+struct Staging {
+    path: PathBuf,
+    token: String,
+    keep: bool,
+}
+
+impl Staging {
+    fn create(out: &Path) -> Result<Staging, SinkError> {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_nanos();
+        let token = format!("{}-{nanos}", std::process::id());
+        let path = out.join(format!("{STAGING_PREFIX}{token}"));
+        fs::create_dir(&path).map_err(|e| SinkError::io("create directory", &path, e))?;
+        Ok(Staging {
+            path,
+            token,
+            keep: false,
+        })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Name of the lock file that keeps two writers out of one dataset.
+pub(crate) const LOCK_FILE: &str = ".bouncestat.lock";
+
+/// Held for the whole of a write: `DIR/.bouncestat.lock`, created exclusively and holding the
+/// writer's pid. A lock left by a process that died is taken over.
+struct WriteLock {
+    path: PathBuf,
+}
+
+impl WriteLock {
+    fn acquire(out: &Path) -> Result<WriteLock, SinkError> {
+        let path = out.join(LOCK_FILE);
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    file.write_all(std::process::id().to_string().as_bytes())
+                        .map_err(|e| SinkError::io("write", &path, e))?;
+                    return Ok(WriteLock { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let pid = holder.trim().parse::<u32>().ok();
+                    if !is_stale(pid, &path) {
+                        return Err(SinkError::Locked {
+                            path,
+                            pid: pid.unwrap_or(0),
+                        });
+                    }
+                    match fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(SinkError::io("remove stale lock", &path, e)),
+                    }
+                }
+                Err(e) => return Err(SinkError::io("create", &path, e)),
+            }
+        }
+        Err(SinkError::Locked { path, pid: 0 })
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Removes staging directories left by runs that died, first putting back any partition a
+/// crash left parked (moved aside, with nothing moved in its place). Returns how many were
+/// removed.
+fn recover_stale_staging(out: &Path) -> Result<usize, SinkError> {
+    let entries = fs::read_dir(out).map_err(|e| SinkError::io("list", out, e))?;
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| SinkError::io("list", out, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if let Some((_, pid)) = name.strip_prefix("._").and_then(|n| n.rsplit_once(".tmp-")) {
+            // A manifest or `_SUCCESS` temporary file of a run that died before its rename.
+            if is_stale(pid.parse().ok(), &entry.path()) {
+                fs::remove_file(entry.path())
+                    .map_err(|e| SinkError::io("remove stale temporary file", entry.path(), e))?;
+            }
+            continue;
+        }
+        let Some(token) = name.strip_prefix(STAGING_PREFIX) else {
+            continue;
+        };
+        let pid = token.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if !is_stale(pid, &entry.path()) {
+            continue;
+        }
+        let old_root = entry.path().join("old");
+        for table in Table::ALL {
+            let parked_dir = old_root.join(table.name());
+            let Ok(parked) = fs::read_dir(&parked_dir) else {
+                continue;
+            };
+            for partition in parked.flatten() {
+                let target = out.join(table.name()).join(partition.file_name());
+                if !target.exists() {
+                    fs::rename(partition.path(), &target)
+                        .map_err(|e| SinkError::io("restore", &target, e))?;
+                }
+            }
+        }
+        fs::remove_dir_all(entry.path())
+            .map_err(|e| SinkError::io("remove stale staging directory", entry.path(), e))?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// Whether the run that owns a staging directory is gone.
+fn is_stale(pid: Option<u32>, path: &Path) -> bool {
+    let Some(pid) = pid else {
+        return true;
+    };
+    if pid == std::process::id() {
+        // Another writer in this very process may be using it.
+        return false;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let _ = path;
+        !Path::new("/proc").join(pid.to_string()).exists()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER)
+    }
+}
+
+/// Writes `dir/name` through a temporary file in `dir`, fsync and rename, then fsyncs `dir`.
+pub(crate) fn write_file_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SinkError> {
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let target = dir.join(name);
+    let result = (|| {
+        let mut file = File::create(&tmp).map_err(|e| SinkError::io("create", &tmp, e))?;
+        file.write_all(bytes)
+            .map_err(|e| SinkError::io("write", &tmp, e))?;
+        file.sync_all()
+            .map_err(|e| SinkError::io("fsync", &tmp, e))?;
+        fs::rename(&tmp, &target).map_err(|e| SinkError::io("rename into place", &target, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_dir(dir)
+}
+
+/// Makes a directory's entries (new files, renames) durable.
+fn sync_dir(dir: &Path) -> Result<(), SinkError> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| SinkError::io("fsync directory", dir, e))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
