@@ -206,6 +206,17 @@ fn expand_glob(pattern: &str, found: &mut Vec<InputFile>, errors: &mut Vec<Input
         matcher.is_match(path)
     };
     collect_files(walker, keep, found, errors);
+    if strip_dot {
+        // Name `*.log` matches as `a.log`, the way the shell would, not `./a.log`.
+        for file in &mut found[before..] {
+            if let Some(path) = &mut file.path {
+                if let Ok(stripped) = path.strip_prefix(".") {
+                    *path = stripped.to_path_buf();
+                    file.name = path.display().to_string();
+                }
+            }
+        }
+    }
     if found.len() == before {
         errors.push(InputError::NoMatch {
             pattern: pattern.to_string(),
@@ -386,6 +397,23 @@ mod tests {
         );
         assert_eq!(rotation_key("2025"), ("2025", RotationRank::Live));
         assert_eq!(rotation_key("syslog7"), ("syslog7", RotationRank::Live));
+    }
+
+    #[test]
+    fn relative_globs_match_like_the_shell() {
+        // Tests run in the crate root.
+        let (files, errors) = discover(&["Cargo.tom?".to_string()]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].name, "Cargo.toml");
+        let (files, _) = discover(&["./src/input/mo?.rs".to_string()]);
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].name, "./src/input/mod.rs");
+        let (files, _) = discover(&["src/*/mod.rs".to_string()]);
+        assert!(
+            files.iter().any(|f| f.name == "src/input/mod.rs"),
+            "{files:?}"
+        );
     }
 
     #[test]
