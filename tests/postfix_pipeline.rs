@@ -176,7 +176,14 @@ fn december_to_january_rollover() {
 
 #[test]
 fn bad_lines_are_counted_and_sampled() {
-    let out = ingest_with(&fixture("bad-lines.log"), "2025-12-31T00:00:00Z");
+    let out = ingest_with(
+        &std::fs::read(format!(
+            "{}/fixtures/malformed/postfix-bad-lines.log",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+        "2025-12-31T00:00:00Z",
+    );
     assert_eq!(out.stats.lines, 8);
     assert_eq!(
         out.stats.total_events(),

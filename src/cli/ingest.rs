@@ -107,8 +107,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     print!("{summary}");
 
     let rejected = output.stats.rejected_lines();
-    let too_many_rejects =
-        output.stats.lines > 0 && rejected as f64 > args.max_reject_rate * output.stats.lines as f64;
+    let too_many_rejects = output.stats.lines > 0
+        && rejected as f64 > args.max_reject_rate * output.stats.lines as f64;
     let failed_inputs = !output.failures.is_empty() || !discovery_errors.is_empty();
     Ok(if failed_inputs || too_many_rejects {
         ExitCode::from(1)
@@ -190,7 +190,11 @@ fn summarize(
     if !providers.is_empty() {
         let _ = writeln!(s, "providers (delivered / deferred / bounced / expired):");
         for (name, c) in providers.iter().take(6) {
-            let _ = writeln!(s, "  {name:<10} {:>10} {:>10} {:>10} {:>10}", c[0], c[1], c[2], c[3]);
+            let _ = writeln!(
+                s,
+                "  {name:<10} {:>10} {:>10} {:>10} {:>10}",
+                c[0], c[1], c[2], c[3]
+            );
         }
     }
 
@@ -201,7 +205,12 @@ fn summarize(
         if args.show_rejects {
             for sample in stats.samples.iter().filter(|x| x.reason == *reason) {
                 let name = files.get(sample.input).map_or("?", |f| f.name.as_str());
-                let _ = writeln!(s, "    {name}:{}: {}", sample.line_number, sample.text.escape_debug());
+                let _ = writeln!(
+                    s,
+                    "    {name}:{}: {}",
+                    sample.line_number,
+                    sample.text.escape_debug()
+                );
             }
         }
     }

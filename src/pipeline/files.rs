@@ -14,9 +14,7 @@ use jiff::tz::TimeZone;
 
 use super::{Block, BlockData, InputFailure};
 use crate::format::syslog::TimeContext;
-use crate::input::{
-    self, BlockReader, BlockStream, Compression, InputFile, OpenOptions, Opened,
-};
+use crate::input::{self, BlockReader, BlockStream, Compression, InputFile, OpenOptions, Opened};
 use crate::progress::Progress;
 
 /// Lines longer than this are not even kept whole in memory when streaming.

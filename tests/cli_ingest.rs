@@ -1,0 +1,283 @@
+//! End-to-end: run the real binary on the fixtures, read the Parquet dataset back.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use assert_cmd::Command;
+use bouncestat::sink::{Table, read_table};
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/postfix")
+}
+
+/// Copies the Postfix fixtures into `dir` with a fixed modification time (2025-12-31), so the
+/// year of year-less lines does not depend on when the repository was checked out.
+fn fixtures_in(dir: &Path) -> PathBuf {
+    let target = dir.join("logs");
+    fs::create_dir_all(&target).unwrap();
+    let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_182_400);
+    for entry in fs::read_dir(fixture_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let copy = target.join(path.file_name().unwrap());
+        fs::copy(&path, &copy).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&copy)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+    }
+    target
+}
+
+fn bouncestat() -> Command {
+    Command::cargo_bin("bouncestat").unwrap()
+}
+
+/// Attempts per outcome in the `attempts` table.
+fn attempts_by_outcome(out: &Path) -> BTreeMap<String, i64> {
+    let mut totals = BTreeMap::new();
+    for batch in read_table(out, Table::Attempts).unwrap() {
+        let outcome = batch.column_by_name("outcome").unwrap();
+        let outcome = arrow_cast_utf8(outcome.as_ref());
+        let attempts = batch
+            .column_by_name("attempts")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        for (i, name) in outcome.into_iter().enumerate() {
+            *totals.entry(name).or_insert(0) += attempts.value(i);
+        }
+    }
+    totals
+}
+
+fn arrow_cast_utf8(array: &dyn arrow_array::Array) -> Vec<String> {
+    if let Some(strings) = array.as_string_opt::<i32>() {
+        return strings
+            .iter()
+            .map(|s| s.unwrap_or("").to_string())
+            .collect();
+    }
+    let dict = array.as_dictionary::<arrow_array::types::Int32Type>();
+    let values = dict.values().as_string::<i32>();
+    dict.keys()
+        .iter()
+        .map(|k| values.value(k.unwrap() as usize).to_string())
+        .collect()
+}
+
+fn expected_totals() -> BTreeMap<String, i64> {
+    [
+        ("bounced", 6),
+        ("deferred", 7),
+        ("delivered", 7),
+        ("expired", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+#[test]
+fn ingest_fixtures_writes_a_dataset_and_reruns_replace_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = fixtures_in(tmp.path());
+    let out = tmp.path().join("out");
+    let run = || {
+        bouncestat()
+            .args(["ingest", "--timezone", "UTC", "--quiet", "--out"])
+            .arg(&out)
+            .arg(&logs)
+            .assert()
+            .success()
+            .stdout(predicates::str::contains(
+                "events: 21 (delivered 7, deferred 7, bounced 6, expired 1)",
+            ))
+    };
+    run();
+    assert!(out.join("_SUCCESS").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("_manifest.json")).unwrap()).unwrap();
+    assert!(manifest.is_object());
+    assert_eq!(attempts_by_outcome(&out), expected_totals());
+    // The same inputs again replace their days instead of adding to them.
+    run();
+    assert_eq!(attempts_by_outcome(&out), expected_totals());
+    for day in [
+        "2025-03-10",
+        "2025-02-14",
+        "2013-06-10",
+        "2024-12-31",
+        "2025-01-01",
+    ] {
+        assert!(
+            out.join(format!("attempts/date={day}/part-0.parquet"))
+                .exists(),
+            "{day}"
+        );
+    }
+}
+
+#[test]
+fn thread_count_and_block_size_do_not_change_the_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = fixtures_in(tmp.path());
+    let mut datasets = Vec::new();
+    for (threads, block) in [("1", "1048576"), ("2", "4096"), ("4", "4096")] {
+        let out = tmp.path().join(format!("out-{threads}-{block}"));
+        bouncestat()
+            .args([
+                "ingest",
+                "--timezone",
+                "UTC",
+                "--quiet",
+                "--threads",
+                threads,
+                "--block-bytes",
+                block,
+                "--out",
+            ])
+            .arg(&out)
+            .arg(&logs)
+            .assert()
+            .success();
+        let batches = read_table(&out, Table::Attempts).unwrap();
+        datasets.push(format!("{batches:?}"));
+    }
+    assert_eq!(datasets[0], datasets[1]);
+    assert_eq!(datasets[0], datasets[2]);
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn rotated_compressed_set_with_a_corrupt_member() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("rotated");
+    fs::create_dir_all(&dir).unwrap();
+    let log = fs::read(fixture_dir().join("lifecycle.log")).unwrap();
+    let text = String::from_utf8(log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (old, rest) = lines.split_at(20);
+    let (middle, new) = rest.split_at(15);
+    // Oldest part gzipped, middle plain, newest zstd-compressed under a plain name.
+    fs::write(
+        dir.join("mail.log.2.gz"),
+        gzip((old.join("\n") + "\n").as_bytes()),
+    )
+    .unwrap();
+    fs::write(dir.join("mail.log.1"), middle.join("\n") + "\n").unwrap();
+    fs::write(
+        dir.join("mail.log"),
+        zstd::encode_all((new.join("\n") + "\n").as_bytes(), 1).unwrap(),
+    )
+    .unwrap();
+    // A truncated gzip file in the same run.
+    let broken = gzip(text.as_bytes());
+    fs::write(tmp.path().join("broken.gz"), &broken[..broken.len() / 2]).unwrap();
+
+    let out = tmp.path().join("out");
+    let assert = bouncestat()
+        .args([
+            "ingest",
+            "--timezone",
+            "UTC",
+            "--year",
+            "2025",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .arg(&dir)
+        .arg(tmp.path().join("broken.gz"))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("broken.gz"));
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    // The broken file is named and counted as failed; the rotated set and the lines decoded
+    // before the damage are still in the dataset.
+    assert!(stdout.contains("inputs that failed: 1"), "{stdout}");
+    let totals = attempts_by_outcome(&out);
+    assert!(totals["delivered"] >= 5, "{totals:?}");
+    assert!(out.join("_SUCCESS").exists());
+}
+
+#[test]
+fn rotated_set_alone_matches_the_original_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("rotated");
+    fs::create_dir_all(&dir).unwrap();
+    let text = fs::read_to_string(fixture_dir().join("lifecycle.log")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (old, rest) = lines.split_at(20);
+    let (middle, new) = rest.split_at(15);
+    fs::write(
+        dir.join("mail.log.2.gz"),
+        gzip((old.join("\n") + "\n").as_bytes()),
+    )
+    .unwrap();
+    fs::write(dir.join("mail.log.1"), middle.join("\n") + "\n").unwrap();
+    fs::write(
+        dir.join("mail.log"),
+        zstd::encode_all((new.join("\n") + "\n").as_bytes(), 1).unwrap(),
+    )
+    .unwrap();
+    bouncestat()
+        .args(["ingest", "--timezone", "UTC", "--year", "2025", "--quiet"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "events: 15 (delivered 5, deferred 5, bounced 4, expired 1)",
+        ))
+        .stdout(predicates::str::contains("without a known sender: 1;"));
+}
+
+#[test]
+fn stdin_and_rejects_report() {
+    let bad = fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/malformed/postfix-bad-lines.log"),
+    )
+    .unwrap();
+    bouncestat()
+        .args([
+            "ingest",
+            "--timezone",
+            "UTC",
+            "--year",
+            "2025",
+            "--quiet",
+            "--show-rejects",
+            "-",
+        ])
+        .write_stdin(bad)
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("bad syslog timestamp: 2"))
+        .stdout(predicates::str::contains(
+            "-:2: this line has no syslog header at all",
+        ));
+}
+
+#[test]
+fn missing_input_is_reported_and_the_rest_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = fixtures_in(tmp.path());
+    bouncestat()
+        .args(["ingest", "--timezone", "UTC", "--quiet"])
+        .arg(logs.join("lifecycle.log"))
+        .arg(tmp.path().join("no-such.log"))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("no-such.log"))
+        .stdout(predicates::str::contains("events: 15"));
+}
