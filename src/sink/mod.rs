@@ -22,7 +22,8 @@
 //! every table (days the run does not cover are left alone, so re-running the same inputs
 //! replaces instead of double counting), then the manifest is merged and `_SUCCESS` written.
 //! A failure before the swap removes the staging directory and leaves the previous dataset as it
-//! was; a failure during the swap rolls the days already swapped back.
+//! was; a failure during the swap rolls the days already swapped back. A lock file keeps a
+//! second writer out while a run is under way, and the next run cleans up after one that died.
 
 mod manifest;
 mod read;

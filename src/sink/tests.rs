@@ -21,7 +21,7 @@ const DAY_1: &str = "2026-11-27";
 const DAY_2: &str = "2026-11-28";
 
 struct Attempt {
-    time: &'static str,
+    time: String,
     domain: &'static [u8],
     relay: &'static [u8],
     provider: Provider,
@@ -34,9 +34,9 @@ struct Attempt {
     bounce_message: bool,
 }
 
-fn delivered(time: &'static str, domain: &'static [u8], provider: Provider) -> Attempt {
+fn delivered(time: &str, domain: &'static [u8], provider: Provider) -> Attempt {
     Attempt {
-        time,
+        time: time.to_string(),
         domain,
         relay: b"mx.example.net",
         provider,
@@ -745,6 +745,160 @@ fn a_live_writer_holds_the_lock_and_a_dead_one_does_not() {
     fs::write(&lock, "4000000000").unwrap();
     write_dataset(dir.path(), &two_days(), &manifest("a")).unwrap();
     assert!(!lock.exists());
+}
+
+/// A cube row as owned text, for comparing what was written with what was read.
+type RowText = (i64, Vec<Option<String>>, bool, i64);
+
+fn expected_rows(aggregate: &Aggregate) -> Vec<RowText> {
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    aggregate
+        .rows()
+        .iter()
+        .map(|r| {
+            let columns = vec![
+                text(r.source),
+                text(r.mta_host),
+                r.sender_domain.and_then(text),
+                text(r.recipient_domain),
+                text(r.provider),
+                text(r.outcome),
+                r.reply_code.map(|c| c.to_string()),
+                r.enhanced_code.clone(),
+                r.dsn.clone(),
+                text(r.category),
+                text(r.permanence),
+                r.stage.map(str::to_string),
+            ];
+            (r.hour * 3_600_000_000, columns, r.bounce_message, r.count)
+        })
+        .collect()
+}
+
+fn read_rows(out: &Path) -> Vec<RowText> {
+    let mut rows = Vec::new();
+    for batch in read_table(out, Table::Attempts).unwrap() {
+        let date = batch.column(0).as_primitive::<Date32Type>();
+        let hour = batch
+            .column_by_name("hour")
+            .unwrap()
+            .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+        let flag = batch.column_by_name("bounce_message").unwrap().as_boolean();
+        let attempts = batch
+            .column_by_name("attempts")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        for row in 0..batch.num_rows() {
+            assert_eq!(
+                i64::from(date.value(row)),
+                hour.value(row).div_euclid(86_400_000_000),
+                "date partition matches hour"
+            );
+            let columns = [
+                "source",
+                "mta_host",
+                "sender_domain",
+                "recipient_domain",
+                "provider",
+                "outcome",
+                "reply_code",
+                "enhanced_code",
+                "dsn",
+                "category",
+                "permanence",
+                "stage",
+            ]
+            .iter()
+            .map(|name| {
+                let column = batch.column_by_name(name).unwrap();
+                (!column.is_null(row)).then(|| arrow_cast_string(column.as_ref(), row))
+            })
+            .collect();
+            rows.push((
+                hour.value(row),
+                columns,
+                flag.value(row),
+                attempts.value(row),
+            ));
+        }
+    }
+    rows
+}
+
+#[test]
+fn every_cube_cell_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let aggregate = two_days();
+    write_dataset(dir.path(), &aggregate, &manifest("a")).unwrap();
+    assert_eq!(read_rows(dir.path()), expected_rows(&aggregate));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8))]
+
+    /// Random attempts over a few days, small batches and row groups: what is read back is
+    /// the cube, and the rollups add up to the cube without bounce messages.
+    #[test]
+    fn random_aggregates_round_trip(
+        picks in proptest::collection::vec((0u32..96 * 3600, 0usize..4, 0usize..4, proptest::bool::ANY), 1..60),
+    ) {
+        const DOMAINS: [&[u8]; 4] = [b"gmail.com", b"outlook.com", b"", b"example.org"];
+        const PROVIDERS: [Provider; 4] =
+            [Provider::Google, Provider::Microsoft, Provider::Other, Provider::Other];
+        let times: Vec<String> = picks
+            .iter()
+            .map(|&(second, ..)| {
+                jiff::Timestamp::from_second(1_795_000_000 + i64::from(second))
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let attempts: Vec<Attempt> = picks
+            .iter()
+            .zip(&times)
+            .map(|(&(_, domain, outcome, bounce_message), time)| {
+                let base = delivered(time, DOMAINS[domain], PROVIDERS[domain]);
+                match Outcome::ALL[outcome] {
+                    Outcome::Delivered => Attempt { bounce_message, ..base },
+                    other => Attempt {
+                        outcome: other,
+                        reply_code: (other != Outcome::Expired).then_some(450 + 100 * (outcome as u16 % 2)),
+                        enhanced_code: None,
+                        stage: Some(Stage::RcptTo),
+                        category: Category::Unclassified,
+                        permanence: Permanence::Transient,
+                        bounce_message,
+                        ..base
+                    },
+                }
+            })
+            .collect();
+        let aggregate = aggregate_of(&attempts);
+        let dir = tempfile::tempdir().unwrap();
+        DatasetWriterBuilder::new()
+            .row_group_size(3)
+            .batch_rows(2)
+            .build(dir.path())
+            .unwrap()
+            .write(&aggregate, &manifest("a"))
+            .unwrap();
+        proptest::prop_assert_eq!(read_rows(dir.path()), expected_rows(&aggregate));
+
+        let mut cube_totals = [0i64; 4];
+        for row in aggregate.rows().iter().filter(|r| !r.bounce_message) {
+            let slot = Outcome::ALL.iter().position(|o| o.as_str() == row.outcome).unwrap();
+            cube_totals[slot] += row.count;
+        }
+        for table in [Table::ByCode, Table::ByProvider, Table::ByDomain] {
+            let mut totals = [0i64; 4];
+            for counts in rollup(dir.path(), table).values() {
+                for (total, count) in totals.iter_mut().zip(counts) {
+                    *total += count;
+                }
+            }
+            proptest::prop_assert_eq!(totals, cube_totals, "{:?}", table);
+        }
+    }
 }
 
 /// Writes the two-day sample dataset where `tests/readback.py` can read it with DuckDB, polars

@@ -203,7 +203,8 @@ impl DatasetWriter {
     ///
     /// # Errors
     ///
-    /// Any filesystem, Parquet or manifest error, naming the path. An error raised before the
+    /// [`SinkError::Locked`] when another writer is using the dataset. Otherwise any
+    /// filesystem, Parquet or manifest error, naming the path. An error raised before the
     /// partition swap (the common case: a full disk, a bad existing manifest, a table path
     /// that is not a directory) leaves the dataset exactly as it was. An error during the swap
     /// rolls back the days already swapped. An error writing the manifest or `_SUCCESS` (after
