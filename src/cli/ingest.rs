@@ -229,6 +229,13 @@ fn summarize(
             report.files.len(),
             report.bytes as f64 / 1e3
         );
+        for superseded in &report.superseded {
+            let _ = writeln!(
+                s,
+                "  note: day {} was replaced; it also held rows from {}, which this run did not read",
+                superseded.date, superseded.path
+            );
+        }
     }
     s
 }
