@@ -30,7 +30,7 @@ fn count_lines(data: &[u8], needle: &str) -> i64 {
 
 #[test]
 #[ignore]
-fn scenarios_log_bounces_and_deferrals_are_found() {
+fn corpus_scenarios_log_bounces_and_deferrals_are_found() {
     let Some(data) = corpus("scenarios.log") else {
         return;
     };
@@ -68,7 +68,7 @@ fn scenarios_log_bounces_and_deferrals_are_found() {
 
 #[test]
 #[ignore]
-fn every_message_type_parses_without_panic() {
+fn corpus_every_message_type_parses_without_panic() {
     let Some(data) = corpus("messages.jsonl") else {
         return;
     };
