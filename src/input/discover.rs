@@ -12,7 +12,7 @@
 //! first appearance, so `bouncestat ingest b.log a.log` reads `b.log` first.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -323,7 +323,7 @@ fn order_rotations(files: Vec<InputFile>) -> Vec<InputFile> {
         name: String,
         file: InputFile,
     }
-    let mut groups: Vec<(Option<PathBuf>, String)> = Vec::new();
+    let mut groups: HashMap<(Option<PathBuf>, String), usize> = HashMap::new();
     let mut keyed: Vec<Keyed> = files
         .into_iter()
         .map(|file| {
@@ -339,14 +339,10 @@ fn order_rotations(files: Vec<InputFile>) -> Vec<InputFile> {
                     ((parent, base.to_string()), rank, name)
                 }
             };
-            // Each stdin entry is its own group (there is at most one after de-duplication).
-            let group = match groups.iter().position(|g| *g == group_key && g.0.is_some()) {
-                Some(index) => index,
-                None => {
-                    groups.push(group_key);
-                    groups.len() - 1
-                }
-            };
+            // Groups are numbered in order of first appearance. Stdin is its own group (there is
+            // at most one after de-duplication).
+            let next_group = groups.len();
+            let group = *groups.entry(group_key).or_insert(next_group);
             Keyed {
                 group,
                 rank,
