@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use bouncestat::input::{InputError, InputFile, discover};
+use bouncestat::input::{InputError, InputFile, discover, total_size};
 use tempfile::TempDir;
 
 const LINE: &str = "Feb 14 06:25:01 mx1 postfix/qmgr[812]: 4XyzAB1: removed\n";
@@ -269,4 +269,15 @@ fn an_empty_directory_gives_nothing_and_no_error() {
     let (files, errors) = discover(&[arg(dir.path())]);
     assert!(files.is_empty());
     assert!(errors.is_empty());
+}
+
+#[test]
+fn total_size_is_unknown_with_stdin() {
+    let dir = TempDir::new().unwrap();
+    touch(dir.path(), "mail.log");
+    touch(dir.path(), "mail.log.1");
+    let (files, _) = discover(&[arg(dir.path())]);
+    assert_eq!(total_size(&files), Some(2 * LINE.len() as u64));
+    let (files, _) = discover(&[arg(dir.path()), "-".to_string()]);
+    assert_eq!(total_size(&files), None);
 }
