@@ -195,6 +195,18 @@ fn globs_expand_when_the_argument_is_not_a_path() {
 }
 
 #[test]
+fn globs_skip_hidden_files_unless_the_pattern_names_them() {
+    let dir = TempDir::new().unwrap();
+    touch(dir.path(), "mail.log");
+    touch(dir.path(), ".mail.log.swp");
+    let root = arg(dir.path());
+    let (files, _) = discover(&[format!("{root}/*")]);
+    assert_eq!(names(&files, dir.path()), ["mail.log"]);
+    let (files, _) = discover(&[format!("{root}/.*.swp")]);
+    assert_eq!(names(&files, dir.path()), [".mail.log.swp"]);
+}
+
+#[test]
 fn an_existing_name_with_glob_characters_is_a_file() {
     let dir = TempDir::new().unwrap();
     touch(dir.path(), "mail[1].log");

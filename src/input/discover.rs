@@ -167,6 +167,7 @@ fn expand_glob(pattern: &str, found: &mut Vec<InputFile>, errors: &mut Vec<Input
     let mut depth = 0usize;
     let mut recursive = false;
     let mut in_pattern = false;
+    let mut wants_hidden = false;
     for component in Path::new(pattern).components() {
         let text = component.as_os_str().to_string_lossy();
         if !in_pattern && !has_glob_metachars(&text) {
@@ -176,6 +177,8 @@ fn expand_glob(pattern: &str, found: &mut Vec<InputFile>, errors: &mut Vec<Input
         in_pattern = true;
         depth += 1;
         recursive |= text.contains("**");
+        // As in the shell, hidden entries are only matched by a pattern that asks for them.
+        wants_hidden |= text.starts_with('.') && !matches!(component, Component::ParentDir);
         if matches!(component, Component::ParentDir) {
             // `a/*/../b`: too unusual to bound the depth; walk everything below the base.
             recursive = true;
@@ -194,7 +197,7 @@ fn expand_glob(pattern: &str, found: &mut Vec<InputFile>, errors: &mut Vec<Input
     }
     let walker = walker.into_iter().filter_entry(|entry| {
         entry.depth() == 0
-            || !(is_hidden(entry.file_name())
+            || !(!wants_hidden && is_hidden(entry.file_name())
                 || entry.file_type().is_dir() && is_dataset_dir(entry.path()))
     });
     let before = found.len();
