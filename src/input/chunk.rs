@@ -87,8 +87,10 @@ pub struct OwnedBlock {
 
 /// Reads a stream in blocks of whole lines, reusing one buffer.
 ///
-/// Concatenating the blocks gives back the stream exactly, except for the dropped tails of
-/// oversized lines (see the [module docs](self)).
+/// Concatenating the blocks gives back the stream exactly, except for lines longer than
+/// `max_line` bytes ([`DEFAULT_MAX_LINE`] unless set with [`with_max_line`](Self::with_max_line)):
+/// such a line comes out alone, as its first `max_line` bytes flagged [`Block::oversized`], and
+/// the rest of it is read and dropped, so memory stays bounded whatever the input.
 ///
 /// A read error is held back until the complete lines read before it have been returned; then
 /// `next_block` returns the error once, and `Ok(None)` after that. For a corrupt gzip or zstd
