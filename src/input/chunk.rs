@@ -160,7 +160,8 @@ impl<R: Read> BlockReader<R> {
         let carry = self.filled - self.start;
         let wanted = self.block_size.max(carry);
         if spare.capacity() < wanted {
-            // Fresh zeroed memory comes from the allocator already zeroed, at no cost.
+            // `vec![0; n]` asks the allocator for zeroed memory; for a buffer this big that is
+            // fresh pages the OS zeroes on first touch, not a memset here.
             spare = vec![0; wanted];
         } else {
             // A recycled buffer: zero-fills only the tail past its previous block's end.
