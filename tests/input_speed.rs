@@ -88,6 +88,14 @@ fn generate(target: usize) -> Vec<u8> {
     log
 }
 
+/// `INPUT_SPEED_BLOCK` (bytes) overrides the block size, to try cache-friendlier sizes.
+fn block_size() -> usize {
+    std::env::var("INPUT_SPEED_BLOCK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_BLOCK_SIZE)
+}
+
 fn input(path: &Path) -> InputFile {
     discover(&[path.display().to_string()]).0.remove(0)
 }
@@ -111,7 +119,7 @@ fn stream(
 /// Decodes the whole file on this thread and counts lines: the in-line `BlockReader` path.
 fn decode_inline(file: &InputFile) -> (usize, usize) {
     let (stream, _) = stream(file);
-    let mut reader = BlockReader::new(stream, DEFAULT_BLOCK_SIZE);
+    let mut reader = BlockReader::new(stream, block_size());
     let (mut bytes, mut lines) = (0, 0);
     while let Some(block) = reader.next_block().unwrap() {
         bytes += block.data.len();
@@ -129,7 +137,7 @@ fn busy_work(data: &[u8]) -> u64 {
 /// Decode and "parse" on one thread: the costs add up.
 fn decode_and_work_inline(file: &InputFile) -> (usize, usize) {
     let (stream, _) = stream(file);
-    let mut reader = BlockReader::new(stream, DEFAULT_BLOCK_SIZE);
+    let mut reader = BlockReader::new(stream, block_size());
     let (mut bytes, mut lines, mut sink) = (0, 0, 0);
     while let Some(block) = reader.next_block().unwrap() {
         bytes += block.data.len();
@@ -143,7 +151,7 @@ fn decode_and_work_inline(file: &InputFile) -> (usize, usize) {
 /// Decode on the reader thread while this one "parses": the costs overlap.
 fn decode_and_work_threaded(file: &InputFile) -> (usize, usize) {
     let (stream, compression) = stream(file);
-    let reader = BlockReader::new(stream, DEFAULT_BLOCK_SIZE);
+    let reader = BlockReader::new(stream, block_size());
     let mut blocks = spawn_block_reader(reader, &file.name, compression, 2).unwrap();
     let (mut bytes, mut lines, mut sink) = (0, 0, 0);
     while let Some(block) = blocks.next() {
@@ -160,7 +168,7 @@ fn decode_and_work_threaded(file: &InputFile) -> (usize, usize) {
 /// Decodes on a separate thread and counts lines here: the overlapped path.
 fn decode_threaded(file: &InputFile) -> (usize, usize) {
     let (stream, compression) = stream(file);
-    let reader = BlockReader::new(stream, DEFAULT_BLOCK_SIZE);
+    let reader = BlockReader::new(stream, block_size());
     let mut blocks = spawn_block_reader(reader, &file.name, compression, 2).unwrap();
     let (mut bytes, mut lines) = (0, 0);
     while let Some(block) = blocks.next() {
