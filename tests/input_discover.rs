@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use bouncestat::input::{InputError, InputFile, discover};
+use bouncestat::input::{InputError, InputFile, discover, total_size};
 use tempfile::TempDir;
 
 const LINE: &str = "Feb 14 06:25:01 mx1 postfix/qmgr[812]: 4XyzAB1: removed\n";
@@ -195,6 +195,18 @@ fn globs_expand_when_the_argument_is_not_a_path() {
 }
 
 #[test]
+fn globs_skip_hidden_files_unless_the_pattern_names_them() {
+    let dir = TempDir::new().unwrap();
+    touch(dir.path(), "mail.log");
+    touch(dir.path(), ".mail.log.swp");
+    let root = arg(dir.path());
+    let (files, _) = discover(&[format!("{root}/*")]);
+    assert_eq!(names(&files, dir.path()), ["mail.log"]);
+    let (files, _) = discover(&[format!("{root}/.*.swp")]);
+    assert_eq!(names(&files, dir.path()), [".mail.log.swp"]);
+}
+
+#[test]
 fn an_existing_name_with_glob_characters_is_a_file() {
     let dir = TempDir::new().unwrap();
     touch(dir.path(), "mail[1].log");
@@ -269,4 +281,15 @@ fn an_empty_directory_gives_nothing_and_no_error() {
     let (files, errors) = discover(&[arg(dir.path())]);
     assert!(files.is_empty());
     assert!(errors.is_empty());
+}
+
+#[test]
+fn total_size_is_unknown_with_stdin() {
+    let dir = TempDir::new().unwrap();
+    touch(dir.path(), "mail.log");
+    touch(dir.path(), "mail.log.1");
+    let (files, _) = discover(&[arg(dir.path())]);
+    assert_eq!(total_size(&files), Some(2 * LINE.len() as u64));
+    let (files, _) = discover(&[arg(dir.path()), "-".to_string()]);
+    assert_eq!(total_size(&files), None);
 }

@@ -408,3 +408,34 @@ fn stdin_dash_is_read_and_sniffed() {
         assert!(output.contains(&expected), "{output}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_is_streamed_and_sniffed() {
+    let dir = TempDir::new().unwrap();
+    let fifo = dir.path().join("mail.pipe");
+    let status = Command::new("mkfifo").arg(&fifo).status();
+    if !matches!(status, Ok(s) if s.success()) {
+        eprintln!("mkfifo unavailable, skipping");
+        return;
+    }
+    let log = postfix_log(3000, 0);
+    let payload = gzip(&log);
+    let writer_path = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        let mut pipe = fs::OpenOptions::new()
+            .write(true)
+            .open(writer_path)
+            .unwrap();
+        for piece in payload.chunks(777) {
+            pipe.write_all(piece).unwrap();
+        }
+    });
+    let file = input(&fifo);
+    assert_eq!(file.size, None, "a pipe has no meaningful size");
+    let (opened, compression) = open(&file).unwrap();
+    assert_eq!(compression, Compression::Gzip);
+    assert!(matches!(opened, Opened::Stream(_)));
+    assert_eq!(read_all(opened), log);
+    writer.join().unwrap();
+}

@@ -20,7 +20,7 @@
 use std::io::{self, Read};
 use std::ops::Range;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread;
+use std::thread::{self, JoinHandle};
 
 use memchr::{memchr, memrchr};
 
@@ -87,8 +87,10 @@ pub struct OwnedBlock {
 
 /// Reads a stream in blocks of whole lines, reusing one buffer.
 ///
-/// Concatenating the blocks gives back the stream exactly, except for the dropped tails of
-/// oversized lines (see the [module docs](self)).
+/// Concatenating the blocks gives back the stream exactly, except for lines longer than
+/// `max_line` bytes ([`DEFAULT_MAX_LINE`] unless set with [`with_max_line`](Self::with_max_line)):
+/// such a line comes out alone, as its first `max_line` bytes flagged [`Block::oversized`], and
+/// the rest of it is read and dropped, so memory stays bounded whatever the input.
 ///
 /// A read error is held back until the complete lines read before it have been returned; then
 /// `next_block` returns the error once, and `Ok(None)` after that. For a corrupt gzip or zstd
@@ -156,8 +158,15 @@ impl<R: Read> BlockReader<R> {
             return Ok(None);
         };
         let carry = self.filled - self.start;
-        // Zero-fills only what `spare` lacks (usually the tail past its previous block's end).
-        spare.resize(self.block_size.max(carry), 0);
+        let wanted = self.block_size.max(carry);
+        if spare.capacity() < wanted {
+            // `vec![0; n]` asks the allocator for zeroed memory; for a buffer this big that is
+            // fresh pages the OS zeroes on first touch, not a memset here.
+            spare = vec![0; wanted];
+        } else {
+            // A recycled buffer: zero-fills only the tail past its previous block's end.
+            spare.resize(wanted, 0);
+        }
         spare[..carry].copy_from_slice(&self.buf[self.start..self.filled]);
         let mut data = std::mem::replace(&mut self.buf, spare);
         data.truncate(end);
@@ -305,6 +314,9 @@ impl<R: Read> BlockReader<R> {
 pub struct BlockStream {
     blocks: Receiver<Result<OwnedBlock, InputError>>,
     recycled: SyncSender<Vec<u8>>,
+    /// Joined when the channel closes, to tell a finished decoder from one that panicked.
+    decoder: Option<JoinHandle<()>>,
+    name: String,
 }
 
 impl BlockStream {
@@ -319,7 +331,19 @@ impl Iterator for BlockStream {
     type Item = Result<OwnedBlock, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.blocks.recv().ok()
+        if let Ok(message) = self.blocks.recv() {
+            return Some(message);
+        }
+        // The decoder is gone. A panic (a bug in a decoder) must not look like the end of the
+        // file, or the rest of it would be silently missing.
+        let decoder = self.decoder.take()?;
+        match decoder.join() {
+            Ok(()) => None,
+            Err(_) => Some(Err(InputError::Io {
+                path: self.name.clone().into(),
+                source: io::Error::other("the decoding thread panicked"),
+            })),
+        }
     }
 }
 
@@ -359,7 +383,12 @@ pub fn spawn_block_reader<R: Read + Send + 'static>(
             }
         });
     match spawned {
-        Ok(_) => Ok(BlockStream { blocks, recycled }),
+        Ok(decoder) => Ok(BlockStream {
+            blocks,
+            recycled,
+            decoder: Some(decoder),
+            name: name.to_string(),
+        }),
         Err(source) => Err(InputError::Io {
             path: name.into(),
             source,
@@ -434,6 +463,34 @@ mod tests {
         assert_eq!(reader.next_block().unwrap().unwrap().data, b"thr");
         assert!(reader.next_block().is_err());
         assert!(reader.next_block().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_panicking_decoder_is_reported_not_taken_for_the_end() {
+        struct Panics(bool);
+        impl Read for Panics {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if std::mem::replace(&mut self.0, true) {
+                    panic!("decoder bug");
+                }
+                let n = buf.len().min(4);
+                buf[..n].copy_from_slice(&b"one\n"[..n]);
+                Ok(n)
+            }
+        }
+        let reader = BlockReader::new(Panics(false), 4);
+        let results: Vec<_> = spawn_block_reader(reader, "x.gz", Compression::Gzip, 1)
+            .unwrap()
+            .collect();
+        assert_eq!(results.len(), 2, "{results:?}");
+        assert_eq!(results[0].as_ref().unwrap().data, b"one\n");
+        assert!(
+            results[1]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("x.gz")
+        );
     }
 
     #[test]

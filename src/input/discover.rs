@@ -12,7 +12,7 @@
 //! first appearance, so `bouncestat ingest b.log a.log` reads `b.log` first.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -167,6 +167,7 @@ fn expand_glob(pattern: &str, found: &mut Vec<InputFile>, errors: &mut Vec<Input
     let mut depth = 0usize;
     let mut recursive = false;
     let mut in_pattern = false;
+    let mut wants_hidden = false;
     for component in Path::new(pattern).components() {
         let text = component.as_os_str().to_string_lossy();
         if !in_pattern && !has_glob_metachars(&text) {
@@ -176,6 +177,8 @@ fn expand_glob(pattern: &str, found: &mut Vec<InputFile>, errors: &mut Vec<Input
         in_pattern = true;
         depth += 1;
         recursive |= text.contains("**");
+        // As in the shell, hidden entries are only matched by a pattern that asks for them.
+        wants_hidden |= text.starts_with('.') && !matches!(component, Component::ParentDir);
         if matches!(component, Component::ParentDir) {
             // `a/*/../b`: too unusual to bound the depth; walk everything below the base.
             recursive = true;
@@ -194,7 +197,7 @@ fn expand_glob(pattern: &str, found: &mut Vec<InputFile>, errors: &mut Vec<Input
     }
     let walker = walker.into_iter().filter_entry(|entry| {
         entry.depth() == 0
-            || !(is_hidden(entry.file_name())
+            || !(!wants_hidden && is_hidden(entry.file_name())
                 || entry.file_type().is_dir() && is_dataset_dir(entry.path()))
     });
     let before = found.len();
@@ -323,7 +326,7 @@ fn order_rotations(files: Vec<InputFile>) -> Vec<InputFile> {
         name: String,
         file: InputFile,
     }
-    let mut groups: Vec<(Option<PathBuf>, String)> = Vec::new();
+    let mut groups: HashMap<(Option<PathBuf>, String), usize> = HashMap::new();
     let mut keyed: Vec<Keyed> = files
         .into_iter()
         .map(|file| {
@@ -339,14 +342,10 @@ fn order_rotations(files: Vec<InputFile>) -> Vec<InputFile> {
                     ((parent, base.to_string()), rank, name)
                 }
             };
-            // Each stdin entry is its own group (there is at most one after de-duplication).
-            let group = match groups.iter().position(|g| *g == group_key && g.0.is_some()) {
-                Some(index) => index,
-                None => {
-                    groups.push(group_key);
-                    groups.len() - 1
-                }
-            };
+            // Groups are numbered in order of first appearance. Stdin is its own group (there is
+            // at most one after de-duplication).
+            let next_group = groups.len();
+            let group = *groups.entry(group_key).or_insert(next_group);
             Keyed {
                 group,
                 rank,

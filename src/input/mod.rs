@@ -31,7 +31,7 @@ pub use chunk::{
     Block, BlockReader, BlockStream, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE, OwnedBlock,
     spawn_block_reader, split_chunks,
 };
-pub use decompress::{Compression, OpenOptions, Opened, open, open_with, sniff};
+pub use decompress::{Compression, OpenOptions, Opened, map_file, open, open_with, sniff};
 pub use discover::{RotationRank, discover, rotation_key};
 
 /// One input to read: a file found by [`discover`], or standard input.
@@ -63,6 +63,12 @@ impl InputFile {
     pub fn is_stdin(&self) -> bool {
         self.path.is_none()
     }
+}
+
+/// Sum of the sizes of `files`, the total for [`crate::progress::Progress::new`]; `None` when
+/// any size is unknown (stdin, a pipe), so the bar shows a count instead of a wrong percentage.
+pub fn total_size(files: &[InputFile]) -> Option<u64> {
+    files.iter().map(|file| file.size).sum()
 }
 
 /// A problem with one input. Each one is about a single file: the run skips (the rest of) that
