@@ -758,6 +758,22 @@ fn made_up_name(rng: &mut SplitMix64) -> String {
     name
 }
 
+/// An address outside the private, loopback, shared and documentation ranges (the sending
+/// hosts use 198.51.100.0/24 and submission clients 203.0.113.0/24).
+fn public_ip(rng: &mut SplitMix64) -> [u8; 4] {
+    loop {
+        let first = rng.range(11, 222) as u8;
+        if ![100, 127, 169, 172, 192, 198, 203].contains(&first) {
+            return [
+                first,
+                rng.below(256) as u8,
+                rng.below(256) as u8,
+                rng.range(1, 254) as u8,
+            ];
+        }
+    }
+}
+
 fn ip_in(rng: &mut SplitMix64, first: u8, second: u8) -> [u8; 4] {
     [first, second, rng.below(256) as u8, rng.range(1, 254) as u8]
 }
@@ -910,12 +926,7 @@ impl Domains {
                             _ => (1..=2)
                                 .map(|n| Mx {
                                     host: format!("mx{n}.{name}"),
-                                    ip: [
-                                        rng.range(80, 213) as u8,
-                                        rng.below(256) as u8,
-                                        rng.below(256) as u8,
-                                        rng.range(1, 254) as u8,
-                                    ],
+                                    ip: public_ip(rng),
                                     vary_last_octet: false,
                                 })
                                 .collect(),
@@ -926,12 +937,7 @@ impl Domains {
                             } else {
                                 format!("mx{}.hosting{}.net", rng.range(1, 3), rng.range(1, 40))
                             },
-                            ip: [
-                                rng.range(37, 217) as u8,
-                                rng.below(256) as u8,
-                                rng.below(256) as u8,
-                                rng.range(1, 254) as u8,
-                            ],
+                            ip: public_ip(rng),
                             vary_last_octet: false,
                         }],
                     };
@@ -1002,8 +1008,16 @@ impl Domains {
             .find(|(s, _)| *s == segment)
             .expect("every segment")
             .1;
+        // Consumer segments are a handful of domains with one dominant name (gmail.com far
+        // ahead of googlemail.com), hence the steeper skew there.
         let u = rng.unit();
-        ids[((u * u * ids.len() as f64) as usize).min(ids.len() - 1)]
+        let skewed = match segment {
+            Segment::Gmail | Segment::MicrosoftConsumer | Segment::YahooAol | Segment::Apple => {
+                u * u * u * u
+            }
+            _ => u * u,
+        };
+        ids[((skewed * ids.len() as f64) as usize).min(ids.len() - 1)]
     }
 }
 
@@ -2545,12 +2559,7 @@ impl<'c> Sim<'c> {
         } = self;
         let host_name = &hosts[host].name;
         let our_ip = hosts[host].sending_ip;
-        let client_ip = [
-            rng.range(1, 223) as u8,
-            rng.below(256) as u8,
-            rng.below(256) as u8,
-            rng.range(1, 254) as u8,
-        ];
+        let client_ip = public_ip(rng);
         let port = rng.range(30_000, 65_000);
         let client_at = |log: &mut LogWriter| {
             log.push(b"[");
@@ -2756,12 +2765,7 @@ impl<'c> Sim<'c> {
             at.push(if i == 0 { b' ' } else { b':' });
             super::push_padded(&mut at, value, 2);
         }
-        let ip = [
-            rng.range(1, 223) as u8,
-            rng.below(256) as u8,
-            rng.below(256) as u8,
-            rng.range(1, 254) as u8,
-        ];
+        let ip = public_ip(rng);
         let tag: &[&[u8]] = &[b"postfix", b"anvil"];
         log.begin(time, host_name, tag, Some(pid));
         log.push(b"statistics: max connection rate ");
