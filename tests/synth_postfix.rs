@@ -132,6 +132,15 @@ fn outcome_mix_and_ground_truth_match_the_bytes() {
         by_provider.sent + by_provider.deferred + by_provider.bounced,
         attempts.total() - attempts.expired
     );
+    let mut by_sender = OutcomeCounts::default();
+    for counts in stats.by_sender_domain.values() {
+        by_sender += *counts;
+    }
+    let mut originals = attempts;
+    originals.expired = 0;
+    let mut notifications = stats.bounce_message_attempts;
+    notifications.expired = 0;
+    assert_eq!(by_sender.total() + notifications.total(), originals.total());
     for provider in ["google", "microsoft", "yahoo", "apple", "other"] {
         assert!(stats.by_provider[provider].total() > 500, "{provider}");
     }

@@ -129,6 +129,10 @@ impl std::ops::AddAssign for OutcomeCounts {
 /// Only lines actually written count (a run stops at its size target with messages still in
 /// flight, and starts with retries of messages that arrived before the log began, as a real
 /// rotated log does).
+///
+/// Final outcomes per recipient follow from the attempts: each `status=sent` attempt (not a
+/// hand-off) and each `status=bounced` attempt is a recipient's final outcome, and
+/// `expired_recipients` the rest; recipients still deferred when the log ends have none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GenStats {
     /// Lines and bytes written (before compression).
@@ -162,6 +166,10 @@ pub struct GenStats {
     /// google_workspace, microsoft_consumer, microsoft_365, yahoo_aol, apple, corporate,
     /// small, local); `expired` counts expired recipients.
     pub by_segment: BTreeMap<String, OutcomeCounts>,
+    /// Delivery attempts of our senders' mail (no hand-offs, no bounce messages) by the
+    /// sender's domain, which a reader learns from qmgr's `from=` line for the queue id. A
+    /// pass already under way when the log begins has its `from=` line before the first line.
+    pub by_sender_domain: BTreeMap<String, OutcomeCounts>,
 }
 
 impl GenStats {

@@ -2369,12 +2369,12 @@ impl<'c> Sim<'c> {
             stats.attempts += counts;
             if message.kind == Kind::Notification {
                 stats.bounce_message_attempts += counts;
+            } else {
+                let sender_domain = &domains.all[message.sender_domain as usize].name;
+                *counts_for(&mut stats.by_sender_domain, sender_domain) += counts;
             }
-            *stats.by_provider.entry(provider.to_owned()).or_default() += counts;
-            *stats
-                .by_segment
-                .entry(segment.name().to_owned())
-                .or_default() += counts;
+            *counts_for(&mut stats.by_provider, provider) += counts;
+            *counts_for(&mut stats.by_segment, segment.name()) += counts;
         }
         if outstanding == 0 {
             let at = time + self.ms(1, 60);
@@ -2421,11 +2421,7 @@ impl<'c> Sim<'c> {
                     .filter(|r| r.state == RcptState::Waiting)
                 {
                     let segment = domains.all[rcpt.domain as usize].segment;
-                    log.stats
-                        .by_segment
-                        .entry(segment.name().to_owned())
-                        .or_default()
-                        .expired += 1;
+                    counts_for(&mut log.stats.by_segment, segment.name()).expired += 1;
                 }
             }
             for rcpt in &mut message.rcpts {
@@ -2791,6 +2787,17 @@ impl<'c> Sim<'c> {
         let written = self.log.stats.lines - before;
         self.log.stats.noise_lines += written;
     }
+}
+
+/// The counts under `key`, without allocating a key for every line.
+fn counts_for<'m>(
+    map: &'m mut std::collections::BTreeMap<String, OutcomeCounts>,
+    key: &str,
+) -> &'m mut OutcomeCounts {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), OutcomeCounts::default());
+    }
+    map.get_mut(key).expect("just inserted")
 }
 
 fn pick_reply(rng: &mut SplitMix64, table: &[Reply]) -> u16 {
