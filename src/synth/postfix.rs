@@ -1084,7 +1084,18 @@ struct Rcpt {
     state: RcptState,
     /// Time in qmgr, connection set-up, transmission, in milliseconds, for this attempt.
     delays_ms: [u32; 3],
+    session: Session,
     orig_to: Option<String>,
+}
+
+/// The delivery process and remote end of one attempt, shared by a domain's recipients.
+#[derive(Debug, Clone, Copy, Default)]
+struct Session {
+    pid: u32,
+    mx: u8,
+    ip: [u8; 4],
+    /// The first recipient of the session logs the TLS line.
+    first: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1629,6 +1640,7 @@ impl<'c> Sim<'c> {
             temp_reason: None,
             state: RcptState::Waiting,
             delays_ms: [0; 3],
+            session: Session::default(),
             orig_to,
         }
     }
@@ -2069,19 +2081,66 @@ impl<'c> Sim<'c> {
         self.start_pass(time, new_id);
     }
 
+    /// Queues a delivery attempt for every recipient still waiting. Recipients in the same
+    /// domain share one SMTP session, as Postfix does: same process, MX, address and time.
     fn start_pass(&mut self, time: i64, id: u32) {
         let count = self.msg(id).rcpts.len();
+        let host = self.msg(id).host as usize;
+        let mut sessions: Vec<(u32, i64, [u32; 3], Session)> = Vec::new();
         let mut outstanding = 0;
         for index in 0..count {
-            if self.msg(id).rcpts[index].state != RcptState::Waiting {
+            let rcpt = &self.msg(id).rcpts[index];
+            if rcpt.state != RcptState::Waiting {
                 continue;
             }
-            let in_qmgr = self.rng.range(0, 120) as u32;
-            let connect = self.rng.range(20, 1500) as u32;
-            let transmit = self.rng.range(30, 1200) as u32;
-            self.msg(id).rcpts[index].delays_ms = [in_qmgr, connect, transmit];
-            let at =
-                time + i64::from(in_qmgr + connect + transmit) * 1000 + self.rng.below(1000) as i64;
+            let domain_index = rcpt.domain;
+            let (at, delays, session) = match sessions.iter().find(|s| s.0 == domain_index) {
+                Some(&(_, at, delays, session)) => (
+                    at,
+                    delays,
+                    Session {
+                        first: false,
+                        ..session
+                    },
+                ),
+                None => {
+                    let in_qmgr = self.rng.range(0, 120) as u32;
+                    let connect = self.rng.range(20, 1500) as u32;
+                    let transmit = self.rng.range(30, 1200) as u32;
+                    let delays = [in_qmgr, connect, transmit];
+                    let at = time
+                        + i64::from(in_qmgr + connect + transmit) * 1000
+                        + self.rng.below(1000) as i64;
+                    let domain = &self.domains.all[domain_index as usize];
+                    let daemon = if domain.segment == Segment::Local {
+                        match domain.local_agent {
+                            LocalAgent::Lmtp => Daemon::Lmtp,
+                            LocalAgent::Virtual => Daemon::Virtual,
+                            LocalAgent::Local => Daemon::Local,
+                            LocalAgent::Pipe => Daemon::Pipe,
+                        }
+                    } else {
+                        Daemon::Smtp
+                    };
+                    let mx = self.rng.below(domain.mx.len() as u64) as usize;
+                    let mut ip = domain.mx[mx].ip;
+                    if domain.mx[mx].vary_last_octet {
+                        ip[3] = self.rng.range(1, 254) as u8;
+                    }
+                    let pid = self.hosts[host].pid(&mut self.rng, daemon);
+                    let session = Session {
+                        pid,
+                        mx: mx as u8,
+                        ip,
+                        first: true,
+                    };
+                    sessions.push((domain_index, at, delays, session));
+                    (at, delays, session)
+                }
+            };
+            let rcpt = &mut self.msg(id).rcpts[index];
+            rcpt.delays_ms = delays;
+            rcpt.session = session;
             self.schedule(at, Event::Deliver(id, index as u32));
             outstanding += 1;
         }
@@ -2156,7 +2215,12 @@ impl<'c> Sim<'c> {
         } else {
             (b"smtp", Daemon::Smtp)
         };
-        let pid = self.hosts[host].pid(&mut self.rng, agent.1);
+        let session = self.msg(id).rcpts[index].session;
+        let pid = if suspended {
+            self.hosts[host].pid(&mut self.rng, agent.1)
+        } else {
+            session.pid
+        };
         let Sim {
             log,
             messages,
@@ -2167,18 +2231,20 @@ impl<'c> Sim<'c> {
             ..
         } = self;
         let domain = &domains.all[domain_index];
-        let mx = &domain.mx[rng.below(domain.mx.len() as u64) as usize];
-        let mut mx_ip = mx.ip;
-        if mx.vary_last_octet {
-            mx_ip[3] = rng.range(1, 254) as u8;
-        }
+        let mx = &domain.mx[session.mx as usize];
+        let mx_ip = session.ip;
         let message = messages[id as usize].as_ref().expect("live message");
         let rcpt = &message.rcpts[index];
         let host_name = &hosts[host].name;
         let instance = INSTANCES[message.instance as usize];
         let local_lmtp = segment == Segment::Local && domain.local_agent == LocalAgent::Lmtp;
 
-        if agent.0 == b"smtp" && !no_relay && form != Some(WithRelay) && rng.chance(0.45) {
+        if agent.0 == b"smtp"
+            && session.first
+            && !no_relay
+            && form != Some(WithRelay)
+            && rng.chance(0.45)
+        {
             log.begin(time, host_name, &[instance, b"smtp"], Some(pid));
             log.push(
                 [&b"Trusted"[..], b"Verified", b"Untrusted", b"Anonymous"][rng.below(4) as usize],
@@ -2482,6 +2548,7 @@ impl<'c> Sim<'c> {
             temp_reason: None,
             state: RcptState::Waiting,
             delays_ms: [0; 3],
+            session: Session::default(),
             orig_to: None,
         };
         let inst = INSTANCES[instance as usize];
