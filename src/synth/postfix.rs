@@ -22,6 +22,35 @@ use std::io::{self, Write};
 
 use super::{Clock, GenStats, OutcomeCounts, SplitMix64, TimestampStyle, push_u64};
 
+/// Recipient segments by share of recipients.
+const RECIPIENT_SHARES: &[(u32, Segment)] = &[
+    (34, Segment::Gmail),
+    (5, Segment::GoogleWorkspace),
+    (12, Segment::MicrosoftConsumer),
+    (10, Segment::Microsoft365),
+    (10, Segment::YahooAol),
+    (6, Segment::Apple),
+    (8, Segment::Corporate),
+    (13, Segment::Small),
+    (2, Segment::Local),
+];
+
+/// How much more (or less) often than average a segment bounces and defers: consumer giants
+/// reject little but throttle, Yahoo defers a lot, small domains have stale addresses.
+fn fate_factors(segment: Segment) -> (f64, f64) {
+    match segment {
+        Segment::Gmail => (0.9, 0.8),
+        Segment::GoogleWorkspace => (0.7, 0.6),
+        Segment::MicrosoftConsumer => (1.1, 1.2),
+        Segment::Microsoft365 => (0.8, 0.9),
+        Segment::YahooAol => (1.0, 1.8),
+        Segment::Apple => (0.9, 0.8),
+        Segment::Corporate => (0.9, 1.1),
+        Segment::Small => (1.5, 1.3),
+        Segment::Local => (0.3, 0.3),
+    }
+}
+
 /// Which hosts use Postfix's long queue ids (`enable_long_queue_ids = yes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LongQueueIds {
@@ -990,18 +1019,7 @@ impl Domains {
     /// A recipient domain: segment by market share, then a skewed pick inside it so a few
     /// domains of each segment are common and the tail is long.
     fn pick_recipient(&self, rng: &mut SplitMix64) -> u32 {
-        const SHARES: &[(u32, Segment)] = &[
-            (34, Segment::Gmail),
-            (5, Segment::GoogleWorkspace),
-            (12, Segment::MicrosoftConsumer),
-            (10, Segment::Microsoft365),
-            (10, Segment::YahooAol),
-            (6, Segment::Apple),
-            (8, Segment::Corporate),
-            (13, Segment::Small),
-            (2, Segment::Local),
-        ];
-        let segment = *rng.pick_weighted(SHARES);
+        let segment = *rng.pick_weighted(RECIPIENT_SHARES);
         let ids = &self
             .by_segment
             .iter()
@@ -1051,20 +1069,25 @@ const FATE_EXPIRE: f64 = 0.004;
 const FATE_DEFER_THEN_SENT: f64 = 0.029;
 
 /// The share of messages with at least one recipient that retries, for the recipient-count
-/// mix drawn in `draw_recipient_fates` (80% one, 15% two to five, 5% six to twenty).
-const RETRYING_MESSAGE_SHARE: f64 = {
-    let q = FATE_DEFER_THEN_BOUNCE + FATE_EXPIRE + FATE_DEFER_THEN_SENT;
+/// mix drawn in `draw_recipients` (80% one, 15% two to five, 5% six to twenty) and the
+/// segments' deferral factors.
+fn retrying_message_share() -> f64 {
+    let total: f64 = RECIPIENT_SHARES.iter().map(|(w, _)| f64::from(*w)).sum();
+    let q: f64 = RECIPIENT_SHARES
+        .iter()
+        .map(|(w, segment)| {
+            f64::from(*w) / total
+                * (FATE_DEFER_THEN_BOUNCE + FATE_EXPIRE + FATE_DEFER_THEN_SENT)
+                * fate_factors(*segment).1
+        })
+        .sum();
     let mut share = 0.80 * q;
-    let mut none = 1.0 - q;
-    let mut n = 2;
-    while n <= 20 {
-        none *= 1.0 - q;
+    for n in 2..=20 {
         let weight = if n <= 5 { 0.15 / 4.0 } else { 0.05 / 15.0 };
-        share += weight * (1.0 - none);
-        n += 1;
+        share += weight * (1.0 - (1.0 - q).powi(n));
     }
     share
-};
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RcptState {
@@ -1475,6 +1498,7 @@ struct Sim<'c> {
     log: LogWriter,
     start: i64,
     scratch: Vec<u8>,
+    retrying_share: f64,
 }
 
 const FLUSH_AT: usize = 1 << 18;
@@ -1519,6 +1543,7 @@ impl<'c> Sim<'c> {
             },
             start,
             scratch: Vec::with_capacity(1024),
+            retrying_share: retrying_message_share(),
         }
     }
 
@@ -1592,19 +1617,26 @@ impl<'c> Sim<'c> {
         self.rng.range(lo, hi) as i64 * 1000
     }
 
-    fn pick_fate(&mut self) -> (Fate, u8) {
+    fn pick_fate(&mut self, segment: Segment) -> (Fate, u8) {
+        let (bounce, defer) = fate_factors(segment);
         let roll = self.rng.unit();
-        if roll < FATE_BOUNCE {
-            (Fate::Bounce, 0)
-        } else if roll < FATE_BOUNCE + FATE_DEFER_THEN_BOUNCE {
-            (Fate::DeferThenBounce, self.rng.range(1, 3) as u8)
-        } else if roll < FATE_BOUNCE + FATE_DEFER_THEN_BOUNCE + FATE_EXPIRE {
-            (Fate::Expire, u8::MAX)
-        } else if roll < FATE_BOUNCE + FATE_DEFER_THEN_BOUNCE + FATE_EXPIRE + FATE_DEFER_THEN_SENT {
-            (Fate::DeferThenSent, self.rng.range(1, 3) as u8)
-        } else {
-            (Fate::Sent, 0)
+        let mut edge = FATE_BOUNCE * bounce;
+        if roll < edge {
+            return (Fate::Bounce, 0);
         }
+        edge += FATE_DEFER_THEN_BOUNCE * defer;
+        if roll < edge {
+            return (Fate::DeferThenBounce, self.rng.range(1, 3) as u8);
+        }
+        edge += FATE_EXPIRE * defer;
+        if roll < edge {
+            return (Fate::Expire, u8::MAX);
+        }
+        edge += FATE_DEFER_THEN_SENT * defer;
+        if roll < edge {
+            return (Fate::DeferThenSent, self.rng.range(1, 3) as u8);
+        }
+        (Fate::Sent, 0)
     }
 
     fn local_part(&mut self) -> String {
@@ -1645,31 +1677,34 @@ impl<'c> Sim<'c> {
         }
     }
 
-    fn draw_recipient_fates(&mut self) -> Vec<(Fate, u8)> {
+    /// Recipient domains and fates of a new message.
+    fn draw_recipients(&mut self) -> Vec<(u32, (Fate, u8))> {
         let nrcpt = match self.rng.below(100) {
             0..=79 => 1,
             80..=94 => self.rng.range(2, 5),
             _ => self.rng.range(6, 20),
         };
-        (0..nrcpt).map(|_| self.pick_fate()).collect()
+        (0..nrcpt)
+            .map(|_| {
+                let domain = self.domains.pick_recipient(&mut self.rng);
+                let segment = self.domains.all[domain as usize].segment;
+                (domain, self.pick_fate(segment))
+            })
+            .collect()
     }
 
     fn arrival(&mut self, time: i64) {
         let warming_up = time < self.start;
         // During the warm-up only messages that will still be queued when the log starts
         // matter: draw those alone, at their own (thinned) rate, by rejection.
-        let thinning = if warming_up {
-            RETRYING_MESSAGE_SHARE
-        } else {
-            1.0
-        };
+        let thinning = if warming_up { self.retrying_share } else { 1.0 };
         let mean_gap = 1_000_000.0 / (self.cfg.messages_per_second * thinning);
         let gap = self.rng.exponential(mean_gap) as i64 + 1;
         let next = (time + gap).min(if warming_up { self.start } else { i64::MAX });
         self.schedule(next, Event::Arrival);
-        let mut fates = self.draw_recipient_fates();
-        while warming_up && !fates.iter().any(|(fate, _)| fate.retries()) {
-            fates = self.draw_recipient_fates();
+        let mut recipients = self.draw_recipients();
+        while warming_up && !recipients.iter().any(|(_, (fate, _))| fate.retries()) {
+            recipients = self.draw_recipients();
         }
         let host = self.rng.below(self.hosts.len() as u64) as u16;
         let instance = u8::from(self.rng.chance(0.25));
@@ -1734,9 +1769,8 @@ impl<'c> Sim<'c> {
                 (name, ip)
             }
         };
-        let mut rcpts = Vec::with_capacity(fates.len());
-        for fate in fates {
-            let domain = self.domains.pick_recipient(&mut self.rng);
+        let mut rcpts = Vec::with_capacity(recipients.len());
+        for (domain, fate) in recipients {
             rcpts.push(self.new_rcpt(domain, fate));
         }
         let size = (self.rng.unit() * 4.5 + 7.5).exp() as u32;
