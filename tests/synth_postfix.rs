@@ -152,6 +152,11 @@ fn outcome_mix_and_ground_truth_match_the_bytes() {
     assert!((0.04..0.065).contains(&share("bounced")), "{shares:?}");
     assert!((0.0005..0.01).contains(&share("expired")), "{shares:?}");
     assert!(stats.noise_lines > 10_000);
+    let start = PostfixConfig::default().start.as_microsecond();
+    assert!(stats.first_line_micros >= start && stats.first_line_micros < start + 1_000_000);
+    // 200k lines at 60 messages a second (about 13 lines each): some four minutes of mail.
+    let span = (stats.last_line_micros - stats.first_line_micros) / 1_000_000;
+    assert!((120..1200).contains(&span), "{span} s");
 }
 
 #[test]
@@ -333,5 +338,13 @@ fn cli_writes_the_log_and_the_ground_truth() {
     assert_eq!(memchr::memchr_iter(b'\n', &text).count(), 5000);
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
     assert_eq!(json["lines"], 5000);
+    // The file's mtime is the log's end, so year inference for "Jun 10" stamps gives 2025.
+    let modified = std::fs::metadata(&log).unwrap().modified().unwrap();
+    let mtime = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let last = json["last_line_micros"].as_i64().unwrap() / 1_000_000;
+    assert_eq!(mtime, last + 1);
     assert!(json["status_lines"]["sent"].as_u64().unwrap() > 0);
 }

@@ -118,8 +118,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         let file = File::create(&args.output)
             .with_context(|| format!("creating {}", args.output.display()))?;
-        generate(&cfg, compression, file)
-            .with_context(|| format!("writing {}", args.output.display()))?
+        let stats = generate(&cfg, compression, &file)
+            .with_context(|| format!("writing {}", args.output.display()))?;
+        // Readers infer the year of traditional stamps from the mtime: make it the log's end.
+        let end = std::time::UNIX_EPOCH
+            + std::time::Duration::from_micros(stats.last_line_micros.max(0) as u64 + 1_000_000);
+        file.set_modified(end)
+            .with_context(|| format!("setting the mtime of {}", args.output.display()))?;
+        stats
     };
     let elapsed = started.elapsed().as_secs_f64();
     let json = serde_json::to_string_pretty(&stats)?;

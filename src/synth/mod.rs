@@ -138,6 +138,11 @@ pub struct GenStats {
     /// Lines and bytes written (before compression).
     pub lines: u64,
     pub bytes: u64,
+    /// Times of the first and last line, Unix microseconds UTC (the envelope shows them in
+    /// local time). The last one is what a reader should take as the file's modification time
+    /// when it infers the year of traditional stamps; the CLI sets the file's mtime to it.
+    pub first_line_micros: i64,
+    pub last_line_micros: i64,
     /// Lines that are neither part of a message's lifecycle nor a delivery (postscreen,
     /// rejected clients, anvil, dovecot, warnings...).
     pub noise_lines: u64,

@@ -1344,6 +1344,10 @@ impl LogWriter {
             return;
         }
         self.clock.write(time, &mut self.buf);
+        if self.stats.lines == 0 {
+            self.stats.first_line_micros = time;
+        }
+        self.stats.last_line_micros = time;
         self.buf.push(b' ');
         self.buf.extend_from_slice(host);
         self.buf.push(b' ');
@@ -2276,7 +2280,7 @@ impl<'c> Sim<'c> {
         if agent.0 == b"smtp"
             && session.first
             && !no_relay
-            && form != Some(WithRelay)
+            && !matches!(form, Some(WithRelay) | Some(Refused))
             && rng.chance(0.45)
         {
             log.begin(time, host_name, &[instance, b"smtp"], Some(pid));
