@@ -1151,6 +1151,8 @@ struct Message {
     client: (String, [u8; 4]),
     /// The smtpd process that received it, so connect and disconnect name the same pid.
     smtpd_pid: u32,
+    /// Recipients as qmgr counts them (`rcpts` may hold fewer during the warm-up).
+    nrcpt: u32,
     rcpts: Vec<Rcpt>,
     filter: bool,
     outstanding: u32,
@@ -1780,6 +1782,12 @@ impl<'c> Sim<'c> {
         let size = (self.rng.unit() * 4.5 + 7.5).exp() as u32;
         let qid = self.hosts[host as usize].new_qid(&mut self.rng, time);
         let filter = self.rng.chance(self.cfg.content_filter_share);
+        let nrcpt = rcpts.len() as u32;
+        if warming_up {
+            // Everything before the log starts is invisible: keep only the recipients that
+            // will still be queued, and go straight to the first delivery pass.
+            rcpts.retain(|rcpt| rcpt.fate.retries());
+        }
         let message = Message {
             host,
             instance,
@@ -1793,14 +1801,19 @@ impl<'c> Sim<'c> {
             message_id,
             client,
             smtpd_pid: 0,
+            nrcpt,
             rcpts,
-            filter,
+            filter: filter && !warming_up,
             outstanding: 0,
             bounced_this_pass: 0,
             counted: false,
         };
         let id = self.store(message);
-        self.receive(time, id);
+        if warming_up {
+            self.start_pass(time, id);
+        } else {
+            self.receive(time, id);
+        }
     }
 
     /// A message's tag parts: `postfix`, optional `submission`, then the daemon name.
@@ -1949,7 +1962,7 @@ impl<'c> Sim<'c> {
         log.push(b">, size=");
         log.num(u64::from(message.size));
         log.push(b", nrcpt=");
-        log.num(message.rcpts.len() as u64);
+        log.num(u64::from(message.nrcpt));
         log.push(b" (queue active)");
         if log.end() && !message.counted {
             message.counted = true;
@@ -1972,7 +1985,7 @@ impl<'c> Sim<'c> {
                 ..
             } = self;
             let message = messages[id as usize].as_ref().expect("live message");
-            let nrcpt = message.rcpts.len() as u64;
+            let nrcpt = u64::from(message.nrcpt);
             log.begin(t, &hosts[host].name, &tag[..parts], Some(smtpd_pid));
             log.push(b"disconnect from ");
             log.push(message.client.0.as_bytes());
@@ -2012,7 +2025,7 @@ impl<'c> Sim<'c> {
         let smtp_pid = self.hosts[host].pid(&mut self.rng, Daemon::Smtp);
         let instance = INSTANCES[old.instance as usize];
         let scan_ms = self.rng.range(150, 2500);
-        let nrcpt = old.rcpts.len() as u64;
+        let nrcpt = u64::from(old.nrcpt);
         let Sim {
             log, hosts, rng, ..
         } = self;
@@ -2629,6 +2642,7 @@ impl<'c> Sim<'c> {
             message_id: String::from_utf8(message_id).unwrap_or_default(),
             client: (String::new(), [127, 0, 0, 1]),
             smtpd_pid: 0,
+            nrcpt: 1,
             rcpts: vec![rcpt],
             filter: false,
             outstanding: 0,
