@@ -163,7 +163,7 @@ fn outcome_mix_and_ground_truth_match_the_bytes() {
 fn deliveries_follow_their_queue_files_from_line() {
     // Whoever correlates sender and recipient by queue id must find the from= line first
     // (apart from passes already under way when the log begins).
-    let (out, _) = generate(&lines_cfg(5, 100_000));
+    let (out, _) = generate(&lines_cfg(5, 50_000));
     let mut from_seen = HashSet::new();
     let mut notified = HashMap::new();
     let mut missing = 0;
@@ -195,7 +195,7 @@ fn deliveries_follow_their_queue_files_from_line() {
     }
     assert!(missing < 300, "{missing}");
     // Every bounce message's own qmgr line follows its notification line.
-    let unfollowed = notified.values().filter(|&&index| index < 99_990).count();
+    let unfollowed = notified.values().filter(|&&index| index < 49_990).count();
     assert_eq!(unfollowed, 0);
 }
 
@@ -226,7 +226,7 @@ fn every_line_has_a_syslog_envelope_and_time_never_goes_back() {
             } else {
                 0
             },
-            ..lines_cfg(11, 30_000)
+            ..lines_cfg(11, 12_000)
         };
         let (out, _) = generate(&cfg);
         let mut last: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
@@ -255,7 +255,7 @@ fn every_line_has_a_syslog_envelope_and_time_never_goes_back() {
 
 #[test]
 fn both_queue_id_shapes_and_multi_instance_tags_appear() {
-    let (out, _) = generate(&lines_cfg(9, 50_000));
+    let (out, _) = generate(&lines_cfg(9, 30_000));
     let text = String::from_utf8(out).unwrap();
     for needle in [
         " mta1 postfix/qmgr[",
