@@ -18,3 +18,4 @@ pub mod input;
 pub mod pipeline;
 pub mod progress;
 pub mod sink;
+pub mod synth;

@@ -2,6 +2,7 @@
 
 mod classify;
 mod explain;
+mod generate;
 mod ingest;
 
 use std::process::ExitCode;
@@ -24,6 +25,9 @@ enum Command {
     Explain(explain::Args),
     /// Classify JSON lines (one attempt per line) and write them back with the verdict added.
     Classify(classify::Args),
+    /// Write a deterministic synthetic mail log (for benchmarks) and print its ground truth.
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// Runs the chosen subcommand. `Ok` carries the exit code (0 ok, 1 finished with rejects).
@@ -32,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Classify(args) => classify::run(args),
+        Command::Generate(args) => generate::run(args),
     }
 }
 
