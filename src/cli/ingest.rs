@@ -98,9 +98,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut manifest = Manifest::new(started);
         manifest.run_finished = Some(Timestamp::now());
         manifest.inputs = fingerprints(&files, &blocks.compression, &output);
+        let write_clock = Instant::now();
         let report = sink::write_dataset(out, &output.aggregate, &manifest)
             .with_context(|| format!("writing the dataset in {}", out.display()))?;
-        written = Some((out.clone(), report));
+        written = Some((out.clone(), report, write_clock.elapsed().as_secs_f64()));
     }
 
     let summary = summarize(&args, &files, &output, parse_seconds, written.as_ref());
@@ -147,7 +148,7 @@ fn summarize(
     files: &[InputFile],
     output: &Output,
     seconds: f64,
-    written: Option<&(PathBuf, sink::WriteReport)>,
+    written: Option<&(PathBuf, sink::WriteReport, f64)>,
 ) -> String {
     let stats = &output.stats;
     let mut s = String::new();
@@ -220,10 +221,10 @@ fn summarize(
     if !output.failures.is_empty() {
         let _ = writeln!(s, "inputs that failed: {}", output.failures.len());
     }
-    if let Some((dir, report)) = written {
+    if let Some((dir, report, seconds)) = written {
         let _ = writeln!(
             s,
-            "wrote {} day(s) to {} ({} files, {:.1} kB)",
+            "wrote {} day(s) to {} ({} files, {:.1} kB) in {seconds:.2}s",
             report.days.len(),
             dir.display(),
             report.files.len(),
