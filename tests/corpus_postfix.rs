@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use bouncestat::classify::Classifier;
 use bouncestat::event::Outcome;
-use bouncestat::format::postfix::{Parsed, Record, parse_line};
+use bouncestat::format::postfix::parse_line;
 use bouncestat::format::syslog::TimeContext;
+use bouncestat::format::{Parsed, Record};
 use bouncestat::pipeline::{Config, run_in_memory};
 
 fn corpus(name: &str) -> Option<Vec<u8>> {

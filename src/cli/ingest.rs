@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use bouncestat::classify::Classifier;
+use bouncestat::format::Format;
 use bouncestat::input::{self, InputFile};
 use bouncestat::pipeline::files::{FileBlocks, ReadOptions};
 use bouncestat::pipeline::{self, Output};
@@ -47,6 +48,9 @@ pub struct Args {
     /// Exit with status 1 when more than this share of lines was rejected.
     #[arg(long, default_value_t = 0.01, value_name = "RATE")]
     max_reject_rate: f64,
+    /// Read every input as this format instead of detecting it per file.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    format: Option<Format>,
     /// Read plain files with read(2) instead of memory-mapping them.
     #[arg(long)]
     no_mmap: bool,
@@ -82,6 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         year: args.year,
         block_bytes: config.block_bytes,
         no_mmap: args.no_mmap,
+        format: args.format,
     };
     let mut blocks = FileBlocks::new(&files, read, progress.clone());
     let on_block = |bytes| progress.inc(bytes);
@@ -239,4 +244,11 @@ fn summarize(
         }
     }
     s
+}
+
+fn parse_format(name: &str) -> Result<Format, String> {
+    Format::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+        format!("unknown format {name:?} (known: {})", known.join(", "))
+    })
 }

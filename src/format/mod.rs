@@ -3,3 +3,160 @@
 
 pub mod postfix;
 pub mod syslog;
+
+use memchr::memmem;
+
+use crate::event::{EnhancedCode, Outcome, Source, Stage};
+use syslog::TimeContext;
+
+/// A log format, detected per file or forced with `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Postfix,
+}
+
+impl Format {
+    pub const ALL: [Format; 1] = [Format::Postfix];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Postfix => "postfix",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
+    /// The `source` column of this format's events.
+    pub fn source(self) -> Source {
+        match self {
+            Format::Postfix => Source::Postfix,
+        }
+    }
+
+    /// Guesses the format from the first bytes of a (decompressed) file. `None` when nothing
+    /// looks familiar; the caller then falls back to its default.
+    pub fn detect(prefix: &[u8]) -> Option<Format> {
+        let postfix_tags = [&b" postfix"[..], b"/smtp[", b"/qmgr[", b"/smtpd["];
+        postfix_tags
+            .iter()
+            .any(|tag| memmem::find(prefix, tag).is_some())
+            .then_some(Format::Postfix)
+    }
+
+    /// Parses one line (without its newline) of this format.
+    pub fn parse_line<'a>(self, line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
+        match self {
+            Format::Postfix => postfix::parse_line(line, time),
+        }
+    }
+}
+
+/// The parts of a log line shared by every record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    pub time_us: i64,
+    pub host: &'a [u8],
+    /// The MTA instance whose queue `queue_id` belongs to: Postfix's syslog name (`postfix`,
+    /// `postfix-out`; a service suffix such as `postfix/submission/smtpd` belongs to the same
+    /// queue), or empty for single-queue MTAs.
+    pub instance: &'a [u8],
+    /// The queue file or message id the record is about.
+    pub queue_id: &'a [u8],
+}
+
+/// One record that matters for bounce statistics, whatever the MTA.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record<'a> {
+    /// A delivery agent's (or qmgr's) verdict for one recipient.
+    Delivery(Delivery<'a>),
+    /// The message's envelope sender (Postfix qmgr `from=<...>, size=`, Exim `<=`); empty for
+    /// a bounce message. May repeat (Postfix logs it at every retry).
+    Sender { sender: &'a [u8] },
+    /// The MTA gave up on the message (Postfix qmgr `status=expired, returned to sender`):
+    /// every recipient still deferred expires.
+    Expired { sender: &'a [u8] },
+    /// The queue file is gone and its id may be reused (Postfix `removed`, Exim `Completed`).
+    Removed,
+    /// A non-delivery notification was generated for the message (Postfix bounce
+    /// `sender non-delivery notification: NEWID`).
+    BounceNotice { notice_queue_id: &'a [u8] },
+}
+
+/// The verdict of a delivery line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Sent,
+    Deferred,
+    Bounced,
+    Expired,
+    /// Address verification probes: `deliverable` / `undeliverable`.
+    Deliverable,
+    Undeliverable,
+}
+
+impl Status {
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Status::Sent | Status::Deliverable => Outcome::Delivered,
+            Status::Deferred => Outcome::Deferred,
+            Status::Bounced | Status::Undeliverable => Outcome::Bounced,
+            Status::Expired => Outcome::Expired,
+        }
+    }
+}
+
+/// One delivery line's fields.
+///
+/// `relay_*` name the remote host that answered (or the local transport).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery<'a> {
+    pub recipient: &'a [u8],
+    pub orig_recipient: Option<&'a [u8]>,
+    pub relay_host: Option<&'a [u8]>,
+    pub relay_ip: Option<&'a [u8]>,
+    pub relay_port: Option<u16>,
+    pub dsn: Option<EnhancedCode>,
+    pub status: Status,
+    pub reason: Reason<'a>,
+}
+
+impl Delivery<'_> {
+    /// True for a hand-off to a local content filter (amavis and the like): accepted by a
+    /// loopback relay that queued it under a new id. The re-injected message's own delivery is
+    /// the one that counts.
+    pub fn is_content_filter_handoff(&self) -> bool {
+        self.status == Status::Sent
+            && self.relay_ip.is_some_and(is_loopback)
+            && memmem::find(self.reason.text, b"queued as").is_some()
+    }
+}
+
+fn is_loopback(ip: &[u8]) -> bool {
+    ip.starts_with(b"127.") || ip == b"::1" || ip.eq_ignore_ascii_case(b"ipv6:::1")
+}
+
+/// What a delivery line says about the failure: who said what, at which stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reason<'a> {
+    /// The remote server's reply code, when it answered.
+    pub reply_code: Option<u16>,
+    /// The enhanced code written in the reply (may differ from `dsn=`).
+    pub enhanced_code: Option<EnhancedCode>,
+    pub stage: Option<Stage>,
+    /// The remote reply (without the `host X said:` prefix and the `(in reply to ...)`
+    /// suffix), or Postfix's own reason when there was no reply.
+    pub text: &'a [u8],
+}
+
+/// The result of looking at one line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed<'a> {
+    Record(Envelope<'a>, Record<'a>),
+    /// A line that carries nothing for bounce statistics (other programs, smtpd, TLS...).
+    Skip,
+    /// A line that should have carried a record but could not be read, and why (counted per
+    /// reason, so a short fixed phrase).
+    Malformed(&'static str),
+}

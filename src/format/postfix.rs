@@ -7,144 +7,27 @@
 
 use memchr::memmem;
 
-use super::syslog::{self, HeaderError, TimeContext};
-use crate::event::{EnhancedCode, Outcome, Stage};
+use super::syslog::{self, TimeContext};
+use super::{Delivery, Envelope, Parsed, Reason, Record, Status};
+use crate::event::{EnhancedCode, Stage};
 
-/// The parts of a Postfix line shared by every record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Envelope<'a> {
-    pub time_us: i64,
-    pub host: &'a [u8],
-    /// The syslog name of the Postfix instance: `postfix`, `postfix-out`. A service suffix
-    /// (`postfix/submission/smtpd`) belongs to the same instance and queue.
-    pub instance: &'a [u8],
-    pub queue_id: &'a [u8],
+/// Reads Postfix's status word.
+fn status_word(word: &[u8]) -> Option<Status> {
+    Some(match word {
+        b"sent" => Status::Sent,
+        b"deferred" => Status::Deferred,
+        b"bounced" => Status::Bounced,
+        b"expired" => Status::Expired,
+        // Address probes, also as `undeliverable-but-not-cached`.
+        _ if word.starts_with(b"undeliverable") => Status::Undeliverable,
+        _ if word.starts_with(b"deliverable") => Status::Deliverable,
+        _ => return None,
+    })
 }
 
-/// One Postfix record that matters for bounce statistics.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Record<'a> {
-    /// A delivery agent's (or qmgr's) verdict for one recipient.
-    Delivery(Delivery<'a>),
-    /// qmgr `from=<sender>, size=..., nrcpt=...`: the message (re-)entered the active queue.
-    Sender { sender: &'a [u8] },
-    /// qmgr `from=<sender>, status=expired, returned to sender`.
-    Expired { sender: &'a [u8] },
-    /// qmgr `removed`: the queue file is gone and its id may be reused.
-    Removed,
-    /// bounce `sender non-delivery notification: NEWID`.
-    BounceNotice { notice_queue_id: &'a [u8] },
-}
-
-/// The status word of a delivery line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Sent,
-    Deferred,
-    Bounced,
-    Expired,
-    /// Address verification probes: `deliverable` / `undeliverable`.
-    Deliverable,
-    Undeliverable,
-}
-
-impl Status {
-    fn parse(word: &[u8]) -> Option<Status> {
-        Some(match word {
-            b"sent" => Status::Sent,
-            b"deferred" => Status::Deferred,
-            b"bounced" => Status::Bounced,
-            b"expired" => Status::Expired,
-            // Address probes, also as `undeliverable-but-not-cached`.
-            _ if word.starts_with(b"undeliverable") => Status::Undeliverable,
-            _ if word.starts_with(b"deliverable") => Status::Deliverable,
-            _ => return None,
-        })
-    }
-
-    pub fn outcome(self) -> Outcome {
-        match self {
-            Status::Sent | Status::Deliverable => Outcome::Delivered,
-            Status::Deferred => Outcome::Deferred,
-            Status::Bounced | Status::Undeliverable => Outcome::Bounced,
-            Status::Expired => Outcome::Expired,
-        }
-    }
-}
-
-/// One delivery line's fields.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivery<'a> {
-    pub recipient: &'a [u8],
-    pub orig_recipient: Option<&'a [u8]>,
-    pub relay_host: Option<&'a [u8]>,
-    pub relay_ip: Option<&'a [u8]>,
-    pub relay_port: Option<u16>,
-    pub dsn: Option<EnhancedCode>,
-    pub status: Status,
-    pub reason: Reason<'a>,
-}
-
-impl Delivery<'_> {
-    /// True for a hand-off to a local content filter (amavis and the like): accepted by a
-    /// loopback relay that queued it under a new id. The re-injected message's own delivery is
-    /// the one that counts.
-    pub fn is_content_filter_handoff(&self) -> bool {
-        self.status == Status::Sent
-            && self.relay_ip.is_some_and(is_loopback)
-            && memmem::find(self.reason.text, b"queued as").is_some()
-    }
-}
-
-fn is_loopback(ip: &[u8]) -> bool {
-    ip.starts_with(b"127.") || ip == b"::1" || ip.eq_ignore_ascii_case(b"ipv6:::1")
-}
-
-/// What the parenthesised text of a delivery line says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Reason<'a> {
-    /// The remote server's reply code, when it answered.
-    pub reply_code: Option<u16>,
-    /// The enhanced code written in the reply (may differ from `dsn=`).
-    pub enhanced_code: Option<EnhancedCode>,
-    pub stage: Option<Stage>,
-    /// The remote reply (without the `host X said:` prefix and the `(in reply to ...)`
-    /// suffix), or Postfix's own reason when there was no reply.
-    pub text: &'a [u8],
-}
-
-/// The result of looking at one line.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Parsed<'a> {
-    Record(Envelope<'a>, Record<'a>),
-    /// A line that carries nothing for bounce statistics (other programs, smtpd, TLS...).
-    Skip,
-    /// A line that should have carried a record but could not be read.
-    Malformed(Malformed),
-}
-
-/// Why a line was rejected. Counted per reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Malformed {
-    Header(HeaderError),
-    /// A delivery line with no readable `status=`.
-    NoStatus,
-    /// A delivery line with no `to=<...>`.
-    NoRecipient,
-    /// A queue id longer than Postfix ever writes.
-    BadQueueId,
-}
-
-impl Malformed {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Malformed::Header(e) => e.as_str(),
-            Malformed::NoStatus => "delivery line without status",
-            Malformed::NoRecipient => "delivery line without recipient",
-            Malformed::BadQueueId => "bad queue id",
-        }
-    }
-}
+const NO_STATUS: &str = "delivery line without status";
+const NO_RECIPIENT: &str = "delivery line without recipient";
+const BAD_QUEUE_ID: &str = "bad queue id";
 
 /// The longest queue id we accept (Postfix long ids are 15-17 characters).
 pub const MAX_QUEUE_ID: usize = 24;
@@ -176,7 +59,7 @@ fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
 pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
     let header = match syslog::parse(line, time) {
         Ok(header) => header,
-        Err(err) => return Parsed::Malformed(Malformed::Header(err)),
+        Err(err) => return Parsed::Malformed(err.as_str()),
     };
     let Some((instance, daemon)) = daemon_of(header.tag) else {
         return Parsed::Skip;
@@ -191,7 +74,7 @@ pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
         return Parsed::Skip;
     }
     if queue_id.len() > MAX_QUEUE_ID {
-        return Parsed::Malformed(Malformed::BadQueueId);
+        return Parsed::Malformed(BAD_QUEUE_ID);
     }
     let body = message[colon + 1..]
         .strip_prefix(b" ")
@@ -243,7 +126,7 @@ fn is_queue_id(id: &[u8]) -> bool {
     id.len() >= 5 && id.iter().all(u8::is_ascii_alphanumeric) && id != b"NOQUEUE"
 }
 
-fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, Malformed> {
+fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
     let mut delivery = Delivery {
         recipient: &[],
         orig_recipient: None,
@@ -258,14 +141,14 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, Malformed> {
     let mut pos = 0;
     loop {
         let Some(eq) = memchr::memchr(b'=', &body[pos..]) else {
-            return Err(Malformed::NoStatus);
+            return Err(NO_STATUS);
         };
         let key = &body[pos..pos + eq];
         let value_start = pos + eq + 1;
         if key == b"status" {
             let rest = &body[value_start..];
             let word_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
-            delivery.status = Status::parse(&rest[..word_end]).ok_or(Malformed::NoStatus)?;
+            delivery.status = status_word(&rest[..word_end]).ok_or(NO_STATUS)?;
             let text = rest[word_end..].trim_ascii_start();
             let text = match text.strip_prefix(b"(") {
                 // Up to the last ')': replies contain parentheses of their own.
@@ -285,7 +168,7 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, Malformed> {
             memmem::find(&body[value_start..], b", ").map(|i| value_start + i)
         };
         let Some(value_end) = value_end else {
-            return Err(Malformed::NoStatus);
+            return Err(NO_STATUS);
         };
         let value = &body[value_start..value_end];
         match key {
@@ -301,7 +184,7 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, Malformed> {
         pos = value_end + 2;
     }
     if !have_recipient {
-        return Err(Malformed::NoRecipient);
+        return Err(NO_RECIPIENT);
     }
     Ok(delivery)
 }
@@ -656,7 +539,7 @@ mod tests {
                 b"Dec  9 10:18:23 mail postfix/smtp[1]: ABCDEF: to=<a@b>, relay=x, delay=1",
                 &mut c
             ),
-            Parsed::Malformed(Malformed::NoStatus)
+            Parsed::Malformed(NO_STATUS)
         );
         assert_eq!(
             parse_line(b"Dec  9 10:18:23 mail postfix/local[1]: ABCDEF: to=<a@b>, relay=local, delay=0.14, dsn=2.0.0, status=sent (delivered to command: procmail -a \"$EXTENSION\" DEFAULT=$HOME/Maild", &mut c),

@@ -9,9 +9,10 @@ use super::queue::{LocalQueues, QueueKey, recipient_id};
 use super::stats::Stats;
 use crate::aggregate::{Aggregate, CubeKey, Sym};
 use crate::classify::{Category, Classifier, ClassifyInput, Permanence, Provider};
-use crate::event::{Outcome, Source, domain_of};
-use crate::format::postfix::{self, Delivery, Envelope, Parsed, Record};
+use crate::event::{Outcome, domain_of};
+use crate::format::postfix;
 use crate::format::syslog::TimeContext;
+use crate::format::{Delivery, Envelope, Format, Parsed, Record};
 
 /// Lines longer than this are rejected unread (a runaway line is not a log record).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
@@ -29,6 +30,7 @@ pub struct ChunkResult {
 /// Parses and correlates one chunk.
 pub struct ChunkProcessor<'c> {
     classifier: &'c Classifier,
+    format: Format,
     time: TimeContext,
     input: usize,
     aggregate: Aggregate,
@@ -40,9 +42,15 @@ pub struct ChunkProcessor<'c> {
 }
 
 impl<'c> ChunkProcessor<'c> {
-    pub fn new(classifier: &'c Classifier, time: TimeContext, input: usize) -> Self {
+    pub fn new(
+        classifier: &'c Classifier,
+        format: Format,
+        time: TimeContext,
+        input: usize,
+    ) -> Self {
         ChunkProcessor {
             classifier,
+            format,
             time,
             input,
             aggregate: Aggregate::new(),
@@ -94,11 +102,11 @@ impl<'c> ChunkProcessor<'c> {
             self.stats.reject("line too long", self.input, n, line);
             return;
         }
-        match postfix::parse_line(line, &mut self.time) {
+        match self.format.parse_line(line, &mut self.time) {
             Parsed::Skip => {}
             Parsed::Malformed(reason) => {
                 let n = self.stats.lines;
-                self.stats.reject(reason.as_str(), self.input, n, line);
+                self.stats.reject(reason, self.input, n, line);
             }
             Parsed::Record(envelope, record) => self.record(&envelope, record, line),
         }
@@ -135,7 +143,7 @@ impl<'c> ChunkProcessor<'c> {
                 };
                 let cell = CubeKey {
                     hour: envelope.time_us.div_euclid(US_PER_HOUR),
-                    source: Source::Postfix,
+                    source: self.format.source(),
                     mta_host: self.host_sym(envelope.host),
                     sender_domain,
                     recipient_domain: Sym(0),
@@ -190,7 +198,7 @@ impl<'c> ChunkProcessor<'c> {
         };
         CubeKey {
             hour: envelope.time_us.div_euclid(US_PER_HOUR),
-            source: Source::Postfix,
+            source: self.format.source(),
             mta_host: self.host_sym(envelope.host),
             sender_domain: Sym(0),
             recipient_domain: self.aggregate.interner.intern_name(recipient_domain),

@@ -12,7 +12,8 @@ use std::time::SystemTime;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::{Block, BlockData, InputFailure};
+use super::{Block, BlockData, DETECT_BYTES, InputFailure};
+use crate::format::Format;
 use crate::format::syslog::TimeContext;
 use crate::input::{self, BlockReader, BlockStream, Compression, InputFile, OpenOptions, Opened};
 use crate::progress::Progress;
@@ -28,6 +29,16 @@ pub struct ReadOptions {
     pub year: Option<i16>,
     pub block_bytes: usize,
     pub no_mmap: bool,
+    /// Force a format instead of detecting it per file.
+    pub format: Option<Format>,
+}
+
+/// The format to read a file as: forced, else detected from its first bytes, else Postfix
+/// (whose parser then counts what it cannot read as rejected lines).
+fn format_of(forced: Option<Format>, first_bytes: &[u8]) -> Format {
+    forced
+        .or_else(|| Format::detect(&first_bytes[..first_bytes.len().min(DETECT_BYTES)]))
+        .unwrap_or(Format::Postfix)
 }
 
 enum Current {
@@ -47,6 +58,8 @@ pub struct FileBlocks<'f> {
     next_input: usize,
     input: usize,
     time: Option<TimeContext>,
+    /// The current input's format; for streams, decided on its first block.
+    format: Option<Format>,
     current: Current,
     /// The compression found for each input (None until opened).
     pub compression: Vec<Option<Compression>>,
@@ -61,6 +74,7 @@ impl<'f> FileBlocks<'f> {
             next_input: 0,
             input: 0,
             time: None,
+            format: None,
             current: Current::None,
             compression: vec![None; files.len()],
         }
@@ -92,8 +106,10 @@ impl<'f> FileBlocks<'f> {
             Err(err) => return Some(Err(failure(err.to_string()))),
         };
         self.compression[index] = Some(compression);
+        self.format = None;
         self.current = match opened {
             Opened::Mapped(map) => {
+                self.format = Some(format_of(self.options.format, &map));
                 let ranges = input::split_chunks(&map, self.options.block_bytes);
                 Current::Mapped {
                     map: Arc::new(map),
@@ -125,6 +141,7 @@ impl<'f> Iterator for FileBlocks<'f> {
                         return Some(Ok(Block {
                             input: self.input,
                             data: BlockData::Mapped(Arc::clone(map), range),
+                            format: self.format.unwrap_or(Format::Postfix),
                             time: time(),
                             oversized: false,
                             counts_progress: true,
@@ -133,9 +150,13 @@ impl<'f> Iterator for FileBlocks<'f> {
                 }
                 Current::Stream(stream) => match stream.next() {
                     Some(Ok(block)) => {
+                        let format = *self
+                            .format
+                            .get_or_insert_with(|| format_of(self.options.format, &block.data));
                         return Some(Ok(Block {
                             input: self.input,
                             data: BlockData::Owned(block.data),
+                            format,
                             time: time(),
                             oversized: block.oversized.is_some(),
                             counts_progress: false,

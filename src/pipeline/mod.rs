@@ -22,7 +22,11 @@ use stats::Stats;
 
 use crate::aggregate::Aggregate;
 use crate::classify::Classifier;
+use crate::format::Format;
 use crate::format::syslog::TimeContext;
+
+/// How much of a file format detection looks at.
+pub const DETECT_BYTES: usize = 64 * 1024;
 
 /// Knobs of a run.
 #[derive(Debug, Clone)]
@@ -64,6 +68,7 @@ pub struct Block<'d> {
     /// Index of the input in the run's input list.
     pub input: usize,
     pub data: BlockData<'d>,
+    pub format: Format,
     pub time: TimeContext,
     /// The block is the head of one line too long to keep: counted as rejected, not parsed.
     pub oversized: bool,
@@ -199,8 +204,12 @@ where
                         let tx = result_tx.clone();
                         scope.spawn(move |_| {
                             let bytes = block.data.bytes();
-                            let mut processor =
-                                ChunkProcessor::new(classifier, block.time, block.input);
+                            let mut processor = ChunkProcessor::new(
+                                classifier,
+                                block.format,
+                                block.time,
+                                block.input,
+                            );
                             if block.oversized {
                                 processor.reject_oversized(bytes);
                             } else {
@@ -231,12 +240,15 @@ pub fn run_in_memory(
     classifier: &Classifier,
 ) -> Output {
     let blocks = inputs.iter().enumerate().flat_map(|(input, (data, time))| {
+        let format =
+            Format::detect(&data[..data.len().min(DETECT_BYTES)]).unwrap_or(Format::Postfix);
         crate::input::split_chunks(data, config.block_bytes)
             .into_iter()
             .map(move |range| {
                 Ok(Block {
                     input,
                     data: BlockData::Borrowed(&data[range]),
+                    format,
                     time: time.clone(),
                     oversized: false,
                     counts_progress: false,
