@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand, each with its `Args` and a `run` function.
 
 mod classify;
+mod eval;
 mod explain;
 mod ingest;
 
@@ -24,6 +25,8 @@ enum Command {
     Explain(explain::Args),
     /// Classify JSON lines (one attempt per line) and write them back with the verdict added.
     Classify(classify::Args),
+    /// Measure the classifier on a labelled set (accuracy per category, confusions, baseline).
+    Eval(eval::Args),
 }
 
 /// Runs the chosen subcommand. `Ok` carries the exit code (0 ok, 1 finished with rejects).
@@ -32,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Classify(args) => classify::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }
 
