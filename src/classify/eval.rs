@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::jsonl::Record;
-use super::{Category, Classification, Classifier, baseline_category};
+use super::{Category, Classification, Classifier, baseline_category, with_codes_from_text};
 
 /// Why a labelled set could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -132,7 +132,7 @@ pub struct CategoryStats {
 }
 
 /// Classifies every case with `classifier` (uncached, so the cache cannot hide anything) and
-/// with the baseline.
+/// with the baseline (given the codes found in the text, see [`with_codes_from_text`]).
 pub fn evaluate(classifier: &Classifier, cases: &[Case]) -> Report {
     let results = cases
         .iter()
@@ -142,7 +142,7 @@ pub fn evaluate(classifier: &Classifier, cases: &[Case]) -> Report {
             CaseResult {
                 case: case.clone(),
                 got: classifier.classify_uncached(&input),
-                baseline: baseline_category(&input).0,
+                baseline: baseline_category(&with_codes_from_text(&input)).0,
             }
         })
         .collect();

@@ -10,7 +10,7 @@
 //! extend or override. The classifier resolves the codes (the reply's own, one found in the
 //! text, or the MTA's dsn), normalises the text ([`normalize`]), runs every text pattern at once
 //! (one `RegexSet`), and takes the first rule that holds in precedence order: provider rules,
-//! text rules, stage rules, specific enhanced codes, generic codes, bare reply codes. Results
+//! text rules, specific enhanced codes, stage rules, generic codes, bare reply codes. Results
 //! are cached on the normalised reply ([`cache`]), so the millionth "user unknown" costs one
 //! hash lookup.
 //!
@@ -752,6 +752,19 @@ fn reply_code_in_text(text: &[u8]) -> Option<u16> {
         let said = memchr::memmem::find(text, b"said:")?;
         at(&text[said + 5..])
     })
+}
+
+/// The input with its reply code and enhanced code filled in from the text where they are
+/// absent, as a log parser would extract them. The baseline gets this view in evaluations so
+/// that it is judged on the codes, not on whether the codes were given separately.
+pub fn with_codes_from_text<'a>(input: &ClassifyInput<'a>) -> ClassifyInput<'a> {
+    ClassifyInput {
+        reply_code: input.reply_code.or_else(|| reply_code_in_text(input.text)),
+        enhanced_code: input
+            .enhanced_code
+            .or_else(|| EnhancedCode::find(input.text)),
+        ..*input
+    }
 }
 
 /// The status-code-only classification: enhanced code class and subject, then the reply code.

@@ -22,6 +22,7 @@ pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     for token in text
         .split(|b| b.is_ascii_whitespace())
+        .flat_map(split_before_brackets)
         .filter(|t| !t.is_empty())
     {
         let token = strip_reply_prefix(token);
@@ -47,6 +48,21 @@ pub fn normalize(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     normalize_into(text, &mut out);
     out
+}
+
+/// Splits `sender[192.0.2.1]` and `host.example[192.0.2.1]:25` before the bracket, so the
+/// word survives when the address is replaced.
+fn split_before_brackets(token: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = token;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let cut = memchr::memchr(b'[', &rest[1..]).map_or(rest.len(), |i| i + 1);
+        let (head, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(head)
+    })
 }
 
 /// Strips a leading `550-` (continuation) or a bare `550` reply-code prefix glued to a word.
@@ -225,6 +241,10 @@ mod tests {
             "see https://help.example/id now"
         );
         assert_eq!(norm("[2607:4100:3:25:100::2 12]"), "# 12]");
+        assert_eq!(
+            norm("banned sender[192.0.2.200]. mx.example.net[198.51.100.1]:25"),
+            "banned sender # mx.example.net #"
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //!
 //! Precedence does not depend on where a rule sits in the file but on what it looks at, so a
 //! user rule lands in the right place without knowing the built-ins: provider rules first, then
-//! text rules, then stage rules, then specific enhanced codes, generic codes (`X.0.0`, `X.Y.0`)
-//! and finally bare reply codes. Within one tier, user rules come before built-ins and
+//! text rules, specific enhanced codes, stage rules (a refusal before RCPT), generic codes
+//! (`X.0.0`, `X.Y.0`) and finally bare reply codes. Within one tier, user rules come before built-ins and
 //! otherwise file order decides.
 
 use std::collections::{HashMap, HashSet};
@@ -187,8 +187,8 @@ fn parse_reply_code(s: &str) -> Option<u16> {
 pub(crate) enum Tier {
     Provider,
     Text,
-    Stage,
     SpecificCode,
+    Stage,
     GenericCode,
     ReplyCode,
     CatchAll,
@@ -432,10 +432,10 @@ fn compile_rule(
         Tier::Provider
     } else if !text.is_empty() {
         Tier::Text
-    } else if stages != 0 {
-        Tier::Stage
     } else if codes.iter().any(CodePattern::is_specific) {
         Tier::SpecificCode
+    } else if stages != 0 {
+        Tier::Stage
     } else if !codes.is_empty() {
         Tier::GenericCode
     } else if !replies.is_empty() {
