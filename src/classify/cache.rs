@@ -16,7 +16,9 @@ use super::Classification;
 
 const SHARDS: usize = 16;
 
-type Shard = RwLock<HashMap<Box<[u8]>, Classification, FastHash>>;
+/// Entries by the key's 64-bit hash (computed once per lookup); the rare keys that share a
+/// hash sit side by side in the vector and are told apart by their bytes.
+type Shard = RwLock<HashMap<u64, Vec<(Box<[u8]>, Classification)>, IdentityHash>>;
 
 /// The sharded cache.
 #[derive(Debug)]
@@ -30,35 +32,49 @@ impl Cache {
     pub(crate) fn new(capacity: usize) -> Cache {
         Cache {
             shards: (0..SHARDS)
-                .map(|_| RwLock::new(HashMap::with_hasher(FastHash)))
+                .map(|_| RwLock::new(HashMap::with_hasher(IdentityHash)))
                 .collect(),
             per_shard: (capacity / SHARDS).max(1),
         }
     }
 
-    fn shard(&self, key: &[u8]) -> &Shard {
-        let h = FastHash.hash_one(key);
-        &self.shards[(h >> 59) as usize % SHARDS]
+    fn shard(&self, hash: u64) -> &Shard {
+        &self.shards[(hash >> 59) as usize % SHARDS]
     }
 
     pub(crate) fn get(&self, key: &[u8]) -> Option<Classification> {
-        let shard = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
-        shard.get(key).copied()
+        let hash = FastHash.hash_one(key);
+        let shard = self.shard(hash).read().unwrap_or_else(|e| e.into_inner());
+        shard
+            .get(&hash)?
+            .iter()
+            .find(|(k, _)| **k == *key)
+            .map(|&(_, v)| v)
     }
 
     pub(crate) fn insert(&self, key: &[u8], value: Classification) {
-        let mut shard = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        let hash = FastHash.hash_one(key);
+        let mut shard = self.shard(hash).write().unwrap_or_else(|e| e.into_inner());
         if shard.len() >= self.per_shard {
             shard.clear();
         }
-        shard.insert(key.into(), value);
+        let slot = shard.entry(hash).or_default();
+        if !slot.iter().any(|(k, _)| **k == *key) {
+            slot.push((key.into(), value));
+        }
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
+            .map(|s| {
+                s.read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .map(Vec::len)
+                    .sum::<usize>()
+            })
             .sum()
     }
 }
@@ -98,5 +114,34 @@ impl Hasher for FastHasher {
         h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
         h ^= h >> 33;
         h
+    }
+}
+
+/// The map's keys are already well-mixed 64-bit hashes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IdentityHash;
+
+impl BuildHasher for IdentityHash {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher(0)
+    }
+}
+
+pub(crate) struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }

@@ -93,7 +93,7 @@ impl<'a> Record<'a> {
             enhanced_code: self.enhanced_code.as_deref().and_then(parse_code),
             dsn: self.dsn.as_deref().and_then(parse_code),
             text: self.text.as_deref().unwrap_or("").as_bytes(),
-            stage: self.stage.as_deref().and_then(Stage::parse),
+            stage: self.stage.as_deref().and_then(parse_stage),
             remote_host: self
                 .remote_host
                 .as_deref()
@@ -110,6 +110,20 @@ impl<'a> Record<'a> {
             || self.action.is_some()
             || self.provider.is_some()
             || self.rule_id.is_some()
+    }
+}
+
+/// The common spellings without allocating, then [`Stage::parse`] for the rest.
+fn parse_stage(text: &str) -> Option<Stage> {
+    match text {
+        "rcpt" | "RCPT TO" => Some(Stage::RcptTo),
+        "end_of_data" | "end of DATA" => Some(Stage::EndOfData),
+        "mail" | "MAIL FROM" => Some(Stage::MailFrom),
+        "data" | "DATA" => Some(Stage::Data),
+        "connect" => Some(Stage::Connect),
+        "greeting" => Some(Stage::Greeting),
+        "ehlo" | "EHLO" => Some(Stage::Ehlo),
+        _ => Stage::parse(text),
     }
 }
 

@@ -18,27 +18,149 @@ use crate::event::{EnhancedCode, Stage};
 const VARIABLE: u8 = b'#';
 
 /// Appends the normalised form of `text` to `out`.
+///
+/// One pass over the text: each whitespace-separated word is cut before any `[` (so
+/// `sender[192.0.2.1]` keeps its word), and each piece is measured once and then either dropped
+/// (status codes), replaced by `#` (addresses, IPs, long numbers, ids, and the host name in
+/// `host mx.example.org said:` or `mx.example.org[192.0.2.1]`), or copied lowercased.
 pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
-    for token in text
-        .split(|b| b.is_ascii_whitespace())
-        .flat_map(split_before_brackets)
-        .filter(|t| !t.is_empty())
-    {
-        let token = strip_reply_prefix(token);
-        if token.is_empty() || is_status_code(token) {
-            continue;
+    let mut after_host = false;
+    let mut i = 0;
+    while i < text.len() {
+        while i < text.len() && text[i].is_ascii_whitespace() {
+            i += 1;
         }
-        if out.len() > start {
-            out.push(b' ');
+        let word_start = i;
+        while i < text.len() && !text[i].is_ascii_whitespace() {
+            i += 1;
         }
-        if is_variable(token) {
-            out.push(VARIABLE);
-        } else if is_url(token) {
-            push_url(token, out);
-        } else {
-            out.extend(token.iter().map(u8::to_ascii_lowercase));
+        let mut word = &text[word_start..i];
+        while !word.is_empty() {
+            let cut = memchr::memchr(b'[', &word[1..]).map_or(word.len(), |k| k + 1);
+            let (piece, rest) = word.split_at(cut);
+            word = rest;
+            push_token(piece, !rest.is_empty(), &mut after_host, out, start);
         }
+    }
+}
+
+fn push_token(
+    token: &[u8],
+    before_bracket: bool,
+    after_host: &mut bool,
+    out: &mut Vec<u8>,
+    start: usize,
+) {
+    let token = strip_reply_prefix(token);
+    if token.is_empty() {
+        return;
+    }
+    let core = trim_punct(token);
+    let stats = Stats::of(core);
+    if stats.is_status_code(core) {
+        return;
+    }
+    if out.len() > start {
+        out.push(b' ');
+    }
+    let url = is_url(token);
+    let host_name = (before_bracket || *after_host) && stats.dots > 0 && !url;
+    *after_host = token.eq_ignore_ascii_case(b"host");
+    if host_name || stats.is_variable(core, url) {
+        out.push(VARIABLE);
+    } else if url {
+        push_url(token, out);
+    } else {
+        let at = out.len();
+        out.extend_from_slice(token);
+        out[at..].make_ascii_lowercase();
+    }
+}
+
+/// What one pass over a token's core learns.
+struct Stats {
+    digits: usize,
+    dots: usize,
+    colons: usize,
+    at_sign: bool,
+    /// Only digits, dots and colons (IPv4, with or without a port).
+    numeric: bool,
+    /// Only hex digits and colons (IPv6).
+    hex: bool,
+}
+
+impl Stats {
+    fn of(core: &[u8]) -> Stats {
+        let mut stats = Stats {
+            digits: 0,
+            dots: 0,
+            colons: 0,
+            at_sign: false,
+            numeric: true,
+            hex: true,
+        };
+        for &b in core {
+            match b {
+                b'0'..=b'9' => stats.digits += 1,
+                b'.' => {
+                    stats.dots += 1;
+                    stats.hex = false;
+                }
+                b':' => {
+                    stats.colons += 1;
+                    continue;
+                }
+                b'a'..=b'f' | b'A'..=b'F' => stats.numeric = false,
+                b'@' => {
+                    stats.at_sign = true;
+                    stats.numeric = false;
+                    stats.hex = false;
+                }
+                _ => {
+                    stats.numeric = false;
+                    stats.hex = false;
+                }
+            }
+        }
+        stats
+    }
+
+    /// A reply code (`550`) or an enhanced status code (`5.7.1`, `#5.1.1`). The classifier
+    /// reads codes structurally, so in text they are noise.
+    fn is_status_code(&self, core: &[u8]) -> bool {
+        let code = core.strip_prefix(b"#").unwrap_or(core);
+        match code.first() {
+            Some(b'2' | b'4' | b'5') => {}
+            _ => return false,
+        }
+        if code.len() == 3 && self.digits == 3 {
+            return true;
+        }
+        self.dots == 2 && EnhancedCode::parse(code).is_some()
+    }
+
+    /// True for tokens that name one message, address or host rather than a reason: e-mail
+    /// addresses, IP addresses, numbers of three or more digits, and long tokens mixing
+    /// letters and digits (session ids, queue ids, datacentre host names, timestamps). Short
+    /// codes such as `TSS04`, `S3150` or `BL000010` are kept because rules may name them.
+    fn is_variable(&self, core: &[u8], url: bool) -> bool {
+        if self.at_sign {
+            return true;
+        }
+        if self.digits == 0 || url {
+            return false;
+        }
+        if self.numeric && self.dots >= 3 {
+            return true;
+        }
+        if self.hex && self.colons >= 2 {
+            return true;
+        }
+        if self.digits == core.len() && self.digits >= 3 {
+            return true;
+        }
+        core.len() >= 10 && self.digits >= 2
     }
 }
 
@@ -50,22 +172,7 @@ pub fn normalize(text: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits `sender[192.0.2.1]` and `host.example[192.0.2.1]:25` before the bracket, so the
-/// word survives when the address is replaced.
-fn split_before_brackets(token: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = token;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let cut = memchr::memchr(b'[', &rest[1..]).map_or(rest.len(), |i| i + 1);
-        let (head, tail) = rest.split_at(cut);
-        rest = tail;
-        Some(head)
-    })
-}
-
-/// Strips a leading `550-` (continuation) or a bare `550` reply-code prefix glued to a word.
+/// Strips a leading `550-` (continuation) reply-code prefix glued to a word.
 fn strip_reply_prefix(token: &[u8]) -> &[u8] {
     if token.len() >= 4
         && matches!(token[0], b'2' | b'4' | b'5')
@@ -76,20 +183,6 @@ fn strip_reply_prefix(token: &[u8]) -> &[u8] {
         return &token[4..];
     }
     token
-}
-
-/// A reply code (`550`) or an enhanced status code (`5.7.1`, `#5.1.1`), possibly followed by
-/// punctuation. The classifier reads codes structurally, so in text they are noise.
-fn is_status_code(token: &[u8]) -> bool {
-    let token = trim_punct(token);
-    let token = token.strip_prefix(b"#").unwrap_or(token);
-    if token.len() == 3
-        && matches!(token[0], b'2' | b'4' | b'5')
-        && token.iter().all(u8::is_ascii_digit)
-    {
-        return true;
-    }
-    EnhancedCode::parse(token).is_some()
 }
 
 fn trim_punct(token: &[u8]) -> &[u8] {
@@ -111,10 +204,10 @@ fn trim_punct(token: &[u8]) -> &[u8] {
 }
 
 fn is_url(token: &[u8]) -> bool {
-    let lower_starts = |prefix: &[u8]| {
+    let starts = |prefix: &[u8]| {
         token.len() >= prefix.len() && token[..prefix.len()].eq_ignore_ascii_case(prefix)
     };
-    lower_starts(b"http://") || lower_starts(b"https://") || lower_starts(b"(http")
+    starts(b"http://") || starts(b"https://") || starts(b"(http")
 }
 
 /// URLs are kept (their paths often name the problem, `?p=NoSuchUser`), but a query string
@@ -124,42 +217,9 @@ fn push_url(token: &[u8], out: &mut Vec<u8>) {
         Some(q) if token[q..].iter().filter(|b| b.is_ascii_digit()).count() >= 4 => q,
         _ => token.len(),
     };
-    out.extend(token[..cut].iter().map(u8::to_ascii_lowercase));
-}
-
-/// True for tokens that name one message, address or host rather than a reason: e-mail
-/// addresses, IP addresses, long numbers, and long tokens mixing letters and digits (session
-/// ids, queue ids, datacentre host names, timestamps). Short codes such as `TSS04`, `S3150` or
-/// `BL000010` are kept because rules may name them.
-fn is_variable(token: &[u8]) -> bool {
-    if memchr::memchr(b'@', token).is_some() {
-        return true;
-    }
-    let core = trim_punct(token);
-    let digits = core.iter().filter(|b| b.is_ascii_digit()).count();
-    if digits == 0 {
-        return false;
-    }
-    if is_url(token) {
-        return false;
-    }
-    // Dotted IPv4 (possibly with a port or in brackets) and IPv6.
-    let dots = core.iter().filter(|&&b| b == b'.').count();
-    let colons = core.iter().filter(|&&b| b == b':').count();
-    if dots >= 3
-        && core
-            .iter()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b':'))
-    {
-        return true;
-    }
-    if colons >= 2 && core.iter().all(|b| b.is_ascii_hexdigit() || *b == b':') {
-        return true;
-    }
-    if digits == core.len() && digits >= 3 {
-        return true;
-    }
-    core.len() >= 10 && digits >= 2
+    let at = out.len();
+    out.extend_from_slice(&token[..cut]);
+    out[at..].make_ascii_lowercase();
 }
 
 /// The SMTP stage named in a normalised text, as Postfix (`in reply to RCPT TO command`) and
@@ -243,8 +303,13 @@ mod tests {
         assert_eq!(norm("[2607:4100:3:25:100::2 12]"), "# 12]");
         assert_eq!(
             norm("banned sender[192.0.2.200]. mx.example.net[198.51.100.1]:25"),
-            "banned sender # mx.example.net #"
+            "banned sender # # #"
         );
+        assert_eq!(
+            norm("host mx.example.org said: 550 no such user"),
+            "host # said: no such user"
+        );
+        assert_eq!(norm("Client host rejected: x"), "client host rejected: x");
     }
 
     #[test]
