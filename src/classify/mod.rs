@@ -748,10 +748,17 @@ fn reply_code_in_text(text: &[u8]) -> Option<u16> {
         }
         None
     }
-    at(text).or_else(|| {
-        let said = memchr::memmem::find(text, b"said:")?;
-        at(&text[said + 5..])
-    })
+    at(text)
+        .or_else(|| {
+            let said = memchr::memmem::find(text, b"said:")?;
+            at(&text[said + 5..])
+        })
+        .or_else(|| {
+            // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ..."
+            let after = memchr::memmem::find(text, b"mail server after ")?;
+            let rest = &text[after..];
+            memchr::memmem::find_iter(rest, b": ").find_map(|i| at(&rest[i + 2..]))
+        })
 }
 
 /// The input with its reply code and enhanced code filled in from the text where they are

@@ -112,6 +112,12 @@ fn codes_are_read_from_text_when_absent() {
     assert_eq!(got.category, Category::MailboxFull);
     assert_eq!(reply_code_in_text(b"said: 451-4.3.0 busy"), Some(451));
     assert_eq!(reply_code_in_text(b"5500 nope"), None);
+    assert_eq!(
+        reply_code_in_text(
+            b"H=mx [192.0.2.1]: SMTP error from remote mail server after RCPT TO:<a@b.example>: 550 5.1.1 nope"
+        ),
+        Some(550)
+    );
 }
 
 #[test]
