@@ -28,7 +28,7 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use crate::event::{EnhancedCode, Outcome, Stage};
+use crate::event::{EnhancedCode, Event, Outcome, Stage};
 
 pub use provider::Provider;
 pub use rules::ClassifyError;
@@ -386,6 +386,22 @@ pub struct ClassifyInput<'a> {
     pub recipient_domain: Option<&'a [u8]>,
 }
 
+impl<'a> ClassifyInput<'a> {
+    /// The classifier's view of a parsed event (what `ingest` classifies).
+    pub fn from_event(event: &Event<'a>) -> ClassifyInput<'a> {
+        ClassifyInput {
+            outcome: Some(event.outcome),
+            reply_code: event.reply_code,
+            enhanced_code: event.enhanced_code,
+            dsn: event.dsn,
+            text: event.text,
+            stage: event.stage,
+            remote_host: event.remote_host.filter(|h| !h.is_empty()),
+            recipient_domain: Some(event.recipient_domain).filter(|d| !d.is_empty()),
+        }
+    }
+}
+
 /// The verdict on one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Classification {
@@ -639,11 +655,23 @@ impl Classifier {
     /// Facts about the rule with this id, if there is one.
     pub fn rule_info(&self, id: &str) -> Option<RuleInfo<'_>> {
         if let Some(&fixed) = FIXED_RULE_IDS.iter().find(|&&f| f == id) {
+            let advice = match fixed {
+                RULE_BEFORE_MAIL => Some(
+                    "The receiver refused our host before any recipient was named, so the address is not at fault: check the sending IP's reputation and HELO name.",
+                ),
+                RULE_MAIL_FROM => Some(
+                    "The receiver refused the envelope sender (MAIL FROM), not the recipient: check the bounce address and its domain.",
+                ),
+                RULE_EXPIRED => Some(
+                    "The MTA stopped retrying: look at this recipient's last deferral for the cause before sending again.",
+                ),
+                _ => None,
+            };
             return Some(RuleInfo {
                 id: fixed,
                 tier: "fixed",
                 user: false,
-                advice: None,
+                advice,
             });
         }
         let rule = &self.rules.rules[*self.rules.by_id.get(id)?];

@@ -20,44 +20,63 @@ const VARIABLE: u8 = b'#';
 /// Appends the normalised form of `text` to `out`.
 ///
 /// One pass over the text: each whitespace-separated word is cut before any `[` (so
-/// `sender[192.0.2.1]` keeps its word), and each piece is measured once and then either dropped
-/// (status codes), replaced by `#` (addresses, IPs, long numbers, ids, and the host name in
-/// `host mx.example.org said:` or `mx.example.org[192.0.2.1]`), or copied lowercased.
+/// `sender[192.0.2.1]` keeps its word), and each piece is measured as it is scanned and then
+/// either dropped (status codes), replaced by `#` (addresses, IPs, long numbers, ids, and the
+/// host name in `host mx.example.org said:` or `mx.example.org[192.0.2.1]`), or copied
+/// lowercased.
 pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     let mut after_host = false;
     let mut i = 0;
-    while i < text.len() {
-        while i < text.len() && text[i].is_ascii_whitespace() {
+    let n = text.len();
+    while i < n {
+        while i < n && CLASS[usize::from(text[i])] & WS != 0 {
             i += 1;
         }
-        let word_start = i;
-        while i < text.len() && !text[i].is_ascii_whitespace() {
+        if i == n {
+            break;
+        }
+        let piece_start = i;
+        let mut stats = Stats::default();
+        stats.add(CLASS[usize::from(text[i])]);
+        i += 1;
+        while i < n {
+            let class = CLASS[usize::from(text[i])];
+            if class & (WS | OPEN_BRACKET) != 0 {
+                break;
+            }
+            stats.add(class);
             i += 1;
         }
-        let mut word = &text[word_start..i];
-        while !word.is_empty() {
-            let cut = memchr::memchr(b'[', &word[1..]).map_or(word.len(), |k| k + 1);
-            let (piece, rest) = word.split_at(cut);
-            word = rest;
-            push_token(piece, !rest.is_empty(), &mut after_host, out, start);
-        }
+        let before_bracket = i < n && text[i] == b'[';
+        push_token(
+            &text[piece_start..i],
+            stats,
+            before_bracket,
+            &mut after_host,
+            out,
+            start,
+        );
     }
 }
 
 fn push_token(
     token: &[u8],
+    mut stats: Stats,
     before_bracket: bool,
     after_host: &mut bool,
     out: &mut Vec<u8>,
     start: usize,
 ) {
-    let token = strip_reply_prefix(token);
-    if token.is_empty() {
-        return;
+    let stripped = strip_reply_prefix(token);
+    if stripped.len() != token.len() {
+        if stripped.is_empty() {
+            return;
+        }
+        stats = Stats::of(stripped);
     }
-    let core = trim_punct(token);
-    let stats = Stats::of(core);
+    let token = stripped;
+    let core = trim_punct(token, &mut stats);
     if stats.is_status_code(core) {
         return;
     }
@@ -78,52 +97,77 @@ fn push_token(
     }
 }
 
-/// What one pass over a token's core learns.
+const WS: u8 = 1;
+const DIGIT: u8 = 2;
+const DOT: u8 = 4;
+const COLON: u8 = 8;
+const AT: u8 = 16;
+const HEX_LETTER: u8 = 32;
+const OPEN_BRACKET: u8 = 64;
+/// Trimmed from both ends of a token before it is judged.
+const PUNCT: u8 = 128;
+
+/// Byte classes, so one table lookup per byte feeds every count.
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = match c {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0c => WS,
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'f' | b'A'..=b'F' => HEX_LETTER,
+            b'.' => DOT | PUNCT,
+            b':' => COLON | PUNCT,
+            b'@' => AT,
+            b'[' => OPEN_BRACKET | PUNCT,
+            b'(' | b')' | b']' | b'<' | b'>' | b',' | b';' | b'"' | b'\'' => PUNCT,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+};
+
+/// Counts over a token's bytes, kept while scanning and corrected when its ends are trimmed.
+#[derive(Debug, Clone, Copy, Default)]
 struct Stats {
     digits: usize,
     dots: usize,
     colons: usize,
-    at_sign: bool,
-    /// Only digits, dots and colons (IPv4, with or without a port).
-    numeric: bool,
-    /// Only hex digits and colons (IPv6).
-    hex: bool,
+    at_signs: usize,
+    /// Bytes other than digits, dots and colons (zero for IPv4, with or without a port).
+    not_numeric: usize,
+    /// Bytes other than hex digits and colons (zero for IPv6).
+    not_hex: usize,
 }
 
 impl Stats {
-    fn of(core: &[u8]) -> Stats {
-        let mut stats = Stats {
-            digits: 0,
-            dots: 0,
-            colons: 0,
-            at_sign: false,
-            numeric: true,
-            hex: true,
-        };
-        for &b in core {
-            match b {
-                b'0'..=b'9' => stats.digits += 1,
-                b'.' => {
-                    stats.dots += 1;
-                    stats.hex = false;
-                }
-                b':' => {
-                    stats.colons += 1;
-                    continue;
-                }
-                b'a'..=b'f' | b'A'..=b'F' => stats.numeric = false,
-                b'@' => {
-                    stats.at_sign = true;
-                    stats.numeric = false;
-                    stats.hex = false;
-                }
-                _ => {
-                    stats.numeric = false;
-                    stats.hex = false;
-                }
-            }
+    fn of(bytes: &[u8]) -> Stats {
+        let mut stats = Stats::default();
+        for &b in bytes {
+            stats.add(CLASS[usize::from(b)]);
         }
         stats
+    }
+
+    #[inline]
+    fn add(&mut self, class: u8) {
+        self.digits += usize::from(class & DIGIT != 0);
+        self.dots += usize::from(class & DOT != 0);
+        self.colons += usize::from(class & COLON != 0);
+        self.at_signs += usize::from(class & AT != 0);
+        self.not_numeric += usize::from(class & (DIGIT | DOT | COLON) == 0);
+        self.not_hex += usize::from(class & (DIGIT | HEX_LETTER | COLON) == 0);
+    }
+
+    fn remove(&mut self, class: u8) {
+        self.digits -= usize::from(class & DIGIT != 0);
+        self.dots -= usize::from(class & DOT != 0);
+        self.colons -= usize::from(class & COLON != 0);
+        self.at_signs -= usize::from(class & AT != 0);
+        self.not_numeric -= usize::from(class & (DIGIT | DOT | COLON) == 0);
+        self.not_hex -= usize::from(class & (DIGIT | HEX_LETTER | COLON) == 0);
     }
 
     /// A reply code (`550`) or an enhanced status code (`5.7.1`, `#5.1.1`). The classifier
@@ -145,16 +189,16 @@ impl Stats {
     /// letters and digits (session ids, queue ids, datacentre host names, timestamps). Short
     /// codes such as `TSS04`, `S3150` or `BL000010` are kept because rules may name them.
     fn is_variable(&self, core: &[u8], url: bool) -> bool {
-        if self.at_sign {
+        if self.at_signs > 0 {
             return true;
         }
         if self.digits == 0 || url {
             return false;
         }
-        if self.numeric && self.dots >= 3 {
+        if self.not_numeric == 0 && self.dots >= 3 {
             return true;
         }
-        if self.hex && self.colons >= 2 {
+        if self.not_hex == 0 && self.colons >= 2 {
             return true;
         }
         if self.digits == core.len() && self.digits >= 3 {
@@ -185,22 +229,20 @@ fn strip_reply_prefix(token: &[u8]) -> &[u8] {
     token
 }
 
-fn trim_punct(token: &[u8]) -> &[u8] {
-    let is_punct = |b: &u8| {
-        matches!(
-            b,
-            b'(' | b')' | b'[' | b']' | b'<' | b'>' | b',' | b';' | b':' | b'.' | b'"' | b'\''
-        )
-    };
-    let start = token
-        .iter()
-        .position(|b| !is_punct(b))
-        .unwrap_or(token.len());
-    let end = token
-        .iter()
-        .rposition(|b| !is_punct(b))
-        .map_or(start, |e| e + 1);
-    &token[start..end.max(start)]
+/// The token without punctuation at its ends (`<`, `>`, brackets, quotes, `.,;:`), with the
+/// trimmed bytes taken out of `stats`.
+fn trim_punct<'t>(token: &'t [u8], stats: &mut Stats) -> &'t [u8] {
+    let mut start = 0;
+    let mut end = token.len();
+    while start < end && CLASS[usize::from(token[start])] & PUNCT != 0 {
+        stats.remove(CLASS[usize::from(token[start])]);
+        start += 1;
+    }
+    while end > start && CLASS[usize::from(token[end - 1])] & PUNCT != 0 {
+        stats.remove(CLASS[usize::from(token[end - 1])]);
+        end -= 1;
+    }
+    &token[start..end]
 }
 
 fn is_url(token: &[u8]) -> bool {
