@@ -292,7 +292,11 @@ pub fn stage_from_text(normalized: &[u8]) -> Option<Stage> {
             ("after ehlo", Stage::Ehlo),
             ("after helo", Stage::Ehlo),
             ("after starttls", Stage::StartTls),
-            ("after pipelined", Stage::RcptTo),
+            ("after pipelined data", Stage::Data),
+            ("after pipelined mail", Stage::MailFrom),
+            ("after pipelined rcpt", Stage::RcptTo),
+            ("after pipelined sending data block", Stage::EndOfData),
+            ("after sending data block", Stage::EndOfData),
         ];
         let finder = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
@@ -368,5 +372,9 @@ mod tests {
         let t = normalize(b"SMTP error from remote mail server after end of data: 550 spam");
         assert_eq!(stage_from_text(&t), Some(Stage::EndOfData));
         assert_eq!(stage_from_text(b"nothing here"), None);
+        let t = normalize(
+            b"SMTP error from remote mail server after pipelined MAIL FROM:<a@b.example>: 451 x",
+        );
+        assert_eq!(stage_from_text(&t), Some(Stage::MailFrom));
     }
 }
