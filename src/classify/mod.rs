@@ -11,8 +11,8 @@
 //! text, or the MTA's dsn), normalises the text ([`normalize`]), runs every text pattern at once
 //! (one `RegexSet`), and takes the first rule that holds in precedence order: provider rules,
 //! text rules, specific enhanced codes, stage rules, generic codes, bare reply codes. Results
-//! are cached on the normalised reply ([`cache`]), so the millionth "user unknown" costs one
-//! hash lookup.
+//! are cached on the normalised reply (the `cache` module), so the millionth "user unknown"
+//! costs one hash lookup.
 //!
 //! [`baseline_category`] is the status-code-only classification that the rule engine is
 //! measured against (see [`eval`]).
