@@ -21,21 +21,21 @@ pub struct Cli {
 enum Command {
     /// Read logs, classify every attempt, write the Parquet dataset.
     Ingest(ingest::Args),
+    /// Measure the classifier on a labelled set (accuracy per category, confusions, baseline).
+    Eval(eval::Args),
     /// Explain one bounce or deferral reply.
     Explain(explain::Args),
     /// Classify JSON lines (one attempt per line) and write them back with the verdict added.
     Classify(classify::Args),
-    /// Measure the classifier on a labelled set (accuracy per category, confusions, baseline).
-    Eval(eval::Args),
 }
 
 /// Runs the chosen subcommand. `Ok` carries the exit code (0 ok, 1 finished with rejects).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest(args) => ingest::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Classify(args) => classify::run(args),
-        Command::Eval(args) => eval::run(args),
     }
 }
 
