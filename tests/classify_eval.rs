@@ -41,7 +41,7 @@ fn labelled_set_accuracy_does_not_regress() {
 }
 
 /// Cases the status-code-only baseline gets right on the current labelled set.
-const BASELINE_CORRECT: usize = 153;
+const BASELINE_CORRECT: usize = 154;
 
 #[test]
 fn every_rule_has_a_case() {

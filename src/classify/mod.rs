@@ -757,7 +757,8 @@ impl Resolved {
     }
 }
 
-/// A reply code at the start of the text or after Postfix's `said:`.
+/// A reply code at the start of the text (after a DSN `smtp;` prefix, as ESP exports write
+/// it), after Postfix's `said:`, or after Exim's `SMTP error from remote mail server after ...:`.
 fn reply_code_in_text(text: &[u8]) -> Option<u16> {
     fn at(bytes: &[u8]) -> Option<u16> {
         let bytes = bytes.trim_ascii_start();
@@ -776,7 +777,8 @@ fn reply_code_in_text(text: &[u8]) -> Option<u16> {
         }
         None
     }
-    at(text)
+    let dsn_prefix = text.len() >= 5 && text[..5].eq_ignore_ascii_case(b"smtp;");
+    at(if dsn_prefix { &text[5..] } else { text })
         .or_else(|| {
             let said = memchr::memmem::find(text, b"said:")?;
             at(&text[said + 5..])

@@ -9,8 +9,9 @@
 //!
 //! Precedence does not depend on where a rule sits in the file but on what it looks at, so a
 //! user rule lands in the right place without knowing the built-ins: provider rules first, then
-//! text rules, specific enhanced codes, stage rules (a refusal before RCPT), generic codes
-//! (`X.0.0`, `X.Y.0`) and finally bare reply codes. Within one tier, user rules come before built-ins and
+//! text rules, specific enhanced codes, weak text rules (vague phrases such as "access
+//! denied"), stage rules (a refusal before RCPT), generic codes (`X.0.0`, `X.Y.0`) and finally
+//! bare reply codes. Within one tier, user rules come before built-ins and
 //! otherwise file order decides.
 
 use std::collections::{HashMap, HashSet};
@@ -85,6 +86,10 @@ pub struct RuleSpec {
     pub action: Option<String>,
     #[serde(default)]
     pub advice: Option<String>,
+    /// A text rule whose phrases are too vague to overrule a specific enhanced code ("access
+    /// denied", "try again later"): it ranks after specific codes.
+    #[serde(default)]
+    pub weak: bool,
 }
 
 /// An enhanced-code pattern: class (or any), subject (or any), detail range.
@@ -188,6 +193,7 @@ pub(crate) enum Tier {
     Provider,
     Text,
     SpecificCode,
+    WeakText,
     Stage,
     GenericCode,
     ReplyCode,
@@ -201,6 +207,7 @@ impl Tier {
             Tier::Text => "text",
             Tier::Stage => "stage",
             Tier::SpecificCode => "specific enhanced code",
+            Tier::WeakText => "weak text",
             Tier::GenericCode => "generic enhanced code",
             Tier::ReplyCode => "reply code",
             Tier::CatchAll => "catch-all",
@@ -430,6 +437,8 @@ fn compile_rule(
     }
     let tier = if provider.is_some() {
         Tier::Provider
+    } else if !text.is_empty() && spec.weak {
+        Tier::WeakText
     } else if !text.is_empty() {
         Tier::Text
     } else if codes.iter().any(CodePattern::is_specific) {
@@ -445,6 +454,9 @@ fn compile_rule(
     };
     if tier == Tier::CatchAll {
         return Err(err("a rule needs at least one condition".into()));
+    }
+    if spec.weak && (text.is_empty() || provider.is_some()) {
+        return Err(err("weak applies to text rules without a provider".into()));
     }
     Ok(Rule {
         id: intern_id(&spec.id),

@@ -36,16 +36,28 @@ fn specific_text_beats_generic_code() {
 #[test]
 fn provider_beats_text() {
     let c = Classifier::new();
-    let text = "550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [DM6NAM11FT001.eop-nam11.prod.protection.outlook.com]";
+    let text = "554 resimta-ch2-07v.sys.comcast.net comcast 198.51.100.12 Comcast block for spam. Please see http://postmaster.comcast.net/smtp-error-codes.php#BL000000";
     let plain = c.classify(&input(text));
-    assert_eq!(plain.category, Category::PolicyRejected);
-    let ms = c.classify(&ClassifyInput {
-        remote_host: Some(b"contoso-com.mail.protection.outlook.com"),
+    assert_eq!(plain.category, Category::SpamContent);
+    let comcast = c.classify(&ClassifyInput {
+        remote_host: Some(b"mx2.comcast.net"),
         ..input(text)
     });
-    assert_eq!(ms.category, Category::UserUnknown);
-    assert_eq!(ms.provider, Provider::Microsoft);
-    assert_eq!(ms.rule_id, "microsoft.user.access_denied");
+    assert_eq!(comcast.category, Category::Blocklisted);
+    assert_eq!(comcast.provider, Provider::Comcast);
+    assert_eq!(comcast.rule_id, "comcast.blocklisted");
+}
+
+#[test]
+fn weak_text_yields_to_specific_codes() {
+    let c = Classifier::new();
+    let got = c.classify(&input(
+        "550 5.1.1 <gone@example.org>: Recipient address rejected: Access denied",
+    ));
+    assert_eq!(got.category, Category::UserUnknown);
+    let got = c.classify(&input("550 Administrative prohibition: access denied"));
+    assert_eq!(got.category, Category::PolicyRejected);
+    assert_eq!(got.rule_id, "text.policy");
 }
 
 #[test]
@@ -112,6 +124,7 @@ fn codes_are_read_from_text_when_absent() {
     assert_eq!(got.category, Category::MailboxFull);
     assert_eq!(reply_code_in_text(b"said: 451-4.3.0 busy"), Some(451));
     assert_eq!(reply_code_in_text(b"5500 nope"), None);
+    assert_eq!(reply_code_in_text(b"smtp; 550 5.1.1 nope"), Some(550));
     assert_eq!(
         reply_code_in_text(
             b"H=mx [192.0.2.1]: SMTP error from remote mail server after RCPT TO:<a@b.example>: 550 5.1.1 nope"
