@@ -57,7 +57,7 @@ fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
 
 /// Parses one line (without its trailing newline).
 pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
-    let header = match syslog::parse(line, time) {
+    let header = match syslog::parse_lazy(line) {
         Ok(header) => header,
         Err(err) => return Parsed::Malformed(err.as_str()),
     };
@@ -79,12 +79,6 @@ pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
     let body = message[colon + 1..]
         .strip_prefix(b" ")
         .unwrap_or(&message[colon + 1..]);
-    let envelope = Envelope {
-        time_us: header.time_us,
-        host: header.host,
-        instance,
-        queue_id,
-    };
     let record = match daemon {
         Daemon::DeliveryAgent | Daemon::Qmgr if body.starts_with(b"to=") => {
             match parse_delivery(body) {
@@ -117,6 +111,21 @@ pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
             }
         }
         _ => return Parsed::Skip,
+    };
+    // Only deliveries and expiries are placed in time; the other records only move queue
+    // state, so their timestamps are not converted.
+    let time_us = match record {
+        Record::Delivery(_) | Record::Expired { .. } => match header.time_us(time) {
+            Ok(time_us) => time_us,
+            Err(err) => return Parsed::Malformed(err.as_str()),
+        },
+        _ => 0,
+    };
+    let envelope = Envelope {
+        time_us,
+        host: header.host,
+        instance,
+        queue_id,
     };
     Parsed::Record(envelope, record)
 }

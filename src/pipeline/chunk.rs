@@ -3,14 +3,13 @@
 //! A chunk is a run of whole lines (a slice of a memory-mapped file or a block read from a
 //! decompressor). Everything here is allocation-free per line: the line is parsed in place,
 //! strings are interned into the chunk's [`Aggregate`], and only failed attempts go through
-//! the classifier (with their reply folded into a reused buffer).
+//! the classifier (which caches its verdict per normalised reply).
 
 use super::queue::{LocalQueues, QueueKey, recipient_id};
 use super::stats::Stats;
 use crate::aggregate::{Aggregate, CubeKey, Sym};
 use crate::classify::{Category, Classifier, ClassifyInput, Permanence, Provider};
 use crate::event::{Outcome, domain_of};
-use crate::format::postfix;
 use crate::format::syslog::TimeContext;
 use crate::format::{Delivery, Envelope, Format, Parsed, Record};
 
@@ -36,7 +35,6 @@ pub struct ChunkProcessor<'c> {
     aggregate: Aggregate,
     stats: Stats,
     queues: LocalQueues,
-    folded: Vec<u8>,
     last_host: Vec<u8>,
     last_host_sym: Sym,
 }
@@ -56,7 +54,6 @@ impl<'c> ChunkProcessor<'c> {
             aggregate: Aggregate::new(),
             stats: Stats::default(),
             queues: LocalQueues::default(),
-            folded: Vec::new(),
             last_host: Vec::new(),
             last_host_sym: Sym(0),
         }
@@ -183,13 +180,13 @@ impl<'c> ChunkProcessor<'c> {
             let provider = Provider::detect(delivery.relay_host, Some(recipient_domain));
             (provider, Category::Delivered, Permanence::None)
         } else {
-            postfix::fold_reply(reason.text, &mut self.folded);
+            // The classifier normalises multi-line reply prefixes itself.
             let class = self.classifier.classify(&ClassifyInput {
                 outcome: Some(outcome),
                 reply_code: reason.reply_code,
                 enhanced_code: reason.enhanced_code,
                 dsn: delivery.dsn,
-                text: &self.folded,
+                text: reason.text,
                 stage: reason.stage,
                 remote_host: delivery.relay_host,
                 recipient_domain: Some(recipient_domain),
