@@ -28,7 +28,8 @@ measure() {
   local times=() peak=0
   for _ in $(seq "$runs"); do
     local out
-    out=$({ /usr/bin/time -f "%e %M" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -n 1)
+    /usr/bin/time -o "$dir/.time" -f "%e %M" "$@" > /dev/null 2> /dev/null || true
+    out=$(tail -n 1 "$dir/.time")
     times+=("${out% *}")
     local rss=${out#* }
     [ "$rss" -gt "$peak" ] && peak=$rss
