@@ -201,6 +201,11 @@ impl Aggregate {
         self.merge_remap(other);
     }
 
+    /// Every cell and its count, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&CubeKey, i64)> {
+        self.cube.iter().map(|(key, &count)| (key, count))
+    }
+
     /// Number of distinct cube cells.
     pub fn cells(&self) -> usize {
         self.cube.len()

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use bouncestat::classify::Classifier;
+use bouncestat::event::Outcome;
 use bouncestat::format::Format;
 use bouncestat::input::{self, InputFile};
 use bouncestat::pipeline::files::{FileBlocks, ReadOptions};
@@ -184,27 +185,30 @@ fn summarize(
         stats.bounce_message_events, stats.events_without_sender, stats.content_filter_handoffs
     );
 
-    // Top providers by failed attempts (senders' mail only).
-    let mut providers: BTreeMap<&str, [i64; 4]> = BTreeMap::new();
-    for row in output.aggregate.rows().iter().filter(|r| !r.bounce_message) {
-        let slot = match row.outcome {
-            "delivered" => 0,
-            "deferred" => 1,
-            "bounced" => 2,
-            _ => 3,
-        };
-        providers.entry(row.provider).or_default()[slot] += row.count;
+    // Providers, most failed attempts first (senders' mail only).
+    let mut providers: BTreeMap<&str, [i64; Outcome::ALL.len()]> = BTreeMap::new();
+    for (key, count) in output.aggregate.iter().filter(|(k, _)| !k.bounce_message) {
+        let slot = key.outcome as usize;
+        providers.entry(key.provider.as_str()).or_default()[slot] += count;
     }
+    let failed = |counts: &[i64; Outcome::ALL.len()]| -> i64 {
+        Outcome::ALL
+            .iter()
+            .filter(|o| **o != Outcome::Delivered)
+            .map(|o| counts[*o as usize])
+            .sum()
+    };
     let mut providers: Vec<_> = providers.into_iter().collect();
-    providers.sort_by_key(|(name, c)| (std::cmp::Reverse(c[1] + c[2] + c[3]), *name));
+    providers.sort_by_key(|(name, counts)| (std::cmp::Reverse(failed(counts)), *name));
     if !providers.is_empty() {
-        let _ = writeln!(s, "providers (delivered / deferred / bounced / expired):");
-        for (name, c) in providers.iter().take(6) {
-            let _ = writeln!(
-                s,
-                "  {name:<10} {:>10} {:>10} {:>10} {:>10}",
-                c[0], c[1], c[2], c[3]
-            );
+        let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        let _ = writeln!(s, "providers ({}):", names.join(" / "));
+        for (name, counts) in providers.iter().take(6) {
+            let _ = write!(s, "  {name:<10}");
+            for count in counts {
+                let _ = write!(s, " {count:>10}");
+            }
+            let _ = writeln!(s);
         }
     }
 

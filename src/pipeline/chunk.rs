@@ -62,6 +62,7 @@ impl<'c> ChunkProcessor<'c> {
     /// Processes every line of `data`. A last line without a newline is processed too.
     pub fn process(&mut self, data: &[u8]) {
         self.stats.bytes += data.len() as u64;
+        self.queues.reserve_for(data.len());
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', data) {
             self.line(&data[start..end]);

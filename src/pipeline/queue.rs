@@ -13,6 +13,7 @@
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHasher};
+use smallvec::SmallVec;
 
 use super::stats::Stats;
 use crate::aggregate::{Aggregate, CubeKey, Sym};
@@ -127,7 +128,7 @@ struct LocalEntry {
     deferred: Vec<Pending>,
     /// Recipients that reached a final outcome here (only kept when not fresh, to drop them
     /// from the deferred list of earlier chunks).
-    finalized: Vec<u64>,
+    finalized: SmallVec<[u64; 2]>,
     /// The message expired here (only when not fresh): the cell for a recipient-less expiry
     /// and whether this chunk already counted some expired recipients.
     expired: Option<(CubeKey, bool)>,
@@ -141,7 +142,7 @@ impl LocalEntry {
             fresh,
             removed: false,
             deferred: Vec::new(),
-            finalized: Vec::new(),
+            finalized: SmallVec::new(),
             expired: None,
         }
     }
@@ -178,6 +179,12 @@ pub struct LocalQueues {
 }
 
 impl LocalQueues {
+    /// Makes room for the queue files of about `bytes` of log, so the table does not rehash
+    /// as it grows through a block.
+    pub fn reserve_for(&mut self, bytes: usize) {
+        self.entries.reserve(bytes / 2048);
+    }
+
     /// qmgr `from=`: the message is (again) in the active queue.
     pub fn sender(&mut self, key: QueueKey, sender_domain: Sym, bounce_message: bool) {
         match self.entries.get_mut(&key) {
