@@ -10,6 +10,7 @@ use super::stats::Stats;
 use crate::aggregate::{Aggregate, CubeKey, Sym};
 use crate::classify::{Category, Classifier, ClassifyInput, Permanence, Provider};
 use crate::event::{Outcome, domain_of};
+use crate::format::exim::{Feed, Reassembler};
 use crate::format::postfix;
 use crate::format::syslog::TimeContext;
 use crate::format::{Delivery, Envelope, Format, Parsed, Record};
@@ -39,6 +40,8 @@ pub struct ChunkProcessor<'c> {
     folded: Vec<u8>,
     last_host: Vec<u8>,
     last_host_sym: Sym,
+    /// Exim only: joins entries syslog split into `[n/m]` parts (see [`Reassembler`]).
+    exim: Option<Reassembler>,
 }
 
 impl<'c> ChunkProcessor<'c> {
@@ -59,6 +62,7 @@ impl<'c> ChunkProcessor<'c> {
             folded: Vec::new(),
             last_host: Vec::new(),
             last_host_sym: Sym(0),
+            exim: (format == Format::Exim).then(Reassembler::new),
         }
     }
 
@@ -83,7 +87,13 @@ impl<'c> ChunkProcessor<'c> {
         self.stats.reject("line too long", self.input, n, head);
     }
 
-    pub fn finish(self) -> ChunkResult {
+    pub fn finish(mut self) -> ChunkResult {
+        // Exim entries whose later parts lie beyond this block: read what they hold.
+        if let Some(mut reassembler) = self.exim.take() {
+            for entry in reassembler.flush() {
+                self.parse(&entry);
+            }
+        }
         ChunkResult {
             aggregate: self.aggregate,
             stats: self.stats,
@@ -102,6 +112,29 @@ impl<'c> ChunkProcessor<'c> {
             self.stats.reject("line too long", self.input, n, line);
             return;
         }
+        if let Some(reassembler) = &mut self.exim {
+            match reassembler.feed(line) {
+                Feed::Whole => {}
+                Feed::Held => return,
+                Feed::Orphan(reason) => {
+                    let n = self.stats.lines;
+                    self.stats.reject(reason, self.input, n, line);
+                    return;
+                }
+                Feed::Complete => {
+                    let entry = reassembler.take();
+                    self.parse(&entry);
+                    if let Some(reassembler) = &mut self.exim {
+                        reassembler.give_back(entry);
+                    }
+                    return;
+                }
+            }
+        }
+        self.parse(line);
+    }
+
+    fn parse(&mut self, line: &[u8]) {
         match self.format.parse_line(line, &mut self.time) {
             Parsed::Skip => {}
             Parsed::Malformed(reason) => {
