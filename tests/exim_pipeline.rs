@@ -136,6 +136,7 @@ fn lifecycle_counts() {
         (Some(550), Some("5.7.26"), Some("end_of_data"))
     );
     assert_eq!(henry.provider, "google");
+    assert_ne!(henry.category, "unclassified");
 
     let carol = rows_to(&rows, "outlook.com");
     assert_eq!(carol.len(), 1);
@@ -314,5 +315,56 @@ fn garbage_never_panics() {
     for block in [64, 4096, 1 << 20] {
         let out = ingest(&data, 2, block);
         assert!(out.stats.total_events() >= 15);
+    }
+}
+
+mod never_panics {
+    use bouncestat::format::exim::{Reassembler, parse_line};
+    use bouncestat::format::syslog::TimeContext;
+    use proptest::prelude::*;
+
+    fn lines() -> Vec<Vec<u8>> {
+        let mut all = Vec::new();
+        for name in ["exim/lifecycle.log", "exim/syslog.log"] {
+            let data = super::fixture(name);
+            all.extend(data.split(|&b| b == b'\n').map(<[u8]>::to_vec));
+        }
+        all
+    }
+
+    proptest! {
+        #[test]
+        fn on_arbitrary_bytes(line in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut time = TimeContext::utc("2025-12-31T00:00:00Z".parse().unwrap());
+            let _ = parse_line(&line, &mut time);
+            let _ = Reassembler::new().feed(&line);
+        }
+
+        #[test]
+        fn on_cut_and_mutated_fixture_lines(
+            index in 0usize..56,
+            cut in 0usize..600,
+            edits in proptest::collection::vec((0usize..600, any::<u8>()), 0..4),
+        ) {
+            let all = lines();
+            let mut line = all[index % all.len()].clone();
+            line.truncate(cut);
+            for (at, byte) in edits {
+                if !line.is_empty() {
+                    let at = at % line.len();
+                    line[at] = byte;
+                }
+            }
+            let mut time = TimeContext::utc("2025-12-31T00:00:00Z".parse().unwrap());
+            let _ = parse_line(&line, &mut time);
+            let mut reassembler = Reassembler::new();
+            for other in all.iter().take(8) {
+                let _ = reassembler.feed(other);
+            }
+            let _ = reassembler.feed(&line);
+            for entry in reassembler.flush() {
+                let _ = parse_line(&entry, &mut time);
+            }
+        }
     }
 }

@@ -371,14 +371,14 @@ fn parse_delivery(b: &[u8], status: Status) -> Result<Delivery<'_>, &'static str
 /// The end of an unquoted value or bare word: the next space, or a `:` that is followed by a
 /// space or ends the line (the start of the reason).
 fn word_end(b: &[u8], mut pos: usize) -> usize {
-    while pos < b.len() {
-        match b[pos] {
-            b' ' => return pos,
-            b':' if matches!(b.get(pos + 1), None | Some(b' ')) => return pos,
-            _ => pos += 1,
+    while let Some(at) = memchr::memchr2(b' ', b':', b.get(pos..).unwrap_or_default()) {
+        pos += at;
+        if b[pos] == b' ' || matches!(b.get(pos + 1), None | Some(b' ')) {
+            return pos;
         }
+        pos += 1;
     }
-    pos
+    b.len().max(pos)
 }
 
 /// A field value starting at `start`: quoted (`"..."` with `\"` escapes; returned without the
@@ -387,12 +387,12 @@ fn word_end(b: &[u8], mut pos: usize) -> usize {
 fn field_value(b: &[u8], start: usize) -> (&[u8], usize) {
     if b.get(start) == Some(&b'"') {
         let mut i = start + 1;
-        while i < b.len() {
-            match b[i] {
-                b'\\' => i += 2,
-                b'"' => return (&b[start + 1..i], i + 1),
-                _ => i += 1,
+        while let Some(at) = memchr::memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
+            i += at;
+            if b[i] == b'"' {
+                return (&b[start + 1..i], i + 1);
             }
+            i += 2;
         }
         // Unterminated (a cut line): the rest is the value.
         return (&b[(start + 1).min(b.len())..], b.len());
@@ -568,6 +568,24 @@ fn stage_phrase(phrase: &[u8]) -> Option<Stage> {
         .iter()
         .find(|(prefix, _)| phrase.starts_with(prefix))
         .map(|&(_, stage)| stage)
+}
+
+/// Folds a multi-line reply as Exim logs it (lines joined by a literal `\n`: `550-5.7.26 a\n550
+/// 5.7.26 b`) into plain text (`550 5.7.26 a b`).
+pub fn fold_reply(reply: &[u8], out: &mut Vec<u8>) {
+    if memmem::find(reply, b"\\n").is_none() {
+        super::postfix::fold_reply(reply, out);
+        return;
+    }
+    let mut spaced = Vec::with_capacity(reply.len());
+    let mut rest = reply;
+    while let Some(at) = memmem::find(rest, b"\\n") {
+        spaced.extend_from_slice(&rest[..at]);
+        spaced.push(b' ');
+        rest = &rest[at + 2..];
+    }
+    spaced.extend_from_slice(rest);
+    super::postfix::fold_reply(&spaced, out);
 }
 
 /// One part of an entry syslog split: `[n/m] text`, or `[n\m] text` when the part ended at
@@ -1108,6 +1126,21 @@ mod tests {
             parse_line(&flushed[0], &mut ctx()),
             Parsed::Record(_, Record::Delivery(_))
         ));
+    }
+
+    #[test]
+    fn multi_line_replies_fold() {
+        let mut out = Vec::new();
+        fold_reply(
+            br"550-5.7.26 This message is blocked.\n550-5.7.26 Pass SPF or DKIM.\n550 5.7.26 See the guidelines. - gsmtp",
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "550 5.7.26 This message is blocked. Pass SPF or DKIM. See the guidelines. - gsmtp"
+        );
+        fold_reply(b"451 4.7.1 Greylisted", &mut out);
+        assert_eq!(out, b"451 4.7.1 Greylisted");
     }
 
     #[test]

@@ -52,6 +52,15 @@ impl Format {
             .then_some(Format::Postfix)
     }
 
+    /// Folds a multi-line reply as this format logs it into one line of text (for the
+    /// classifier).
+    pub fn fold_reply(self, reply: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Format::Postfix => postfix::fold_reply(reply, out),
+            Format::Exim => exim::fold_reply(reply, out),
+        }
+    }
+
     /// Parses one line (without its newline) of this format.
     pub fn parse_line<'a>(self, line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
         match self {

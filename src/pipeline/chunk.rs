@@ -11,7 +11,6 @@ use crate::aggregate::{Aggregate, CubeKey, Sym};
 use crate::classify::{Category, Classifier, ClassifyInput, Permanence, Provider};
 use crate::event::{Outcome, domain_of};
 use crate::format::exim::{Feed, Reassembler};
-use crate::format::postfix;
 use crate::format::syslog::TimeContext;
 use crate::format::{Delivery, Envelope, Format, Parsed, Record};
 
@@ -216,7 +215,7 @@ impl<'c> ChunkProcessor<'c> {
             let provider = Provider::detect(delivery.relay_host, Some(recipient_domain));
             (provider, Category::Delivered, Permanence::None)
         } else {
-            postfix::fold_reply(reason.text, &mut self.folded);
+            self.format.fold_reply(reason.text, &mut self.folded);
             let class = self.classifier.classify(&ClassifyInput {
                 outcome: Some(outcome),
                 reply_code: reason.reply_code,
