@@ -31,7 +31,9 @@
 //! host from the syslog header. Syslog splits long entries into `[n/m]` parts (`[n\m]` when the
 //! part ended at a newline); [`Reassembler`] puts them back together before parsing.
 
-use memchr::memmem;
+use std::sync::LazyLock;
+
+use memchr::memmem::{self, Finder};
 
 use super::postfix::reply_code_of;
 use super::syslog::{self, TimeContext};
@@ -45,6 +47,32 @@ const BAD_TIMESTAMP: &str = "bad exim timestamp";
 const NO_RECIPIENT: &str = "exim delivery line without recipient";
 const REJECTLOG: &str = "exim rejectlog line: not a delivery log";
 const ORPHAN_PART: &str = "exim syslog part without its first part";
+
+/// Searchers for the phrases of failure texts, built once (building one per search costs
+/// more than the search on a short text).
+static SMTP_ERROR: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("SMTP error from remote mail server after "));
+static SMTP_TIMEOUT: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("SMTP timeout after "));
+static CLOSED_CONNECTION: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("closed connection in response to "));
+static FAILING_LONG: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("have been failing for a long time"));
+static MX_NON_EXISTENT: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("all relevant MX records point to non-existent hosts"));
+
+/// The first `a` immediately followed by `b` (`: `, `\n`).
+fn find_pair(haystack: &[u8], a: u8, b: u8) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(a, &haystack[from..]) {
+        let at = from + i;
+        if haystack.get(at + 1) == Some(&b) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
 
 /// Parses one line (without its trailing newline): a mainlog line, or one written through
 /// syslog.
@@ -470,16 +498,14 @@ fn errno_stage(errno: i32) -> Option<Stage> {
 
 /// Exim gave up after temporary failures (Postfix says `expired`).
 fn gave_up_retrying(text: &[u8]) -> bool {
-    text.starts_with(b"retry timeout exceeded")
-        || memmem::find(text, b"have been failing for a long time").is_some()
+    text.starts_with(b"retry timeout exceeded") || FAILING_LONG.find(text).is_some()
 }
 
 /// Reads an Exim failure text: `SMTP error from remote mail server after RCPT TO:<a@b>: 550
 /// 5.1.1 ...`, `SMTP timeout after ...`, connection and DNS failures, retry notes.
 pub fn parse_reason(text: &[u8]) -> Reason<'_> {
-    const SMTP_ERROR: &[u8] = b"SMTP error from remote mail server after ";
-    if let Some(at) = memmem::find(text, SMTP_ERROR) {
-        let after = &text[at + SMTP_ERROR.len()..];
+    if let Some(at) = SMTP_ERROR.find(text) {
+        let after = &text[at + SMTP_ERROR.needle().len()..];
         let stage = stage_phrase(after);
         // `RCPT TO:<x>: 550 ...` and `MAIL FROM:<x> SIZE=123: 451 ...` hold colons of their
         // own: the reply starts at the first `: ` after the address's `>`.
@@ -487,7 +513,7 @@ pub fn parse_reason(text: &[u8]) -> Reason<'_> {
             Some(open) => memchr::memchr(b'>', &after[open..]).map_or(0, |close| open + close),
             None => 0,
         };
-        let reply_at = memmem::find(&after[command_end..], b": ").map(|i| command_end + i + 2);
+        let reply_at = find_pair(&after[command_end..], b':', b' ').map(|i| command_end + i + 2);
         if let Some(reply_at) = reply_at {
             return reply_reason(after[reply_at..].trim_ascii(), stage);
         }
@@ -497,10 +523,10 @@ pub fn parse_reason(text: &[u8]) -> Reason<'_> {
             ..Reason::default()
         };
     }
-    let stage = if let Some(at) = memmem::find(text, b"SMTP timeout after ") {
-        stage_phrase(&text[at + 19..])
-    } else if let Some(at) = memmem::find(text, b"closed connection in response to ") {
-        stage_phrase(&text[at + 33..])
+    let stage = if let Some(at) = SMTP_TIMEOUT.find(text) {
+        stage_phrase(&text[at + SMTP_TIMEOUT.needle().len()..])
+    } else if let Some(at) = CLOSED_CONNECTION.find(text) {
+        stage_phrase(&text[at + CLOSED_CONNECTION.needle().len()..])
     } else if text.starts_with(b"Connection refused")
         || text.starts_with(b"Connection timed out")
         || text.starts_with(b"Unrouteable address")
@@ -508,7 +534,7 @@ pub fn parse_reason(text: &[u8]) -> Reason<'_> {
         || text.starts_with(b"Network is unreachable")
         || text.starts_with(b"lookup of host")
         || text.starts_with(b"no IP address found")
-        || memmem::find(text, b"all relevant MX records point to non-existent hosts").is_some()
+        || MX_NON_EXISTENT.find(text).is_some()
     {
         Some(Stage::Connect)
     } else {
@@ -573,13 +599,13 @@ fn stage_phrase(phrase: &[u8]) -> Option<Stage> {
 /// Folds a multi-line reply as Exim logs it (lines joined by a literal `\n`: `550-5.7.26 a\n550
 /// 5.7.26 b`) into plain text (`550 5.7.26 a b`).
 pub fn fold_reply(reply: &[u8], out: &mut Vec<u8>) {
-    if memmem::find(reply, b"\\n").is_none() {
+    if find_pair(reply, b'\\', b'n').is_none() {
         super::postfix::fold_reply(reply, out);
         return;
     }
     let mut spaced = Vec::with_capacity(reply.len());
     let mut rest = reply;
-    while let Some(at) = memmem::find(rest, b"\\n") {
+    while let Some(at) = find_pair(rest, b'\\', b'n') {
         spaced.extend_from_slice(&rest[..at]);
         spaced.push(b' ');
         rest = &rest[at + 2..];
@@ -672,7 +698,7 @@ impl Reassembler {
             return Feed::Whole;
         }
         // The message starts after the tag's `: `; the key is the two words before it.
-        let Some(colon) = memmem::find(line, b": ") else {
+        let Some(colon) = find_pair(line, b':', b' ') else {
             return Feed::Whole;
         };
         let Some(part) = split_part(&line[colon + 2..]) else {

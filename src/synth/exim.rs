@@ -81,9 +81,9 @@ impl Default for EximConfig {
             milliseconds: false,
             ids: EximIds::Upgrade,
             noise_per_message: 0.5,
-            retry_timeout_secs: 2 * 3600,
+            retry_timeout_secs: 3600,
             min_backoff_secs: 300,
-            max_backoff_secs: 1800,
+            max_backoff_secs: 1200,
             small_domains: 3000,
         }
     }
@@ -1070,7 +1070,7 @@ impl<'c> Sim<'c> {
     /// Exim's non-delivery report: `<= <> R=original`, delivered to the sender's own mail
     /// host (now and then refused: a bounce of a bounce is not returned).
     fn bounce_message(&mut self, now: i64, original: &Message) {
-        let at = now + 1_000;
+        let at = now;
         let id = self.new_id(at);
         let line = self.buf.len();
         let pid = self.pid();
@@ -1203,16 +1203,16 @@ impl<'c> Sim<'c> {
                 "SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[192.0.2.{client}]:{port} input=\"GET / HTTP/1.1\""
             )],
         };
-        for (i, text) in lines.iter().enumerate() {
+        // One event's lines share its time: the log never goes backwards.
+        for text in &lines {
             if self.done {
                 return;
             }
-            let at = now + i as i64 * 400_000;
             let line = self.buf.len();
-            self.begin(at, pid);
+            self.begin(now, pid);
             self.push(text);
             self.stats.noise_lines += 1;
-            self.end(at, line);
+            self.end(now, line);
         }
     }
 }
@@ -1268,6 +1268,18 @@ mod tests {
             .map(str::len)
             .collect();
         assert!(ids.contains(&16) && ids.contains(&23), "{:?}", &ids[..5]);
+    }
+
+    #[test]
+    fn time_never_goes_backwards() {
+        let (log, _) = generate(&EximConfig {
+            target_lines: Some(20_000),
+            milliseconds: true,
+            ..EximConfig::default()
+        });
+        let text = String::from_utf8(log).unwrap();
+        let stamps: Vec<&str> = text.lines().map(|l| &l[..23]).collect();
+        assert!(stamps.windows(2).all(|w| w[0] <= w[1]));
     }
 
     #[test]
