@@ -31,6 +31,7 @@
 //! host from the syslog header. Syslog splits long entries into `[n/m]` parts (`[n\m]` when the
 //! part ended at a newline); [`Reassembler`] puts them back together before parsing.
 
+use std::cell::Cell;
 use std::sync::LazyLock;
 
 use memchr::memmem::{self, Finder};
@@ -217,7 +218,7 @@ fn exim_timestamp<'a>(b: &'a [u8], time: &mut TimeContext) -> Option<(i64, &'a [
         }
         pos += 1 + digits;
     }
-    let local = syslog::civil_seconds(year as i32, month, day, h, m, s.min(59));
+    let local = day_seconds(year, month, day) + i64::from(h * 3600 + m * 60 + s.min(59));
     let mut utc_us = None;
     // ` +0200` (log_timezone).
     if let Some(&[b' ', sign @ (b'+' | b'-'), h1, h2, m1, m2]) = b.get(pos..pos + 6)
@@ -239,6 +240,26 @@ fn exim_timestamp<'a>(b: &'a [u8], time: &mut TimeContext) -> Option<(i64, &'a [
         rest = rest.strip_prefix(b" ").unwrap_or(rest);
     }
     Some((utc_us, rest))
+}
+
+thread_local! {
+    /// The last date seen (`year * 10_000 + month * 100 + day`) and its first second: a log's
+    /// lines share a date for a day.
+    static LAST_DAY: Cell<(u32, i64)> = const { Cell::new((0, 0)) };
+}
+
+/// Seconds from the epoch to the start of a civil date (counted as if it were UTC).
+fn day_seconds(year: u32, month: u32, day: u32) -> i64 {
+    let key = year * 10_000 + month * 100 + day;
+    LAST_DAY.with(|last| {
+        let (cached, seconds) = last.get();
+        if cached == key {
+            return seconds;
+        }
+        let seconds = syslog::civil_seconds(year as i32, month, day, 0, 0, 0);
+        last.set((key, seconds));
+        seconds
+    })
 }
 
 fn number(b: &[u8]) -> Option<u32> {
