@@ -8,11 +8,25 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use bouncestat::synth::{self, Compression, GenStats, PostfixConfig, TimestampStyle};
+use bouncestat::synth::{
+    self, Compression, EximConfig, EximIds, GenStats, PostfixConfig, TimestampStyle,
+};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
     Postfix,
+    /// An Exim mainlog (no syslog envelope; `--hosts` and `--timestamps` do not apply).
+    Exim,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Ids {
+    /// `1jmFYj-00039V-QX` (Exim before 4.97).
+    Short,
+    /// `1tixMn-00000000C5j-1wRa` (Exim 4.97 and later).
+    Long,
+    /// Short ids, then long ones from the middle of the log on (an upgrade).
+    Upgrade,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -65,6 +79,34 @@ pub struct Args {
     /// New messages per second over all hosts.
     #[arg(long, default_value_t = 60.0)]
     rate: f64,
+    /// Exim: message id form.
+    #[arg(long, value_enum, default_value = "upgrade")]
+    exim_ids: Ids,
+    /// Exim: write local times at this UTC offset with the offset after them (`log_timezone`),
+    /// such as `+0200` or `-0430`.
+    #[arg(long, value_parser = parse_offset, allow_hyphen_values = true, value_name = "±HHMM")]
+    exim_timezone: Option<i32>,
+    /// Exim: write milliseconds (`log_selector = +millisec`).
+    #[arg(long)]
+    exim_millisec: bool,
+    /// Exim: leave out the process id (`log_selector = -pid`).
+    #[arg(long)]
+    exim_no_pid: bool,
+}
+
+fn parse_offset(text: &str) -> Result<i32, String> {
+    let bad = || format!("not an offset like +0200: {text}");
+    let (sign, digits) = match text.as_bytes().first() {
+        Some(b'+') => (1, &text[1..]),
+        Some(b'-') => (-1, &text[1..]),
+        _ => return Err(bad()),
+    };
+    if digits.len() != 4 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let hours: i32 = digits[..2].parse().map_err(|_| bad())?;
+    let minutes: i32 = digits[2..].parse().map_err(|_| bad())?;
+    Ok(sign * (hours * 3600 + minutes * 60))
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -91,8 +133,58 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.size.is_none() && args.lines.is_none() {
         bail!("give --size or --lines");
     }
-    let Format::Postfix = args.format;
-    let cfg = PostfixConfig {
+    let compression = match args.compress {
+        Compress::None => Compression::None,
+        Compress::Gzip => Compression::Gzip,
+        Compress::Zstd => Compression::Zstd,
+    };
+    let generator: Generator = match args.format {
+        Format::Postfix => Generator::Postfix(postfix_config(&args)),
+        Format::Exim => Generator::Exim(EximConfig {
+            seed: args.seed,
+            target_bytes: args.size,
+            target_lines: args.lines,
+            start: args.start,
+            messages_per_second: args.rate,
+            utc_offset_seconds: args.exim_timezone.unwrap_or(0),
+            log_timezone: args.exim_timezone.is_some(),
+            pid: !args.exim_no_pid,
+            milliseconds: args.exim_millisec,
+            ids: match args.exim_ids {
+                Ids::Short => EximIds::Short,
+                Ids::Long => EximIds::Long,
+                Ids::Upgrade => EximIds::Upgrade,
+            },
+            ..EximConfig::default()
+        }),
+    };
+    let started = Instant::now();
+    let stats = if args.output.as_os_str() == "-" {
+        let stdout = io::stdout().lock();
+        generate(&generator, compression, stdout).context("writing to stdout")?
+    } else {
+        let file = File::create(&args.output)
+            .with_context(|| format!("creating {}", args.output.display()))?;
+        let stats = generate(&generator, compression, &file)
+            .with_context(|| format!("writing {}", args.output.display()))?;
+        // Readers infer the year of traditional stamps from the mtime: make it the log's end.
+        let end = std::time::UNIX_EPOCH
+            + std::time::Duration::from_micros(stats.last_line_micros.max(0) as u64 + 1_000_000);
+        file.set_modified(end)
+            .with_context(|| format!("setting the mtime of {}", args.output.display()))?;
+        stats
+    };
+    report(&args, &stats, started.elapsed().as_secs_f64())
+}
+
+/// Which generator to run, with its config.
+enum Generator {
+    Postfix(PostfixConfig),
+    Exim(EximConfig),
+}
+
+fn postfix_config(args: &Args) -> PostfixConfig {
+    PostfixConfig {
         seed: args.seed,
         target_bytes: args.size,
         target_lines: args.lines,
@@ -105,30 +197,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         messages_per_second: args.rate,
         ..PostfixConfig::default()
-    };
-    let compression = match args.compress {
-        Compress::None => Compression::None,
-        Compress::Gzip => Compression::Gzip,
-        Compress::Zstd => Compression::Zstd,
-    };
-    let started = Instant::now();
-    let stats = if args.output.as_os_str() == "-" {
-        let stdout = io::stdout().lock();
-        generate(&cfg, compression, stdout).context("writing to stdout")?
-    } else {
-        let file = File::create(&args.output)
-            .with_context(|| format!("creating {}", args.output.display()))?;
-        let stats = generate(&cfg, compression, &file)
-            .with_context(|| format!("writing {}", args.output.display()))?;
-        // Readers infer the year of traditional stamps from the mtime: make it the log's end.
-        let end = std::time::UNIX_EPOCH
-            + std::time::Duration::from_micros(stats.last_line_micros.max(0) as u64 + 1_000_000);
-        file.set_modified(end)
-            .with_context(|| format!("setting the mtime of {}", args.output.display()))?;
-        stats
-    };
-    let elapsed = started.elapsed().as_secs_f64();
-    let json = serde_json::to_string_pretty(&stats)?;
+    }
+}
+
+fn report(args: &Args, stats: &GenStats, elapsed: f64) -> anyhow::Result<ExitCode> {
+    let json = serde_json::to_string_pretty(stats)?;
     match &args.truth {
         Some(path) => std::fs::write(path, json + "\n")
             .with_context(|| format!("writing {}", path.display()))?,
@@ -151,12 +224,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn generate(
-    cfg: &PostfixConfig,
+    generator: &Generator,
     compression: Compression,
     out: impl Write,
 ) -> io::Result<GenStats> {
-    synth::with_compression(compression, out, |writer| {
-        synth::generate_postfix(cfg, writer)
+    synth::with_compression(compression, out, |writer| match generator {
+        Generator::Postfix(cfg) => synth::generate_postfix(cfg, writer),
+        Generator::Exim(cfg) => synth::generate_exim(cfg, writer),
     })
 }
 

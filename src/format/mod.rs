@@ -1,6 +1,7 @@
 //! Format parsers: one per source. A parser turns a line (or record) into zero or more
 //! [`crate::event::Event`]s borrowing from it.
 
+pub mod exim;
 pub mod postfix;
 pub mod syslog;
 
@@ -13,14 +14,16 @@ use syslog::TimeContext;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Postfix,
+    Exim,
 }
 
 impl Format {
-    pub const ALL: [Format; 1] = [Format::Postfix];
+    pub const ALL: [Format; 2] = [Format::Postfix, Format::Exim];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Postfix => "postfix",
+            Format::Exim => "exim",
         }
     }
 
@@ -32,12 +35,16 @@ impl Format {
     pub fn source(self) -> Source {
         match self {
             Format::Postfix => Source::Postfix,
+            Format::Exim => Source::Exim,
         }
     }
 
     /// Guesses the format from the first bytes of a (decompressed) file. `None` when nothing
     /// looks familiar; the caller then falls back to its default.
     pub fn detect(prefix: &[u8]) -> Option<Format> {
+        if exim::looks_like_exim(prefix) {
+            return Some(Format::Exim);
+        }
         let postfix_tags = [&b" postfix"[..], b"/smtp[", b"/qmgr[", b"/smtpd["];
         postfix_tags
             .iter()
@@ -45,10 +52,25 @@ impl Format {
             .then_some(Format::Postfix)
     }
 
+    /// The reply text to classify: a multi-line reply as this format logs it, folded into
+    /// one line in `scratch` when the classifier's normaliser cannot read it as it is (Exim
+    /// joins lines with a literal `\n`; Postfix's `550-5.7.1` continuation prefixes are
+    /// normalised by the classifier itself, so Postfix replies are passed through).
+    pub fn reply_for_classifier<'t>(self, reply: &'t [u8], scratch: &'t mut Vec<u8>) -> &'t [u8] {
+        match self {
+            Format::Postfix => reply,
+            Format::Exim => {
+                exim::fold_reply(reply, scratch);
+                scratch
+            }
+        }
+    }
+
     /// Parses one line (without its newline) of this format.
     pub fn parse_line<'a>(self, line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
         match self {
             Format::Postfix => postfix::parse_line(line, time),
+            Format::Exim => exim::parse_line(line, time),
         }
     }
 }

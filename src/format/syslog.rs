@@ -96,8 +96,9 @@ impl TimeContext {
         TimeContext::new(TimeZone::UTC, reference, None)
     }
 
-    /// UTC microseconds for a local civil time given in seconds (plus microseconds).
-    fn local_to_utc_us(&mut self, local_secs: i64, micros: i64) -> i64 {
+    /// UTC microseconds for a local civil time given in seconds (plus microseconds), as
+    /// [`civil_seconds`] counts them.
+    pub fn local_to_utc_us(&mut self, local_secs: i64, micros: i64) -> i64 {
         let hour = local_secs.div_euclid(3600);
         if hour != self.cached_hour {
             self.cached_offset = self.offset_for(local_secs);
@@ -139,7 +140,8 @@ pub fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_seconds(year: i32, month: u32, day: u32, h: u32, m: u32, s: u32) -> i64 {
+/// Seconds of a civil date and time counted as if it were UTC.
+pub fn civil_seconds(year: i32, month: u32, day: u32, h: u32, m: u32, s: u32) -> i64 {
     days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s)
 }
 

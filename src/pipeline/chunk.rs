@@ -10,6 +10,7 @@ use super::stats::Stats;
 use crate::aggregate::{Aggregate, CubeKey, Sym};
 use crate::classify::{Category, Classifier, ClassifyInput, Permanence, Provider};
 use crate::event::{Outcome, domain_of};
+use crate::format::exim::{Feed, Reassembler};
 use crate::format::syslog::TimeContext;
 use crate::format::{Delivery, Envelope, Format, Parsed, Record};
 
@@ -37,6 +38,10 @@ pub struct ChunkProcessor<'c> {
     queues: LocalQueues,
     last_host: Vec<u8>,
     last_host_sym: Sym,
+    /// Reused buffer for replies that must be folded before classification.
+    folded: Vec<u8>,
+    /// Exim only: joins entries syslog split into `[n/m]` parts (see [`Reassembler`]).
+    exim: Option<Reassembler>,
 }
 
 impl<'c> ChunkProcessor<'c> {
@@ -56,6 +61,8 @@ impl<'c> ChunkProcessor<'c> {
             queues: LocalQueues::default(),
             last_host: Vec::new(),
             last_host_sym: Sym(0),
+            folded: Vec::new(),
+            exim: (format == Format::Exim).then(Reassembler::new),
         }
     }
 
@@ -81,7 +88,13 @@ impl<'c> ChunkProcessor<'c> {
         self.stats.reject("line too long", self.input, n, head);
     }
 
-    pub fn finish(self) -> ChunkResult {
+    pub fn finish(mut self) -> ChunkResult {
+        // Exim entries whose later parts lie beyond this block: read what they hold.
+        if let Some(mut reassembler) = self.exim.take() {
+            for entry in reassembler.flush() {
+                self.parse(&entry);
+            }
+        }
         ChunkResult {
             aggregate: self.aggregate,
             stats: self.stats,
@@ -100,6 +113,29 @@ impl<'c> ChunkProcessor<'c> {
             self.stats.reject("line too long", self.input, n, line);
             return;
         }
+        if let Some(reassembler) = &mut self.exim {
+            match reassembler.feed(line) {
+                Feed::Whole => {}
+                Feed::Held => return,
+                Feed::Orphan(reason) => {
+                    let n = self.stats.lines;
+                    self.stats.reject(reason, self.input, n, line);
+                    return;
+                }
+                Feed::Complete => {
+                    let entry = reassembler.take();
+                    self.parse(&entry);
+                    if let Some(reassembler) = &mut self.exim {
+                        reassembler.give_back(entry);
+                    }
+                    return;
+                }
+            }
+        }
+        self.parse(line);
+    }
+
+    fn parse(&mut self, line: &[u8]) {
         match self.format.parse_line(line, &mut self.time) {
             Parsed::Skip => {}
             Parsed::Malformed(reason) => {
@@ -181,13 +217,15 @@ impl<'c> ChunkProcessor<'c> {
             let provider = Provider::detect(delivery.relay_host, Some(recipient_domain));
             (provider, Category::Delivered, Permanence::None)
         } else {
-            // The classifier normalises multi-line reply prefixes itself.
+            let text = self
+                .format
+                .reply_for_classifier(reason.text, &mut self.folded);
             let class = self.classifier.classify(&ClassifyInput {
                 outcome: Some(outcome),
                 reply_code: reason.reply_code,
                 enhanced_code: reason.enhanced_code,
                 dsn: delivery.dsn,
-                text: reason.text,
+                text,
                 stage: reason.stage,
                 remote_host: delivery.relay_host,
                 recipient_domain: Some(recipient_domain),

@@ -7,9 +7,10 @@
 //! produces the same bytes: randomness comes from a small seeded PRNG ([`SplitMix64`]), never
 //! from the clock or the environment.
 //!
-//! [`postfix`] is the only format so far; an Exim mainlog generator would sit beside it and
-//! share the PRNG, the timestamp formatting and the compression wrapper here.
+//! [`postfix`] writes a syslog `mail.log`, [`exim`] an Exim `mainlog`; both share the PRNG, the
+//! timestamp helpers and the compression wrapper here.
 
+pub mod exim;
 pub mod postfix;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+pub use exim::{EximConfig, EximIds, generate_exim};
 pub use postfix::{LongQueueIds, PostfixConfig, generate_postfix};
 
 /// splitmix64: tiny, fast, and good enough for realistic-looking logs. A generator of our own

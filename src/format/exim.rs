@@ -1,0 +1,1209 @@
+//! Exim main log lines (`mainlog`, or the same lines through syslog) into delivery records.
+//!
+//! A mainlog line is `YYYY-MM-DD HH:MM:SS[.mmm] [±HHMM] [[pid]] <message id> <flag> ...`.
+//! [`parse_line`] reads the timestamp, then the message id (16-character `1jmFYj-00039V-QX` or
+//! 23-character `1tixMn-00000000C5j-1wRa`), then the flag **by position** right after the id:
+//! quoted fields such as `C="... => 250 ..."` contain flag-like text, so the line is never
+//! searched for one. Lines without an id (connections, rejected RCPTs, queue runs) are
+//! [`Parsed::Skip`] after a few byte comparisons.
+//!
+//! | flag | record |
+//! |------|--------|
+//! | `<=` arrival, `(=` fake-rejected arrival | [`Record::Sender`]; sender `<>` is a bounce message |
+//! | `=>` delivery, `->` further address of the same delivery, `>>` cutthrough | [`Status::Sent`] |
+//! | `==` deferral | [`Status::Deferred`] |
+//! | `**` failure | [`Status::Bounced`], or [`Status::Expired`] when Exim gave up retrying |
+//! | `Completed` | [`Record::Removed`] |
+//! | `*>` | skipped: delivery suppressed by `-N` (a test run), nothing left the host |
+//!
+//! A `**` whose reason is `retry timeout exceeded` or `all hosts ... have been failing for a
+//! long time` is Exim giving up after temporary failures: the same thing Postfix logs as
+//! `status=expired`, so it is counted as expired, not as a bounce, and both MTAs mean the same
+//! in the dataset.
+//!
+//! Delivery fields are read one `KEY=value` at a time (values quoted with `"` may contain
+//! spaces, `\"` and anything flag-like); `H=` is read in all its forms (`name [ip]`,
+//! `(helo) [ip]`, `name (helo) [ip]:port`, `[ip]*` for a reused connection). The first `:`
+//! that is not inside a value starts the failure text, which [`parse_reason`] turns into
+//! reply code, enhanced code and SMTP stage.
+//!
+//! Exim through syslog (`... host exim[pid]: 2025-02-14 18:12:33.501 [pid] id ...`) takes the
+//! host from the syslog header. Syslog splits long entries into `[n/m]` parts (`[n\m]` when the
+//! part ended at a newline); [`Reassembler`] puts them back together before parsing.
+
+use std::cell::Cell;
+use std::sync::LazyLock;
+
+use memchr::memmem::{self, Finder};
+
+use super::postfix::reply_code_of;
+use super::syslog::{self, TimeContext};
+use super::{Delivery, Envelope, Parsed, Reason, Record, Status};
+use crate::event::{EnhancedCode, Stage};
+
+/// The correlation instance of Exim records: one queue per host.
+pub const INSTANCE: &[u8] = b"exim";
+
+const BAD_TIMESTAMP: &str = "bad exim timestamp";
+const NO_RECIPIENT: &str = "exim delivery line without recipient";
+const REJECTLOG: &str = "exim rejectlog line: not a delivery log";
+const ORPHAN_PART: &str = "exim syslog part without its first part";
+
+/// Searchers for the phrases of failure texts, built once (building one per search costs
+/// more than the search on a short text).
+static SMTP_ERROR: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("SMTP error from remote mail server after "));
+static SMTP_TIMEOUT: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("SMTP timeout after "));
+static CLOSED_CONNECTION: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("closed connection in response to "));
+static FAILING_LONG: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("have been failing for a long time"));
+static MX_NON_EXISTENT: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("all relevant MX records point to non-existent hosts"));
+
+/// The first `a` immediately followed by `b` (`: `, `\n`).
+fn find_pair(haystack: &[u8], a: u8, b: u8) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(a, &haystack[from..]) {
+        let at = from + i;
+        if haystack.get(at + 1) == Some(&b) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Parses one line (without its trailing newline): a mainlog line, or one written through
+/// syslog.
+pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
+    if line.first().is_some_and(u8::is_ascii_digit)
+        && let Some((time_us, rest)) = exim_timestamp(line, time)
+    {
+        return parse_body(time_us, b"", rest);
+    }
+    if is_rejectlog_line(line) {
+        return Parsed::Malformed(REJECTLOG);
+    }
+    let header = match syslog::parse(line, time) {
+        Ok(header) => header,
+        Err(_) => return Parsed::Malformed(BAD_TIMESTAMP),
+    };
+    if !header.tag.starts_with(b"exim") {
+        return Parsed::Skip;
+    }
+    let mut message = header.message;
+    if let Some(part) = split_part(message) {
+        if part.index != 1 {
+            return Parsed::Malformed(ORPHAN_PART);
+        }
+        // A first part on its own (the rest was lost): read what it holds.
+        message = part.text;
+    }
+    match exim_timestamp(message, time) {
+        Some((time_us, rest)) => parse_body(time_us, header.host, rest),
+        // `syslog_timestamp = false`: the syslog envelope's time is the only one.
+        None => parse_body(header.time_us, header.host, message),
+    }
+}
+
+/// Whether the first bytes of a file look like an Exim log: its lines are voted on, so a
+/// Postfix log that mentions Exim (or an Exim log that mentions Postfix) is not misread. A
+/// line votes for Exim when it starts with an Exim timestamp that is not followed by a syslog
+/// `host tag:`, or carries an `exim[pid]:` tag; for Postfix when it carries a Postfix tag.
+pub fn looks_like_exim(prefix: &[u8]) -> bool {
+    let mut time = TimeContext::utc(jiff::Timestamp::UNIX_EPOCH);
+    let (mut exim, mut postfix) = (0u32, 0u32);
+    for line in prefix.split(|&c| c == b'\n').take(200) {
+        if line.get(4) == Some(&b'-') && line.get(10) == Some(&b' ') {
+            if let Some((_, rest)) = exim_timestamp(line, &mut time) {
+                let mut words = rest.splitn(3, |&c| c == b' ');
+                let first = words.next().unwrap_or_default();
+                let second = words.next().unwrap_or_default();
+                if message_id_len(first).is_some() || !second.ends_with(b":") {
+                    exim += 1;
+                    continue;
+                }
+            }
+        }
+        let head = &line[..line.len().min(120)];
+        if memmem::find(head, b" exim[").is_some()
+            || memmem::find(head, b" exim4[").is_some()
+            || memmem::find(head, b" exim: ").is_some()
+        {
+            exim += 1;
+        } else if memmem::find(head, b" postfix").is_some() {
+            postfix += 1;
+        }
+    }
+    exim > postfix
+}
+
+/// The rest of a line after its timestamp (and pid): message id, flag, fields.
+fn parse_body<'a>(time_us: i64, host: &'a [u8], rest: &'a [u8]) -> Parsed<'a> {
+    let Some(id_len) = message_id_len(rest) else {
+        return Parsed::Skip;
+    };
+    let queue_id = &rest[..id_len];
+    let body = rest.get(id_len + 1..).unwrap_or_default();
+    let envelope = Envelope {
+        time_us,
+        host,
+        instance: INSTANCE,
+        queue_id,
+    };
+    let (flag, after) = match body.get(..3) {
+        Some([a, b, b' ']) => ([*a, *b], &body[3..]),
+        _ => {
+            return if body.starts_with(b"Completed") {
+                Parsed::Record(envelope, Record::Removed)
+            } else {
+                Parsed::Skip
+            };
+        }
+    };
+    let status = match &flag {
+        b"<=" | b"(=" => {
+            let sender = match memchr::memchr(b' ', after) {
+                Some(end) => &after[..end],
+                None => after,
+            };
+            let sender = if sender == b"<>" { &[][..] } else { sender };
+            return Parsed::Record(envelope, Record::Sender { sender });
+        }
+        b"=>" | b"->" | b">>" => Status::Sent,
+        b"==" => Status::Deferred,
+        b"**" => Status::Bounced,
+        _ => return Parsed::Skip,
+    };
+    match parse_delivery(after, status) {
+        Ok(delivery) => Parsed::Record(envelope, Record::Delivery(delivery)),
+        Err(reason) => Parsed::Malformed(reason),
+    }
+}
+
+/// Reads `YYYY-MM-DD HH:MM:SS[.mmm][ ±HHMM][ [pid]] ` at the start of `b`; returns UTC
+/// microseconds and the rest after the separating space.
+fn exim_timestamp<'a>(b: &'a [u8], time: &mut TimeContext) -> Option<(i64, &'a [u8])> {
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let year = number(&b[..4])?;
+    let month = number(&b[5..7])?;
+    let day = number(&b[8..10])?;
+    let (h, m, s) = (
+        number(&b[11..13])?,
+        number(&b[14..16])?,
+        number(&b[17..19])?,
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let mut pos = 19;
+    let mut micros = 0i64;
+    if b.get(pos) == Some(&b'.') {
+        let digits = b[pos + 1..]
+            .iter()
+            .take(6)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        let mut scale = 100_000;
+        for &d in &b[pos + 1..pos + 1 + digits] {
+            micros += i64::from(d - b'0') * scale;
+            scale /= 10;
+        }
+        pos += 1 + digits;
+    }
+    let local = day_seconds(year, month, day) + i64::from(h * 3600 + m * 60 + s.min(59));
+    let mut utc_us = None;
+    // ` +0200` (log_timezone).
+    if let Some(&[b' ', sign @ (b'+' | b'-'), h1, h2, m1, m2]) = b.get(pos..pos + 6)
+        && let (Some(oh), Some(om)) = (number(&[h1, h2]), number(&[m1, m2]))
+    {
+        let offset = i64::from(oh * 3600 + om * 60);
+        let offset = if sign == b'-' { -offset } else { offset };
+        utc_us = Some((local - offset) * 1_000_000 + micros);
+        pos += 6;
+    }
+    let utc_us = utc_us.unwrap_or_else(|| time.local_to_utc_us(local, micros));
+    let mut rest = b.get(pos..)?.strip_prefix(b" ")?;
+    // ` [pid]` (log_selector +pid).
+    if rest.first() == Some(&b'[')
+        && let Some(close) = memchr::memchr(b']', rest)
+        && rest[1..close].iter().all(u8::is_ascii_digit)
+    {
+        rest = rest.get(close + 1..)?;
+        rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    }
+    Some((utc_us, rest))
+}
+
+thread_local! {
+    /// The last date seen (`year * 10_000 + month * 100 + day`) and its first second: a log's
+    /// lines share a date for a day.
+    static LAST_DAY: Cell<(u32, i64)> = const { Cell::new((0, 0)) };
+}
+
+/// Seconds from the epoch to the start of a civil date (counted as if it were UTC).
+fn day_seconds(year: u32, month: u32, day: u32) -> i64 {
+    let key = year * 10_000 + month * 100 + day;
+    LAST_DAY.with(|last| {
+        let (cached, seconds) = last.get();
+        if cached == key {
+            return seconds;
+        }
+        let seconds = syslog::civil_seconds(year as i32, month, day, 0, 0, 0);
+        last.set((key, seconds));
+        seconds
+    })
+}
+
+fn number(b: &[u8]) -> Option<u32> {
+    let mut v: u32 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Some(v)
+}
+
+/// The length of the Exim message id at the start of `b` (16: `1jmFYj-00039V-QX`, or 23 since
+/// Exim 4.97: `1tixMn-00000000C5j-1wRa`), if it is followed by a space or the end.
+pub fn message_id_len(b: &[u8]) -> Option<usize> {
+    let shape_ok = |len: usize, parts: [usize; 3]| {
+        if b.len() < len || (b.len() > len && b[len] != b' ') {
+            return false;
+        }
+        let (first, second) = (parts[0], parts[0] + 1 + parts[1]);
+        b[first] == b'-'
+            && b[second] == b'-'
+            && b[..len]
+                .iter()
+                .enumerate()
+                .all(|(i, c)| i == first || i == second || c.is_ascii_alphanumeric())
+    };
+    if b.get(6) != Some(&b'-') {
+        return None;
+    }
+    match b.get(13) {
+        Some(b'-') if shape_ok(16, [6, 6, 2]) => Some(16),
+        _ if shape_ok(23, [6, 11, 4]) => Some(23),
+        _ => None,
+    }
+}
+
+/// The header-dump lines only the reject log has: `Envelope-from: <...>`, a header with its
+/// one-character flag (`P Received: ...`, `  Subject: ...`) or a folded header line.
+fn is_rejectlog_line(line: &[u8]) -> bool {
+    if line.starts_with(b"Envelope-from: ") || line.starts_with(b"Envelope-to: ") {
+        return true;
+    }
+    match line {
+        [b' ' | b'\t', ..] => true,
+        [flag, b' ', rest @ ..] if flag.is_ascii_uppercase() || *flag == b'*' => {
+            let name = rest
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
+                .count();
+            name > 0 && rest.get(name) == Some(&b':')
+        }
+        _ => false,
+    }
+}
+
+fn parse_delivery(b: &[u8], status: Status) -> Result<Delivery<'_>, &'static str> {
+    let mut delivery = Delivery {
+        recipient: &[],
+        orig_recipient: None,
+        relay_host: None,
+        relay_ip: None,
+        relay_port: None,
+        dsn: None,
+        status,
+        reason: Reason::default(),
+    };
+    // The address, ending at a space, or at `: ` when the reason follows straight away.
+    let mut end = memchr::memchr(b' ', b).unwrap_or(b.len());
+    let mut address = &b[..end];
+    if let Some(stripped) = address.strip_suffix(b":") {
+        address = stripped;
+        end -= 1;
+    }
+    if address.is_empty() {
+        return Err(NO_RECIPIENT);
+    }
+    let mut pos = end;
+    // ` <parent>`: the address as it was before routing (an alias, or for a local user the
+    // full address).
+    let mut parent = None;
+    if b.get(pos..pos + 2) == Some(b" <")
+        && let Some(close) = memchr::memchr(b'>', &b[pos + 2..])
+    {
+        parent = Some(&b[pos + 2..pos + 2 + close]);
+        pos += 2 + close + 1;
+    }
+    // Local users, pipes, files and `:blackhole:` carry their domain in the parent address.
+    match parent {
+        Some(p) if !address.contains(&b'@') && p.contains(&b'@') => {
+            delivery.recipient = p;
+            delivery.orig_recipient = Some(address);
+        }
+        _ => {
+            delivery.recipient = address.strip_prefix(b">").unwrap_or(address);
+            delivery.orig_recipient = parent;
+        }
+    }
+
+    let mut errno: Option<i32> = None;
+    let mut text: &[u8] = &[];
+    while pos < b.len() {
+        match b[pos] {
+            b' ' => {
+                pos += 1;
+                continue;
+            }
+            b':' => {
+                text = b[pos + 1..].trim_ascii();
+                break;
+            }
+            _ => {}
+        }
+        let rest = &b[pos..];
+        let key_len = rest
+            .iter()
+            .take(8)
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        if key_len > 0 && rest[0].is_ascii_alphabetic() && rest.get(key_len) == Some(&b'=') {
+            let key = &rest[..key_len];
+            let value_start = pos + key_len + 1;
+            if key == b"H" {
+                pos = parse_host(b, value_start, &mut delivery);
+                continue;
+            }
+            let (value, next) = field_value(b, value_start);
+            if key == b"C" && status == Status::Sent {
+                delivery.reason.text = value;
+            }
+            pos = next;
+            continue;
+        }
+        if rest.starts_with(b"defer (") {
+            let close = memchr::memchr(b')', rest).unwrap_or(rest.len());
+            errno = std::str::from_utf8(&rest[7..close])
+                .ok()
+                .and_then(|n| n.parse().ok());
+            pos += (close + 1).min(rest.len());
+            continue;
+        }
+        // A bare word (`routing`, `K`, `L`, `*`, local_scan notes): skip it.
+        pos = word_end(b, pos);
+    }
+    if status != Status::Sent {
+        delivery.reason = parse_reason(text);
+        if delivery.reason.stage.is_none() {
+            delivery.reason.stage = errno.and_then(errno_stage);
+        }
+        if status == Status::Bounced && gave_up_retrying(text) {
+            delivery.status = Status::Expired;
+        }
+    }
+    Ok(delivery)
+}
+
+/// The end of an unquoted value or bare word: the next space, or a `:` that is followed by a
+/// space or ends the line (the start of the reason).
+fn word_end(b: &[u8], mut pos: usize) -> usize {
+    while let Some(at) = memchr::memchr2(b' ', b':', b.get(pos..).unwrap_or_default()) {
+        pos += at;
+        if b[pos] == b' ' || matches!(b.get(pos + 1), None | Some(b' ')) {
+            return pos;
+        }
+        pos += 1;
+    }
+    b.len().max(pos)
+}
+
+/// A field value starting at `start`: quoted (`"..."` with `\"` escapes; returned without the
+/// quotes, escapes left as they are) or up to [`word_end`]. Returns the value and where the
+/// next field starts.
+fn field_value(b: &[u8], start: usize) -> (&[u8], usize) {
+    if b.get(start) == Some(&b'"') {
+        let mut i = start + 1;
+        while let Some(at) = memchr::memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
+            i += at;
+            if b[i] == b'"' {
+                return (&b[start + 1..i], i + 1);
+            }
+            i += 2;
+        }
+        // Unterminated (a cut line): the rest is the value.
+        return (&b[(start + 1).min(b.len())..], b.len());
+    }
+    let end = word_end(b, start);
+    (&b[start..end], end)
+}
+
+/// `H=name [ip]`, `H=(helo) [ip]`, `H=name (helo) [ip]:port`, `H=[ip]*`; a missing `]` (a
+/// damaged line) ends the address at the reason's `: `. Returns where the next field starts.
+fn parse_host<'a>(b: &'a [u8], start: usize, delivery: &mut Delivery<'a>) -> usize {
+    let mut pos = start;
+    if b.get(pos) != Some(&b'[') {
+        let end = word_end(b, pos);
+        let name = &b[pos..end];
+        if !name.starts_with(b"(") {
+            delivery.relay_host = Some(name);
+        }
+        pos = end;
+        // ` (helo)` after a name.
+        if b.get(pos..pos + 2) == Some(b" (")
+            && let Some(close) = memchr::memchr(b')', &b[pos..])
+        {
+            pos += close + 1;
+        }
+        if b.get(pos..pos + 2) != Some(b" [") {
+            return pos;
+        }
+        pos += 1;
+    }
+    // At '['.
+    let inner_start = pos + 1;
+    let limit = word_end(b, inner_start);
+    match memchr::memchr(b']', &b[inner_start..limit]) {
+        Some(close) => {
+            delivery.relay_ip = Some(&b[inner_start..inner_start + close]);
+            pos = inner_start + close + 1;
+            if b.get(pos) == Some(&b':') {
+                let digits = b[pos + 1..]
+                    .iter()
+                    .take(5)
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+                if digits > 0 {
+                    delivery.relay_port = std::str::from_utf8(&b[pos + 1..pos + 1 + digits])
+                        .ok()
+                        .and_then(|p| p.parse().ok());
+                    pos += 1 + digits;
+                }
+            }
+            if b.get(pos) == Some(&b'*') {
+                pos += 1;
+            }
+            pos
+        }
+        None => {
+            delivery.relay_ip = Some(&b[inner_start..limit]);
+            limit
+        }
+    }
+}
+
+/// The SMTP stage an Exim `defer (errno)` implies, when the text names none.
+fn errno_stage(errno: i32) -> Option<Stage> {
+    match errno {
+        // ERRNO_MAIL4XX, ERRNO_RCPT4XX, ERRNO_DATA4XX.
+        -45 => Some(Stage::MailFrom),
+        -44 => Some(Stage::RcptTo),
+        -46 => Some(Stage::Data),
+        // ETIMEDOUT, ECONNREFUSED, EHOSTUNREACH, ENETUNREACH.
+        110 | 111 | 113 | 101 => Some(Stage::Connect),
+        _ => None,
+    }
+}
+
+/// Exim gave up after temporary failures (Postfix says `expired`).
+fn gave_up_retrying(text: &[u8]) -> bool {
+    text.starts_with(b"retry timeout exceeded") || FAILING_LONG.find(text).is_some()
+}
+
+/// Reads an Exim failure text: `SMTP error from remote mail server after RCPT TO:<a@b>: 550
+/// 5.1.1 ...`, `SMTP timeout after ...`, connection and DNS failures, retry notes.
+pub fn parse_reason(text: &[u8]) -> Reason<'_> {
+    if let Some(at) = SMTP_ERROR.find(text) {
+        let after = &text[at + SMTP_ERROR.needle().len()..];
+        let stage = stage_phrase(after);
+        // `RCPT TO:<x>: 550 ...` and `MAIL FROM:<x> SIZE=123: 451 ...` hold colons of their
+        // own: the reply starts at the first `: ` after the address's `>`.
+        let command_end = match memchr::memchr(b'<', &after[..after.len().min(24)]) {
+            Some(open) => memchr::memchr(b'>', &after[open..]).map_or(0, |close| open + close),
+            None => 0,
+        };
+        let reply_at = find_pair(&after[command_end..], b':', b' ').map(|i| command_end + i + 2);
+        if let Some(reply_at) = reply_at {
+            return reply_reason(after[reply_at..].trim_ascii(), stage);
+        }
+        return Reason {
+            stage,
+            text,
+            ..Reason::default()
+        };
+    }
+    let stage = if let Some(at) = SMTP_TIMEOUT.find(text) {
+        stage_phrase(&text[at + SMTP_TIMEOUT.needle().len()..])
+    } else if let Some(at) = CLOSED_CONNECTION.find(text) {
+        stage_phrase(&text[at + CLOSED_CONNECTION.needle().len()..])
+    } else if text.starts_with(b"Connection refused")
+        || text.starts_with(b"Connection timed out")
+        || text.starts_with(b"Unrouteable address")
+        || text.starts_with(b"No route to host")
+        || text.starts_with(b"Network is unreachable")
+        || text.starts_with(b"lookup of host")
+        || text.starts_with(b"no IP address found")
+        || MX_NON_EXISTENT.find(text).is_some()
+    {
+        Some(Stage::Connect)
+    } else {
+        None
+    };
+    Reason {
+        reply_code: None,
+        enhanced_code: EnhancedCode::find(text)
+            .filter(|_| stage.is_none_or(|s| s != Stage::Connect)),
+        stage,
+        text,
+    }
+}
+
+fn reply_reason(reply: &[u8], stage: Option<Stage>) -> Reason<'_> {
+    let reply_code = reply_code_of(reply);
+    let enhanced_code = match reply_code {
+        Some(_) => {
+            let after = &reply[3..];
+            let after = after
+                .strip_prefix(b"-")
+                .or_else(|| after.strip_prefix(b" "))
+                .unwrap_or(after);
+            EnhancedCode::parse_prefix(after.trim_ascii_start()).map(|(code, _)| code)
+        }
+        None => EnhancedCode::find(reply),
+    };
+    Reason {
+        reply_code,
+        enhanced_code,
+        stage,
+        text: reply,
+    }
+}
+
+/// The stage named at the start of `phrase` (`RCPT TO:<...>`, `end of data`, `pipelined
+/// DATA`, `sending data block`, `MAIL FROM`, `EHLO x`, `initial connection`...).
+fn stage_phrase(phrase: &[u8]) -> Option<Stage> {
+    let phrase = phrase.strip_prefix(b"pipelined ").unwrap_or(phrase);
+    const STAGES: &[(&[u8], Stage)] = &[
+        (b"RCPT TO", Stage::RcptTo),
+        (b"MAIL FROM", Stage::MailFrom),
+        (b"end of data", Stage::EndOfData),
+        // BDAT chunks carry the body: their reply is the body's.
+        (b"sending data block", Stage::EndOfData),
+        (b"DATA", Stage::Data),
+        (b"BDAT", Stage::EndOfData),
+        (b"initial connection", Stage::Greeting),
+        (b"EHLO", Stage::Ehlo),
+        (b"HELO", Stage::Ehlo),
+        (b"LHLO", Stage::Ehlo),
+        (b"STARTTLS", Stage::StartTls),
+        (b"AUTH", Stage::Auth),
+        (b"QUIT", Stage::Quit),
+    ];
+    STAGES
+        .iter()
+        .find(|(prefix, _)| phrase.starts_with(prefix))
+        .map(|&(_, stage)| stage)
+}
+
+/// Folds a multi-line reply as Exim logs it (lines joined by a literal `\n`: `550-5.7.26 a\n550
+/// 5.7.26 b`) into plain text (`550 5.7.26 a b`).
+pub fn fold_reply(reply: &[u8], out: &mut Vec<u8>) {
+    if find_pair(reply, b'\\', b'n').is_none() {
+        super::postfix::fold_reply(reply, out);
+        return;
+    }
+    let mut spaced = Vec::with_capacity(reply.len());
+    let mut rest = reply;
+    while let Some(at) = find_pair(rest, b'\\', b'n') {
+        spaced.extend_from_slice(&rest[..at]);
+        spaced.push(b' ');
+        rest = &rest[at + 2..];
+    }
+    spaced.extend_from_slice(rest);
+    super::postfix::fold_reply(&spaced, out);
+}
+
+/// One part of an entry syslog split: `[n/m] text`, or `[n\m] text` when the part ended at
+/// a newline of the original entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part<'a> {
+    pub index: u32,
+    pub total: u32,
+    /// The part ended at a newline of the original entry (`\`), not at the length limit.
+    pub ends_line: bool,
+    pub text: &'a [u8],
+}
+
+/// Reads a `[n/m] ` or `[n\m] ` part marker at the start of a syslog message.
+pub fn split_part(message: &[u8]) -> Option<Part<'_>> {
+    let inner = message.strip_prefix(b"[")?;
+    let close = memchr::memchr(b']', &inner[..inner.len().min(12)])?;
+    let marker = &inner[..close];
+    let sep = marker.iter().position(|&c| c == b'/' || c == b'\\')?;
+    let index = number(&marker[..sep]).filter(|_| sep > 0)?;
+    let total = number(&marker[sep + 1..]).filter(|_| sep + 1 < marker.len())?;
+    if index == 0 || index > total {
+        return None;
+    }
+    let text = &inner[close + 1..];
+    Some(Part {
+        index,
+        total,
+        ends_line: marker[sep] == b'\\',
+        text: text.strip_prefix(b" ").unwrap_or(text),
+    })
+}
+
+/// What [`Reassembler::feed`] made of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// Not a split part: parse the line as it is.
+    Whole,
+    /// A part was kept; nothing to parse yet.
+    Held,
+    /// The last part arrived: parse [`Reassembler::take`].
+    Complete,
+    /// A later part whose first part this block never saw (split across a block boundary,
+    /// or lost): counted as rejected with this reason.
+    Orphan(&'static str),
+}
+
+/// An entry being put back together.
+#[derive(Debug, Default)]
+struct Assembly {
+    /// `host exim[pid]`: parts of different processes may interleave.
+    key: Vec<u8>,
+    /// The first part's whole line, followed by the later parts' texts.
+    line: Vec<u8>,
+    next: u32,
+    total: u32,
+}
+
+/// Puts syslog-split Exim entries back together, reusing its buffers.
+///
+/// State is per block: parts of one entry that a block boundary separates are not joined.
+/// The first half is parsed for what it holds when the block ends ([`Reassembler::flush`]),
+/// and the later parts in the next block are counted as rejected ([`Feed::Orphan`]), so the
+/// event is counted once whatever the block size, only its text may be cut.
+#[derive(Debug, Default)]
+pub struct Reassembler {
+    open: Vec<Assembly>,
+    spare: Vec<Assembly>,
+    done: Vec<u8>,
+}
+
+/// Entries longer than this are not assembled further (the rest is dropped).
+const MAX_ENTRY: usize = 64 * 1024;
+
+impl Reassembler {
+    pub fn new() -> Reassembler {
+        Reassembler::default()
+    }
+
+    /// Looks at one line. Mainlog lines (starting with a digit) are [`Feed::Whole`] after one
+    /// comparison.
+    pub fn feed(&mut self, line: &[u8]) -> Feed {
+        if line.get(4) == Some(&b'-') && line.get(10) == Some(&b' ') {
+            return Feed::Whole;
+        }
+        // The message starts after the tag's `: `; the key is the two words before it.
+        let Some(colon) = find_pair(line, b':', b' ') else {
+            return Feed::Whole;
+        };
+        let Some(part) = split_part(&line[colon + 2..]) else {
+            return Feed::Whole;
+        };
+        let key_start = line[..colon]
+            .iter()
+            .rposition(|&c| c == b' ')
+            .and_then(|tag| line[..tag].iter().rposition(|&c| c == b' '))
+            .map_or(0, |host| host + 1);
+        let key = &line[key_start..colon];
+        let open = self.open.iter().position(|a| a.key == key);
+        if part.index == 1 {
+            if let Some(i) = open {
+                // A new entry before the previous one was complete: keep what came.
+                let stale = self.open.swap_remove(i);
+                self.spare.push(stale);
+            }
+            let mut assembly = self.spare.pop().unwrap_or_default();
+            assembly.key.clear();
+            assembly.key.extend_from_slice(key);
+            assembly.line.clear();
+            assembly.line.extend_from_slice(&line[..colon + 2]);
+            assembly.line.extend_from_slice(part.text);
+            if part.ends_line {
+                assembly.line.push(b' ');
+            }
+            assembly.next = 2;
+            assembly.total = part.total;
+            if part.total == 1 {
+                std::mem::swap(&mut self.done, &mut assembly.line);
+                self.spare.push(assembly);
+                return Feed::Complete;
+            }
+            self.open.push(assembly);
+            return Feed::Held;
+        }
+        let Some(i) = open.filter(|&i| self.open[i].next == part.index) else {
+            return Feed::Orphan(ORPHAN_PART);
+        };
+        let assembly = &mut self.open[i];
+        if assembly.line.len() + part.text.len() <= MAX_ENTRY {
+            assembly.line.extend_from_slice(part.text);
+            if part.ends_line {
+                assembly.line.push(b' ');
+            }
+        }
+        assembly.next += 1;
+        if part.index < assembly.total {
+            return Feed::Held;
+        }
+        let mut assembly = self.open.swap_remove(i);
+        std::mem::swap(&mut self.done, &mut assembly.line);
+        self.spare.push(assembly);
+        Feed::Complete
+    }
+
+    /// The entry completed by the last [`Feed::Complete`]; give the buffer back with
+    /// [`Reassembler::give_back`] to reuse it.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.done)
+    }
+
+    pub fn give_back(&mut self, buffer: Vec<u8>) {
+        self.done = buffer;
+    }
+
+    /// Entries still incomplete at the end of a block, in the order they began: each is the
+    /// first part's line plus the parts that followed it.
+    pub fn flush(&mut self) -> Vec<Vec<u8>> {
+        self.open.drain(..).map(|a| a.line).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::Timestamp;
+
+    fn ctx() -> TimeContext {
+        TimeContext::utc("2025-12-31T00:00:00Z".parse::<Timestamp>().unwrap())
+    }
+
+    fn record(line: &str) -> (Envelope<'_>, Record<'_>) {
+        match parse_line(line.as_bytes(), &mut ctx()) {
+            Parsed::Record(envelope, record) => (envelope, record),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn delivery(line: &str) -> Delivery<'_> {
+        match record(line).1 {
+            Record::Delivery(d) => d,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn utc(time_us: i64) -> String {
+        Timestamp::from_microsecond(time_us).unwrap().to_string()
+    }
+
+    #[test]
+    fn ids_in_both_forms() {
+        assert_eq!(message_id_len(b"1jmFYj-00039V-QX <= a"), Some(16));
+        assert_eq!(message_id_len(b"1tixMn-00000000C5j-1wRa => b"), Some(23));
+        assert_eq!(message_id_len(b"1tixMn-00000000C5j-1wRa"), Some(23));
+        assert_eq!(message_id_len(b"1jmFYj-00039V-QXY => b"), None);
+        assert_eq!(message_id_len(b"H=(test) [1.2.3.4] rejected"), None);
+        assert_eq!(message_id_len(b"Start queue run: pid=1"), None);
+        assert_eq!(message_id_len(b"1jmFYj"), None);
+    }
+
+    #[test]
+    fn timestamps_with_ms_offset_and_pid() {
+        let (env, _) = record("2025-02-14 18:12:33.501 +0100 [4711] 1jmFYj-00039V-QX Completed");
+        assert_eq!(utc(env.time_us), "2025-02-14T17:12:33.501Z");
+        assert_eq!(env.queue_id, b"1jmFYj-00039V-QX");
+        assert_eq!(env.host, b"");
+        assert_eq!(env.instance, INSTANCE);
+        let (env, _) = record("2025-02-14 18:12:33 -0230 1jmFYj-00039V-QX Completed");
+        assert_eq!(utc(env.time_us), "2025-02-14T20:42:33Z");
+        let (env, _) = record("2025-02-14 18:12:33 [4711] 1jmFYj-00039V-QX Completed");
+        assert_eq!(utc(env.time_us), "2025-02-14T18:12:33Z");
+        let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let mut berlin = TimeContext::new(tz, "2025-12-31T00:00:00Z".parse().unwrap(), None);
+        match parse_line(
+            b"2025-07-01 12:00:00 1jmFYj-00039V-QX Completed",
+            &mut berlin,
+        ) {
+            Parsed::Record(env, Record::Removed) => {
+                assert_eq!(utc(env.time_us), "2025-07-01T10:00:00Z");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn arrivals() {
+        assert_eq!(
+            record("2020-06-19 04:51:49 [123] 1jmFYj-00039V-QX <= noreply@test.example H=(test.example) [192.0.2.2] P=smtp S=7386").1,
+            Record::Sender { sender: b"noreply@test.example" }
+        );
+        assert_eq!(
+            record("2020-06-19 04:54:02 1jmFas-0004f6-EB <= <> R=1jmFYj-00039V-QX U=Debian-exim P=local S=8656").1,
+            Record::Sender { sender: b"" }
+        );
+        assert_eq!(
+            record(
+                "2020-06-19 04:54:02 1jmFas-0004f6-EB (= a@b.example H=x [192.0.2.9] P=esmtp S=1"
+            )
+            .1,
+            Record::Sender {
+                sender: b"a@b.example"
+            }
+        );
+    }
+
+    #[test]
+    fn delivery_with_tls_and_quoted_confirmation() {
+        let d = delivery(
+            r#"2025-02-14 18:12:33 1tixMn-00000000C5j-1wRa => ann@example.com R=dnslookup T=remote_smtp H=aspmx.l.google.com [142.250.4.26]:25 X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes DN="C=US,CN=mx.google.com" C="250 2.0.0 OK \"quoted\" ** == => 1700000000 x" QT=2s DT=1s"#,
+        );
+        assert_eq!(d.status, Status::Sent);
+        assert_eq!(d.recipient, b"ann@example.com");
+        assert_eq!(d.relay_host, Some(&b"aspmx.l.google.com"[..]));
+        assert_eq!(d.relay_ip, Some(&b"142.250.4.26"[..]));
+        assert_eq!(d.relay_port, Some(25));
+        assert!(d.reason.text.starts_with(b"250 2.0.0 OK"));
+        assert!(d.reason.text.ends_with(b"x"));
+    }
+
+    #[test]
+    fn host_forms() {
+        for (field, host, ip, port) in [
+            (
+                "H=mx.b.example [192.0.2.1]",
+                Some("mx.b.example"),
+                Some("192.0.2.1"),
+                None,
+            ),
+            (
+                "H=(helo.b.example) [192.0.2.1]",
+                None,
+                Some("192.0.2.1"),
+                None,
+            ),
+            (
+                "H=mx.b.example (helo) [192.0.2.1]:587",
+                Some("mx.b.example"),
+                Some("192.0.2.1"),
+                Some(587),
+            ),
+            ("H=[2001:db8::1]*", None, Some("2001:db8::1"), None),
+            (
+                "H=127.0.0.1 [127.0.0.1]*",
+                Some("127.0.0.1"),
+                Some("127.0.0.1"),
+                None,
+            ),
+            (
+                "H=mx.b.example [192.0.2.1]:25*",
+                Some("mx.b.example"),
+                Some("192.0.2.1"),
+                Some(25),
+            ),
+        ] {
+            let line = format!(
+                "2025-02-14 18:12:33 1jmFYj-00039V-QX => a@b.example R=r T=t {field} C=\"250 OK\""
+            );
+            let d = delivery(&line);
+            assert_eq!(
+                d.relay_host.map(|h| std::str::from_utf8(h).unwrap()),
+                host,
+                "{field}"
+            );
+            assert_eq!(
+                d.relay_ip.map(|h| std::str::from_utf8(h).unwrap()),
+                ip,
+                "{field}"
+            );
+            assert_eq!(d.relay_port, port, "{field}");
+            assert_eq!(d.reason.text, b"250 OK", "{field}");
+        }
+    }
+
+    #[test]
+    fn rcpt_rejection() {
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX ** bob@b.example R=dnslookup T=remote_smtp H=mx.b.example [192.0.2.1] X=TLS1.2:ECDHE_RSA_AES_256_GCM_SHA384:256 CV=yes: SMTP error from remote mail server after RCPT TO:<bob@b.example>: 550 5.1.1 <bob@b.example>: Recipient address rejected: User unknown",
+        );
+        assert_eq!(d.status, Status::Bounced);
+        assert_eq!(d.relay_host, Some(&b"mx.b.example"[..]));
+        assert_eq!(d.reason.reply_code, Some(550));
+        assert_eq!(d.reason.enhanced_code, Some(EnhancedCode::new(5, 1, 1)));
+        assert_eq!(d.reason.stage, Some(Stage::RcptTo));
+        assert!(d.reason.text.starts_with(b"550 5.1.1 <bob@b.example>"));
+    }
+
+    #[test]
+    fn stages_of_smtp_errors() {
+        for (after, stage, code) in [
+            (
+                "MAIL FROM:<s@a.example>: 550 5.7.1 sender rejected",
+                Stage::MailFrom,
+                550,
+            ),
+            (
+                "pipelined MAIL FROM:<s@a.example>: 451 Temp error",
+                Stage::MailFrom,
+                451,
+            ),
+            (
+                "end of data: 550 5.7.26 unauthenticated",
+                Stage::EndOfData,
+                550,
+            ),
+            ("pipelined DATA: 503 Sorry", Stage::Data, 503),
+            ("DATA: 552 too big", Stage::Data, 552),
+            ("sending data block: 500 oops", Stage::EndOfData, 500),
+            (
+                "pipelined sending data block: 400 oops",
+                Stage::EndOfData,
+                400,
+            ),
+            (
+                "initial connection: 554 5.7.1 go away",
+                Stage::Greeting,
+                554,
+            ),
+            ("EHLO out.a.example: 421 busy", Stage::Ehlo, 421),
+        ] {
+            let text = format!("SMTP error from remote mail server after {after}");
+            let r = parse_reason(text.as_bytes());
+            assert_eq!(r.stage, Some(stage), "{after}");
+            assert_eq!(r.reply_code, Some(code), "{after}");
+        }
+    }
+
+    #[test]
+    fn deferrals() {
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX == jack@b.example R=dnslookup T=remote_smtp defer (-44) H=mx.b.example [192.0.2.1]: SMTP error from remote mail server after RCPT TO:<jack@b.example>: 450 4.7.1 <jack@b.example>: Recipient address rejected: try later",
+        );
+        assert_eq!(d.status, Status::Deferred);
+        assert_eq!(d.relay_ip, Some(&b"192.0.2.1"[..]));
+        assert_eq!(
+            (d.reason.reply_code, d.reason.stage),
+            (Some(450), Some(Stage::RcptTo))
+        );
+        assert_eq!(d.reason.enhanced_code, Some(EnhancedCode::new(4, 7, 1)));
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX == bob@null.example R=dnslookup T=remote_smtp defer (110): Connection timed out",
+        );
+        assert_eq!(d.reason.stage, Some(Stage::Connect));
+        assert_eq!(d.reason.text, b"Connection timed out");
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX == u@d.example routing defer (-52): retry time not reached",
+        );
+        assert_eq!(d.reason.text, b"retry time not reached");
+        assert_eq!(d.recipient, b"u@d.example");
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX == u@d.example R=all T=smtp defer (-53): retry time not reached for any host for 'd.example'",
+        );
+        assert!(
+            d.reason
+                .text
+                .starts_with(b"retry time not reached for any host")
+        );
+        // The errno names the stage when the text does not.
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX == u@d.example R=r T=t defer (-46) H=mx [192.0.2.3]: 451 no text here",
+        );
+        assert_eq!(d.reason.stage, Some(Stage::Data));
+    }
+
+    #[test]
+    fn failures_and_expiry() {
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX ** bob@null.example: retry timeout exceeded",
+        );
+        assert_eq!(d.status, Status::Expired);
+        assert_eq!(d.recipient, b"bob@null.example");
+        assert_eq!(d.reason.text, b"retry timeout exceeded");
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX ** a@b.example R=dnslookup: all hosts for 'b.example' have been failing for a long time (and retry time not reached)",
+        );
+        assert_eq!(d.status, Status::Expired);
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX ** a@nowhere.example : Unrouteable address",
+        );
+        assert_eq!(d.status, Status::Bounced);
+        assert_eq!(d.reason.stage, Some(Stage::Connect));
+        assert_eq!(d.reason.text, b"Unrouteable address");
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX ** |cat <pipe@b.example> R=userfilter : delivery to pipe forbidden",
+        );
+        assert_eq!(d.recipient, b"pipe@b.example");
+        assert_eq!(d.orig_recipient, Some(&b"|cat"[..]));
+        assert_eq!(d.reason.text, b"delivery to pipe forbidden");
+        // A damaged H= field (no closing bracket) still yields the reply.
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX == j@b.example R=dnslookup T=remote_smtp defer (-44) H=(relay.b.example) [192.0.2.4: SMTP error from remote mail server after RCPT TO:<j@b.example>: 450 4.7.1 not yet",
+        );
+        assert_eq!(d.relay_ip, Some(&b"192.0.2.4"[..]));
+        assert_eq!(d.reason.reply_code, Some(450));
+    }
+
+    #[test]
+    fn parent_addresses() {
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX => userx <userx@b.example> R=r1 T=local_delivery",
+        );
+        assert_eq!(d.recipient, b"userx@b.example");
+        assert_eq!(d.orig_recipient, Some(&b"userx"[..]));
+        let d = delivery(
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX -> a@b.example <A@alias.example> R=r T=t H=h [192.0.2.1]* C=\"250 OK\"",
+        );
+        assert_eq!(d.recipient, b"a@b.example");
+        assert_eq!(d.orig_recipient, Some(&b"A@alias.example"[..]));
+    }
+
+    #[test]
+    fn skips_and_rejects() {
+        let mut c = ctx();
+        for line in [
+            "2025-02-14 18:12:33 H=(x) [192.0.2.1] F=<a@b> rejected RCPT <c@d>: relay not permitted",
+            "2025-02-14 18:12:33 Start queue run: pid=123",
+            "2025-02-14 18:12:33 SMTP connection from [192.0.2.1] (TCP/IP connection count = 1)",
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX H=null.example [192.0.2.6] Connection timed out",
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX *> a@b.example R=r1 T=t1",
+            "2025-02-14 18:12:33 1jmFYj-00039V-QX Message is frozen",
+            "Feb 14 18:12:33 mx dovecot: imap-login: Login",
+        ] {
+            assert_eq!(parse_line(line.as_bytes(), &mut c), Parsed::Skip, "{line}");
+        }
+        assert_eq!(
+            parse_line(b"Envelope-from: <a@b.example>", &mut c),
+            Parsed::Malformed(REJECTLOG)
+        );
+        assert_eq!(
+            parse_line(b"P Received: from x by y", &mut c),
+            Parsed::Malformed(REJECTLOG)
+        );
+        assert_eq!(
+            parse_line(b"******** SERVER ********", &mut c),
+            Parsed::Malformed(BAD_TIMESTAMP)
+        );
+        assert_eq!(
+            parse_line(b"2025-02-14 18:12:33 1jmFYj-00039V-QX => ", &mut c),
+            Parsed::Malformed(NO_RECIPIENT)
+        );
+    }
+
+    #[test]
+    fn through_syslog() {
+        let (env, rec) = record(
+            "Feb 14 18:12:34 mx2 exim[4711]: 2025-02-14 18:12:33.501 [4711] 1jmFYj-00039V-QX ** a@b.example: retry timeout exceeded",
+        );
+        assert_eq!(env.host, b"mx2");
+        assert_eq!(utc(env.time_us), "2025-02-14T18:12:33.501Z");
+        assert!(matches!(rec, Record::Delivery(d) if d.status == Status::Expired));
+        // syslog_timestamp = false: the envelope's time.
+        let (env, _) =
+            record("2025-02-14T18:12:34+00:00 mx2 exim[4711]: 1jmFYj-00039V-QX Completed");
+        assert_eq!(utc(env.time_us), "2025-02-14T18:12:34Z");
+    }
+
+    #[test]
+    fn split_parts_are_reassembled() {
+        let mut r = Reassembler::new();
+        assert_eq!(
+            r.feed(b"2025-02-14 18:12:33 1jmFYj-00039V-QX Completed"),
+            Feed::Whole
+        );
+        assert_eq!(
+            r.feed(b"Feb 14 18:12:34 mx exim[1]: [1/3] 2025-02-14 18:12:33 1jmFYj-00039V-QX ** a@b.example R=r T=t H=mx [192.0.2.1]: SMTP error from remote mail server after end of data: 550-5.7.1 first"),
+            Feed::Held
+        );
+        // Another process's line in between.
+        assert_eq!(
+            r.feed(b"Feb 14 18:12:34 mx exim[2]: 2025-02-14 18:12:33 1jmFYk-00039V-QX Completed"),
+            Feed::Whole
+        );
+        assert_eq!(
+            r.feed(b"Feb 14 18:12:34 mx exim[1]: [2\\3]  line"),
+            Feed::Held
+        );
+        assert_eq!(
+            r.feed(b"Feb 14 18:12:34 mx exim[1]: [3/3] 550 5.7.1 last"),
+            Feed::Complete
+        );
+        let line = r.take();
+        assert_eq!(
+            String::from_utf8_lossy(&line),
+            "Feb 14 18:12:34 mx exim[1]: 2025-02-14 18:12:33 1jmFYj-00039V-QX ** a@b.example R=r T=t H=mx [192.0.2.1]: SMTP error from remote mail server after end of data: 550-5.7.1 first line 550 5.7.1 last"
+        );
+        let d = match parse_line(&line, &mut ctx()) {
+            Parsed::Record(_, Record::Delivery(d)) => (d.reason.reply_code, d.reason.stage),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(d, (Some(550), Some(Stage::EndOfData)));
+        r.give_back(line);
+        assert_eq!(
+            r.feed(b"Feb 14 18:12:35 mx exim[1]: [2/2] orphan"),
+            Feed::Orphan(ORPHAN_PART)
+        );
+        assert_eq!(r.feed(b"Feb 14 18:12:35 mx exim[1]: [1/2] 2025-02-14 18:12:33 1jmFYj-00039V-QX == a@b.example R=r T=t defer (111): Connection refu"), Feed::Held);
+        let flushed = r.flush();
+        assert_eq!(flushed.len(), 1);
+        assert!(matches!(
+            parse_line(&flushed[0], &mut ctx()),
+            Parsed::Record(_, Record::Delivery(_))
+        ));
+    }
+
+    #[test]
+    fn multi_line_replies_fold() {
+        let mut out = Vec::new();
+        fold_reply(
+            br"550-5.7.26 This message is blocked.\n550-5.7.26 Pass SPF or DKIM.\n550 5.7.26 See the guidelines. - gsmtp",
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "550 5.7.26 This message is blocked. Pass SPF or DKIM. See the guidelines. - gsmtp"
+        );
+        fold_reply(b"451 4.7.1 Greylisted", &mut out);
+        assert_eq!(out, b"451 4.7.1 Greylisted");
+    }
+
+    #[test]
+    fn part_markers() {
+        assert_eq!(
+            split_part(b"[2\\10] x"),
+            Some(Part {
+                index: 2,
+                total: 10,
+                ends_line: true,
+                text: b"x"
+            })
+        );
+        assert_eq!(split_part(b"[0/1] x"), None);
+        assert_eq!(split_part(b"[3/2] x"), None);
+        assert_eq!(split_part(b"[4711] x"), None);
+        assert_eq!(split_part(b"[/] x"), None);
+    }
+}
