@@ -103,10 +103,16 @@ impl Stage {
     }
 
     /// Reads a stage as users and logs write it: `rcpt`, `RCPT TO`, `end of DATA`,
-    /// `MAIL FROM`, `HELO`, `connect`... Case-insensitive.
+    /// `MAIL FROM`, `HELO`, `connect`... Case-insensitive; allocates nothing (logs call it for
+    /// every failed attempt).
     pub fn parse(text: &str) -> Option<Stage> {
-        let t = text.trim().to_ascii_lowercase();
-        let t = t.trim_end_matches(" command");
+        let text = text.trim();
+        let mut buffer = [0u8; 32];
+        let lower = buffer.get_mut(..text.len())?;
+        lower.copy_from_slice(text.as_bytes());
+        lower.make_ascii_lowercase();
+        let t = std::str::from_utf8(lower).ok()?;
+        let t = t.strip_suffix(" command").unwrap_or(t);
         Some(match t {
             "connect" | "connection" | "tcp" | "dns" => Stage::Connect,
             "greeting" | "banner" | "initial greeting" | "220" => Stage::Greeting,

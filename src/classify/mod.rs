@@ -608,8 +608,10 @@ impl Classifier {
             None => (Category::Unclassified, RULE_NONE),
         };
         let mut rule = rule;
-        // The stage guard: before RCPT nothing can be the recipient's fault.
-        if category.is_about_recipient() {
+        // The stage guard: a server that refuses before RCPT cannot be refusing the
+        // recipient. It needs a reply: without one, the "stage" is our own DNS lookup or
+        // connection, and a domain that does not resolve is the recipient's problem.
+        if category.is_about_recipient() && resolved.reply_code.is_some() {
             match stage {
                 Some(
                     Stage::Connect | Stage::Greeting | Stage::Ehlo | Stage::StartTls | Stage::Auth,
