@@ -167,12 +167,23 @@ fn summarize(
         seconds,
         if seconds > 0.0 { mb / seconds } else { 0.0 }
     );
-    let [delivered, deferred, bounced, expired] = stats.events;
-    let _ = writeln!(
+    let [
+        delivered,
+        deferred,
+        bounced,
+        expired,
+        complained,
+        suppressed,
+    ] = stats.events;
+    let _ = write!(
         s,
-        "events: {} (delivered {delivered}, deferred {deferred}, bounced {bounced}, expired {expired})",
+        "events: {} (delivered {delivered}, deferred {deferred}, bounced {bounced}, expired {expired}",
         stats.total_events()
     );
+    if complained + suppressed > 0 {
+        let _ = write!(s, "; complained {complained}, suppressed {suppressed}");
+    }
+    let _ = writeln!(s, ")");
     let _ = writeln!(
         s,
         "  of which to bounce messages the MTA generated: {}; without a known sender: {}; \
@@ -187,7 +198,9 @@ fn summarize(
             "delivered" => 0,
             "deferred" => 1,
             "bounced" => 2,
-            _ => 3,
+            "expired" => 3,
+            // Complaints and suppressions are not attempts to the provider's servers.
+            _ => continue,
         };
         providers.entry(row.provider).or_default()[slot] += row.count;
     }

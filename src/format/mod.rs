@@ -1,6 +1,7 @@
 //! Format parsers: one per source. A parser turns a line (or record) into zero or more
 //! [`crate::event::Event`]s borrowing from it.
 
+pub mod esp;
 pub mod postfix;
 pub mod syslog;
 
@@ -13,14 +14,31 @@ use syslog::TimeContext;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Postfix,
+    Ses,
+    Sendgrid,
+    Mailgun,
+    Postmark,
+    Sparkpost,
 }
 
 impl Format {
-    pub const ALL: [Format; 1] = [Format::Postfix];
+    pub const ALL: [Format; 6] = [
+        Format::Postfix,
+        Format::Ses,
+        Format::Sendgrid,
+        Format::Mailgun,
+        Format::Postmark,
+        Format::Sparkpost,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Postfix => "postfix",
+            Format::Ses => "ses",
+            Format::Sendgrid => "sendgrid",
+            Format::Mailgun => "mailgun",
+            Format::Postmark => "postmark",
+            Format::Sparkpost => "sparkpost",
         }
     }
 
@@ -32,12 +50,27 @@ impl Format {
     pub fn source(self) -> Source {
         match self {
             Format::Postfix => Source::Postfix,
+            Format::Ses => Source::Ses,
+            Format::Sendgrid => Source::Sendgrid,
+            Format::Mailgun => Source::Mailgun,
+            Format::Postmark => Source::Postmark,
+            Format::Sparkpost => Source::Sparkpost,
         }
+    }
+
+    /// True for MTA logs, whose records are lines: they can be cut at any newline and parsed
+    /// with [`Format::parse_line`]. ESP exports are JSON documents whose records may span lines;
+    /// they are read whole by [`esp::process`].
+    pub fn is_line_based(self) -> bool {
+        matches!(self, Format::Postfix)
     }
 
     /// Guesses the format from the first bytes of a (decompressed) file. `None` when nothing
     /// looks familiar; the caller then falls back to its default.
     pub fn detect(prefix: &[u8]) -> Option<Format> {
+        if let Some(format) = detect_esp(prefix) {
+            return Some(format);
+        }
         let postfix_tags = [&b" postfix"[..], b"/smtp[", b"/qmgr[", b"/smtpd["];
         postfix_tags
             .iter()
@@ -45,12 +78,51 @@ impl Format {
             .then_some(Format::Postfix)
     }
 
-    /// Parses one line (without its newline) of this format.
+    /// Parses one line (without its newline) of a line-based format. ESP formats are not read
+    /// line by line; for them every line is malformed.
     pub fn parse_line<'a>(self, line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
         match self {
             Format::Postfix => postfix::parse_line(line, time),
+            Format::Ses
+            | Format::Sendgrid
+            | Format::Mailgun
+            | Format::Postmark
+            | Format::Sparkpost => Parsed::Malformed("not a line-based format"),
         }
     }
+}
+
+/// Recognises an ESP export: JSON (the first non-blank byte opens an object or an array) with
+/// a key only that provider writes. When several match (a diagnostic text can quote anything),
+/// the key seen first wins. Syslog lines never start with `{` or `[`, and journald's JSON
+/// export has none of these keys.
+fn detect_esp(prefix: &[u8]) -> Option<Format> {
+    let start = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
+    if !matches!(start.trim_ascii_start().first(), Some(b'{' | b'[')) {
+        return None;
+    }
+    // Keys as written, and (for SES in an SNS envelope) escaped inside the `Message` string.
+    const KEYS: &[(&[u8], Format)] = &[
+        (b"\"notificationType\"", Format::Ses),
+        (b"\\\"notificationType\\\"", Format::Ses),
+        (b"\"eventType\"", Format::Ses),
+        (b"\\\"eventType\\\"", Format::Ses),
+        (b"\"sg_event_id\"", Format::Sendgrid),
+        (b"\"sg_message_id\"", Format::Sendgrid),
+        (b"\"smtp-id\"", Format::Sendgrid),
+        (b"\"event-data\"", Format::Mailgun),
+        (b"\"delivery-status\"", Format::Mailgun),
+        (b"\"log-level\"", Format::Mailgun),
+        (b"\"RecordType\"", Format::Postmark),
+        (b"\"MessageStream\"", Format::Postmark),
+        (b"\"BouncedAt\"", Format::Postmark),
+        (b"\"TypeCode\"", Format::Postmark),
+        (b"\"msys\"", Format::Sparkpost),
+    ];
+    KEYS.iter()
+        .filter_map(|&(key, format)| memmem::find(start, key).map(|at| (at, format)))
+        .min_by_key(|&(at, _)| at)
+        .map(|(_, format)| format)
 }
 
 /// The parts of a log line shared by every record.

@@ -29,7 +29,7 @@ pub struct Stats {
     pub bytes: u64,
     pub lines: u64,
     /// Delivery records turned into events, by outcome (`Outcome::ALL` order).
-    pub events: [u64; 4],
+    pub events: [u64; Outcome::ALL.len()],
     /// Deliveries whose sender was never seen (log started mid-message).
     pub events_without_sender: u64,
     /// Deliveries to bounce messages the MTA generated itself.
