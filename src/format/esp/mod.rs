@@ -398,6 +398,65 @@ mod tests {
         assert_eq!(count(b"hello\n{\"id\":1}\n"), (2, 1, vec![1]));
     }
 
+    const ESP: [Format; 5] = [
+        Format::Ses,
+        Format::Sendgrid,
+        Format::Mailgun,
+        Format::Postmark,
+        Format::Sparkpost,
+    ];
+
+    const SAMPLES: [&[u8]; 4] = [
+        include_bytes!("../../../fixtures/esp/ses/events.jsonl"),
+        include_bytes!("../../../fixtures/esp/sendgrid/batch.json"),
+        include_bytes!("../../../fixtures/esp/mailgun/webhooks.jsonl"),
+        include_bytes!("../../../fixtures/esp/sparkpost/batch.json"),
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            sample in 0usize..4,
+            cut in 0usize..5000,
+            flip in 0usize..5000,
+            byte in proptest::prelude::any::<u8>(),
+        ) {
+            let mut damaged = SAMPLES[sample].to_vec();
+            let at = flip % damaged.len();
+            damaged[at] = byte;
+            damaged.truncate(cut.max(1));
+            for format in ESP {
+                let _ = collect(format, &noise);
+                let _ = collect(format, &damaged);
+            }
+        }
+    }
+
+    #[test]
+    fn detection() {
+        let formats: Vec<_> = SAMPLES.iter().map(|s| Format::detect(s)).collect();
+        assert_eq!(
+            formats,
+            [
+                Some(Format::Ses),
+                Some(Format::Sendgrid),
+                Some(Format::Mailgun),
+                Some(Format::Sparkpost)
+            ]
+        );
+        let postfix = b"Nov 27 10:00:00 mx1 postfix/smtp[123]: 4Xyz: to=<a@b>, status=sent";
+        assert_eq!(Format::detect(postfix), Some(Format::Postfix));
+        let journald = br#"{"__CURSOR":"s=1","SYSLOG_IDENTIFIER":"postfix/smtp","MESSAGE":"x"}"#;
+        assert_ne!(
+            Format::detect(journald).map(|f| f.is_line_based()),
+            Some(false)
+        );
+        // A bounce text quoting another provider's key does not fool detection.
+        let ses = br#"{"eventType":"Bounce","bounce":{"x":""msys""},"mail":{}}"#;
+        assert_eq!(Format::detect(ses), Some(Format::Ses));
+    }
+
     #[test]
     fn timestamps() {
         let stamp = |json: &str| serde_json::from_str::<Stamp>(json).unwrap().0;
