@@ -10,6 +10,7 @@
 //! [`postfix`] is the only format so far; an Exim mainlog generator would sit beside it and
 //! share the PRNG, the timestamp formatting and the compression wrapper here.
 
+pub mod esp;
 pub mod postfix;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+pub use esp::{EspConfig, EspGenStats, EspKind, generate_esp};
 pub use postfix::{LongQueueIds, PostfixConfig, generate_postfix};
 
 /// splitmix64: tiny, fast, and good enough for realistic-looking logs. A generator of our own
@@ -194,10 +196,10 @@ impl GenStats {
 ///
 /// # Errors
 /// Whatever writing to `out` or compressing returns.
-pub fn with_compression<W, F>(compression: Compression, out: W, generate: F) -> io::Result<GenStats>
+pub fn with_compression<W, F, T>(compression: Compression, out: W, generate: F) -> io::Result<T>
 where
     W: Write,
-    F: FnOnce(&mut dyn Write) -> io::Result<GenStats>,
+    F: FnOnce(&mut dyn Write) -> io::Result<T>,
 {
     match compression {
         Compression::None => {
