@@ -98,7 +98,7 @@ fn ses_event_publishing_jsonl() {
         &out,
         &[
             (
-                "ses contoso-mail.example bounced policy_rejected Permanent/General shop.example 554",
+                "ses contoso-mail.example bounced blocklisted Permanent/General shop.example 554",
                 1,
             ),
             (
@@ -200,7 +200,7 @@ fn sendgrid_batch_array() {
                 1,
             ),
             (
-                "sendgrid outlook.com deferred policy_rejected deferred/- - 451",
+                "sendgrid outlook.com deferred bad_reputation deferred/- - 451",
                 1,
             ),
             (
@@ -251,7 +251,7 @@ fn mailgun_webhooks_and_events_page() {
                 1,
             ),
             (
-                "mailgun outlook.com deferred policy_rejected temporary/generic mg.shop.example 451",
+                "mailgun outlook.com deferred rate_limited temporary/generic mg.shop.example 451",
                 1,
             ),
             (
@@ -358,7 +358,7 @@ fn sparkpost_batch_with_pings() {
                 1,
             ),
             (
-                "sparkpost shop-customers.example bounced policy_rejected out_of_band/51 sp.shop.example 554",
+                "sparkpost shop-customers.example bounced blocklisted out_of_band/51 sp.shop.example 554",
                 1,
             ),
             (

@@ -7,6 +7,12 @@ pub enum Provider {
     Microsoft,
     Yahoo,
     Apple,
+    /// Comcast / Xfinity.
+    Comcast,
+    /// GMX and WEB.DE (United Internet).
+    Gmx,
+    Yandex,
+    MailRu,
     Other,
 }
 
@@ -22,6 +28,12 @@ const MX_SUFFIXES: &[(&str, Provider)] = &[
     (".aol.com", Provider::Yahoo),
     (".icloud.com", Provider::Apple),
     (".me.com", Provider::Apple),
+    (".comcast.net", Provider::Comcast),
+    (".gmx.net", Provider::Gmx),
+    (".web.de", Provider::Gmx),
+    (".yandex.ru", Provider::Yandex),
+    (".yandex.net", Provider::Yandex),
+    (".mail.ru", Provider::MailRu),
 ];
 
 /// Consumer recipient domains whose MX we may not have seen (deferrals before connecting).
@@ -39,14 +51,27 @@ const DOMAINS: &[(&str, Provider)] = &[
     ("icloud.com", Provider::Apple),
     ("me.com", Provider::Apple),
     ("mac.com", Provider::Apple),
+    ("comcast.net", Provider::Comcast),
+    ("web.de", Provider::Gmx),
+    ("yandex.ru", Provider::Yandex),
+    ("yandex.com", Provider::Yandex),
+    ("ya.ru", Provider::Yandex),
+    ("mail.ru", Provider::MailRu),
+    ("bk.ru", Provider::MailRu),
+    ("list.ru", Provider::MailRu),
+    ("inbox.ru", Provider::MailRu),
 ];
 
 impl Provider {
-    pub const ALL: [Provider; 5] = [
+    pub const ALL: [Provider; 9] = [
         Provider::Google,
         Provider::Microsoft,
         Provider::Yahoo,
         Provider::Apple,
+        Provider::Comcast,
+        Provider::Gmx,
+        Provider::Yandex,
+        Provider::MailRu,
         Provider::Other,
     ];
 
@@ -56,8 +81,16 @@ impl Provider {
             Provider::Microsoft => "microsoft",
             Provider::Yahoo => "yahoo",
             Provider::Apple => "apple",
+            Provider::Comcast => "comcast",
+            Provider::Gmx => "gmx",
+            Provider::Yandex => "yandex",
+            Provider::MailRu => "mailru",
             Provider::Other => "other",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.as_str() == name)
     }
 
     /// The provider behind a remote host (checked first: a Google Workspace domain has its own
@@ -85,6 +118,7 @@ impl Provider {
                 (b"hotmail.", Provider::Microsoft),
                 (b"outlook.", Provider::Microsoft),
                 (b"live.", Provider::Microsoft),
+                (b"gmx.", Provider::Gmx),
             ] {
                 if domain.len() > stem.len() && eq_ignore_case(&domain[..stem.len()], stem) {
                     return provider;
@@ -135,5 +169,15 @@ mod tests {
             Provider::detect(Some(b"mta7.am0.yahoodns.net"), None),
             Provider::Yahoo
         );
+        assert_eq!(
+            Provider::detect(Some(b"mx00.emig.gmx.net"), None),
+            Provider::Gmx
+        );
+        assert_eq!(Provider::detect(None, Some(b"gmx.de")), Provider::Gmx);
+        assert_eq!(
+            Provider::detect(Some(b"mxs.mail.ru"), None),
+            Provider::MailRu
+        );
+        assert_eq!(Provider::from_name("comcast"), Some(Provider::Comcast));
     }
 }

@@ -48,6 +48,9 @@ pub struct Args {
     /// Exit with status 1 when more than this share of lines was rejected.
     #[arg(long, default_value_t = 0.01, value_name = "RATE")]
     max_reject_rate: f64,
+    /// Extra classification rules (TOML) that add to or override the built-in ones by id.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
     /// Read every input as this format instead of detecting it per file.
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: Option<Format>,
@@ -76,7 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let total_bytes = files.iter().map(|f| f.size).sum::<Option<u64>>();
     let progress = Progress::new(total_bytes, args.quiet);
-    let classifier = Classifier::new();
+    let classifier = Classifier::with_optional_rules(args.rules.as_deref())
+        .context("loading the classification rules")?;
     let config = pipeline::Config {
         threads: args.threads,
         block_bytes: args.block_bytes.max(4096),

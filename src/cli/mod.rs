@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand, each with its `Args` and a `run` function.
 
 mod classify;
+mod eval;
 mod explain;
 mod generate;
 mod ingest;
@@ -21,6 +22,8 @@ pub struct Cli {
 enum Command {
     /// Read logs, classify every attempt, write the Parquet dataset.
     Ingest(ingest::Args),
+    /// Measure the classifier on a labelled set (accuracy per category, confusions, baseline).
+    Eval(eval::Args),
     /// Explain one bounce or deferral reply.
     Explain(explain::Args),
     /// Classify JSON lines (one attempt per line) and write them back with the verdict added.
@@ -34,6 +37,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest(args) => ingest::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Generate(args) => generate::run(args),

@@ -128,6 +128,8 @@ fn detect_esp(prefix: &[u8]) -> Option<Format> {
 /// The parts of a log line shared by every record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Envelope<'a> {
+    /// Microseconds since the Unix epoch, UTC. Parsers may leave it 0 for records that are not
+    /// placed in time (sender, removal), to save converting timestamps nobody reads.
     pub time_us: i64,
     pub host: &'a [u8],
     /// The MTA instance whose queue `queue_id` belongs to: Postfix's syslog name (`postfix`,

@@ -57,7 +57,7 @@ fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
 
 /// Parses one line (without its trailing newline).
 pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
-    let header = match syslog::parse(line, time) {
+    let header = match syslog::parse_lazy(line) {
         Ok(header) => header,
         Err(err) => return Parsed::Malformed(err.as_str()),
     };
@@ -79,12 +79,6 @@ pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
     let body = message[colon + 1..]
         .strip_prefix(b" ")
         .unwrap_or(&message[colon + 1..]);
-    let envelope = Envelope {
-        time_us: header.time_us,
-        host: header.host,
-        instance,
-        queue_id,
-    };
     let record = match daemon {
         Daemon::DeliveryAgent | Daemon::Qmgr if body.starts_with(b"to=") => {
             match parse_delivery(body) {
@@ -93,7 +87,7 @@ pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
             }
         }
         Daemon::Qmgr if body.starts_with(b"from=<") => {
-            let Some(end) = memmem::find(body, b">, ") else {
+            let Some(end) = find_pair(body, b'>', b", ") else {
                 return Parsed::Skip;
             };
             let sender = &body[6..end];
@@ -117,6 +111,21 @@ pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
             }
         }
         _ => return Parsed::Skip,
+    };
+    // Only deliveries and expiries are placed in time; the other records only move queue
+    // state, so their timestamps are not converted.
+    let time_us = match record {
+        Record::Delivery(_) | Record::Expired { .. } => match header.time_us(time) {
+            Ok(time_us) => time_us,
+            Err(err) => return Parsed::Malformed(err.as_str()),
+        },
+        _ => 0,
+    };
+    let envelope = Envelope {
+        time_us,
+        host: header.host,
+        instance,
+        queue_id,
     };
     Parsed::Record(envelope, record)
 }
@@ -163,9 +172,9 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
         }
         // Angle-bracketed values may contain ", " (quoted local parts); end at ">, ".
         let value_end = if body.get(value_start) == Some(&b'<') {
-            memmem::find(&body[value_start..], b">, ").map(|i| value_start + i + 1)
+            find_pair(&body[value_start..], b'>', b", ").map(|i| value_start + i + 1)
         } else {
-            memmem::find(&body[value_start..], b", ").map(|i| value_start + i)
+            find_pair(&body[value_start..], b',', b" ").map(|i| value_start + i)
         };
         let Some(value_end) = value_end else {
             return Err(NO_STATUS);
@@ -187,6 +196,21 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
         return Err(NO_RECIPIENT);
     }
     Ok(delivery)
+}
+
+/// Finds `first` followed by `then`: a memchr for the first byte, which is rare in the text
+/// searched, beats building a substring searcher for every field of every line.
+#[inline]
+fn find_pair(haystack: &[u8], first: u8, then: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(offset) = memchr::memchr(first, &haystack[from..]) {
+        let at = from + offset;
+        if haystack[at + 1..].starts_with(then) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn strip_angles(value: &[u8]) -> &[u8] {

@@ -143,14 +143,55 @@ fn civil_seconds(year: i32, month: u32, day: u32, h: u32, m: u32, s: u32) -> i64
     days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s)
 }
 
-/// Parses the syslog envelope of `line`.
+/// Parses the syslog envelope of `line`, timestamp included.
 ///
 /// # Errors
 /// [`HeaderError`] when the timestamp matches no known style or the line is cut short.
 pub fn parse<'a>(line: &'a [u8], ctx: &mut TimeContext) -> Result<Header<'a>, HeaderError> {
+    let lazy = parse_lazy(line)?;
+    Ok(Header {
+        time_us: lazy.time_us(ctx)?,
+        host: lazy.host,
+        tag: lazy.tag,
+        message: lazy.message,
+    })
+}
+
+/// A syslog envelope whose timestamp is located but not yet converted: most lines of a mail
+/// log are dropped after a look at their program tag, and converting their time would be
+/// wasted work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LazyHeader<'a> {
+    /// The timestamp, exactly (no surrounding spaces).
+    pub stamp: &'a [u8],
+    pub host: &'a [u8],
+    pub tag: &'a [u8],
+    pub message: &'a [u8],
+}
+
+impl LazyHeader<'_> {
+    /// Converts the timestamp to UTC microseconds.
+    ///
+    /// # Errors
+    /// [`HeaderError::BadTimestamp`] when it is not a valid time in a known style.
+    pub fn time_us(&self, ctx: &mut TimeContext) -> Result<i64, HeaderError> {
+        match parse_timestamp(self.stamp, ctx)? {
+            (time, b"") => Ok(time),
+            _ => Err(HeaderError::BadTimestamp),
+        }
+    }
+}
+
+/// Splits the envelope of `line` without converting its timestamp.
+///
+/// # Errors
+/// [`HeaderError`] when no timestamp shape is found or the line is cut short.
+pub fn parse_lazy(line: &[u8]) -> Result<LazyHeader<'_>, HeaderError> {
     let line = strip_priority(line);
-    let (time_us, rest) = parse_timestamp(line, ctx)?;
-    let rest = rest.strip_prefix(b" ").ok_or(HeaderError::Truncated)?;
+    let stamp_len = stamp_end(line).ok_or(HeaderError::BadTimestamp)?;
+    let rest = line[stamp_len..]
+        .strip_prefix(b" ")
+        .ok_or(HeaderError::Truncated)?;
     let space = memchr::memchr(b' ', rest).ok_or(HeaderError::Truncated)?;
     let host = &rest[..space];
     let rest = &rest[space + 1..];
@@ -165,12 +206,45 @@ pub fn parse<'a>(line: &'a [u8], ctx: &mut TimeContext) -> Result<Header<'a>, He
     if host.is_empty() || tag.is_empty() {
         return Err(HeaderError::Truncated);
     }
-    Ok(Header {
-        time_us,
+    Ok(LazyHeader {
+        stamp: &line[..stamp_len],
         host,
         tag,
         message,
     })
+}
+
+/// The length of the timestamp at the start of `line`, by its shape alone.
+fn stamp_end(line: &[u8]) -> Option<usize> {
+    let first = *line.first()?;
+    let clock_from = if first.is_ascii_alphabetic() {
+        // "Mmm dd HH:MM:SS" or "Mmm  d HH:MM:SS".
+        day_end(line, 3)?
+    } else if line.len() > 8 && line[4] == b' ' && line[..4].iter().all(u8::is_ascii_digit) {
+        // "YYYY Mmm dd HH:MM:SS.fff".
+        day_end(line, 8)?
+    } else {
+        // RFC 3339: one token.
+        return memchr::memchr(b' ', line)
+            .or(Some(line.len()))
+            .filter(|&n| n >= 19);
+    };
+    let clock = line.get(clock_from..)?;
+    Some(clock_from + memchr::memchr(b' ', clock).unwrap_or(clock.len()))
+}
+
+/// After the month (which ends at `at`): skips the spaces and the day; returns where the clock
+/// starts.
+fn day_end(line: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    while line.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let day_start = i;
+    while line.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    (i > day_start && line.get(i) == Some(&b' ')).then_some(i + 1)
 }
 
 /// Drops a `<PRI>` prefix left by raw forwarding.

@@ -3,7 +3,7 @@
 //! A chunk is a run of whole lines (a slice of a memory-mapped file or a block read from a
 //! decompressor). Everything here is allocation-free per line: the line is parsed in place,
 //! strings are interned into the chunk's [`Aggregate`], and only failed attempts go through
-//! the classifier (with their reply folded into a reused buffer).
+//! the classifier (which caches its verdict per normalised reply).
 
 use super::queue::{LocalQueues, QueueKey, recipient_id};
 use super::stats::Stats;
@@ -11,7 +11,6 @@ use crate::aggregate::{Aggregate, CubeKey, Sym};
 use crate::classify::{Category, Classifier, ClassifyInput, Permanence, Provider};
 use crate::event::{Event, Outcome, domain_of};
 use crate::format::esp::{self, EventSink};
-use crate::format::postfix;
 use crate::format::syslog::TimeContext;
 use crate::format::{Delivery, Envelope, Format, Parsed, Record};
 
@@ -37,7 +36,6 @@ pub struct ChunkProcessor<'c> {
     aggregate: Aggregate,
     stats: Stats,
     queues: LocalQueues,
-    folded: Vec<u8>,
     last_host: Vec<u8>,
     last_host_sym: Sym,
 }
@@ -57,7 +55,6 @@ impl<'c> ChunkProcessor<'c> {
             aggregate: Aggregate::new(),
             stats: Stats::default(),
             queues: LocalQueues::default(),
-            folded: Vec::new(),
             last_host: Vec::new(),
             last_host_sym: Sym(0),
         }
@@ -191,13 +188,13 @@ impl<'c> ChunkProcessor<'c> {
             let provider = Provider::detect(delivery.relay_host, Some(recipient_domain));
             (provider, Category::Delivered, Permanence::None)
         } else {
-            postfix::fold_reply(reason.text, &mut self.folded);
+            // The classifier normalises multi-line reply prefixes itself.
             let class = self.classifier.classify(&ClassifyInput {
                 outcome: Some(outcome),
                 reply_code: reason.reply_code,
                 enhanced_code: reason.enhanced_code,
                 dsn: delivery.dsn,
-                text: &self.folded,
+                text: reason.text,
                 stage: reason.stage,
                 remote_host: delivery.relay_host,
                 recipient_domain: Some(recipient_domain),
@@ -270,7 +267,8 @@ impl ChunkProcessor<'_> {
                     recipient_domain: Some(recipient_domain),
                 });
                 let category = match verdict {
-                    Some(v) if event.text.is_empty() && event.reply_code.is_none() => v.category,
+                    // Without text a bare code says little; the provider knows more.
+                    Some(v) if event.text.is_empty() => v.category,
                     Some(v) if class.category == Category::Unclassified => v.category,
                     Some(v) if v.address_ok && blames_address(class.category) => v.category,
                     _ => class.category,

@@ -54,6 +54,26 @@ pub enum BlockData<'d> {
 }
 
 impl BlockData<'_> {
+    /// Tells the kernel that a mapped block's pages will not be read again, so the resident
+    /// size of a run stays flat however large the mapped file is (file-backed pages would
+    /// otherwise stay counted against the process until the whole file is unmapped).
+    fn release(&self) {
+        let BlockData::Mapped(map, range) = self else {
+            return;
+        };
+        const PAGE: usize = 4096;
+        let start = range.start.div_ceil(PAGE) * PAGE;
+        let end = range.end / PAGE * PAGE;
+        if end > start {
+            // SAFETY: the mapping is a read-only view of a file; MADV_DONTNEED only drops the
+            // cached pages of this range, which belongs to this block alone and is not read
+            // after this call. Were it read again, the kernel would reload it from the file.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+            };
+        }
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
             BlockData::Borrowed(bytes) => bytes,
@@ -218,6 +238,7 @@ where
                             if block.counts_progress {
                                 on_block(bytes.len() as u64);
                             }
+                            block.data.release();
                             let _ = tx.send((seq, block.input, Ok(processor.finish())));
                         });
                     }

@@ -1,0 +1,380 @@
+//! Reply-text normalisation: the form of a diagnostic text that rules match against and that
+//! the cache is keyed on.
+//!
+//! Raw replies differ per message in ways that never change their meaning: addresses, IPs,
+//! session ids, timestamps, queue ids, and the `550-5.7.1` continuation prefixes that a
+//! multi-line reply leaves in the middle of its sentences once unfolded. Normalising them away
+//! makes phrases contiguous again (so a rule can match "ptr record" even when the provider
+//! broke the line between the two words) and lets thousands of distinct replies share one
+//! cache entry. Because rules only ever see the normalised text, two replies with the same
+//! normalised form always classify the same way: the cache can never change an answer.
+//!
+//! The output is ASCII-lowercased, whitespace-collapsed bytes; non-ASCII bytes pass through
+//! untouched (the rule regexes are case-insensitive for them).
+
+use crate::event::{EnhancedCode, Stage};
+
+/// The replacement for a token that identifies one message, host or address.
+const VARIABLE: u8 = b'#';
+
+/// Appends the normalised form of `text` to `out`.
+///
+/// One pass over the text: each whitespace-separated word is cut before any `[` (so
+/// `sender[192.0.2.1]` keeps its word), and each piece is measured as it is scanned and then
+/// either dropped (status codes), replaced by `#` (addresses, IPs, long numbers, ids, and the
+/// host name in `host mx.example.org said:` or `mx.example.org[192.0.2.1]`), or copied
+/// lowercased.
+pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    let mut after_host = false;
+    let mut i = 0;
+    let n = text.len();
+    while i < n {
+        while i < n && CLASS[usize::from(text[i])] & WS != 0 {
+            i += 1;
+        }
+        if i == n {
+            break;
+        }
+        let piece_start = i;
+        let mut stats = Stats::default();
+        stats.add(CLASS[usize::from(text[i])]);
+        i += 1;
+        while i < n {
+            let class = CLASS[usize::from(text[i])];
+            if class & (WS | OPEN_BRACKET) != 0 {
+                break;
+            }
+            stats.add(class);
+            i += 1;
+        }
+        let before_bracket = i < n && text[i] == b'[';
+        push_token(
+            &text[piece_start..i],
+            stats,
+            before_bracket,
+            &mut after_host,
+            out,
+            start,
+        );
+    }
+}
+
+fn push_token(
+    token: &[u8],
+    mut stats: Stats,
+    before_bracket: bool,
+    after_host: &mut bool,
+    out: &mut Vec<u8>,
+    start: usize,
+) {
+    let stripped = strip_reply_prefix(token);
+    if stripped.len() != token.len() {
+        if stripped.is_empty() {
+            return;
+        }
+        stats = Stats::of(stripped);
+    }
+    let token = stripped;
+    let core = trim_punct(token, &mut stats);
+    if stats.is_status_code(core) {
+        return;
+    }
+    if out.len() > start {
+        out.push(b' ');
+    }
+    let url = is_url(token);
+    let host_name = (before_bracket || *after_host) && stats.dots > 0 && !url;
+    *after_host = token.eq_ignore_ascii_case(b"host");
+    if host_name || stats.is_variable(core, url) {
+        out.push(VARIABLE);
+    } else if url {
+        push_url(token, out);
+    } else {
+        let at = out.len();
+        out.extend_from_slice(token);
+        out[at..].make_ascii_lowercase();
+    }
+}
+
+const WS: u8 = 1;
+const DIGIT: u8 = 2;
+const DOT: u8 = 4;
+const COLON: u8 = 8;
+const AT: u8 = 16;
+const HEX_LETTER: u8 = 32;
+const OPEN_BRACKET: u8 = 64;
+/// Trimmed from both ends of a token before it is judged.
+const PUNCT: u8 = 128;
+
+/// Byte classes, so one table lookup per byte feeds every count.
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = match c {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0c => WS,
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'f' | b'A'..=b'F' => HEX_LETTER,
+            b'.' => DOT | PUNCT,
+            b':' => COLON | PUNCT,
+            b'@' => AT,
+            b'[' => OPEN_BRACKET | PUNCT,
+            b'(' | b')' | b']' | b'<' | b'>' | b',' | b';' | b'"' | b'\'' => PUNCT,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+};
+
+/// Counts over a token's bytes, kept while scanning and corrected when its ends are trimmed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stats {
+    digits: usize,
+    dots: usize,
+    colons: usize,
+    at_signs: usize,
+    /// Bytes other than digits, dots and colons (zero for IPv4, with or without a port).
+    not_numeric: usize,
+    /// Bytes other than hex digits and colons (zero for IPv6).
+    not_hex: usize,
+}
+
+impl Stats {
+    fn of(bytes: &[u8]) -> Stats {
+        let mut stats = Stats::default();
+        for &b in bytes {
+            stats.add(CLASS[usize::from(b)]);
+        }
+        stats
+    }
+
+    #[inline]
+    fn add(&mut self, class: u8) {
+        self.digits += usize::from(class & DIGIT != 0);
+        self.dots += usize::from(class & DOT != 0);
+        self.colons += usize::from(class & COLON != 0);
+        self.at_signs += usize::from(class & AT != 0);
+        self.not_numeric += usize::from(class & (DIGIT | DOT | COLON) == 0);
+        self.not_hex += usize::from(class & (DIGIT | HEX_LETTER | COLON) == 0);
+    }
+
+    fn remove(&mut self, class: u8) {
+        self.digits -= usize::from(class & DIGIT != 0);
+        self.dots -= usize::from(class & DOT != 0);
+        self.colons -= usize::from(class & COLON != 0);
+        self.at_signs -= usize::from(class & AT != 0);
+        self.not_numeric -= usize::from(class & (DIGIT | DOT | COLON) == 0);
+        self.not_hex -= usize::from(class & (DIGIT | HEX_LETTER | COLON) == 0);
+    }
+
+    /// A reply code (`550`) or an enhanced status code (`5.7.1`, `#5.1.1`). The classifier
+    /// reads codes structurally, so in text they are noise.
+    fn is_status_code(&self, core: &[u8]) -> bool {
+        let code = core.strip_prefix(b"#").unwrap_or(core);
+        match code.first() {
+            Some(b'2' | b'4' | b'5') => {}
+            _ => return false,
+        }
+        if code.len() == 3 && self.digits == 3 {
+            return true;
+        }
+        self.dots == 2 && EnhancedCode::parse(code).is_some()
+    }
+
+    /// True for tokens that name one message, address or host rather than a reason: e-mail
+    /// addresses, IP addresses, numbers of three or more digits, and long tokens mixing
+    /// letters and digits (session ids, queue ids, datacentre host names, timestamps). Short
+    /// codes such as `TSS04`, `S3150` or `BL000010` are kept because rules may name them.
+    fn is_variable(&self, core: &[u8], url: bool) -> bool {
+        if self.at_signs > 0 {
+            return true;
+        }
+        if self.digits == 0 || url {
+            return false;
+        }
+        if self.not_numeric == 0 && self.dots >= 3 {
+            return true;
+        }
+        if self.not_hex == 0 && self.colons >= 2 {
+            return true;
+        }
+        if self.digits == core.len() && self.digits >= 3 {
+            return true;
+        }
+        core.len() >= 10 && self.digits >= 2
+    }
+}
+
+/// Returns the normalised form of `text` as a new vector (for tests and tools; the classifier
+/// normalises into a reused buffer).
+pub fn normalize(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    normalize_into(text, &mut out);
+    out
+}
+
+/// Strips a leading `550-` (continuation) reply-code prefix glued to a word.
+fn strip_reply_prefix(token: &[u8]) -> &[u8] {
+    if token.len() >= 4
+        && matches!(token[0], b'2' | b'4' | b'5')
+        && token[1].is_ascii_digit()
+        && token[2].is_ascii_digit()
+        && token[3] == b'-'
+    {
+        return &token[4..];
+    }
+    token
+}
+
+/// The token without punctuation at its ends (`<`, `>`, brackets, quotes, `.,;:`), with the
+/// trimmed bytes taken out of `stats`.
+fn trim_punct<'t>(token: &'t [u8], stats: &mut Stats) -> &'t [u8] {
+    let mut start = 0;
+    let mut end = token.len();
+    while start < end && CLASS[usize::from(token[start])] & PUNCT != 0 {
+        stats.remove(CLASS[usize::from(token[start])]);
+        start += 1;
+    }
+    while end > start && CLASS[usize::from(token[end - 1])] & PUNCT != 0 {
+        stats.remove(CLASS[usize::from(token[end - 1])]);
+        end -= 1;
+    }
+    &token[start..end]
+}
+
+fn is_url(token: &[u8]) -> bool {
+    let starts = |prefix: &[u8]| {
+        token.len() >= prefix.len() && token[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    starts(b"http://") || starts(b"https://") || starts(b"(http")
+}
+
+/// URLs are kept (their paths often name the problem, `?p=NoSuchUser`), but a query string
+/// that carries digits is a per-message id and is dropped.
+fn push_url(token: &[u8], out: &mut Vec<u8>) {
+    let cut = match memchr::memchr(b'?', token) {
+        Some(q) if token[q..].iter().filter(|b| b.is_ascii_digit()).count() >= 4 => q,
+        _ => token.len(),
+    };
+    let at = out.len();
+    out.extend_from_slice(&token[..cut]);
+    out[at..].make_ascii_lowercase();
+}
+
+/// The SMTP stage named in a normalised text, as Postfix (`in reply to RCPT TO command`) and
+/// Exim (`after RCPT TO`, `after end of data`) write it.
+pub fn stage_from_text(normalized: &[u8]) -> Option<Stage> {
+    use std::sync::OnceLock;
+    static FINDER: OnceLock<(aho_corasick::AhoCorasick, Vec<Stage>)> = OnceLock::new();
+    let (finder, stages) = FINDER.get_or_init(|| {
+        let table: &[(&str, Stage)] = &[
+            ("in reply to end of data", Stage::EndOfData),
+            ("in reply to data", Stage::Data),
+            ("in reply to rcpt", Stage::RcptTo),
+            ("in reply to mail", Stage::MailFrom),
+            ("in reply to ehlo", Stage::Ehlo),
+            ("in reply to helo", Stage::Ehlo),
+            ("in reply to lhlo", Stage::Ehlo),
+            ("in reply to starttls", Stage::StartTls),
+            ("in reply to auth", Stage::Auth),
+            (
+                "while receiving the initial server greeting",
+                Stage::Greeting,
+            ),
+            ("after end of data", Stage::EndOfData),
+            ("after data", Stage::Data),
+            ("after rcpt", Stage::RcptTo),
+            ("after mail", Stage::MailFrom),
+            ("after initial connection", Stage::Greeting),
+            ("after ehlo", Stage::Ehlo),
+            ("after helo", Stage::Ehlo),
+            ("after starttls", Stage::StartTls),
+            ("after pipelined data", Stage::Data),
+            ("after pipelined mail", Stage::MailFrom),
+            ("after pipelined rcpt", Stage::RcptTo),
+            ("after pipelined sending data block", Stage::EndOfData),
+            ("after sending data block", Stage::EndOfData),
+        ];
+        let finder = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(table.iter().map(|(p, _)| p))
+            .expect("stage phrases compile");
+        (finder, table.iter().map(|&(_, s)| s).collect())
+    });
+    finder
+        .find(normalized)
+        .map(|m| stages[m.pattern().as_usize()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        String::from_utf8(normalize(s.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn joins_multiline_replies() {
+        assert_eq!(
+            norm(
+                "550-5.7.1 [1.2.3.4] The IP address sending this message does not have a PTR 550-5.7.1 record setup."
+            ),
+            "# the ip address sending this message does not have a ptr record setup."
+        );
+        assert_eq!(
+            norm("451-You have been greylisted. 451-and your mail system 451 this mail"),
+            "you have been greylisted. and your mail system this mail"
+        );
+    }
+
+    #[test]
+    fn replaces_variable_tokens() {
+        assert_eq!(
+            norm("550 5.1.1 <Bob@Example.com>: Recipient address rejected"),
+            "# recipient address rejected"
+        );
+        assert_eq!(
+            norm("NoSuchUser od20si504618ejb.621 - gsmtp"),
+            "nosuchuser # - gsmtp"
+        );
+        assert_eq!(norm("[TSS04] (S3150) BL000010"), "[tss04] (s3150) bl000010");
+        assert_eq!(
+            norm("see https://help.example/id?c=Ab12Cd34Ef56 now"),
+            "see https://help.example/id now"
+        );
+        assert_eq!(norm("[2607:4100:3:25:100::2 12]"), "# 12]");
+        assert_eq!(
+            norm("banned sender[192.0.2.200]. mx.example.net[198.51.100.1]:25"),
+            "banned sender # # #"
+        );
+        assert_eq!(
+            norm("host mx.example.org said: 550 no such user"),
+            "host # said: no such user"
+        );
+        assert_eq!(norm("Client host rejected: x"), "client host rejected: x");
+    }
+
+    #[test]
+    fn same_meaning_same_form() {
+        let a = norm("550-5.1.1 <a@x.org> does not exist. 550 5.1.1 abc123si98765.12 - gsmtp");
+        let b = norm("550-5.1.1 <zed@y.net> does not exist. 550 5.1.1 qq9si1234567.3 - gsmtp");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn finds_stage_in_text() {
+        let t = normalize(b"said: 550 5.1.1 user unknown (in reply to RCPT TO command)");
+        assert_eq!(stage_from_text(&t), Some(Stage::RcptTo));
+        let t = normalize(b"SMTP error from remote mail server after end of data: 550 spam");
+        assert_eq!(stage_from_text(&t), Some(Stage::EndOfData));
+        assert_eq!(stage_from_text(b"nothing here"), None);
+        let t = normalize(
+            b"SMTP error from remote mail server after pipelined MAIL FROM:<a@b.example>: 451 x",
+        );
+        assert_eq!(stage_from_text(&t), Some(Stage::MailFrom));
+    }
+}

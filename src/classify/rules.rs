@@ -1,0 +1,595 @@
+//! Rules as data: the TOML rule format, its validation, and the compiled rule set.
+//!
+//! A rule file is a list of `[[rule]]` tables. Each rule names the conditions it needs (any of
+//! `provider`, `stage`, `reply`, `codes`, `text`; all given conditions must hold, and within a
+//! list any entry may match) and the verdict it gives (`category`, optionally `permanence`,
+//! `fault`, `action` and an `advice` sentence). The built-in rules (`rules.toml` beside this
+//! file) are compiled into the binary; a user file given with `--rules` adds rules, and a user
+//! rule with the id of a built-in one replaces it.
+//!
+//! Precedence does not depend on where a rule sits in the file but on what it looks at, so a
+//! user rule lands in the right place without knowing the built-ins: provider rules first, then
+//! text rules, specific enhanced codes, weak text rules (vague phrases such as "access
+//! denied"), stage rules (a refusal before RCPT), generic codes (`X.0.0`, `X.Y.0`) and finally
+//! bare reply codes. Within one tier, user rules come before built-ins and
+//! otherwise file order decides.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use serde::Deserialize;
+
+use super::{Action, Category, Fault, Permanence, Provider};
+use crate::event::{EnhancedCode, Stage};
+
+/// The built-in rules, compiled into the binary.
+pub const BUILTIN_RULES: &str = include_str!("rules.toml");
+
+/// Why a rule set could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifyError {
+    #[error("cannot read rules file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("rules file {origin} is not valid: {source}")]
+    Parse {
+        origin: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("rules file {origin}, rule {id:?}: {message}")]
+    Invalid {
+        origin: String,
+        id: String,
+        message: String,
+    },
+}
+
+/// A rule file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<RuleSpec>,
+}
+
+/// One rule as written in TOML. See the module docs and `docs/classifier.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    /// `google`, `microsoft`, `yahoo`, `apple`, ... (see [`Provider::as_str`]).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// SMTP stages: `connect`, `greeting`, `ehlo`, `starttls`, `auth`, `mail`, `rcpt`, `data`,
+    /// `end_of_data` (and the phrases logs use, such as `RCPT TO`).
+    #[serde(default)]
+    pub stage: Vec<String>,
+    /// Reply codes: `550`, `5xx`, `55x`, or a range `500-504`.
+    #[serde(default)]
+    pub reply: Vec<String>,
+    /// Enhanced codes: `5.1.1`, `x.7.26` (either class), `5.7.*`, `5.7.606-649`.
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// Case-insensitive regular expressions over the normalised reply text.
+    #[serde(default)]
+    pub text: Vec<String>,
+    pub category: String,
+    #[serde(default)]
+    pub permanence: Option<String>,
+    #[serde(default)]
+    pub fault: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub advice: Option<String>,
+    /// A text rule whose phrases are too vague to overrule a specific enhanced code ("access
+    /// denied", "try again later"): it ranks after specific codes.
+    #[serde(default)]
+    pub weak: bool,
+}
+
+/// An enhanced-code pattern: class (or any), subject (or any), detail range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CodePattern {
+    class: Option<u8>,
+    subject: Option<u16>,
+    detail: (u16, u16),
+}
+
+impl CodePattern {
+    fn parse(text: &str) -> Option<CodePattern> {
+        let mut parts = text.trim().split('.');
+        let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let class = match class {
+            "x" | "X" | "*" => None,
+            "2" => Some(2),
+            "4" => Some(4),
+            "5" => Some(5),
+            _ => return None,
+        };
+        let subject = match subject {
+            "*" | "x" => None,
+            s => Some(parse_number(s)?),
+        };
+        let detail = match detail {
+            "*" | "x" => (0, u16::MAX),
+            d => match d.split_once('-') {
+                Some((lo, hi)) => {
+                    let (lo, hi) = (parse_number(lo)?, parse_number(hi)?);
+                    if lo > hi {
+                        return None;
+                    }
+                    (lo, hi)
+                }
+                None => {
+                    let d = parse_number(d)?;
+                    (d, d)
+                }
+            },
+        };
+        if subject.is_none() && detail != (0, u16::MAX) {
+            return None;
+        }
+        Some(CodePattern {
+            class,
+            subject,
+            detail,
+        })
+    }
+
+    fn matches(&self, code: EnhancedCode) -> bool {
+        self.class.is_none_or(|c| c == code.class)
+            && self.subject.is_none_or(|s| s == code.subject)
+            && (self.detail.0..=self.detail.1).contains(&code.detail)
+    }
+
+    /// `X.0.0`, `X.Y.0` and wildcards say little; a named detail code says much.
+    fn is_specific(&self) -> bool {
+        self.subject.is_some() && self.detail != (0, 0) && self.detail != (0, u16::MAX)
+    }
+}
+
+fn parse_number(s: &str) -> Option<u16> {
+    if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// A reply-code pattern as an inclusive range.
+fn parse_reply(text: &str) -> Option<(u16, u16)> {
+    let t = text.trim().to_ascii_lowercase();
+    if let Some((lo, hi)) = t.split_once('-') {
+        let (lo, hi) = (parse_reply_code(lo)?, parse_reply_code(hi)?);
+        return (lo <= hi).then_some((lo, hi));
+    }
+    if t.len() == 3 && t.ends_with("xx") {
+        let c = parse_reply_code(&format!("{}00", &t[..1]))?;
+        return Some((c, c + 99));
+    }
+    if t.len() == 3 && t.ends_with('x') {
+        let c = parse_reply_code(&format!("{}0", &t[..2]))?;
+        return Some((c, c + 9));
+    }
+    let c = parse_reply_code(&t)?;
+    Some((c, c))
+}
+
+fn parse_reply_code(s: &str) -> Option<u16> {
+    let c = parse_number(s)?;
+    (200..=599).contains(&c).then_some(c)
+}
+
+/// Precedence tiers, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Tier {
+    Provider,
+    Text,
+    SpecificCode,
+    WeakText,
+    Stage,
+    GenericCode,
+    ReplyCode,
+    CatchAll,
+}
+
+impl Tier {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Tier::Provider => "provider",
+            Tier::Text => "text",
+            Tier::Stage => "stage",
+            Tier::SpecificCode => "specific enhanced code",
+            Tier::WeakText => "weak text",
+            Tier::GenericCode => "generic enhanced code",
+            Tier::ReplyCode => "reply code",
+            Tier::CatchAll => "catch-all",
+        }
+    }
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub id: &'static str,
+    pub provider: Option<Provider>,
+    /// Bit `1 << stage_index`; 0 means any stage.
+    pub stages: u16,
+    pub replies: Vec<(u16, u16)>,
+    pub codes: Vec<CodePattern>,
+    /// The rule's patterns in the shared `RegexSet`.
+    pub text: Range<usize>,
+    pub category: Category,
+    pub permanence: Option<Permanence>,
+    pub fault: Option<Fault>,
+    pub action: Option<Action>,
+    pub advice: Option<Box<str>>,
+    pub tier: Tier,
+    pub user: bool,
+}
+
+/// What a rule is matched against: the input with codes resolved and the text normalised.
+pub(crate) struct Facts<'a> {
+    pub provider: Provider,
+    pub stage: Option<Stage>,
+    pub reply_code: Option<u16>,
+    pub code: Option<EnhancedCode>,
+    pub text_matches: &'a regex::bytes::SetMatches,
+}
+
+impl Rule {
+    pub(crate) fn matches(&self, facts: &Facts<'_>) -> bool {
+        if self.provider.is_some_and(|p| p != facts.provider) {
+            return false;
+        }
+        if self.stages != 0 && facts.stage.is_none_or(|s| self.stages & stage_bit(s) == 0) {
+            return false;
+        }
+        if !self.replies.is_empty()
+            && !facts
+                .reply_code
+                .is_some_and(|c| self.replies.iter().any(|&(lo, hi)| (lo..=hi).contains(&c)))
+        {
+            return false;
+        }
+        if !self.codes.is_empty()
+            && !facts
+                .code
+                .is_some_and(|c| self.codes.iter().any(|p| p.matches(c)))
+        {
+            return false;
+        }
+        if !self.text.is_empty() && !self.text.clone().any(|i| facts.text_matches.matched(i)) {
+            return false;
+        }
+        true
+    }
+}
+
+pub(crate) fn stage_bit(stage: Stage) -> u16 {
+    1 << (stage as u16)
+}
+
+/// A compiled, ordered rule set with its text matcher.
+#[derive(Debug)]
+pub(crate) struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub text: regex::bytes::RegexSet,
+    pub by_id: HashMap<&'static str, usize>,
+}
+
+/// A rule source: its name for messages, its text, and whether it is the user's.
+pub(crate) struct Source<'a> {
+    pub origin: &'a str,
+    pub toml: &'a str,
+    pub user: bool,
+}
+
+/// Parses one rule file.
+pub(crate) fn parse_specs(origin: &str, toml_text: &str) -> Result<Vec<RuleSpec>, ClassifyError> {
+    let file: RuleFile = toml::from_str(toml_text).map_err(|e| ClassifyError::Parse {
+        origin: origin.to_owned(),
+        source: Box::new(e),
+    })?;
+    Ok(file.rule)
+}
+
+/// Compiles rule sources into one rule set. Later sources override earlier ones by id.
+pub(crate) fn compile(sources: &[Source<'_>]) -> Result<RuleSet, ClassifyError> {
+    // (spec, origin, user) in file order, with overrides replacing in place.
+    let mut specs: Vec<(RuleSpec, String, bool)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for source in sources {
+        let mut seen_here = HashSet::new();
+        for spec in parse_specs(source.origin, source.toml)? {
+            if !seen_here.insert(spec.id.clone()) {
+                return Err(invalid(source.origin, &spec.id, "duplicate rule id"));
+            }
+            match index.get(&spec.id) {
+                Some(&at) => specs[at] = (spec, source.origin.to_owned(), source.user),
+                None => {
+                    index.insert(spec.id.clone(), specs.len());
+                    specs.push((spec, source.origin.to_owned(), source.user));
+                }
+            }
+        }
+    }
+
+    let mut patterns: Vec<String> = Vec::new();
+    let mut rules = Vec::with_capacity(specs.len());
+    for (spec, origin, user) in &specs {
+        let start = patterns.len();
+        for pattern in &spec.text {
+            if let Err(e) = regex::bytes::RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .build()
+            {
+                return Err(invalid(
+                    origin,
+                    &spec.id,
+                    &format!("text pattern {pattern:?}: {e}"),
+                ));
+            }
+            patterns.push(pattern.clone());
+        }
+        rules.push(compile_rule(spec, origin, *user, start..patterns.len())?);
+    }
+
+    // Stable sort: tier, then user rules first, then file order.
+    let mut order: Vec<usize> = (0..rules.len()).collect();
+    order.sort_by_key(|&i| (rules[i].tier, !rules[i].user, i));
+    let rules: Vec<Rule> = order.into_iter().map(|i| rules[i].clone()).collect();
+    let by_id = rules.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+
+    let text = regex::bytes::RegexSetBuilder::new(&patterns)
+        .case_insensitive(true)
+        .size_limit(64 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .map_err(|e| invalid("(all rules)", "(text patterns)", &e.to_string()))?;
+    Ok(RuleSet { rules, text, by_id })
+}
+
+fn invalid(origin: &str, id: &str, message: &str) -> ClassifyError {
+    ClassifyError::Invalid {
+        origin: origin.to_owned(),
+        id: id.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn compile_rule(
+    spec: &RuleSpec,
+    origin: &str,
+    user: bool,
+    text: Range<usize>,
+) -> Result<Rule, ClassifyError> {
+    let err = |message: String| invalid(origin, &spec.id, &message);
+    if spec.id.is_empty()
+        || !spec
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(err(
+            "ids are non-empty and use only letters, digits, '.', '_' and '-'".into(),
+        ));
+    }
+    let provider = match &spec.provider {
+        None => None,
+        Some(name) => Some(
+            Provider::from_name(name).ok_or_else(|| err(format!("unknown provider {name:?}")))?,
+        ),
+    };
+    let mut stages = 0u16;
+    for name in &spec.stage {
+        let stage = Stage::parse(name).ok_or_else(|| err(format!("unknown stage {name:?}")))?;
+        stages |= stage_bit(stage);
+    }
+    let replies = spec
+        .reply
+        .iter()
+        .map(|r| parse_reply(r).ok_or_else(|| err(format!("bad reply code pattern {r:?}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let codes = spec
+        .codes
+        .iter()
+        .map(|c| {
+            CodePattern::parse(c).ok_or_else(|| err(format!("bad enhanced code pattern {c:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let category = Category::from_name(&spec.category)
+        .ok_or_else(|| err(format!("unknown category {:?}", spec.category)))?;
+    let permanence = match &spec.permanence {
+        None => None,
+        Some(p) => {
+            Some(Permanence::from_name(p).ok_or_else(|| err(format!("unknown permanence {p:?}")))?)
+        }
+    };
+    let fault = match &spec.fault {
+        None => None,
+        Some(f) => Some(Fault::from_name(f).ok_or_else(|| err(format!("unknown fault {f:?}")))?),
+    };
+    let action = match &spec.action {
+        None => None,
+        Some(a) => Some(Action::from_name(a).ok_or_else(|| err(format!("unknown action {a:?}")))?),
+    };
+    if action == Some(Action::RemoveAddress)
+        && (!category.is_about_recipient() || fault.is_some_and(|f| f != Fault::Recipient))
+    {
+        return Err(err(
+            "remove_address is only for recipient faults (user, domain or mailbox categories)"
+                .into(),
+        ));
+    }
+    if fault == Some(Fault::Recipient) && !category.is_about_recipient() {
+        return Err(err(format!(
+            "fault recipient does not fit category {}",
+            category.as_str()
+        )));
+    }
+    let tier = if provider.is_some() {
+        Tier::Provider
+    } else if !text.is_empty() && spec.weak {
+        Tier::WeakText
+    } else if !text.is_empty() {
+        Tier::Text
+    } else if codes.iter().any(CodePattern::is_specific) {
+        Tier::SpecificCode
+    } else if stages != 0 {
+        Tier::Stage
+    } else if !codes.is_empty() {
+        Tier::GenericCode
+    } else if !replies.is_empty() {
+        Tier::ReplyCode
+    } else {
+        Tier::CatchAll
+    };
+    if tier == Tier::CatchAll {
+        return Err(err("a rule needs at least one condition".into()));
+    }
+    if spec.weak && (text.is_empty() || provider.is_some()) {
+        return Err(err("weak applies to text rules without a provider".into()));
+    }
+    Ok(Rule {
+        id: intern_id(&spec.id),
+        provider,
+        stages,
+        replies,
+        codes,
+        text,
+        category,
+        permanence,
+        fault,
+        action,
+        advice: spec.advice.as_deref().map(Into::into),
+        tier,
+        user,
+    })
+}
+
+/// Rule ids live for the whole process so that a [`super::Classification`] stays `Copy` with a
+/// `&'static str` id. Each distinct id is leaked once, however often rules are loaded.
+fn intern_id(id: &str) -> &'static str {
+    static IDS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut ids = IDS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(&known) = ids.get(id) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(id.to_owned().into_boxed_str());
+    ids.insert(leaked);
+    leaked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_patterns() {
+        let p = CodePattern::parse("5.7.606-649").unwrap();
+        assert!(p.matches(EnhancedCode::new(5, 7, 606)));
+        assert!(p.matches(EnhancedCode::new(5, 7, 649)));
+        assert!(!p.matches(EnhancedCode::new(5, 7, 650)));
+        let p = CodePattern::parse("x.7.26").unwrap();
+        assert!(p.matches(EnhancedCode::new(4, 7, 26)));
+        assert!(p.matches(EnhancedCode::new(5, 7, 26)));
+        assert!(p.is_specific());
+        assert!(!CodePattern::parse("5.7.0").unwrap().is_specific());
+        assert!(!CodePattern::parse("5.*.*").unwrap().is_specific());
+        assert!(CodePattern::parse("5.*.1").is_none());
+        assert!(CodePattern::parse("3.1.1").is_none());
+        assert!(CodePattern::parse("5.1").is_none());
+    }
+
+    #[test]
+    fn reply_patterns() {
+        assert_eq!(parse_reply("5xx"), Some((500, 599)));
+        assert_eq!(parse_reply("55x"), Some((550, 559)));
+        assert_eq!(parse_reply("500-504"), Some((500, 504)));
+        assert_eq!(parse_reply("421"), Some((421, 421)));
+        assert_eq!(parse_reply("999"), None);
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_bad_rules() {
+        let bad_field =
+            "[[rule]]\nid = \"a\"\ncategory = \"spam_content\"\ntext = [\"x\"]\ncolour = 1\n";
+        assert!(matches!(
+            compile(&[Source {
+                origin: "t",
+                toml: bad_field,
+                user: true
+            }]),
+            Err(ClassifyError::Parse { .. })
+        ));
+        let no_condition = "[[rule]]\nid = \"a\"\ncategory = \"spam_content\"\n";
+        assert!(
+            compile(&[Source {
+                origin: "t",
+                toml: no_condition,
+                user: true
+            }])
+            .is_err()
+        );
+        let sender_removal = "[[rule]]\nid = \"a\"\ncategory = \"blocklisted\"\ntext = [\"x\"]\naction = \"remove_address\"\n";
+        assert!(
+            compile(&[Source {
+                origin: "t",
+                toml: sender_removal,
+                user: true
+            }])
+            .is_err()
+        );
+        let bad_regex = "[[rule]]\nid = \"a\"\ncategory = \"spam_content\"\ntext = [\"(\"]\n";
+        assert!(
+            compile(&[Source {
+                origin: "t",
+                toml: bad_regex,
+                user: true
+            }])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn tiers_follow_conditions_not_file_order() {
+        let toml = r#"
+[[rule]]
+id = "reply"
+reply = ["550"]
+category = "unclassified"
+[[rule]]
+id = "code"
+codes = ["5.1.1"]
+category = "user_unknown"
+[[rule]]
+id = "text"
+text = ["too many"]
+category = "rate_limited"
+[[rule]]
+id = "prov"
+provider = "google"
+codes = ["5.1.1"]
+category = "user_unknown"
+"#;
+        let set = compile(&[Source {
+            origin: "t",
+            toml,
+            user: false,
+        }])
+        .unwrap();
+        let ids: Vec<_> = set.rules.iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["prov", "text", "code", "reply"]);
+    }
+}
