@@ -27,6 +27,7 @@ pub struct RejectSample {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     pub bytes: u64,
+    /// Lines read; for ESP exports, JSON records (whose numbers reject samples carry too).
     pub lines: u64,
     /// Delivery records turned into events, by outcome (`Outcome::ALL` order).
     pub events: [u64; Outcome::ALL.len()],
