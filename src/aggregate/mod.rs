@@ -224,12 +224,44 @@ impl Aggregate {
             .sum()
     }
 
-    /// All cells with strings resolved, sorted, so the output is the same for any split.
+    /// All cells with strings resolved, in one canonical order (by hour, then by the key
+    /// columns, strings compared by content), so the output is the same for any split of the
+    /// input, any thread count and any symbol numbering.
     pub fn rows(&self) -> Vec<CubeRow<'_>> {
-        let mut rows: Vec<CubeRow<'_>> = self
+        // Rank every symbol by its string once; then the sort compares integers only.
+        let mut by_name: Vec<u32> = (0..self.interner.strings.len() as u32).collect();
+        by_name.sort_unstable_by_key(|&sym| &self.interner.strings[sym as usize]);
+        let mut rank = vec![0u32; by_name.len()];
+        for (position, &sym) in by_name.iter().enumerate() {
+            rank[sym as usize] = position as u32;
+        }
+        let rank = |sym: Sym| rank[sym.0 as usize];
+        // The sort key of each cell is computed once, not at every comparison.
+        let mut cells: Vec<_> = self
             .cube
             .iter()
-            .map(|(key, &count)| CubeRow {
+            .map(|(key, &count)| {
+                let order = (
+                    key.hour,
+                    key.source,
+                    rank(key.mta_host),
+                    rank(key.sender_domain),
+                    rank(key.recipient_domain),
+                    key.provider,
+                    key.outcome,
+                    key.reply_code,
+                    key.enhanced_code,
+                    key.dsn,
+                    (key.category, key.permanence, key.stage, key.bounce_message),
+                    (rank(key.esp_type), rank(key.esp_subtype)),
+                );
+                (order, key, count)
+            })
+            .collect();
+        cells.sort_unstable_by_key(|cell| cell.0);
+        cells
+            .into_iter()
+            .map(|(_, key, count)| CubeRow {
                 hour: key.hour,
                 source: key.source.as_str(),
                 mta_host: self.interner.resolve(key.mta_host),
@@ -250,9 +282,7 @@ impl Aggregate {
                 esp_subtype: (key.esp_subtype != Sym(0))
                     .then(|| self.interner.resolve(key.esp_subtype)),
             })
-            .collect();
-        rows.sort_unstable();
-        rows
+            .collect()
     }
 }
 

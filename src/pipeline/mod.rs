@@ -74,6 +74,16 @@ impl BlockData<'_> {
         }
     }
 
+    /// Maps a mapped block's pages in one system call before it is parsed, instead of one
+    /// page fault per few pages while parsing (Linux 5.14+; elsewhere a harmless no-op).
+    fn prefetch(&self) {
+        if let BlockData::Mapped(map, range) = self {
+            const PAGE: usize = 4096;
+            let start = range.start / PAGE * PAGE;
+            let _ = map.advise_range(memmap2::Advice::PopulateRead, start, range.end - start);
+        }
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
             BlockData::Borrowed(bytes) => bytes,
@@ -223,6 +233,7 @@ where
                     Ok(block) => {
                         let tx = result_tx.clone();
                         scope.spawn(move |_| {
+                            block.data.prefetch();
                             let bytes = block.data.bytes();
                             let mut processor = ChunkProcessor::new(
                                 classifier,

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# End-to-end throughput of the release binary on a generated Postfix log, next to the floors
+# of the machine (a line count and a substring count over the same file).
+#
+#   benches/compare.sh [SIZE]        SIZE as `generate --size` takes it; default 1GiB
+#
+# Environment: BENCH_DIR (default /tmp/bouncestat-bench) holds the generated log and outputs;
+# RUNS (default 5) timed runs per command, of which the median is shown. The page cache is
+# warm: every command reads the file once before it is timed. Needs GNU time (/usr/bin/time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+size=${1:-1GiB}
+dir=${BENCH_DIR:-/tmp/bouncestat-bench}
+runs=${RUNS:-5}
+mkdir -p "$dir"
+cargo build --release --quiet
+bin=$PWD/target/release/bouncestat
+log=$dir/postfix-$size.log
+if [ ! -s "$log" ]; then
+  "$bin" generate --format postfix --size "$size" --seed 42 -o "$log" --truth "$dir/postfix-$size.truth.json" 2>/dev/null
+fi
+bytes=$(stat -c %s "$log")
+cat "$log" > /dev/null   # warm the page cache
+
+# Runs a command $runs times; prints "median_seconds peak_rss_kb".
+measure() {
+  local times=() peak=0
+  for _ in $(seq "$runs"); do
+    local out
+    /usr/bin/time -o "$dir/.time" -f "%e %M" "$@" > /dev/null 2> /dev/null || true
+    out=$(tail -n 1 "$dir/.time")
+    times+=("${out% *}")
+    local rss=${out#* }
+    [ "$rss" -gt "$peak" ] && peak=$rss
+  done
+  local median
+  median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  echo "$median $peak"
+}
+
+declare -a names results
+add() { names+=("$1"); shift; results+=("$(measure "$@")"); }
+
+rm -rf "$dir/out"
+add "bouncestat ingest, 2 threads" "$bin" ingest "$log" --threads 2 --quiet --timezone UTC --out "$dir/out"
+add "bouncestat ingest, 1 thread" "$bin" ingest "$log" --threads 1 --quiet --timezone UTC --out "$dir/out"
+add "bouncestat ingest, 2 threads, no --out" "$bin" ingest "$log" --threads 2 --quiet --timezone UTC
+add "floor: wc -l" wc -l "$log"
+if command -v rg > /dev/null; then
+  add "floor: rg -c status=" rg -c status= "$log"
+else
+  add "floor: grep -c status=" grep -c status= "$log"
+fi
+
+echo
+echo "input: $log ($(awk -v b="$bytes" 'BEGIN {printf "%.1f", b/1e6}') MB), median of $runs runs, warm cache"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+base=${results[0]%% *}
+printf '| %-40s | %9s | %9s | %12s | %10s |\n' command seconds MB/s "peak RSS MB" "vs ingest"
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..42})" ----------- ----------- -------------- ------------
+for i in "${!names[@]}"; do
+  read -r secs rss <<< "${results[$i]}"
+  awk -v n="${names[$i]}" -v s="$secs" -v r="$rss" -v b="$bytes" -v base="$base" 'BEGIN {
+    printf "| %-40s | %9.2f | %9.0f | %12.0f | %9.2fx |\n", n, s, (s > 0 ? b/1e6/s : 0), r/1024, (s > 0 ? base/s : 0)
+  }'
+done
