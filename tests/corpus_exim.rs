@@ -89,6 +89,7 @@ fn corpus_exim_mainlog_deliveries_deferrals_and_failures_are_found() {
                 Outcome::Delivered => found.deliveries += 1,
                 Outcome::Deferred => found.deferrals += 1,
                 Outcome::Bounced | Outcome::Expired => found.failures += 1,
+                other => panic!("an Exim delivery line cannot be {other:?}"),
             },
             Parsed::Record(_, Record::Sender { .. }) => found.arrivals += 1,
             _ => {}

@@ -98,6 +98,9 @@ pub struct CubeKey {
     pub permanence: Permanence,
     pub stage: Option<Stage>,
     pub bounce_message: bool,
+    /// The ESP's own verdict (see [`Event::esp_type`]); `Sym(0)` for MTA logs.
+    pub esp_type: Sym,
+    pub esp_subtype: Sym,
 }
 
 impl CubeKey {
@@ -106,6 +109,8 @@ impl CubeKey {
         self.mta_host = table[self.mta_host.0 as usize];
         self.sender_domain = table[self.sender_domain.0 as usize];
         self.recipient_domain = table[self.recipient_domain.0 as usize];
+        self.esp_type = table[self.esp_type.0 as usize];
+        self.esp_subtype = table[self.esp_subtype.0 as usize];
     }
 }
 
@@ -127,6 +132,8 @@ pub struct CubeRow<'a> {
     pub stage: Option<&'static str>,
     pub bounce_message: bool,
     pub count: i64,
+    pub esp_type: Option<&'a str>,
+    pub esp_subtype: Option<&'a str>,
 }
 
 /// A partial aggregate. See the module docs.
@@ -166,6 +173,8 @@ impl Aggregate {
             permanence: class.permanence,
             stage: event.stage,
             bounce_message: event.is_bounce_message,
+            esp_type: self.interner.intern(event.esp_type.unwrap_or_default()),
+            esp_subtype: self.interner.intern(event.esp_subtype.unwrap_or_default()),
         };
         *self.cube.entry(key).or_insert(0) += 1;
     }
@@ -249,6 +258,7 @@ impl Aggregate {
                     key.enhanced_code,
                     key.dsn,
                     (key.category, key.permanence, key.stage, key.bounce_message),
+                    (rank(key.esp_type), rank(key.esp_subtype)),
                 );
                 (order, key, count)
             })
@@ -273,6 +283,9 @@ impl Aggregate {
                 stage: key.stage.map(Stage::as_str),
                 bounce_message: key.bounce_message,
                 count,
+                esp_type: (key.esp_type != Sym(0)).then(|| self.interner.resolve(key.esp_type)),
+                esp_subtype: (key.esp_subtype != Sym(0))
+                    .then(|| self.interner.resolve(key.esp_subtype)),
             })
             .collect()
     }
@@ -296,13 +309,15 @@ mod tests {
             recipient_domain: domain,
             remote_host: None,
             remote_ip: None,
-            outcome: Outcome::ALL[usize::from(i % 4)],
+            outcome: Outcome::ALL[usize::from(i) % Outcome::ALL.len()],
             reply_code: (i % 3 == 0).then_some(550),
             enhanced_code: None,
             dsn: None,
             stage: None,
             text: b"",
             is_bounce_message: i % 5 == 0,
+            esp_type: (i % 7 == 0).then_some(&b"Permanent"[..]),
+            esp_subtype: (i % 7 == 0).then_some(&b"General"[..]),
         }
     }
 

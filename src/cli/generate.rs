@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use bouncestat::synth::{
-    self, Compression, EximConfig, EximIds, GenStats, PostfixConfig, TimestampStyle,
+    self, Compression, EspConfig, EspKind, EximConfig, EximIds, GenStats, PostfixConfig,
+    TimestampStyle,
 };
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -17,6 +18,10 @@ pub enum Format {
     Postfix,
     /// An Exim mainlog (no syslog envelope; `--hosts` and `--timestamps` do not apply).
     Exim,
+    /// SES event publishing records, one per line.
+    Ses,
+    /// SendGrid webhook batches, one JSON array per line.
+    Sendgrid,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -133,12 +138,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.size.is_none() && args.lines.is_none() {
         bail!("give --size or --lines");
     }
-    let compression = match args.compress {
-        Compress::None => Compression::None,
-        Compress::Gzip => Compression::Gzip,
-        Compress::Zstd => Compression::Zstd,
-    };
+    let compression = compression_of(args.compress);
     let generator: Generator = match args.format {
+        Format::Ses => return run_esp(&args, EspKind::Ses),
+        Format::Sendgrid => return run_esp(&args, EspKind::Sendgrid),
         Format::Postfix => Generator::Postfix(postfix_config(&args)),
         Format::Exim => Generator::Exim(EximConfig {
             seed: args.seed,
@@ -219,6 +222,54 @@ fn report(args: &Args, stats: &GenStats, elapsed: f64) -> anyhow::Result<ExitCod
             .map(|(kind, share)| format!("{kind} {:.1}%", share * 100.0))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compression_of(compress: Compress) -> Compression {
+    match compress {
+        Compress::None => Compression::None,
+        Compress::Gzip => Compression::Gzip,
+        Compress::Zstd => Compression::Zstd,
+    }
+}
+
+/// ESP exports: `--lines` counts records (SES records, SendGrid events); `--rate` is records
+/// per second.
+fn run_esp(args: &Args, kind: EspKind) -> anyhow::Result<ExitCode> {
+    let cfg = EspConfig {
+        kind,
+        seed: args.seed,
+        target_bytes: args.size,
+        target_records: args.lines,
+        start: args.start,
+        rate: args.rate,
+    };
+    let compression = compression_of(args.compress);
+    let started = Instant::now();
+    let generate = |out: &mut dyn Write| synth::generate_esp(&cfg, out);
+    let stats = if args.output.as_os_str() == "-" {
+        synth::with_compression(compression, io::stdout().lock(), generate)
+            .context("writing to stdout")?
+    } else {
+        let file = File::create(&args.output)
+            .with_context(|| format!("creating {}", args.output.display()))?;
+        synth::with_compression(compression, &file, generate)
+            .with_context(|| format!("writing {}", args.output.display()))?
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let json = serde_json::to_string_pretty(&stats)?;
+    match &args.truth {
+        Some(path) => std::fs::write(path, json + "\n")
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => eprintln!("{json}"),
+    }
+    eprintln!(
+        "generated {} records, {} bytes in {:.2} s ({:.0} MB/s)",
+        stats.records,
+        stats.bytes,
+        elapsed,
+        stats.bytes as f64 / elapsed.max(1e-9) / 1e6
     );
     Ok(ExitCode::SUCCESS)
 }

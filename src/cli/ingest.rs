@@ -172,12 +172,23 @@ fn summarize(
         seconds,
         if seconds > 0.0 { mb / seconds } else { 0.0 }
     );
-    let [delivered, deferred, bounced, expired] = stats.events;
-    let _ = writeln!(
+    let [
+        delivered,
+        deferred,
+        bounced,
+        expired,
+        complained,
+        suppressed,
+    ] = stats.events;
+    let _ = write!(
         s,
-        "events: {} (delivered {delivered}, deferred {deferred}, bounced {bounced}, expired {expired})",
+        "events: {} (delivered {delivered}, deferred {deferred}, bounced {bounced}, expired {expired}",
         stats.total_events()
     );
+    if complained + suppressed > 0 {
+        let _ = write!(s, "; complained {complained}, suppressed {suppressed}");
+    }
+    let _ = writeln!(s, ")");
     let _ = writeln!(
         s,
         "  of which to bounce messages the MTA generated: {}; without a known sender: {}; \
@@ -185,23 +196,27 @@ fn summarize(
         stats.bounce_message_events, stats.events_without_sender, stats.content_filter_handoffs
     );
 
-    // Providers, most failed attempts first (senders' mail only).
-    let mut providers: BTreeMap<&str, [i64; Outcome::ALL.len()]> = BTreeMap::new();
+    // Providers, most failed attempts first (senders' mail only; complaints and
+    // suppressions are not attempts to the provider's servers).
+    const ATTEMPTS: [Outcome; 4] = [
+        Outcome::Delivered,
+        Outcome::Deferred,
+        Outcome::Bounced,
+        Outcome::Expired,
+    ];
+    let mut providers: BTreeMap<&str, [i64; ATTEMPTS.len()]> = BTreeMap::new();
     for (key, count) in output.aggregate.iter().filter(|(k, _)| !k.bounce_message) {
-        let slot = key.outcome as usize;
+        let Some(slot) = ATTEMPTS.iter().position(|o| *o == key.outcome) else {
+            continue;
+        };
         providers.entry(key.provider.as_str()).or_default()[slot] += count;
     }
-    let failed = |counts: &[i64; Outcome::ALL.len()]| -> i64 {
-        Outcome::ALL
-            .iter()
-            .filter(|o| **o != Outcome::Delivered)
-            .map(|o| counts[*o as usize])
-            .sum()
-    };
+    // Everything but the first slot (delivered) failed.
+    let failed = |counts: &[i64; ATTEMPTS.len()]| -> i64 { counts[1..].iter().sum() };
     let mut providers: Vec<_> = providers.into_iter().collect();
     providers.sort_by_key(|(name, counts)| (std::cmp::Reverse(failed(counts)), *name));
     if !providers.is_empty() {
-        let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        let names: Vec<&str> = ATTEMPTS.iter().map(|o| o.as_str()).collect();
         let _ = writeln!(s, "providers ({}):", names.join(" / "));
         for (name, counts) in providers.iter().take(6) {
             let _ = write!(s, "  {name:<10}");

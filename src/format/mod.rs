@@ -1,6 +1,7 @@
 //! Format parsers: one per source. A parser turns a line (or record) into zero or more
 //! [`crate::event::Event`]s borrowing from it.
 
+pub mod esp;
 pub mod exim;
 pub mod postfix;
 pub mod syslog;
@@ -15,15 +16,33 @@ use syslog::TimeContext;
 pub enum Format {
     Postfix,
     Exim,
+    Ses,
+    Sendgrid,
+    Mailgun,
+    Postmark,
+    Sparkpost,
 }
 
 impl Format {
-    pub const ALL: [Format; 2] = [Format::Postfix, Format::Exim];
+    pub const ALL: [Format; 7] = [
+        Format::Postfix,
+        Format::Exim,
+        Format::Ses,
+        Format::Sendgrid,
+        Format::Mailgun,
+        Format::Postmark,
+        Format::Sparkpost,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Postfix => "postfix",
             Format::Exim => "exim",
+            Format::Ses => "ses",
+            Format::Sendgrid => "sendgrid",
+            Format::Mailgun => "mailgun",
+            Format::Postmark => "postmark",
+            Format::Sparkpost => "sparkpost",
         }
     }
 
@@ -36,12 +55,27 @@ impl Format {
         match self {
             Format::Postfix => Source::Postfix,
             Format::Exim => Source::Exim,
+            Format::Ses => Source::Ses,
+            Format::Sendgrid => Source::Sendgrid,
+            Format::Mailgun => Source::Mailgun,
+            Format::Postmark => Source::Postmark,
+            Format::Sparkpost => Source::Sparkpost,
         }
+    }
+
+    /// True for MTA logs, whose records are lines: they can be cut at any newline and parsed
+    /// with [`Format::parse_line`]. ESP exports are JSON documents whose records may span lines;
+    /// they are read whole by [`esp::process`].
+    pub fn is_line_based(self) -> bool {
+        matches!(self, Format::Postfix | Format::Exim)
     }
 
     /// Guesses the format from the first bytes of a (decompressed) file. `None` when nothing
     /// looks familiar; the caller then falls back to its default.
     pub fn detect(prefix: &[u8]) -> Option<Format> {
+        if let Some(format) = detect_esp(prefix) {
+            return Some(format);
+        }
         if exim::looks_like_exim(prefix) {
             return Some(Format::Exim);
         }
@@ -55,24 +89,63 @@ impl Format {
     /// The reply text to classify: a multi-line reply as this format logs it, folded into
     /// one line in `scratch` when the classifier's normaliser cannot read it as it is (Exim
     /// joins lines with a literal `\n`; Postfix's `550-5.7.1` continuation prefixes are
-    /// normalised by the classifier itself, so Postfix replies are passed through).
+    /// normalised by the classifier itself, so Postfix and ESP replies are passed through).
     pub fn reply_for_classifier<'t>(self, reply: &'t [u8], scratch: &'t mut Vec<u8>) -> &'t [u8] {
         match self {
-            Format::Postfix => reply,
             Format::Exim => {
                 exim::fold_reply(reply, scratch);
                 scratch
             }
+            _ => reply,
         }
     }
 
-    /// Parses one line (without its newline) of this format.
+    /// Parses one line (without its newline) of a line-based format. ESP formats are not read
+    /// line by line; for them every line is malformed.
     pub fn parse_line<'a>(self, line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
         match self {
             Format::Postfix => postfix::parse_line(line, time),
             Format::Exim => exim::parse_line(line, time),
+            Format::Ses
+            | Format::Sendgrid
+            | Format::Mailgun
+            | Format::Postmark
+            | Format::Sparkpost => Parsed::Malformed("not a line-based format"),
         }
     }
+}
+
+/// Recognises an ESP export: JSON (the first non-blank byte opens an object or an array) with
+/// a key only that provider writes. When several match (a diagnostic text can quote anything),
+/// the key seen first wins. Syslog lines never start with `{` or `[`, and journald's JSON
+/// export has none of these keys.
+fn detect_esp(prefix: &[u8]) -> Option<Format> {
+    let start = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
+    if !matches!(start.trim_ascii_start().first(), Some(b'{' | b'[')) {
+        return None;
+    }
+    // Keys as written, and (for SES in an SNS envelope) escaped inside the `Message` string.
+    const KEYS: &[(&[u8], Format)] = &[
+        (b"\"notificationType\"", Format::Ses),
+        (b"\\\"notificationType\\\"", Format::Ses),
+        (b"\"eventType\"", Format::Ses),
+        (b"\\\"eventType\\\"", Format::Ses),
+        (b"\"sg_event_id\"", Format::Sendgrid),
+        (b"\"sg_message_id\"", Format::Sendgrid),
+        (b"\"smtp-id\"", Format::Sendgrid),
+        (b"\"event-data\"", Format::Mailgun),
+        (b"\"delivery-status\"", Format::Mailgun),
+        (b"\"log-level\"", Format::Mailgun),
+        (b"\"RecordType\"", Format::Postmark),
+        (b"\"MessageStream\"", Format::Postmark),
+        (b"\"BouncedAt\"", Format::Postmark),
+        (b"\"TypeCode\"", Format::Postmark),
+        (b"\"msys\"", Format::Sparkpost),
+    ];
+    KEYS.iter()
+        .filter_map(|&(key, format)| memmem::find(start, key).map(|at| (at, format)))
+        .min_by_key(|&(at, _)| at)
+        .map(|(_, format)| format)
 }
 
 /// The parts of a log line shared by every record.

@@ -9,7 +9,8 @@ use super::queue::{LocalQueues, QueueKey, recipient_id};
 use super::stats::Stats;
 use crate::aggregate::{Aggregate, CubeKey, Sym};
 use crate::classify::{Category, Classifier, ClassifyInput, Permanence, Provider};
-use crate::event::{Outcome, domain_of};
+use crate::event::{Event, Outcome, domain_of};
+use crate::format::esp::{self, EventSink};
 use crate::format::exim::{Feed, Reassembler};
 use crate::format::syslog::TimeContext;
 use crate::format::{Delivery, Envelope, Format, Parsed, Record};
@@ -67,7 +68,12 @@ impl<'c> ChunkProcessor<'c> {
     }
 
     /// Processes every line of `data`. A last line without a newline is processed too.
+    /// An ESP export is processed as whole JSON records instead (see [`esp`]).
     pub fn process(&mut self, data: &[u8]) {
+        if !self.format.is_line_based() {
+            self.process_records(data);
+            return;
+        }
         self.stats.bytes += data.len() as u64;
         self.queues.reserve_for(data.len());
         let mut start = 0;
@@ -190,6 +196,8 @@ impl<'c> ChunkProcessor<'c> {
                     permanence: Permanence::Permanent,
                     stage: None,
                     bounce_message,
+                    esp_type: Sym(0),
+                    esp_subtype: Sym(0),
                 };
                 self.queues
                     .expired(key, cell, &mut self.aggregate, &mut self.stats);
@@ -247,6 +255,122 @@ impl<'c> ChunkProcessor<'c> {
             permanence,
             stage: reason.stage,
             bounce_message: false,
+            esp_type: Sym(0),
+            esp_subtype: Sym(0),
         }
+    }
+}
+
+/// The general event path: ESP exports (and any parser that produces whole [`Event`]s with
+/// their sender) bypass queue correlation.
+impl ChunkProcessor<'_> {
+    /// Processes one whole ESP export. `lines` counts its records.
+    fn process_records(&mut self, data: &[u8]) {
+        self.stats.bytes += data.len() as u64;
+        let records = esp::process(self.format, data, self);
+        self.stats.lines += records;
+    }
+
+    /// Classifies and counts one event that names its own sender.
+    ///
+    /// Deliveries, complaints and suppressions skip the classifier (they are not failed
+    /// attempts). A failure with reply text is classified from it, unless the provider's verdict
+    /// says the address is fine and the text says otherwise; a failure without text is
+    /// classified from the provider's verdict.
+    pub fn event(&mut self, event: &Event<'_>) {
+        let verdict = esp::verdict(event.source, event.esp_type, event.esp_subtype);
+        let recipient_domain = event.recipient_domain;
+        let (provider, category, permanence) = match event.outcome {
+            Outcome::Delivered | Outcome::Complained | Outcome::Suppressed => {
+                let provider = Provider::detect(event.remote_host, Some(recipient_domain));
+                let category = match event.outcome {
+                    Outcome::Suppressed => verdict.map_or(Category::Unclassified, |v| v.category),
+                    // A complaint is about a message that was delivered.
+                    _ => Category::Delivered,
+                };
+                let permanence = match event.outcome {
+                    Outcome::Suppressed => Permanence::Permanent,
+                    _ => Permanence::None,
+                };
+                (provider, category, permanence)
+            }
+            _ => {
+                let class = self.classifier.classify(&ClassifyInput {
+                    outcome: Some(event.outcome),
+                    reply_code: event.reply_code,
+                    enhanced_code: event.enhanced_code,
+                    dsn: event.dsn,
+                    text: event.text,
+                    stage: event.stage,
+                    remote_host: event.remote_host,
+                    recipient_domain: Some(recipient_domain),
+                });
+                let category = match verdict {
+                    // Without text a bare code says little; the provider knows more.
+                    Some(v) if event.text.is_empty() => v.category,
+                    Some(v) if class.category == Category::Unclassified => v.category,
+                    Some(v) if v.address_ok && blames_address(class.category) => v.category,
+                    _ => class.category,
+                };
+                (class.provider, category, class.permanence)
+            }
+        };
+        let sender_domain = match event.sender {
+            Some(sender) if !event.is_bounce_message => {
+                self.aggregate.interner.intern_name(domain_of(sender))
+            }
+            _ => Sym(0),
+        };
+        let cell = CubeKey {
+            hour: event.time_us.div_euclid(US_PER_HOUR),
+            source: event.source,
+            mta_host: self.host_sym(event.mta_host),
+            sender_domain,
+            recipient_domain: self.aggregate.interner.intern_name(recipient_domain),
+            provider,
+            outcome: event.outcome,
+            reply_code: event.reply_code,
+            enhanced_code: event.enhanced_code,
+            dsn: event.dsn,
+            category,
+            permanence,
+            stage: event.stage,
+            bounce_message: event.is_bounce_message,
+            esp_type: self
+                .aggregate
+                .interner
+                .intern(event.esp_type.unwrap_or_default()),
+            esp_subtype: self
+                .aggregate
+                .interner
+                .intern(event.esp_subtype.unwrap_or_default()),
+        };
+        self.stats.count_event(
+            event.outcome,
+            event.is_bounce_message,
+            event.sender.is_some(),
+        );
+        self.aggregate.add_cell(cell, 1);
+    }
+}
+
+/// Categories that say the recipient address itself is bad.
+fn blames_address(category: Category) -> bool {
+    matches!(
+        category,
+        Category::UserUnknown
+            | Category::DomainUnknown
+            | Category::DomainAcceptsNoMail
+            | Category::MailboxDisabled
+    )
+}
+
+impl EventSink for ChunkProcessor<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        ChunkProcessor::event(self, event);
+    }
+
+    fn reject(&mut self, reason: &'static str, record: u64, text: &[u8]) {
+        self.stats.reject(reason, self.input, record, text);
     }
 }

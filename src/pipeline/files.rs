@@ -6,6 +6,7 @@
 //! off (corrupt or truncated gzip/zstd), yields an [`InputFailure`] at that point; blocks read
 //! before stay counted and the next file is read.
 
+use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -48,6 +49,14 @@ enum Current {
         ranges: std::vec::IntoIter<std::ops::Range<usize>>,
     },
     Stream(BlockStream),
+    /// A whole non-line-based input (an ESP export read from a stream), handed out once.
+    Whole(Option<Vec<u8>>),
+}
+
+/// Reads up to [`DETECT_BYTES`] from the start of a stream (fewer only at its end).
+fn read_head(reader: &mut dyn Read, head: &mut Vec<u8>) -> io::Result<()> {
+    reader.take(DETECT_BYTES as u64).read_to_end(head)?;
+    Ok(())
 }
 
 /// Iterator over the blocks of all inputs, in input order.
@@ -109,14 +118,39 @@ impl<'f> FileBlocks<'f> {
         self.format = None;
         self.current = match opened {
             Opened::Mapped(map) => {
-                self.format = Some(format_of(self.options.format, &map));
-                let ranges = input::split_chunks(&map, self.options.block_bytes);
+                let format = format_of(self.options.format, &map);
+                self.format = Some(format);
+                let ranges = if format.is_line_based() {
+                    input::split_chunks(&map, self.options.block_bytes)
+                } else {
+                    super::whole_input(map.len())
+                };
                 Current::Mapped {
                     map: Arc::new(map),
                     ranges: ranges.into_iter(),
                 }
             }
-            Opened::Stream(reader) => {
+            Opened::Stream(mut reader) => {
+                // Detect the format on the first bytes, then either read line blocks on a
+                // decoder thread, or (an ESP export) the whole stream into one block.
+                let mut head = Vec::new();
+                if let Err(err) = read_head(&mut reader, &mut head) {
+                    return Some(Err(failure(
+                        input::InputError::from_read(&file.name, compression, err).to_string(),
+                    )));
+                }
+                let format = format_of(self.options.format, &head);
+                if !format.is_line_based() {
+                    self.format = Some(format);
+                    if let Err(err) = reader.read_to_end(&mut head) {
+                        return Some(Err(failure(
+                            input::InputError::from_read(&file.name, compression, err).to_string(),
+                        )));
+                    }
+                    self.current = Current::Whole(Some(head));
+                    return Some(Ok(()));
+                }
+                let reader: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(reader));
                 let reader = BlockReader::new(reader, self.options.block_bytes)
                     .with_max_line(STREAM_MAX_LINE);
                 match input::spawn_block_reader(reader, &file.name, compression, 2) {
@@ -171,6 +205,18 @@ impl<'f> Iterator for FileBlocks<'f> {
                     }
                     None => {}
                 },
+                Current::Whole(data) => {
+                    if let Some(data) = data.take().filter(|d| !d.is_empty()) {
+                        return Some(Ok(Block {
+                            input: self.input,
+                            data: BlockData::Owned(data),
+                            format: self.format.unwrap_or(Format::Postfix),
+                            time: time(),
+                            oversized: false,
+                            counts_progress: false,
+                        }));
+                    }
+                }
                 Current::None => {}
             }
             self.current = Current::None;

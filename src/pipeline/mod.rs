@@ -265,6 +265,13 @@ where
     Ok(output)
 }
 
+/// One range over a whole input of `len` bytes (none for an empty one): inputs that are not
+/// line-based (ESP exports) are never cut, so a JSON array spanning lines stays whole. One
+/// file is then one block, parsed by one thread: several files use several cores.
+pub(crate) fn whole_input(len: usize) -> Vec<Range<usize>> {
+    std::iter::once(0..len).filter(|r| !r.is_empty()).collect()
+}
+
 /// Runs the pipeline over in-memory inputs (tests, benches, stdin already read).
 pub fn run_in_memory(
     inputs: &[(&[u8], TimeContext)],
@@ -274,18 +281,21 @@ pub fn run_in_memory(
     let blocks = inputs.iter().enumerate().flat_map(|(input, (data, time))| {
         let format =
             Format::detect(&data[..data.len().min(DETECT_BYTES)]).unwrap_or(Format::Postfix);
-        crate::input::split_chunks(data, config.block_bytes)
-            .into_iter()
-            .map(move |range| {
-                Ok(Block {
-                    input,
-                    data: BlockData::Borrowed(&data[range]),
-                    format,
-                    time: time.clone(),
-                    oversized: false,
-                    counts_progress: false,
-                })
+        let ranges = if format.is_line_based() {
+            crate::input::split_chunks(data, config.block_bytes)
+        } else {
+            whole_input(data.len())
+        };
+        ranges.into_iter().map(move |range| {
+            Ok(Block {
+                input,
+                data: BlockData::Borrowed(&data[range]),
+                format,
+                time: time.clone(),
+                oversized: false,
+                counts_progress: false,
             })
+        })
     });
     run(blocks, inputs.len(), config, classifier, &|_| {}).expect("thread pool")
 }

@@ -27,9 +27,10 @@ pub struct RejectSample {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     pub bytes: u64,
+    /// Lines read; for ESP exports, JSON records (whose numbers reject samples carry too).
     pub lines: u64,
     /// Delivery records turned into events, by outcome (`Outcome::ALL` order).
-    pub events: [u64; 4],
+    pub events: [u64; Outcome::ALL.len()],
     /// Deliveries whose sender was never seen (log started mid-message).
     pub events_without_sender: u64,
     /// Deliveries to bounce messages the MTA generated itself.

@@ -77,6 +77,8 @@ impl Table {
                 Field::new("stage", DataType::Utf8, true),
                 Field::new("bounce_message", DataType::Boolean, false),
                 Field::new("attempts", DataType::Int64, false),
+                Field::new("esp_type", DataType::Utf8, true),
+                Field::new("esp_subtype", DataType::Utf8, true),
             ],
             Table::ByCode => with_counts(vec![
                 Field::new("reply_code", DataType::Int16, true),
@@ -104,6 +106,10 @@ fn with_counts(mut keys: Vec<Field>) -> Vec<Field> {
     }
     keys.push(Field::new("bounce_rate", DataType::Float64, true));
     keys.push(Field::new("deferral_rate", DataType::Float64, true));
+    // Added after the rates: new columns only ever go at the end.
+    for name in ["complained", "suppressed"] {
+        keys.push(Field::new(name, DataType::Int64, false));
+    }
     keys
 }
 
@@ -142,6 +148,10 @@ pub(crate) struct OutcomeCounts {
     pub deferred: i64,
     pub bounced: i64,
     pub expired: i64,
+    /// ESP complaints: not attempts, not in the rates.
+    pub complained: i64,
+    /// ESP suppressions (never sent): not attempts, not in the rates.
+    pub suppressed: i64,
 }
 
 impl OutcomeCounts {
@@ -154,6 +164,10 @@ impl OutcomeCounts {
             &mut self.bounced
         } else if outcome == Outcome::Expired.as_str() {
             &mut self.expired
+        } else if outcome == Outcome::Complained.as_str() {
+            &mut self.complained
+        } else if outcome == Outcome::Suppressed.as_str() {
+            &mut self.suppressed
         } else {
             return;
         };
@@ -187,6 +201,8 @@ struct CountColumns {
     expired: Int64Builder,
     bounce_rate: Float64Builder,
     deferral_rate: Float64Builder,
+    complained: Int64Builder,
+    suppressed: Int64Builder,
 }
 
 impl CountColumns {
@@ -197,6 +213,8 @@ impl CountColumns {
         self.expired.append_value(counts.expired);
         self.bounce_rate.append_option(counts.bounce_rate());
         self.deferral_rate.append_option(counts.deferral_rate());
+        self.complained.append_value(counts.complained);
+        self.suppressed.append_value(counts.suppressed);
     }
 
     fn finish_into(&mut self, columns: &mut Vec<ArrayRef>) {
@@ -206,6 +224,8 @@ impl CountColumns {
         columns.push(Arc::new(self.expired.finish()));
         columns.push(Arc::new(self.bounce_rate.finish()));
         columns.push(Arc::new(self.deferral_rate.finish()));
+        columns.push(Arc::new(self.complained.finish()));
+        columns.push(Arc::new(self.suppressed.finish()));
     }
 }
 
@@ -226,6 +246,8 @@ pub(crate) struct AttemptsColumns {
     stage: StringBuilder,
     bounce_message: BooleanBuilder,
     attempts: Int64Builder,
+    esp_type: StringBuilder,
+    esp_subtype: StringBuilder,
     len: usize,
 }
 
@@ -247,6 +269,8 @@ impl Default for AttemptsColumns {
             stage: StringBuilder::new(),
             bounce_message: BooleanBuilder::new(),
             attempts: Int64Builder::new(),
+            esp_type: StringBuilder::new(),
+            esp_subtype: StringBuilder::new(),
             len: 0,
         }
     }
@@ -273,6 +297,10 @@ impl AttemptsColumns {
         self.stage.append_option(row.stage);
         self.bounce_message.append_value(row.bounce_message);
         self.attempts.append_value(row.count);
+        self.esp_type
+            .append_option(row.esp_type.and_then(non_empty));
+        self.esp_subtype
+            .append_option(row.esp_subtype.and_then(non_empty));
         self.len += 1;
     }
 
@@ -298,6 +326,8 @@ impl AttemptsColumns {
             Arc::new(self.stage.finish()),
             Arc::new(self.bounce_message.finish()),
             Arc::new(self.attempts.finish()),
+            Arc::new(self.esp_type.finish()),
+            Arc::new(self.esp_subtype.finish()),
         ];
         RecordBatch::try_new(Table::Attempts.schema(), columns)
     }
@@ -465,6 +495,7 @@ mod tests {
             deferred: 10,
             bounced: 3,
             expired: 1,
+            ..OutcomeCounts::default()
         };
         assert_eq!(counts.bounce_rate(), Some(0.4));
         assert_eq!(counts.deferral_rate(), Some(0.5));

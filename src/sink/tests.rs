@@ -78,6 +78,8 @@ fn add(aggregate: &mut Aggregate, attempt: &Attempt) {
         stage: attempt.stage,
         text: b"",
         is_bounce_message: attempt.bounce_message,
+        esp_type: None,
+        esp_subtype: None,
     };
     let class = Classification {
         category: attempt.category,
@@ -714,6 +716,8 @@ fn a_date_beyond_year_9999_is_an_error_not_a_wrong_partition() {
         stage: None,
         text: b"",
         is_bounce_message: false,
+        esp_type: None,
+        esp_subtype: None,
     };
     aggregate.add(
         &far,
@@ -769,6 +773,8 @@ fn expected_rows(aggregate: &Aggregate) -> Vec<RowText> {
                 text(r.category),
                 text(r.permanence),
                 r.stage.map(str::to_string),
+                r.esp_type.map(str::to_string),
+                r.esp_subtype.map(str::to_string),
             ];
             (r.hour * 3_600_000_000, columns, r.bounce_message, r.count)
         })
@@ -807,6 +813,8 @@ fn read_rows(out: &Path) -> Vec<RowText> {
                 "category",
                 "permanence",
                 "stage",
+                "esp_type",
+                "esp_subtype",
             ]
             .iter()
             .map(|name| {

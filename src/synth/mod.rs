@@ -7,9 +7,11 @@
 //! produces the same bytes: randomness comes from a small seeded PRNG ([`SplitMix64`]), never
 //! from the clock or the environment.
 //!
-//! [`postfix`] writes a syslog `mail.log`, [`exim`] an Exim `mainlog`; both share the PRNG, the
+//! [`postfix`] writes a syslog `mail.log`, [`exim`] an Exim `mainlog`, [`esp`] SES and SendGrid
+//! exports; they share the PRNG, the
 //! timestamp helpers and the compression wrapper here.
 
+pub mod esp;
 pub mod exim;
 pub mod postfix;
 
@@ -18,6 +20,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+pub use esp::{EspConfig, EspGenStats, EspKind, generate_esp};
 pub use exim::{EximConfig, EximIds, generate_exim};
 pub use postfix::{LongQueueIds, PostfixConfig, generate_postfix};
 
@@ -196,10 +199,10 @@ impl GenStats {
 ///
 /// # Errors
 /// Whatever writing to `out` or compressing returns.
-pub fn with_compression<W, F>(compression: Compression, out: W, generate: F) -> io::Result<GenStats>
+pub fn with_compression<W, F, T>(compression: Compression, out: W, generate: F) -> io::Result<T>
 where
     W: Write,
-    F: FnOnce(&mut dyn Write) -> io::Result<GenStats>,
+    F: FnOnce(&mut dyn Write) -> io::Result<T>,
 {
     match compression {
         Compression::None => {
