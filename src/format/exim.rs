@@ -262,16 +262,7 @@ fn day_seconds(year: u32, month: u32, day: u32) -> i64 {
     })
 }
 
-fn number(b: &[u8]) -> Option<u32> {
-    let mut v: u32 = 0;
-    for &c in b {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + u32::from(c - b'0');
-    }
-    Some(v)
-}
+use super::syslog::digits as number;
 
 /// The length of the Exim message id at the start of `b` (16: `1jmFYj-00039V-QX`, or 23 since
 /// Exim 4.97: `1tixMn-00000000C5j-1wRa`), if it is followed by a space or the end.

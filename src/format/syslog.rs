@@ -362,7 +362,8 @@ fn parse_rfc3339<'a>(
     }
 }
 
-fn digits(b: &[u8]) -> Option<u32> {
+/// The value of a non-empty run of ASCII digits (at most nine: no overflow check).
+pub(crate) fn digits(b: &[u8]) -> Option<u32> {
     if b.is_empty() {
         return None;
     }

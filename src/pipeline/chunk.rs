@@ -295,16 +295,7 @@ impl ChunkProcessor<'_> {
                 (provider, category, permanence)
             }
             _ => {
-                let class = self.classifier.classify(&ClassifyInput {
-                    outcome: Some(event.outcome),
-                    reply_code: event.reply_code,
-                    enhanced_code: event.enhanced_code,
-                    dsn: event.dsn,
-                    text: event.text,
-                    stage: event.stage,
-                    remote_host: event.remote_host,
-                    recipient_domain: Some(recipient_domain),
-                });
+                let class = self.classifier.classify(&ClassifyInput::from_event(event));
                 let category = match verdict {
                     // Without text a bare code says little; the provider knows more.
                     Some(v) if event.text.is_empty() => v.category,
