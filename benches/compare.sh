@@ -28,7 +28,9 @@ measure() {
   local times=() peak=0
   for _ in $(seq "$runs"); do
     local out
-    /usr/bin/time -o "$dir/.time" -f "%e %M" "$@" > /dev/null 2> /dev/null || true
+    # Output goes to a file, not /dev/null: GNU grep stops at the first match when it sees
+    # its output is /dev/null.
+    /usr/bin/time -o "$dir/.time" -f "%e %M" "$@" > "$dir/.out" 2> /dev/null || true
     out=$(tail -n 1 "$dir/.time")
     times+=("${out% *}")
     local rss=${out#* }
