@@ -594,7 +594,11 @@ impl Classifier {
         let stage = input
             .stage
             .or_else(|| normalize::stage_from_text(normalized));
-        let text_matches = self.rules.text.matches(normalized);
+        let mut folded = Vec::new();
+        let text_matches = self
+            .rules
+            .text()
+            .matches(normalize::fold_case(normalized, &mut folded));
         let facts = Facts {
             provider: resolved.provider,
             stage,

@@ -281,8 +281,26 @@ pub(crate) fn stage_bit(stage: Stage) -> u16 {
 #[derive(Debug)]
 pub(crate) struct RuleSet {
     pub rules: Vec<Rule>,
-    pub text: regex::bytes::RegexSet,
+    /// All rules' text patterns, in rule-file order (a rule's `text` range indexes them).
+    patterns: Vec<String>,
+    /// The compiled patterns, built on first use: a run that classifies no failure (or only
+    /// replies already cached) never pays for it.
+    text: OnceLock<regex::bytes::RegexSet>,
     pub by_id: HashMap<&'static str, usize>,
+}
+
+impl RuleSet {
+    /// The compiled text patterns (compiled now if this is the first call).
+    pub(crate) fn text(&self) -> &regex::bytes::RegexSet {
+        self.text
+            .get_or_init(|| build_text_set(&self.patterns).expect("built-in text patterns compile"))
+    }
+
+    /// Whether the text patterns have been compiled yet.
+    #[cfg(test)]
+    pub(crate) fn text_is_built(&self) -> bool {
+        self.text.get().is_some()
+    }
 }
 
 /// A rule source: its name for messages, its text, and whether it is the user's.
@@ -326,20 +344,31 @@ pub(crate) fn compile(sources: &[Source<'_>]) -> Result<RuleSet, ClassifyError> 
     let mut rules = Vec::with_capacity(specs.len());
     for (spec, origin, user) in &specs {
         let start = patterns.len();
-        for pattern in &spec.text {
-            if let Err(e) = regex::bytes::RegexBuilder::new(pattern)
-                .case_insensitive(true)
-                .build()
-            {
-                return Err(invalid(
-                    origin,
-                    &spec.id,
-                    &format!("text pattern {pattern:?}: {e}"),
-                ));
-            }
-            patterns.push(pattern.clone());
-        }
+        patterns.extend(spec.text.iter().cloned());
         rules.push(compile_rule(spec, origin, *user, start..patterns.len())?);
+    }
+    // Built-in patterns are checked by the test suite and compiled when first needed; a user's
+    // file is checked now, so that a bad pattern is reported when the rules are loaded.
+    let text = OnceLock::new();
+    if sources.iter().any(|s| s.user) {
+        let set = build_text_set(&patterns).map_err(|e| {
+            // Name the rule and pattern at fault: compile patterns one by one, as written.
+            let culprit = specs.iter().find_map(|(spec, origin, _)| {
+                spec.text.iter().find_map(|pattern| {
+                    let error = regex::bytes::RegexBuilder::new(pattern)
+                        .case_insensitive(true)
+                        .build()
+                        .err()?;
+                    Some(invalid(
+                        origin,
+                        &spec.id,
+                        &format!("text pattern {pattern:?}: {error}"),
+                    ))
+                })
+            });
+            culprit.unwrap_or_else(|| invalid("(all rules)", "(text patterns)", &e.to_string()))
+        })?;
+        text.get_or_init(|| set);
     }
 
     // Stable sort: tier, then user rules first, then file order.
@@ -347,14 +376,51 @@ pub(crate) fn compile(sources: &[Source<'_>]) -> Result<RuleSet, ClassifyError> 
     order.sort_by_key(|&i| (rules[i].tier, !rules[i].user, i));
     let rules: Vec<Rule> = order.into_iter().map(|i| rules[i].clone()).collect();
     let by_id = rules.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    Ok(RuleSet {
+        rules,
+        patterns,
+        text,
+        by_id,
+    })
+}
 
-    let text = regex::bytes::RegexSetBuilder::new(&patterns)
-        .case_insensitive(true)
+/// Compiles all text patterns into one set, to be matched against case-folded text
+/// ([`super::normalize::fold_case`]).
+///
+/// Rules promise case-insensitive patterns. Unicode case folding turns every letter into a
+/// class (`[sSſ]`), which multiplies the literal alternatives the regex engine extracts for its
+/// prefilter and made building the built-in set cost about 0.1 s of CPU per run. The haystack
+/// is case-folded instead, so a pattern written in lowercase ASCII means the same without the
+/// flag; only patterns that could see a difference (see [`needs_case_folding`]) keep `(?i)`.
+fn build_text_set(patterns: &[String]) -> Result<regex::bytes::RegexSet, regex::Error> {
+    let prepared = patterns.iter().map(|pattern| {
+        if needs_case_folding(pattern) {
+            format!("(?i){pattern}")
+        } else {
+            pattern.clone()
+        }
+    });
+    regex::bytes::RegexSetBuilder::new(prepared)
         .size_limit(64 << 20)
         .dfa_size_limit(64 << 20)
         .build()
-        .map_err(|e| invalid("(all rules)", "(text patterns)", &e.to_string()))?;
-    Ok(RuleSet { rules, text, by_id })
+}
+
+/// Whether a pattern needs the `(?i)` flag to match case-folded text
+/// ([`super::normalize::fold_case`]) as it would match the original text case-insensitively.
+///
+/// Folded text has no uppercase ASCII and no non-ASCII character that folds to an ASCII
+/// letter (the Kelvin sign and the long s become `k` and `s`). A pattern of lowercase ASCII
+/// therefore matches it the same with or without the flag: every character it could name
+/// case-insensitively but not literally is absent from the text. Uppercase letters, non-ASCII
+/// characters and escapes that name arbitrary characters (`\p{..}`, `\x..`, `\u..`) keep
+/// the flag.
+pub(crate) fn needs_case_folding(pattern: &str) -> bool {
+    !pattern.is_ascii()
+        || pattern.bytes().any(|b| b.is_ascii_uppercase())
+        || ["\\p", "\\x", "\\u"]
+            .iter()
+            .any(|escape| pattern.contains(escape))
 }
 
 fn invalid(origin: &str, id: &str, message: &str) -> ClassifyError {
@@ -591,5 +657,38 @@ category = "user_unknown"
         .unwrap();
         let ids: Vec<_> = set.rules.iter().map(|r| r.id).collect();
         assert_eq!(ids, ["prov", "text", "code", "reply"]);
+    }
+
+    /// Startup guard: Unicode case folding on every pattern made building the built-in set
+    /// cost ~900 M instructions. Only the multilingual patterns (and any with uppercase or
+    /// code-point escapes) may keep `(?i)`; the rest must be plain lowercase ASCII.
+    #[test]
+    fn builtin_patterns_mostly_without_case_folding() {
+        let specs = parse_specs("built-in", BUILTIN_RULES).unwrap();
+        let patterns: Vec<&String> = specs.iter().flat_map(|s| &s.text).collect();
+        let folded: Vec<&&String> = patterns.iter().filter(|p| needs_case_folding(p)).collect();
+        assert!(patterns.len() > 300, "{} patterns", patterns.len());
+        assert!(
+            folded.len() <= 40,
+            "{} of {} built-in patterns need (?i); write them in lowercase: {folded:?}",
+            folded.len(),
+            patterns.len()
+        );
+        // Built-in patterns compile on first use, all of them.
+        let set = compile(&[Source {
+            origin: "built-in",
+            toml: BUILTIN_RULES,
+            user: false,
+        }])
+        .unwrap();
+        assert!(!set.text_is_built());
+        assert_eq!(set.text().len(), patterns.len());
+        assert!(!needs_case_folding(
+            "user unknown|no such (user|mailbox)\\b"
+        ));
+        assert!(needs_case_folding("unsolicitedIpError"));
+        assert!(needs_case_folding("bo[iî]te pleine"));
+        assert!(needs_case_folding("\\p{Greek}"));
+        assert!(needs_case_folding("\\x{17f}"));
     }
 }
