@@ -224,7 +224,7 @@ pub(crate) struct Rule {
     pub stages: u16,
     pub replies: Vec<(u16, u16)>,
     pub codes: Vec<CodePattern>,
-    /// The rule's patterns in the shared `RegexSet`.
+    /// The rule's patterns among all rules' patterns (see `TextMatcher`).
     pub text: Range<usize>,
     pub category: Category,
     pub permanence: Option<Permanence>,
