@@ -9,7 +9,8 @@
 //! Rules are data ([`rules`]): a TOML file compiled into the binary, which a user file can
 //! extend or override. The classifier resolves the codes (the reply's own, one found in the
 //! text, or the MTA's dsn), normalises the text ([`normalize`]), runs every text pattern at once
-//! (one `RegexSet`), and takes the first rule that holds in precedence order: provider rules,
+//! (an aho-corasick automaton for plain phrases and one `RegexSet` for the rest, both built on
+//! first use), and takes the first rule that holds in precedence order: provider rules,
 //! text rules, specific enhanced codes, stage rules, generic codes, bare reply codes. Results
 //! are cached on the normalised reply (the `cache` module), so the millionth "user unknown"
 //! costs one hash lookup.
@@ -594,7 +595,11 @@ impl Classifier {
         let stage = input
             .stage
             .or_else(|| normalize::stage_from_text(normalized));
-        let text_matches = self.rules.text.matches(normalized);
+        let mut folded = Vec::new();
+        let text_matches = self
+            .rules
+            .text()
+            .matches(normalize::fold_case(normalized, &mut folded));
         let facts = Facts {
             provider: resolved.provider,
             stage,

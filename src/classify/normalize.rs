@@ -10,7 +10,7 @@
 //! normalised form always classify the same way: the cache can never change an answer.
 //!
 //! The output is ASCII-lowercased, whitespace-collapsed bytes; non-ASCII bytes pass through
-//! untouched (the rule regexes are case-insensitive for them).
+//! untouched here and are case-folded for matching by [`fold_case`].
 
 use crate::event::{EnhancedCode, Stage};
 
@@ -37,26 +37,24 @@ pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
             break;
         }
         let piece_start = i;
-        let mut stats = Stats::default();
-        stats.add(CLASS[usize::from(text[i])]);
+        let mut packed = PACKED[usize::from(text[i])];
         i += 1;
         while i < n {
-            let class = CLASS[usize::from(text[i])];
-            if class & (WS | OPEN_BRACKET) != 0 {
+            let byte = usize::from(text[i]);
+            if CLASS[byte] & (WS | OPEN_BRACKET) != 0 {
                 break;
             }
-            stats.add(class);
+            packed += PACKED[byte];
             i += 1;
         }
+        let token = &text[piece_start..i];
+        let stats = if token.len() <= LANE_MAX {
+            Stats::unpack(packed)
+        } else {
+            Stats::of(token)
+        };
         let before_bracket = i < n && text[i] == b'[';
-        push_token(
-            &text[piece_start..i],
-            stats,
-            before_bracket,
-            &mut after_host,
-            out,
-            start,
-        );
+        push_token(token, stats, before_bracket, &mut after_host, out, start);
     }
 }
 
@@ -129,6 +127,38 @@ static CLASS: [u8; 256] = {
     table
 };
 
+/// Bits per count in a packed [`Stats`]: the scan adds one table entry per byte, and a token
+/// of at most [`LANE_MAX`] bytes cannot carry one count into the next.
+const LANE_BITS: u32 = 10;
+const LANE_MAX: usize = (1 << LANE_BITS) - 1;
+
+/// Per byte, the [`Stats`] counts it adds, packed into one word (see [`Stats::unpack`]), so
+/// that the scan does one addition per byte instead of six.
+static PACKED: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let class = CLASS[b];
+        let counts = [
+            class & DIGIT != 0,
+            class & DOT != 0,
+            class & COLON != 0,
+            class & AT != 0,
+            class & (DIGIT | DOT | COLON) == 0,
+            class & (DIGIT | HEX_LETTER | COLON) == 0,
+        ];
+        let mut lane = 0;
+        while lane < counts.len() {
+            if counts[lane] {
+                table[b] |= 1u64 << (lane as u32 * LANE_BITS);
+            }
+            lane += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
 /// Counts over a token's bytes, kept while scanning and corrected when its ends are trimmed.
 #[derive(Debug, Clone, Copy, Default)]
 struct Stats {
@@ -149,6 +179,19 @@ impl Stats {
             stats.add(CLASS[usize::from(b)]);
         }
         stats
+    }
+
+    /// The counts summed from [`PACKED`] over at most [`LANE_MAX`] bytes.
+    fn unpack(packed: u64) -> Stats {
+        let lane = |index: u32| ((packed >> (index * LANE_BITS)) as usize) & LANE_MAX;
+        Stats {
+            digits: lane(0),
+            dots: lane(1),
+            colons: lane(2),
+            at_signs: lane(3),
+            not_numeric: lane(4),
+            not_hex: lane(5),
+        }
     }
 
     #[inline]
@@ -264,6 +307,45 @@ fn push_url(token: &[u8], out: &mut Vec<u8>) {
     out[at..].make_ascii_lowercase();
 }
 
+/// The normalised text as the rule patterns see it: with every character that has a
+/// one-character lowercase form lowercased, and the two non-ASCII characters that fold to ASCII
+/// letters (`ſ`, `K`) replaced by them. Returns `normalized` itself when it is all ASCII (it is
+/// already lowercase then), else the folded copy written into `buffer`.
+///
+/// Each character is only ever replaced by one that Unicode simple case folding treats as the
+/// same letter, so a case-insensitive pattern matches the folded text exactly when it matches
+/// the original, and a pattern of lowercase ASCII letters no longer needs the `(?i)` flag (see
+/// `rules::needs_case_folding`). Characters whose lowercase form is longer (`İ`), the few whose
+/// case pairs the regex crate does not know yet, and bytes that are not UTF-8 are kept as they
+/// are; a test checks every character against the regex crate.
+pub fn fold_case<'a>(normalized: &'a [u8], buffer: &'a mut Vec<u8>) -> &'a [u8] {
+    if normalized.is_ascii() {
+        return normalized;
+    }
+    buffer.clear();
+    for chunk in normalized.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let folded = match c {
+                '\u{17f}' => 's',
+                // Letters whose case pairs std knows (Unicode 17) but the regex crate's
+                // folding tables do not yet: a case-insensitive pattern tells them apart.
+                '\u{a7ce}' | '\u{a7d2}' | '\u{a7d4}' | '\u{16ea0}'..='\u{16eb8}' => c,
+                _ => {
+                    let mut lower = c.to_lowercase();
+                    match (lower.next(), lower.next()) {
+                        (Some(single), None) => single,
+                        _ => c,
+                    }
+                }
+            };
+            let mut utf8 = [0; 4];
+            buffer.extend_from_slice(folded.encode_utf8(&mut utf8).as_bytes());
+        }
+        buffer.extend_from_slice(chunk.invalid());
+    }
+    buffer
+}
+
 /// The SMTP stage named in a normalised text, as Postfix (`in reply to RCPT TO command`) and
 /// Exim (`after RCPT TO`, `after end of data`) write it.
 pub fn stage_from_text(normalized: &[u8]) -> Option<Stage> {
@@ -376,5 +458,70 @@ mod tests {
             b"SMTP error from remote mail server after pipelined MAIL FROM:<a@b.example>: 451 x",
         );
         assert_eq!(stage_from_text(&t), Some(Stage::MailFrom));
+    }
+
+    #[test]
+    fn fold_case_keeps_ascii_and_folds_the_rest() {
+        let mut buffer = Vec::new();
+        assert_eq!(fold_case(b"mailbox full", &mut buffer), b"mailbox full");
+        assert_eq!(
+            fold_case(
+                "POSTFACH VOLL, Überschritten ſpam \u{212a}".as_bytes(),
+                &mut buffer
+            ),
+            "postfach voll, überschritten spam k".as_bytes()
+        );
+        assert_eq!(fold_case(b"\xff \xc3\x9c", &mut buffer), b"\xff \xc3\xbc");
+        assert_eq!(fold_case("İ".as_bytes(), &mut buffer), "İ".as_bytes());
+    }
+
+    /// `fold_case` may only swap a character for one that case-insensitive regexes treat as
+    /// the same, and must send everything that matches an ASCII letter case-insensitively to
+    /// that letter: the two facts that let lowercase ASCII patterns drop `(?i)`.
+    #[test]
+    fn fold_case_stays_within_case_folding() {
+        let ascii_letter = regex::Regex::new("(?i)^[a-z]$").unwrap();
+        let mut buffer = Vec::new();
+        // ASCII arrives lowercased by `normalize_into`; `fold_case` handles the rest.
+        for c in (0x80..=0x10ffff_u32).filter_map(char::from_u32) {
+            let mut utf8 = [0; 4];
+            let original = c.encode_utf8(&mut utf8);
+            let folded = std::str::from_utf8(fold_case(original.as_bytes(), &mut buffer))
+                .unwrap()
+                .to_owned();
+            if ascii_letter.is_match(original) {
+                assert!(
+                    folded.len() == 1 && folded.as_bytes()[0].is_ascii_lowercase(),
+                    "{c:?} folds to {folded:?}"
+                );
+            }
+            if folded != *original {
+                let same = regex::Regex::new(&format!("(?i)^{}$", regex::escape(&folded))).unwrap();
+                assert!(same.is_match(original), "{c:?} folds to {folded:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn packed_counts_match_byte_counts() {
+        let samples: [&[u8]; 4] = [
+            b"<Bob@Example.com>:",
+            b"2607:4100:3:25:100::2",
+            b"od20si504618ejb.621",
+            "caf\u{e9}[1.2.3.4]".as_bytes(),
+        ];
+        for sample in samples {
+            let packed: u64 = sample.iter().map(|&b| PACKED[usize::from(b)]).sum();
+            let (fast, slow) = (Stats::unpack(packed), Stats::of(sample));
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+        }
+        // Longer tokens take the exact path and still normalise the same way.
+        let long = "a1".repeat(LANE_MAX);
+        assert_eq!(norm(&format!("x {long} y")), "x # y");
+        let long_word = "ab".repeat(LANE_MAX);
+        assert_eq!(
+            norm(&format!("x {long_word} y")),
+            format!("x {long_word} y")
+        );
     }
 }

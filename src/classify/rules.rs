@@ -224,7 +224,7 @@ pub(crate) struct Rule {
     pub stages: u16,
     pub replies: Vec<(u16, u16)>,
     pub codes: Vec<CodePattern>,
-    /// The rule's patterns in the shared `RegexSet`.
+    /// The rule's patterns among all rules' patterns (see `TextMatcher`).
     pub text: Range<usize>,
     pub category: Category,
     pub permanence: Option<Permanence>,
@@ -241,7 +241,8 @@ pub(crate) struct Facts<'a> {
     pub stage: Option<Stage>,
     pub reply_code: Option<u16>,
     pub code: Option<EnhancedCode>,
-    pub text_matches: &'a regex::bytes::SetMatches,
+    /// Per text pattern (indexed like [`Rule::text`]), whether it matched.
+    pub text_matches: &'a [bool],
 }
 
 impl Rule {
@@ -266,7 +267,7 @@ impl Rule {
         {
             return false;
         }
-        if !self.text.is_empty() && !self.text.clone().any(|i| facts.text_matches.matched(i)) {
+        if !self.text.is_empty() && !self.text.clone().any(|i| facts.text_matches[i]) {
             return false;
         }
         true
@@ -281,8 +282,27 @@ pub(crate) fn stage_bit(stage: Stage) -> u16 {
 #[derive(Debug)]
 pub(crate) struct RuleSet {
     pub rules: Vec<Rule>,
-    pub text: regex::bytes::RegexSet,
+    /// All rules' text patterns, in rule-file order (a rule's `text` range indexes them).
+    patterns: Vec<String>,
+    /// The compiled patterns, built on first use: a run that classifies no failure (or only
+    /// replies already cached) never pays for it.
+    text: OnceLock<TextMatcher>,
     pub by_id: HashMap<&'static str, usize>,
+}
+
+impl RuleSet {
+    /// The compiled text patterns (compiled now if this is the first call).
+    pub(crate) fn text(&self) -> &TextMatcher {
+        self.text.get_or_init(|| {
+            TextMatcher::new(&self.patterns).expect("built-in text patterns compile")
+        })
+    }
+
+    /// Whether the text patterns have been compiled yet.
+    #[cfg(test)]
+    pub(crate) fn text_is_built(&self) -> bool {
+        self.text.get().is_some()
+    }
 }
 
 /// A rule source: its name for messages, its text, and whether it is the user's.
@@ -326,20 +346,31 @@ pub(crate) fn compile(sources: &[Source<'_>]) -> Result<RuleSet, ClassifyError> 
     let mut rules = Vec::with_capacity(specs.len());
     for (spec, origin, user) in &specs {
         let start = patterns.len();
-        for pattern in &spec.text {
-            if let Err(e) = regex::bytes::RegexBuilder::new(pattern)
-                .case_insensitive(true)
-                .build()
-            {
-                return Err(invalid(
-                    origin,
-                    &spec.id,
-                    &format!("text pattern {pattern:?}: {e}"),
-                ));
-            }
-            patterns.push(pattern.clone());
-        }
+        patterns.extend(spec.text.iter().cloned());
         rules.push(compile_rule(spec, origin, *user, start..patterns.len())?);
+    }
+    // Built-in patterns are checked by the test suite and compiled when first needed; a user's
+    // file is checked now, so that a bad pattern is reported when the rules are loaded.
+    let text = OnceLock::new();
+    if sources.iter().any(|s| s.user) {
+        let set = TextMatcher::new(&patterns).map_err(|e| {
+            // Name the rule and pattern at fault: compile patterns one by one, as written.
+            let culprit = specs.iter().find_map(|(spec, origin, _)| {
+                spec.text.iter().find_map(|pattern| {
+                    let error = regex::bytes::RegexBuilder::new(pattern)
+                        .case_insensitive(true)
+                        .build()
+                        .err()?;
+                    Some(invalid(
+                        origin,
+                        &spec.id,
+                        &format!("text pattern {pattern:?}: {error}"),
+                    ))
+                })
+            });
+            culprit.unwrap_or_else(|| invalid("(all rules)", "(text patterns)", &e.to_string()))
+        })?;
+        text.get_or_init(|| set);
     }
 
     // Stable sort: tier, then user rules first, then file order.
@@ -347,14 +378,111 @@ pub(crate) fn compile(sources: &[Source<'_>]) -> Result<RuleSet, ClassifyError> 
     order.sort_by_key(|&i| (rules[i].tier, !rules[i].user, i));
     let rules: Vec<Rule> = order.into_iter().map(|i| rules[i].clone()).collect();
     let by_id = rules.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    Ok(RuleSet {
+        rules,
+        patterns,
+        text,
+        by_id,
+    })
+}
 
-    let text = regex::bytes::RegexSetBuilder::new(&patterns)
-        .case_insensitive(true)
-        .size_limit(64 << 20)
-        .dfa_size_limit(64 << 20)
-        .build()
-        .map_err(|e| invalid("(all rules)", "(text patterns)", &e.to_string()))?;
-    Ok(RuleSet { rules, text, by_id })
+/// All text patterns, compiled to be matched against case-folded text
+/// ([`super::normalize::fold_case`]) in one pass each of two matchers: an aho-corasick
+/// automaton for the patterns that are plain phrases and one `RegexSet` for the rest.
+///
+/// Rules promise case-insensitive patterns. Unicode case folding turns every letter into a
+/// class (`[sSſ]`), which multiplies the literal alternatives the regex engine extracts for its
+/// prefilter and made building the built-in set cost about 0.1 s of CPU per run. The haystack
+/// is case-folded instead, so a pattern written in lowercase ASCII means the same without the
+/// flag; only patterns that could see a difference (see [`needs_case_folding`]) keep `(?i)`.
+/// A lowercase ASCII pattern without regex syntax then matches exactly where its text occurs,
+/// which aho-corasick finds without the lazy DFA's per-state cost on a cache miss.
+#[derive(Debug)]
+pub(crate) struct TextMatcher {
+    len: usize,
+    phrases: aho_corasick::AhoCorasick,
+    /// Pattern index of each phrase.
+    phrase_patterns: Vec<usize>,
+    regexes: regex::bytes::RegexSet,
+    /// Pattern index of each regex in the set.
+    regex_patterns: Vec<usize>,
+}
+
+impl TextMatcher {
+    fn new(patterns: &[String]) -> Result<TextMatcher, regex::Error> {
+        let (mut phrases, mut phrase_patterns) = (Vec::new(), Vec::new());
+        let (mut regexes, mut regex_patterns) = (Vec::new(), Vec::new());
+        for (index, pattern) in patterns.iter().enumerate() {
+            if is_plain_phrase(pattern) {
+                phrases.push(pattern.as_str());
+                phrase_patterns.push(index);
+            } else {
+                regexes.push(if needs_case_folding(pattern) {
+                    format!("(?i){pattern}")
+                } else {
+                    pattern.clone()
+                });
+                regex_patterns.push(index);
+            }
+        }
+        let regexes = regex::bytes::RegexSetBuilder::new(regexes)
+            .size_limit(64 << 20)
+            .dfa_size_limit(64 << 20)
+            .build()?;
+        let phrases = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(phrases)
+            .expect("phrases are within aho-corasick's limits");
+        Ok(TextMatcher {
+            len: patterns.len(),
+            phrases,
+            phrase_patterns,
+            regexes,
+            regex_patterns,
+        })
+    }
+
+    /// Per pattern, whether it matches the case-folded `text`.
+    pub(crate) fn matches(&self, text: &[u8]) -> Vec<bool> {
+        let mut matched = vec![false; self.len];
+        for found in self.phrases.find_overlapping_iter(text) {
+            matched[self.phrase_patterns[found.pattern().as_usize()]] = true;
+        }
+        for index in self.regexes.matches(text).iter() {
+            matched[self.regex_patterns[index]] = true;
+        }
+        matched
+    }
+
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        (self.phrase_patterns.len(), self.regex_patterns.len())
+    }
+}
+
+/// A non-empty pattern of lowercase ASCII with no regex syntax: it matches where its text
+/// occurs, no more.
+fn is_plain_phrase(pattern: &str) -> bool {
+    !pattern.is_empty()
+        && !needs_case_folding(pattern)
+        && !pattern.bytes().any(|b| br"\.+*?()|[]{}^$#&-~".contains(&b))
+}
+
+/// Whether a pattern needs the `(?i)` flag to match case-folded text
+/// ([`super::normalize::fold_case`]) as it would match the original text case-insensitively.
+///
+/// Folded text has no uppercase ASCII and no non-ASCII character that folds to an ASCII
+/// letter (the Kelvin sign and the long s become `k` and `s`). A pattern of lowercase ASCII
+/// therefore matches it the same with or without the flag: every character it could name
+/// case-insensitively but not literally is absent from the text. Uppercase letters, non-ASCII
+/// characters and escapes that name arbitrary characters (`\p{..}`, `\x..`, `\u..`) keep
+/// the flag.
+pub(crate) fn needs_case_folding(pattern: &str) -> bool {
+    !pattern.is_ascii()
+        || pattern.bytes().any(|b| b.is_ascii_uppercase())
+        || ["\\p", "\\x", "\\u"]
+            .iter()
+            .any(|escape| pattern.contains(escape))
 }
 
 fn invalid(origin: &str, id: &str, message: &str) -> ClassifyError {
@@ -591,5 +719,43 @@ category = "user_unknown"
         .unwrap();
         let ids: Vec<_> = set.rules.iter().map(|r| r.id).collect();
         assert_eq!(ids, ["prov", "text", "code", "reply"]);
+    }
+
+    /// Startup guard: Unicode case folding on every pattern made building the built-in set
+    /// cost ~900 M instructions. Only the multilingual patterns (and any with uppercase or
+    /// code-point escapes) may keep `(?i)`; the rest must be plain lowercase ASCII.
+    #[test]
+    fn builtin_patterns_mostly_without_case_folding() {
+        let specs = parse_specs("built-in", BUILTIN_RULES).unwrap();
+        let patterns: Vec<&String> = specs.iter().flat_map(|s| &s.text).collect();
+        let folded: Vec<&&String> = patterns.iter().filter(|p| needs_case_folding(p)).collect();
+        assert!(patterns.len() > 300, "{} patterns", patterns.len());
+        assert!(
+            folded.len() <= 40,
+            "{} of {} built-in patterns need (?i); write them in lowercase: {folded:?}",
+            folded.len(),
+            patterns.len()
+        );
+        // Built-in patterns compile on first use, all of them.
+        let set = compile(&[Source {
+            origin: "built-in",
+            toml: BUILTIN_RULES,
+            user: false,
+        }])
+        .unwrap();
+        assert!(!set.text_is_built());
+        let (phrases, regexes) = set.text().counts();
+        assert_eq!(phrases + regexes, patterns.len());
+        assert!(phrases > 150, "{phrases} plain phrases");
+        assert!(is_plain_phrase("mailbox full: try again, later's"));
+        assert!(!is_plain_phrase("mailbox (is )?full"));
+        assert!(!is_plain_phrase("Mailbox full"));
+        assert!(!needs_case_folding(
+            "user unknown|no such (user|mailbox)\\b"
+        ));
+        assert!(needs_case_folding("unsolicitedIpError"));
+        assert!(needs_case_folding("bo[iî]te pleine"));
+        assert!(needs_case_folding("\\p{Greek}"));
+        assert!(needs_case_folding("\\x{17f}"));
     }
 }
