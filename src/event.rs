@@ -218,6 +218,21 @@ fn parse_small(bytes: &[u8]) -> Option<(u16, usize)> {
     (n > 0).then_some((value, n))
 }
 
+impl EnhancedCode {
+    /// `5.7.26` as a `String`, without the formatting machinery (the dataset writer formats
+    /// hundreds of thousands of these).
+    pub fn to_code_string(self) -> String {
+        let mut digits = itoa::Buffer::new();
+        let mut out = String::with_capacity(9);
+        out.push(char::from(b'0' + self.class % 10));
+        out.push('.');
+        out.push_str(digits.format(self.subject));
+        out.push('.');
+        out.push_str(digits.format(self.detail));
+        out
+    }
+}
+
 impl fmt::Display for EnhancedCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
@@ -371,6 +386,7 @@ mod tests {
             Some(EnhancedCode::new(4, 2, 2))
         );
         assert_eq!(EnhancedCode::new(5, 7, 606).to_string(), "5.7.606");
+        assert_eq!(EnhancedCode::new(4, 10, 0).to_code_string(), "4.10.0");
     }
 
     #[test]
