@@ -5,7 +5,7 @@
 //! strings are interned into the chunk's [`Aggregate`], and only failed attempts go through
 //! the classifier (which caches its verdict per normalised reply).
 
-use super::queue::{LocalQueues, QueueKey, recipient_id};
+use super::queue::{LocalQueues, QueueKey, recipient_id, short_eq};
 use super::stats::Stats;
 use crate::aggregate::{Aggregate, CubeKey, Sym};
 use crate::classify::{Category, Classifier, ClassifyInput, Permanence, Provider};
@@ -39,6 +39,7 @@ pub struct ChunkProcessor<'c> {
     queues: LocalQueues,
     last_host: Vec<u8>,
     last_host_sym: Sym,
+    have_last_host: bool,
     /// Reused buffer for replies that must be folded before classification.
     folded: Vec<u8>,
     /// Exim only: joins entries syslog split into `[n/m]` parts (see [`Reassembler`]).
@@ -62,6 +63,7 @@ impl<'c> ChunkProcessor<'c> {
             queues: LocalQueues::default(),
             last_host: Vec::new(),
             last_host_sym: Sym(0),
+            have_last_host: false,
             folded: Vec::new(),
             exim: (format == Format::Exim).then(Reassembler::new),
         }
@@ -208,10 +210,11 @@ impl<'c> ChunkProcessor<'c> {
     }
 
     fn host_sym(&mut self, host: &[u8]) -> Sym {
-        if self.last_host != host || self.last_host_sym == Sym(0) {
+        if !self.have_last_host || !short_eq(&self.last_host, host) {
             self.last_host.clear();
             self.last_host.extend_from_slice(host);
             self.last_host_sym = self.aggregate.interner.intern_name(host);
+            self.have_last_host = true;
         }
         self.last_host_sym
     }

@@ -21,6 +21,14 @@ use crate::classify::{Category, Permanence};
 use crate::event::Outcome;
 use crate::format::postfix::MAX_QUEUE_ID;
 
+/// Equality of two short byte strings (host names, instance names) without a call into libc's
+/// `memcmp`, which costs more than the comparison itself at these lengths and is made for
+/// every record.
+#[inline]
+pub fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// A (host, instance) pair.
 type InstanceName = (Box<[u8]>, Box<[u8]>);
 
@@ -34,15 +42,15 @@ pub struct InstanceTable {
 impl InstanceTable {
     pub fn id(&mut self, host: &[u8], instance: &[u8]) -> u32 {
         if let Some((h, i)) = self.names.get(self.last)
-            && **h == *host
-            && **i == *instance
+            && short_eq(h, host)
+            && short_eq(i, instance)
         {
             return self.last as u32;
         }
         let found = self
             .names
             .iter()
-            .position(|(h, i)| **h == *host && **i == *instance);
+            .position(|(h, i)| short_eq(h, host) && short_eq(i, instance));
         self.last = found.unwrap_or_else(|| {
             self.names.push((host.into(), instance.into()));
             self.names.len() - 1
