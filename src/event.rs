@@ -219,17 +219,52 @@ fn parse_small(bytes: &[u8]) -> Option<(u16, usize)> {
 }
 
 impl EnhancedCode {
-    /// `5.7.26` as a `String`, without the formatting machinery (the dataset writer formats
-    /// hundreds of thousands of these).
-    pub fn to_code_string(self) -> String {
+    /// `5.7.26` as text held inline: the dataset writer formats one for every row of the cube,
+    /// and a heap string each would cost more than the rest of the row.
+    pub fn text(self) -> CodeText {
+        let mut text = CodeText {
+            len: 0,
+            bytes: [0; CodeText::CAPACITY],
+        };
         let mut digits = itoa::Buffer::new();
-        let mut out = String::with_capacity(9);
-        out.push(char::from(b'0' + self.class % 10));
-        out.push('.');
-        out.push_str(digits.format(self.subject));
-        out.push('.');
-        out.push_str(digits.format(self.detail));
-        out
+        text.push(&[b'0' + self.class % 10, b'.']);
+        text.push(digits.format(self.subject % 1000).as_bytes());
+        text.push(b".");
+        text.push(digits.format(self.detail % 1000).as_bytes());
+        text
+    }
+}
+
+/// An enhanced status code as text (`5.7.606`), stored inline; dereferences to `&str`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CodeText {
+    len: u8,
+    bytes: [u8; CodeText::CAPACITY],
+}
+
+impl CodeText {
+    /// `c.sss.ddd`: one class digit and up to three digits each for subject and detail.
+    const CAPACITY: usize = 9;
+
+    fn push(&mut self, more: &[u8]) {
+        let at = usize::from(self.len);
+        self.bytes[at..at + more.len()].copy_from_slice(more);
+        self.len += more.len() as u8;
+    }
+}
+
+impl std::ops::Deref for CodeText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        // Only ASCII digits and dots are ever pushed.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for CodeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
     }
 }
 
@@ -386,7 +421,9 @@ mod tests {
             Some(EnhancedCode::new(4, 2, 2))
         );
         assert_eq!(EnhancedCode::new(5, 7, 606).to_string(), "5.7.606");
-        assert_eq!(EnhancedCode::new(4, 10, 0).to_code_string(), "4.10.0");
+        assert_eq!(&*EnhancedCode::new(4, 10, 0).text(), "4.10.0");
+        assert_eq!(&*EnhancedCode::new(5, 999, 999).text(), "5.999.999");
+        assert_eq!(&*EnhancedCode::new(2, 0, 0).text(), "2.0.0");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::classify::{Category, Classification, Permanence, Provider};
-use crate::event::{EnhancedCode, Event, Outcome, Source, Stage};
+use crate::event::{CodeText, EnhancedCode, Event, Outcome, Source, Stage};
 
 /// An interned string: an index into an [`Interner`]. `Sym(0)` is the empty string / absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -125,8 +125,8 @@ pub struct CubeRow<'a> {
     pub provider: &'static str,
     pub outcome: &'static str,
     pub reply_code: Option<u16>,
-    pub enhanced_code: Option<String>,
-    pub dsn: Option<String>,
+    pub enhanced_code: Option<CodeText>,
+    pub dsn: Option<CodeText>,
     pub category: &'static str,
     pub permanence: &'static str,
     pub stage: Option<&'static str>,
@@ -276,8 +276,8 @@ impl Aggregate {
                 provider: key.provider.as_str(),
                 outcome: key.outcome.as_str(),
                 reply_code: key.reply_code,
-                enhanced_code: key.enhanced_code.map(EnhancedCode::to_code_string),
-                dsn: key.dsn.map(EnhancedCode::to_code_string),
+                enhanced_code: key.enhanced_code.map(EnhancedCode::text),
+                dsn: key.dsn.map(EnhancedCode::text),
                 category: key.category.as_str(),
                 permanence: key.permanence.as_str(),
                 stage: key.stage.map(Stage::as_str),
