@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# End-to-end throughput of the release binary on a generated Postfix log, next to the floors
-# of the machine (a line count and a substring count over the same file).
+# End-to-end throughput of the release binary on a generated Postfix log and a generated Exim
+# mainlog, next to the floors of the machine (a line count and a substring count over the
+# Postfix log). "vs ingest" compares times with the first row (different sizes for Exim rows).
 #
 #   benches/compare.sh [SIZE]        SIZE as `generate --size` takes it; default 1GiB
 #
-# Environment: BENCH_DIR (default /tmp/bouncestat-bench) holds the generated log and outputs;
+# Environment: EXIM_SIZE (default 300MiB) sizes the Exim log; BENCH_DIR (default /tmp/bouncestat-bench) holds the generated log and outputs;
 # RUNS (default 5) timed runs per command, of which the median is shown. The page cache is
 # warm: every command reads the file once before it is timed. Needs GNU time (/usr/bin/time).
 set -euo pipefail
@@ -21,7 +22,12 @@ if [ ! -s "$log" ]; then
   "$bin" generate --format postfix --size "$size" --seed 42 -o "$log" --truth "$dir/postfix-$size.truth.json" 2>/dev/null
 fi
 bytes=$(stat -c %s "$log")
-cat "$log" > /dev/null   # warm the page cache
+exim_log=$dir/exim-${EXIM_SIZE:-300MiB}.log
+if [ ! -s "$exim_log" ]; then
+  "$bin" generate --format exim --size "${EXIM_SIZE:-300MiB}" --seed 42 -o "$exim_log" 2>/dev/null
+fi
+exim_bytes=$(stat -c %s "$exim_log")
+cat "$log" "$exim_log" > /dev/null   # warm the page cache
 
 # Runs a command $runs times; prints "median_seconds peak_rss_kb".
 measure() {
@@ -48,6 +54,10 @@ rm -rf "$dir/out"
 add "bouncestat ingest, 2 threads" "$bin" ingest "$log" --threads 2 --quiet --timezone UTC --out "$dir/out"
 add "bouncestat ingest, 1 thread" "$bin" ingest "$log" --threads 1 --quiet --timezone UTC --out "$dir/out"
 add "bouncestat ingest, 2 threads, no --out" "$bin" ingest "$log" --threads 2 --quiet --timezone UTC
+exim_first=${#names[@]}
+add "exim: bouncestat ingest, 2 threads" "$bin" ingest "$exim_log" --threads 2 --quiet --timezone UTC --out "$dir/out-exim"
+add "exim: bouncestat ingest, 2 threads, no --out" "$bin" ingest "$exim_log" --threads 2 --quiet --timezone UTC
+exim_last=${#names[@]}
 add "floor: wc -l" wc -l "$log"
 if command -v rg > /dev/null; then
   add "floor: rg -c status=" rg -c status= "$log"
@@ -56,14 +66,16 @@ else
 fi
 
 echo
-echo "input: $log ($(awk -v b="$bytes" 'BEGIN {printf "%.1f", b/1e6}') MB), median of $runs runs, warm cache"
+echo "input: $log ($(awk -v b="$bytes" 'BEGIN {printf "%.1f", b/1e6}') MB) and $exim_log ($(awk -v b="$exim_bytes" 'BEGIN {printf "%.1f", b/1e6}') MB, exim rows), median of $runs runs, warm cache"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 base=${results[0]%% *}
-printf '| %-40s | %9s | %9s | %12s | %10s |\n' command seconds MB/s "peak RSS MB" "vs ingest"
-printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..42})" ----------- ----------- -------------- ------------
+printf '| %-46s | %9s | %9s | %12s | %10s |\n' command seconds MB/s "peak RSS MB" "vs ingest"
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..48})" ----------- ----------- -------------- ------------
 for i in "${!names[@]}"; do
   read -r secs rss <<< "${results[$i]}"
-  awk -v n="${names[$i]}" -v s="$secs" -v r="$rss" -v b="$bytes" -v base="$base" 'BEGIN {
-    printf "| %-40s | %9.2f | %9.0f | %12.0f | %9.2fx |\n", n, s, (s > 0 ? b/1e6/s : 0), r/1024, (s > 0 ? base/s : 0)
+  size=$bytes
+  if [ "$i" -ge "$exim_first" ] && [ "$i" -lt "$exim_last" ]; then size=$exim_bytes; fi
+  awk -v n="${names[$i]}" -v s="$secs" -v r="$rss" -v b="$size" -v base="$base" 'BEGIN {
+    printf "| %-46s | %9.2f | %9.0f | %12.0f | %9.2fx |\n", n, s, (s > 0 ? b/1e6/s : 0), r/1024, (s > 0 ? base/s : 0)
   }'
 done
