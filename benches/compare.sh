@@ -58,6 +58,27 @@ exim_first=${#names[@]}
 add "exim: bouncestat ingest, 2 threads" "$bin" ingest "$exim_log" --threads 2 --quiet --timezone UTC --out "$dir/out-exim"
 add "exim: bouncestat ingest, 2 threads, no --out" "$bin" ingest "$exim_log" --threads 2 --quiet --timezone UTC
 exim_last=${#names[@]}
+# The incumbents and an analyst's query, when installed (`apt-get install pflogsumm`,
+# `pip install duckdb`); skipped otherwise.
+if command -v pflogsumm > /dev/null; then
+  add "pflogsumm" pflogsumm "$log"
+fi
+if python3 -c 'import duckdb' 2> /dev/null; then
+  query="COPY (SELECT regexp_extract(line, 'status=([a-z]+)', 1) AS status,
+      regexp_extract(line, 'dsn=([0-9.]+)', 1) AS dsn,
+      regexp_extract(line, 'to=<[^@>]*@([^>]*)>', 1) AS domain, count(*) AS n
+    FROM read_csv('$log', columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '',
+                  header = false, strict_mode = false)
+    WHERE line LIKE '%status=%' GROUP BY ALL) TO '$dir/duckdb.parquet' (FORMAT parquet)"
+  add "duckdb regexp_extract + group to Parquet" python3 -c "import duckdb, sys; duckdb.sql(sys.argv[1])" "$query"
+fi
+# Decompression floors over the same log, compressed once.
+if command -v zstd > /dev/null; then
+  [ -s "$log.zst" ] || zstd -q -3 -T0 -f "$log" -o "$log.zst"
+  add "floor: zstd -dc" zstd -dc "$log.zst"
+fi
+[ -s "$log.gz" ] || gzip -c -6 "$log" > "$log.gz"
+add "floor: gzip -dc" gzip -dc "$log.gz"
 add "floor: wc -l" wc -l "$log"
 if command -v rg > /dev/null; then
   add "floor: rg -c status=" rg -c status= "$log"
