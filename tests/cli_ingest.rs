@@ -159,28 +159,31 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-#[test]
-fn rotated_compressed_set_with_a_corrupt_member() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("rotated");
+/// The lifecycle fixture cut into a rotated set under `root/rotated`: the oldest part gzipped,
+/// the middle plain, the newest zstd-compressed under a plain name.
+fn rotated_set(root: &Path) -> PathBuf {
+    let dir = root.join("rotated");
     fs::create_dir_all(&dir).unwrap();
-    let log = fs::read(fixture_dir().join("lifecycle.log")).unwrap();
-    let text = String::from_utf8(log).unwrap();
+    let text = fs::read_to_string(fixture_dir().join("lifecycle.log")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let (old, rest) = lines.split_at(20);
     let (middle, new) = rest.split_at(15);
-    // Oldest part gzipped, middle plain, newest zstd-compressed under a plain name.
-    fs::write(
-        dir.join("mail.log.2.gz"),
-        gzip((old.join("\n") + "\n").as_bytes()),
-    )
-    .unwrap();
-    fs::write(dir.join("mail.log.1"), middle.join("\n") + "\n").unwrap();
+    let joined = |part: &[&str]| part.join("\n") + "\n";
+    fs::write(dir.join("mail.log.2.gz"), gzip(joined(old).as_bytes())).unwrap();
+    fs::write(dir.join("mail.log.1"), joined(middle)).unwrap();
     fs::write(
         dir.join("mail.log"),
-        zstd::encode_all((new.join("\n") + "\n").as_bytes(), 1).unwrap(),
+        zstd::encode_all(joined(new).as_bytes(), 1).unwrap(),
     )
     .unwrap();
+    dir
+}
+
+#[test]
+fn rotated_compressed_set_with_a_corrupt_member() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = rotated_set(tmp.path());
+    let text = fs::read_to_string(fixture_dir().join("lifecycle.log")).unwrap();
     // A truncated gzip file in the same run.
     let broken = gzip(text.as_bytes());
     fs::write(tmp.path().join("broken.gz"), &broken[..broken.len() / 2]).unwrap();
@@ -214,23 +217,7 @@ fn rotated_compressed_set_with_a_corrupt_member() {
 #[test]
 fn rotated_set_alone_matches_the_original_log() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("rotated");
-    fs::create_dir_all(&dir).unwrap();
-    let text = fs::read_to_string(fixture_dir().join("lifecycle.log")).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    let (old, rest) = lines.split_at(20);
-    let (middle, new) = rest.split_at(15);
-    fs::write(
-        dir.join("mail.log.2.gz"),
-        gzip((old.join("\n") + "\n").as_bytes()),
-    )
-    .unwrap();
-    fs::write(dir.join("mail.log.1"), middle.join("\n") + "\n").unwrap();
-    fs::write(
-        dir.join("mail.log"),
-        zstd::encode_all((new.join("\n") + "\n").as_bytes(), 1).unwrap(),
-    )
-    .unwrap();
+    let dir = rotated_set(tmp.path());
     bouncestat()
         .args(["ingest", "--timezone", "UTC", "--year", "2025", "--quiet"])
         .arg(&dir)
