@@ -4,17 +4,14 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use assert_cmd::Command;
 use bouncestat::sink::{Table, read_table};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
+mod common;
+use common::{bouncestat, fixtures, pin_mtime};
 
 /// Copies the Postfix lifecycle log (with a fixed mtime, for its year-less stamps) and every
 /// ESP fixture into one directory.
@@ -23,12 +20,7 @@ fn mixed_dir(dir: &Path) -> PathBuf {
     fs::create_dir_all(&target).unwrap();
     let postfix = target.join("mail.log");
     fs::copy(fixtures().join("postfix/lifecycle.log"), &postfix).unwrap();
-    fs::File::options()
-        .write(true)
-        .open(&postfix)
-        .unwrap()
-        .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_182_400))
-        .unwrap();
+    pin_mtime(&postfix);
     for provider in ["ses", "sendgrid", "mailgun", "postmark", "sparkpost"] {
         for entry in fs::read_dir(fixtures().join("esp").join(provider)).unwrap() {
             let path = entry.unwrap().path();
@@ -37,10 +29,6 @@ fn mixed_dir(dir: &Path) -> PathBuf {
         }
     }
     target
-}
-
-fn bouncestat() -> Command {
-    Command::cargo_bin("bouncestat").unwrap()
 }
 
 fn strings(array: &dyn Array) -> Vec<Option<String>> {

@@ -3,41 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use assert_cmd::Command;
 use bouncestat::sink::{Table, read_table};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// Copies `fixtures/exim` into `dir` with a fixed modification time (2025-12-31).
-fn exim_fixtures_in(dir: &Path) -> PathBuf {
-    let target = dir.join("logs");
-    fs::create_dir_all(&target).unwrap();
-    let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_182_400);
-    for entry in fs::read_dir(fixtures().join("exim")).unwrap() {
-        let path = entry.unwrap().path();
-        let copy = target.join(path.file_name().unwrap());
-        fs::copy(&path, &copy).unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&copy)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
-    }
-    target
-}
-
-fn bouncestat() -> Command {
-    Command::cargo_bin("bouncestat").unwrap()
-}
+mod common;
+use common::{bouncestat, fixtures, fixtures_in};
 
 fn strings(array: &dyn Array) -> Vec<Option<String>> {
     if let Some(strings) = array.as_string_opt::<i32>() {
@@ -76,7 +50,7 @@ fn attempts(out: &Path) -> BTreeMap<(String, Option<String>, String), i64> {
 #[test]
 fn ingest_exim_fixture_dir_writes_a_dataset() {
     let tmp = tempfile::tempdir().unwrap();
-    let logs = exim_fixtures_in(tmp.path());
+    let logs = fixtures_in("exim", tmp.path());
     let out = tmp.path().join("out");
     bouncestat()
         .args([

@@ -4,39 +4,16 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use assert_cmd::Command;
 use bouncestat::sink::{Table, read_table};
+
+mod common;
+use common::{bouncestat, fixtures_in};
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/postfix")
-}
-
-/// Copies the Postfix fixtures into `dir` with a fixed modification time (2025-12-31), so the
-/// year of year-less lines does not depend on when the repository was checked out.
-fn fixtures_in(dir: &Path) -> PathBuf {
-    let target = dir.join("logs");
-    fs::create_dir_all(&target).unwrap();
-    let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_182_400);
-    for entry in fs::read_dir(fixture_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        let copy = target.join(path.file_name().unwrap());
-        fs::copy(&path, &copy).unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&copy)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
-    }
-    target
-}
-
-fn bouncestat() -> Command {
-    Command::cargo_bin("bouncestat").unwrap()
 }
 
 /// Attempts per outcome in the `attempts` table.
@@ -86,7 +63,7 @@ fn expected_totals() -> BTreeMap<String, i64> {
 #[test]
 fn ingest_fixtures_writes_a_dataset_and_reruns_replace_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let logs = fixtures_in(tmp.path());
+    let logs = fixtures_in("postfix", tmp.path());
     let out = tmp.path().join("out");
     let run = || {
         bouncestat()
@@ -126,7 +103,7 @@ fn ingest_fixtures_writes_a_dataset_and_reruns_replace_it() {
 #[test]
 fn thread_count_and_block_size_do_not_change_the_dataset() {
     let tmp = tempfile::tempdir().unwrap();
-    let logs = fixtures_in(tmp.path());
+    let logs = fixtures_in("postfix", tmp.path());
     let mut datasets = Vec::new();
     for (threads, block) in [("1", "1048576"), ("2", "4096"), ("4", "4096")] {
         let out = tmp.path().join(format!("out-{threads}-{block}"));
@@ -258,7 +235,7 @@ fn stdin_and_rejects_report() {
 #[test]
 fn missing_input_is_reported_and_the_rest_is_read() {
     let tmp = tempfile::tempdir().unwrap();
-    let logs = fixtures_in(tmp.path());
+    let logs = fixtures_in("postfix", tmp.path());
     bouncestat()
         .args(["ingest", "--timezone", "UTC", "--quiet"])
         .arg(logs.join("lifecycle.log"))
