@@ -214,3 +214,42 @@ fn megabyte_lines_and_binary_garbage_never_panic() {
         assert_eq!(out.stats.total_events(), 15);
     }
 }
+
+mod never_panics {
+    use bouncestat::format::Format;
+    use bouncestat::format::syslog::TimeContext;
+    use proptest::prelude::*;
+
+    /// Real line prefixes, so mutations reach deep into the parser, not only its first check.
+    const SEEDS: [&str; 4] = [
+        "Mar 10 09:00:03 mx1 postfix/smtp[1104]: 3A1F2C0B11: to=<b@gmail.com>, relay=gmail-smtp-in.l.google.com[142.250.27.26]:25, delay=1.2, dsn=5.1.1, status=bounced (host x[1.2.3.4] said: 550-5.1.1 no 550 5.1.1 such (in reply to RCPT TO command))",
+        "2025-02-14T18:12:30.118203+01:00 relay2 postfix/qmgr[733]: 4Rz8Kq1b2Lz5wQm: from=<o@s.example>, size=5012, nrcpt=2 (queue active)",
+        "2013 Jun 10 06:27:30.123 gw postfix-out/qmgr[411]: 9F1E2D3C4B: from=<a@b>, status=expired, returned to sender",
+        "Mar 10 09:30:00 mx1 postfix/qmgr[900]: 8D4A5F0E44: to=<d@s.example>, relay=none, delay=599, dsn=4.4.1, status=deferred (delivery temporarily suspended: connect to mx[192.0.2.25]:25: Connection timed out)",
+    ];
+
+    proptest! {
+        #[test]
+        fn postfix_parser_survives_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let mut time = TimeContext::utc("2025-12-31T00:00:00Z".parse().unwrap());
+            let _ = Format::Postfix.parse_line(&bytes, &mut time);
+        }
+
+        #[test]
+        fn postfix_parser_survives_cut_and_mutated_lines(
+            seed in 0..SEEDS.len(),
+            cut in 0usize..400,
+            position in 0usize..400,
+            byte in any::<u8>(),
+        ) {
+            let mut line = SEEDS[seed].as_bytes().to_vec();
+            line.truncate(cut.min(line.len()));
+            if !line.is_empty() {
+                let at = position % line.len();
+                line[at] = byte;
+            }
+            let mut time = TimeContext::utc("2025-12-31T00:00:00Z".parse().unwrap());
+            let _ = Format::Postfix.parse_line(&line, &mut time);
+        }
+    }
+}
