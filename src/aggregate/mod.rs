@@ -233,18 +233,21 @@ impl Aggregate {
     /// columns, strings compared by content), so the output is the same for any split of the
     /// input, any thread count and any symbol numbering.
     pub fn rows(&self) -> Vec<CubeRow<'_>> {
+        use rayon::prelude::*;
         // Rank every symbol by its string once; then the sort compares integers only.
         let mut by_name: Vec<u32> = (0..self.interner.strings.len() as u32).collect();
-        by_name.sort_unstable_by_key(|&sym| &self.interner.strings[sym as usize]);
+        by_name.par_sort_unstable_by_key(|&sym| &self.interner.strings[sym as usize]);
         let mut rank = vec![0u32; by_name.len()];
         for (position, &sym) in by_name.iter().enumerate() {
             rank[sym as usize] = position as u32;
         }
         let rank = |sym: Sym| rank[sym.0 as usize];
-        // The sort key of each cell is computed once, not at every comparison.
-        let mut cells: Vec<_> = self
-            .cube
-            .iter()
+        // The sort key of each cell is computed once, not at every comparison; the sort and
+        // the resolution of strings run on all cores (the write of a large dataset waits on
+        // them).
+        let cells: Vec<(&CubeKey, &i64)> = self.cube.iter().collect();
+        let mut cells: Vec<_> = cells
+            .into_par_iter()
             .map(|(key, &count)| {
                 let order = (
                     key.hour,
@@ -263,31 +266,34 @@ impl Aggregate {
                 (order, key, count)
             })
             .collect();
-        cells.sort_unstable_by_key(|cell| cell.0);
+        cells.par_sort_unstable_by_key(|cell| cell.0);
         cells
-            .into_iter()
-            .map(|(_, key, count)| CubeRow {
-                hour: key.hour,
-                source: key.source.as_str(),
-                mta_host: self.interner.resolve(key.mta_host),
-                sender_domain: (key.sender_domain != Sym(0))
-                    .then(|| self.interner.resolve(key.sender_domain)),
-                recipient_domain: self.interner.resolve(key.recipient_domain),
-                provider: key.provider.as_str(),
-                outcome: key.outcome.as_str(),
-                reply_code: key.reply_code,
-                enhanced_code: key.enhanced_code.map(EnhancedCode::text),
-                dsn: key.dsn.map(EnhancedCode::text),
-                category: key.category.as_str(),
-                permanence: key.permanence.as_str(),
-                stage: key.stage.map(Stage::as_str),
-                bounce_message: key.bounce_message,
-                count,
-                esp_type: (key.esp_type != Sym(0)).then(|| self.interner.resolve(key.esp_type)),
-                esp_subtype: (key.esp_subtype != Sym(0))
-                    .then(|| self.interner.resolve(key.esp_subtype)),
-            })
+            .into_par_iter()
+            .map(|(_, key, count)| self.row(key, count))
             .collect()
+    }
+
+    fn row(&self, key: &CubeKey, count: i64) -> CubeRow<'_> {
+        let name = |sym: Sym| (sym != Sym(0)).then(|| self.interner.resolve(sym));
+        CubeRow {
+            hour: key.hour,
+            source: key.source.as_str(),
+            mta_host: self.interner.resolve(key.mta_host),
+            sender_domain: name(key.sender_domain),
+            recipient_domain: self.interner.resolve(key.recipient_domain),
+            provider: key.provider.as_str(),
+            outcome: key.outcome.as_str(),
+            reply_code: key.reply_code,
+            enhanced_code: key.enhanced_code.map(EnhancedCode::text),
+            dsn: key.dsn.map(EnhancedCode::text),
+            category: key.category.as_str(),
+            permanence: key.permanence.as_str(),
+            stage: key.stage.map(Stage::as_str),
+            bounce_message: key.bounce_message,
+            count,
+            esp_type: name(key.esp_type),
+            esp_subtype: name(key.esp_subtype),
+        }
     }
 }
 

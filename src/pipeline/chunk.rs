@@ -2,7 +2,7 @@
 //!
 //! A chunk is a run of whole lines (a slice of a memory-mapped file or a block read from a
 //! decompressor). Everything here is allocation-free per line: the line is parsed in place,
-//! strings are interned into the chunk's [`Aggregate`], and only failed attempts go through
+//! strings are interned into the worker's [`Aggregate`], and only failed attempts go through
 //! the classifier (which caches its verdict per normalised reply).
 
 use super::queue::{LocalQueues, QueueKey, recipient_id, short_eq};
@@ -20,12 +20,14 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 const US_PER_HOUR: i64 = 3_600_000_000;
 
-/// The result of one chunk, to be absorbed in input order.
+/// The result of one chunk, to be absorbed in input order. The events the chunk could count
+/// on its own went into the worker's aggregate; what is left is its correlation state, whose
+/// symbols are numbered by `symbols` (see [`LocalQueues::export`]).
 #[derive(Debug)]
 pub struct ChunkResult {
-    pub aggregate: Aggregate,
     pub stats: Stats,
     pub queues: LocalQueues,
+    pub symbols: Vec<Box<str>>,
 }
 
 /// Parses and correlates one chunk.
@@ -53,12 +55,24 @@ impl<'c> ChunkProcessor<'c> {
         time: TimeContext,
         input: usize,
     ) -> Self {
+        Self::with_aggregate(classifier, format, time, input, Aggregate::new())
+    }
+
+    /// A processor that counts into `aggregate`, a worker's aggregate kept from block to
+    /// block (so its tables are not rebuilt and merged for every block).
+    pub fn with_aggregate(
+        classifier: &'c Classifier,
+        format: Format,
+        time: TimeContext,
+        input: usize,
+        aggregate: Aggregate,
+    ) -> Self {
         ChunkProcessor {
             classifier,
             format,
             time,
             input,
-            aggregate: Aggregate::new(),
+            aggregate,
             stats: Stats::default(),
             queues: LocalQueues::default(),
             last_host: Vec::new(),
@@ -96,18 +110,21 @@ impl<'c> ChunkProcessor<'c> {
         self.stats.reject("line too long", self.input, n, head);
     }
 
-    pub fn finish(mut self) -> ChunkResult {
+    /// Ends the chunk: its result for the merger, and the aggregate it counted into.
+    pub fn finish(mut self) -> (ChunkResult, Aggregate) {
         // Exim entries whose later parts lie beyond this block: read what they hold.
         if let Some(mut reassembler) = self.exim.take() {
             for entry in reassembler.flush() {
                 self.parse(&entry);
             }
         }
-        ChunkResult {
-            aggregate: self.aggregate,
+        let symbols = self.queues.export(&self.aggregate.interner);
+        let result = ChunkResult {
             stats: self.stats,
             queues: self.queues,
-        }
+            symbols,
+        };
+        (result, self.aggregate)
     }
 
     fn line(&mut self, line: &[u8]) {

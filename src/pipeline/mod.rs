@@ -1,11 +1,13 @@
 //! The ingest pipeline: blocks of log lines in, one merged [`Aggregate`] and run [`Stats`] out.
 //!
 //! Blocks (slices of memory-mapped files, or blocks read from decompressors) are numbered in
-//! input order and parsed in parallel on a rayon pool, each by its own [`ChunkProcessor`]. A
-//! merger thread absorbs the results strictly in input order: it merges the partial aggregates
-//! and hands the correlation state to the [`queue::Correlator`]. A bounded number of blocks is
-//! in flight at any time, so memory stays flat however large the input is, and the result is
-//! identical for any thread count or block size.
+//! input order and parsed in parallel on a rayon pool, each by its own [`ChunkProcessor`].
+//! Each worker counts what its blocks resolve on their own into one aggregate it keeps from
+//! block to block; the workers' aggregates are merged once, at the end. A merger thread
+//! absorbs each block's correlation state strictly in input order through the
+//! [`queue::Correlator`], which counts the records that needed an earlier block. A bounded
+//! number of blocks is in flight at any time, so memory stays flat however large the input
+//! is, and the result is identical for any thread count or block size.
 
 pub mod chunk;
 pub mod files;
@@ -20,7 +22,9 @@ use chunk::{ChunkProcessor, ChunkResult};
 use queue::Correlator;
 use stats::Stats;
 
-use crate::aggregate::Aggregate;
+use std::sync::Mutex;
+
+use crate::aggregate::{Aggregate, Sym};
 use crate::classify::Classifier;
 use crate::format::Format;
 use crate::format::syslog::TimeContext;
@@ -171,7 +175,12 @@ impl Merger {
             }
         };
         let output = &mut self.output;
-        let remap = output.aggregate.merge_remap(chunk.aggregate);
+        let interner = &mut output.aggregate.interner;
+        let remap: Vec<Sym> = chunk
+            .symbols
+            .iter()
+            .map(|s| interner.intern(s.as_bytes()))
+            .collect();
         let mut stats = chunk.stats;
         self.correlator
             .absorb(chunk.queues, &remap, &mut output.aggregate, &mut stats);
@@ -211,6 +220,12 @@ where
     let max_in_flight = threads * 2 + 1;
     let (result_tx, result_rx) = mpsc::channel::<(u64, usize, Result<ChunkResult, String>)>();
     let (slot_tx, slot_rx) = mpsc::sync_channel::<()>(max_in_flight);
+    // Each worker's aggregate, kept from block to block and merged once at the end. Jobs run
+    // on pool threads; the fallback slot is for any that does not.
+    let aggregates: Vec<Mutex<Aggregate>> = (0..=threads)
+        .map(|_| Mutex::new(Aggregate::new()))
+        .collect();
+    let aggregates = &aggregates;
 
     let output = std::thread::scope(|threads_scope| {
         let merger = threads_scope.spawn(move || {
@@ -235,11 +250,15 @@ where
                         scope.spawn(move |_| {
                             block.data.prefetch();
                             let bytes = block.data.bytes();
-                            let mut processor = ChunkProcessor::new(
+                            let slot = &aggregates
+                                [rayon::current_thread_index().map_or(threads, |i| i.min(threads))];
+                            let mut aggregate = slot.lock().expect("worker aggregate");
+                            let mut processor = ChunkProcessor::with_aggregate(
                                 classifier,
                                 block.format,
                                 block.time,
                                 block.input,
+                                std::mem::take(&mut *aggregate),
                             );
                             if block.oversized {
                                 processor.reject_oversized(bytes);
@@ -250,7 +269,10 @@ where
                                 on_block(bytes.len() as u64);
                             }
                             block.data.release();
-                            let _ = tx.send((seq, block.input, Ok(processor.finish())));
+                            let (result, counted) = processor.finish();
+                            *aggregate = counted;
+                            drop(aggregate);
+                            let _ = tx.send((seq, block.input, Ok(result)));
                         });
                     }
                     Err(failure) => {
@@ -262,6 +284,20 @@ where
         drop(result_tx);
         merger.join().expect("merger thread panicked")
     });
+    let mut output = output;
+    // The largest part absorbs the others.
+    let mut parts: Vec<Aggregate> = aggregates
+        .iter()
+        .map(|slot| std::mem::take(&mut *slot.lock().expect("worker aggregate")))
+        .chain([std::mem::take(&mut output.aggregate)])
+        .collect();
+    parts.sort_by_key(|part| std::cmp::Reverse(part.cells()));
+    let mut parts = parts.into_iter();
+    let mut aggregate = parts.next().unwrap_or_default();
+    for part in parts {
+        aggregate.merge(part);
+    }
+    output.aggregate = aggregate;
     Ok(output)
 }
 

@@ -16,7 +16,7 @@ use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
 
 use super::stats::Stats;
-use crate::aggregate::{Aggregate, CubeKey, Sym};
+use crate::aggregate::{Aggregate, CubeKey, Interner, Sym};
 use crate::classify::{Category, Permanence};
 use crate::event::Outcome;
 use crate::format::postfix::MAX_QUEUE_ID;
@@ -178,7 +178,8 @@ enum Unresolved {
     },
 }
 
-/// One chunk's correlation state. Symbols refer to the chunk's own [`Aggregate`].
+/// One chunk's correlation state. Symbols refer to the worker's [`Aggregate`] until
+/// [`LocalQueues::export`] renumbers them.
 #[derive(Debug, Default)]
 pub struct LocalQueues {
     pub instances: InstanceTable,
@@ -191,6 +192,32 @@ impl LocalQueues {
     /// as it grows through a block.
     pub fn reserve_for(&mut self, bytes: usize) {
         self.entries.reserve(bytes / 2048);
+    }
+
+    /// Rewrites every symbol this state holds (senders, the cells of deferred recipients and
+    /// of unresolved records) to a compact numbering and returns the strings of that
+    /// numbering, so the state can leave the worker whose `interner` it was built against:
+    /// the worker keeps its aggregate across blocks, and only what correlation still needs
+    /// travels to the merger, which maps these strings to its own symbols.
+    pub fn export(&mut self, interner: &Interner) -> Vec<Box<str>> {
+        let mut exported = Exported::new(interner);
+        for entry in self.entries.values_mut() {
+            entry.sender = exported.sym(entry.sender);
+            for pending in &mut entry.deferred {
+                exported.cell(&mut pending.cell);
+            }
+            if let Some((cell, _)) = &mut entry.expired {
+                exported.cell(cell);
+            }
+        }
+        for op in &mut self.unresolved {
+            match op {
+                Unresolved::Delivery { cell, .. } | Unresolved::Expired { cell, .. } => {
+                    exported.cell(cell)
+                }
+            }
+        }
+        exported.strings
     }
 
     /// qmgr `from=`: the message is (again) in the active queue.
@@ -277,6 +304,41 @@ impl LocalQueues {
     }
 }
 
+/// The compact numbering [`LocalQueues::export`] builds.
+struct Exported<'i> {
+    interner: &'i Interner,
+    map: FxHashMap<Sym, Sym>,
+    strings: Vec<Box<str>>,
+}
+
+impl<'i> Exported<'i> {
+    fn new(interner: &'i Interner) -> Self {
+        Exported {
+            interner,
+            map: FxHashMap::default(),
+            strings: vec!["".into()],
+        }
+    }
+
+    fn sym(&mut self, sym: Sym) -> Sym {
+        if sym == Sym(0) {
+            return sym;
+        }
+        *self.map.entry(sym).or_insert_with(|| {
+            self.strings.push(self.interner.resolve(sym).into());
+            Sym(self.strings.len() as u32 - 1)
+        })
+    }
+
+    fn cell(&mut self, cell: &mut CubeKey) {
+        cell.mta_host = self.sym(cell.mta_host);
+        cell.sender_domain = self.sym(cell.sender_domain);
+        cell.recipient_domain = self.sym(cell.recipient_domain);
+        cell.esp_type = self.sym(cell.esp_type);
+        cell.esp_subtype = self.sym(cell.esp_subtype);
+    }
+}
+
 #[derive(Debug, Clone)]
 struct GlobalEntry {
     sender: Sym,
@@ -301,8 +363,8 @@ impl Correlator {
         self.entries.len()
     }
 
-    /// Absorbs the next chunk in input order. `remap` maps the chunk's symbols to `agg`'s
-    /// (from [`Aggregate::merge_remap`]).
+    /// Absorbs the next chunk in input order. `remap` maps the chunk's symbols (those of
+    /// [`LocalQueues::export`]) to `agg`'s.
     pub fn absorb(
         &mut self,
         chunk: LocalQueues,

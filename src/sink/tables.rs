@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int16Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+use arrow_array::builder::{Float64Builder, Int16Builder, Int64Builder, StringBuilder};
+use arrow_array::{
+    ArrayRef, BooleanArray, Int16Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
-use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::aggregate::CubeRow;
+use crate::event::CodeText;
 use crate::event::Outcome;
 
 /// The dataset schema version, stored in every file's key/value metadata as
@@ -229,107 +230,48 @@ impl CountColumns {
     }
 }
 
-/// Reusable builders for the `attempts` table. `finish` empties them for the next batch.
-pub(crate) struct AttemptsColumns {
-    hour: TimestampMicrosecondBuilder,
-    source: StringBuilder,
-    mta_host: StringBuilder,
-    sender_domain: StringBuilder,
-    recipient_domain: StringBuilder,
-    provider: StringBuilder,
-    outcome: StringBuilder,
-    reply_code: Int16Builder,
-    enhanced_code: StringBuilder,
-    dsn: StringBuilder,
-    category: StringBuilder,
-    permanence: StringBuilder,
-    stage: StringBuilder,
-    bounce_message: BooleanBuilder,
-    attempts: Int64Builder,
-    esp_type: StringBuilder,
-    esp_subtype: StringBuilder,
-    len: usize,
-}
-
-impl Default for AttemptsColumns {
-    fn default() -> Self {
-        AttemptsColumns {
-            hour: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-            source: StringBuilder::new(),
-            mta_host: StringBuilder::new(),
-            sender_domain: StringBuilder::new(),
-            recipient_domain: StringBuilder::new(),
-            provider: StringBuilder::new(),
-            outcome: StringBuilder::new(),
-            reply_code: Int16Builder::new(),
-            enhanced_code: StringBuilder::new(),
-            dsn: StringBuilder::new(),
-            category: StringBuilder::new(),
-            permanence: StringBuilder::new(),
-            stage: StringBuilder::new(),
-            bounce_message: BooleanBuilder::new(),
-            attempts: Int64Builder::new(),
-            esp_type: StringBuilder::new(),
-            esp_subtype: StringBuilder::new(),
-            len: 0,
+/// Column `index` of the `attempts` table (in [`Table::schema`] order) for `rows`. Columns are
+/// built one at a time so that each can be built and encoded on its own core.
+pub(crate) fn attempts_column(index: usize, rows: &[CubeRow<'_>]) -> ArrayRef {
+    fn strings<'r>(values: impl Iterator<Item = Option<&'r str>>) -> ArrayRef {
+        Arc::new(StringArray::from_iter(values))
+    }
+    let codes = |code: fn(&CubeRow<'_>) -> Option<CodeText>| {
+        let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 6);
+        for row in rows {
+            builder.append_option(code(row).as_deref());
         }
-    }
-}
-
-impl AttemptsColumns {
-    pub fn append(&mut self, row: &CubeRow<'_>) {
-        self.hour.append_value(row.hour.saturating_mul(US_PER_HOUR));
-        self.source.append_value(row.source);
-        self.mta_host.append_option(non_empty(row.mta_host));
-        self.sender_domain
-            .append_option(row.sender_domain.and_then(non_empty));
-        self.recipient_domain
-            .append_option(non_empty(row.recipient_domain));
-        self.provider.append_value(row.provider);
-        self.outcome.append_value(row.outcome);
-        self.reply_code
-            .append_option(row.reply_code.and_then(|c| i16::try_from(c).ok()));
-        self.enhanced_code
-            .append_option(row.enhanced_code.as_deref());
-        self.dsn.append_option(row.dsn.as_deref());
-        self.category.append_value(row.category);
-        self.permanence.append_value(row.permanence);
-        self.stage.append_option(row.stage);
-        self.bounce_message.append_value(row.bounce_message);
-        self.attempts.append_value(row.count);
-        self.esp_type
-            .append_option(row.esp_type.and_then(non_empty));
-        self.esp_subtype
-            .append_option(row.esp_subtype.and_then(non_empty));
-        self.len += 1;
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        self.len = 0;
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.hour.finish()),
-            Arc::new(self.source.finish()),
-            Arc::new(self.mta_host.finish()),
-            Arc::new(self.sender_domain.finish()),
-            Arc::new(self.recipient_domain.finish()),
-            Arc::new(self.provider.finish()),
-            Arc::new(self.outcome.finish()),
-            Arc::new(self.reply_code.finish()),
-            Arc::new(self.enhanced_code.finish()),
-            Arc::new(self.dsn.finish()),
-            Arc::new(self.category.finish()),
-            Arc::new(self.permanence.finish()),
-            Arc::new(self.stage.finish()),
-            Arc::new(self.bounce_message.finish()),
-            Arc::new(self.attempts.finish()),
-            Arc::new(self.esp_type.finish()),
-            Arc::new(self.esp_subtype.finish()),
-        ];
-        RecordBatch::try_new(Table::Attempts.schema(), columns)
+        Arc::new(builder.finish()) as ArrayRef
+    };
+    let rows = rows.iter();
+    match index {
+        0 => Arc::new(
+            TimestampMicrosecondArray::from_iter_values(
+                rows.map(|r| r.hour.saturating_mul(US_PER_HOUR)),
+            )
+            .with_timezone("UTC"),
+        ),
+        1 => strings(rows.map(|r| Some(r.source))),
+        2 => strings(rows.map(|r| non_empty(r.mta_host))),
+        3 => strings(rows.map(|r| r.sender_domain.and_then(non_empty))),
+        4 => strings(rows.map(|r| non_empty(r.recipient_domain))),
+        5 => strings(rows.map(|r| Some(r.provider))),
+        6 => strings(rows.map(|r| Some(r.outcome))),
+        7 => Arc::new(Int16Array::from_iter(
+            rows.map(|r| r.reply_code.and_then(|c| i16::try_from(c).ok())),
+        )),
+        8 => codes(|r| r.enhanced_code),
+        9 => codes(|r| r.dsn),
+        10 => strings(rows.map(|r| Some(r.category))),
+        11 => strings(rows.map(|r| Some(r.permanence))),
+        12 => strings(rows.map(|r| r.stage)),
+        13 => Arc::new(BooleanArray::from_iter(
+            rows.map(|r| Some(r.bounce_message)),
+        )),
+        14 => Arc::new(Int64Array::from_iter_values(rows.map(|r| r.count))),
+        15 => strings(rows.map(|r| r.esp_type.and_then(non_empty))),
+        16 => strings(rows.map(|r| r.esp_subtype.and_then(non_empty))),
+        _ => panic!("the attempts table has no column {index}"),
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -15,7 +16,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use super::SinkError;
 use super::manifest::{DatasetManifest, Manifest, RunRecord, SupersededInput};
 use super::tables::{
-    AttemptsColumns, DayRollups, RollupColumns, SCHEMA_VERSION, Table, day_name, day_of_hour,
+    DayRollups, RollupColumns, SCHEMA_VERSION, Table, attempts_column, day_name, day_of_hour,
 };
 use crate::aggregate::{Aggregate, CubeRow};
 
@@ -270,7 +271,8 @@ impl DatasetWriter {
         Ok(report)
     }
 
-    /// Writes every table and day of the run under `staging/new/`, fsynced.
+    /// Writes every table and day of the run under `staging/new/`, fsynced. The `attempts`
+    /// file is encoded a column per core while the rollups are computed and written beside it.
     fn stage(
         &self,
         rows: &[CubeRow<'_>],
@@ -278,8 +280,6 @@ impl DatasetWriter {
         report: &mut WriteReport,
     ) -> Result<(), SinkError> {
         let new_root = staging.join("new");
-        let mut attempts = AttemptsColumns::default();
-        let mut rollup_columns = RollupColumns::default();
         let mut start = 0;
         while start < rows.len() {
             let day = day_of_hour(rows[start].hour);
@@ -293,42 +293,46 @@ impl DatasetWriter {
                 hour: day_rows[0].hour,
             })?;
 
-            let mut rollups = DayRollups::default();
-            for row in day_rows {
-                rollups.add(row);
-            }
-            for table in Table::ALL {
+            let part = |table: Table| -> Result<PathBuf, SinkError> {
                 let dir = new_root.join(table.name()).join(partition_dir(&day));
                 fs::create_dir_all(&dir).map_err(|e| SinkError::io("create directory", &dir, e))?;
-                let path = dir.join(PART_FILE);
-                let mut part = PartWriter::create(&path, table, &day, &self.config)?;
-                let written = if table == Table::Attempts {
+                Ok(dir.join(PART_FILE))
+            };
+            let (attempts, rollups) = rayon::join(
+                || -> Result<Vec<(Table, usize, u64)>, SinkError> {
+                    let path = part(Table::Attempts)?;
+                    let bytes = self.write_attempts(&path, &day, day_rows)?;
+                    Ok(vec![(Table::Attempts, day_rows.len(), bytes)])
+                },
+                || -> Result<Vec<(Table, usize, u64)>, SinkError> {
+                    let mut rollups = DayRollups::default();
                     for row in day_rows {
-                        attempts.append(row);
-                        if attempts.len() >= self.config.batch_rows {
-                            part.write(attempts.finish())?;
-                        }
+                        rollups.add(row);
                     }
-                    if attempts.len() > 0 {
-                        part.write(attempts.finish())?;
+                    let mut columns = RollupColumns::default();
+                    let mut written = Vec::new();
+                    for table in [Table::ByCode, Table::ByProvider, Table::ByDomain] {
+                        let path = part(table)?;
+                        let mut part = PartWriter::create(&path, table, &day, &self.config)?;
+                        columns.batches(
+                            table,
+                            &rollups,
+                            self.config.batch_rows,
+                            |batch| part.write(Ok(batch)),
+                            |source| SinkError::Arrow {
+                                path: path.clone(),
+                                source,
+                            },
+                        )?;
+                        written.push((table, rollups.len(table), part.finish()?));
                     }
-                    day_rows.len()
-                } else {
-                    rollup_columns.batches(
-                        table,
-                        &rollups,
-                        self.config.batch_rows,
-                        |batch| part.write(Ok(batch)),
-                        |source| SinkError::Arrow {
-                            path: path.clone(),
-                            source,
-                        },
-                    )?;
-                    rollups.len(table)
-                };
-                report.bytes += part.finish()?;
+                    Ok(written)
+                },
+            );
+            for (table, written, bytes) in attempts?.into_iter().chain(rollups?) {
+                report.bytes += bytes;
                 *report.rows.entry(table).or_default() += written as u64;
-                sync_dir(&dir)?;
+                sync_dir(&new_root.join(table.name()).join(partition_dir(&day)))?;
             }
             report.days.push(day);
         }
@@ -342,6 +346,54 @@ impl DatasetWriter {
             sync_dir(&new_root)?;
         }
         sync_dir(staging)
+    }
+
+    /// Writes one day's `attempts` file: each row group's columns are built and encoded in
+    /// parallel, then appended in schema order. Returns the file size.
+    fn write_attempts(
+        &self,
+        path: &Path,
+        day: &str,
+        rows: &[CubeRow<'_>],
+    ) -> Result<u64, SinkError> {
+        use rayon::prelude::*;
+        let parquet_error = |source| SinkError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        };
+        let part = PartWriter::create(path, Table::Attempts, day, &self.config)?;
+        let (mut file, factory) = part
+            .writer
+            .into_serialized_writer()
+            .map_err(parquet_error)?;
+        let schema = Table::Attempts.schema();
+        for (group, group_rows) in rows.chunks(self.config.row_group_size).enumerate() {
+            let writers = factory
+                .create_column_writers(group)
+                .map_err(parquet_error)?;
+            let chunks: Vec<_> = writers
+                .into_par_iter()
+                .enumerate()
+                .map(|(column, mut writer)| {
+                    for batch in group_rows.chunks(self.config.batch_rows) {
+                        let array = attempts_column(column, batch);
+                        for leaf in compute_leaves(schema.field(column), &array)? {
+                            writer.write(&leaf)?;
+                        }
+                    }
+                    writer.close()
+                })
+                .collect();
+            let mut row_group = file.next_row_group().map_err(parquet_error)?;
+            for chunk in chunks {
+                chunk
+                    .and_then(|chunk| chunk.append_to_row_group(&mut row_group))
+                    .map_err(parquet_error)?;
+            }
+            row_group.close().map_err(parquet_error)?;
+        }
+        let file = file.into_inner().map_err(parquet_error)?;
+        finish_file(path, file)
     }
 
     /// Replaces each staged day in each table. Returns the days that existed before.
@@ -459,6 +511,17 @@ pub(crate) fn partition_dir(day: &str) -> String {
     format!("date={day}")
 }
 
+/// Fsyncs a finished file and returns its size.
+fn finish_file(path: &Path, file: File) -> Result<u64, SinkError> {
+    file.sync_all()
+        .map_err(|e| SinkError::io("fsync", path, e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| SinkError::io("inspect", path, e))?
+        .len();
+    Ok(size)
+}
+
 /// One Parquet file being written.
 struct PartWriter {
     path: PathBuf,
@@ -521,13 +584,7 @@ impl PartWriter {
                 path: path.clone(),
                 source,
             })?;
-        file.sync_all()
-            .map_err(|e| SinkError::io("fsync", &path, e))?;
-        let size = file
-            .metadata()
-            .map_err(|e| SinkError::io("inspect", &path, e))?
-            .len();
-        Ok(size)
+        finish_file(&path, file)
     }
 }
 
