@@ -81,7 +81,7 @@ impl Interner {
 }
 
 /// One cell of the fine-grained `attempts` cube.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CubeKey {
     /// Hours since the Unix epoch, UTC.
     pub hour: i64,
@@ -101,6 +101,38 @@ pub struct CubeKey {
     /// The ESP's own verdict (see [`Event::esp_type`]); `Sym(0)` for MTA logs.
     pub esp_type: Sym,
     pub esp_subtype: Sym,
+}
+
+/// Hashes the key as six machine words (every event is counted through this hash, and a
+/// field-by-field hash costs three times as many rounds). Equal keys give equal words.
+impl std::hash::Hash for CubeKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        fn code(code: Option<EnhancedCode>) -> u64 {
+            code.map_or(0, |c| {
+                1 << 40
+                    | u64::from(c.class) << 32
+                    | u64::from(c.subject) << 16
+                    | u64::from(c.detail)
+            })
+        }
+        let word = |a: Sym, b: Sym| u64::from(a.0) | u64::from(b.0) << 32;
+        let small = u64::from(self.source as u8)
+            | u64::from(self.provider as u8) << 8
+            | u64::from(self.outcome as u8) << 16
+            | u64::from(self.category as u8) << 24
+            | u64::from(self.permanence as u8) << 32
+            | u64::from(self.stage.map_or(0, |s| s as u8 + 1)) << 40
+            | u64::from(self.bounce_message) << 48;
+        state.write_u64(self.hour as u64);
+        state.write_u64(word(self.mta_host, self.sender_domain));
+        state.write_u64(word(self.recipient_domain, self.esp_type));
+        state.write_u64(
+            u64::from(self.esp_subtype.0)
+                | u64::from(self.reply_code.map_or(0, |c| u32::from(c) + 1)) << 32,
+        );
+        state.write_u64(code(self.enhanced_code) ^ small << 8);
+        state.write_u64(code(self.dsn));
+    }
 }
 
 impl CubeKey {

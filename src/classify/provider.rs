@@ -16,52 +16,6 @@ pub enum Provider {
     Other,
 }
 
-/// MX host suffixes that identify a provider whatever the recipient domain is.
-const MX_SUFFIXES: &[(&str, Provider)] = &[
-    (".google.com", Provider::Google),
-    (".googlemail.com", Provider::Google),
-    (".protection.outlook.com", Provider::Microsoft),
-    (".outlook.com", Provider::Microsoft),
-    (".hotmail.com", Provider::Microsoft),
-    (".yahoodns.net", Provider::Yahoo),
-    (".yahoo.com", Provider::Yahoo),
-    (".aol.com", Provider::Yahoo),
-    (".icloud.com", Provider::Apple),
-    (".me.com", Provider::Apple),
-    (".comcast.net", Provider::Comcast),
-    (".gmx.net", Provider::Gmx),
-    (".web.de", Provider::Gmx),
-    (".yandex.ru", Provider::Yandex),
-    (".yandex.net", Provider::Yandex),
-    (".mail.ru", Provider::MailRu),
-];
-
-/// Consumer recipient domains whose MX we may not have seen (deferrals before connecting).
-const DOMAINS: &[(&str, Provider)] = &[
-    ("gmail.com", Provider::Google),
-    ("googlemail.com", Provider::Google),
-    ("outlook.com", Provider::Microsoft),
-    ("hotmail.com", Provider::Microsoft),
-    ("live.com", Provider::Microsoft),
-    ("msn.com", Provider::Microsoft),
-    ("yahoo.com", Provider::Yahoo),
-    ("ymail.com", Provider::Yahoo),
-    ("rocketmail.com", Provider::Yahoo),
-    ("aol.com", Provider::Yahoo),
-    ("icloud.com", Provider::Apple),
-    ("me.com", Provider::Apple),
-    ("mac.com", Provider::Apple),
-    ("comcast.net", Provider::Comcast),
-    ("web.de", Provider::Gmx),
-    ("yandex.ru", Provider::Yandex),
-    ("yandex.com", Provider::Yandex),
-    ("ya.ru", Provider::Yandex),
-    ("mail.ru", Provider::MailRu),
-    ("bk.ru", Provider::MailRu),
-    ("list.ru", Provider::MailRu),
-    ("inbox.ru", Provider::MailRu),
-];
-
 impl Provider {
     pub const ALL: [Provider; 9] = [
         Provider::Google,
@@ -95,52 +49,81 @@ impl Provider {
 
     /// The provider behind a remote host (checked first: a Google Workspace domain has its own
     /// name but Google's MX) or, failing that, a recipient domain.
+    ///
+    /// Called for every delivery, so it looks a name up once (by its last two labels, or
+    /// whole) instead of comparing it with each known name in turn.
     pub fn detect(remote_host: Option<&[u8]>, recipient_domain: Option<&[u8]>) -> Provider {
-        if let Some(host) = remote_host {
-            for &(suffix, provider) in MX_SUFFIXES {
-                if ends_with_ignore_case(host, suffix.as_bytes())
-                    || eq_ignore_case(host, &suffix.as_bytes()[1..])
-                {
-                    return provider;
-                }
-            }
+        let mut buf = [0u8; MAX_NAME];
+        if let Some(provider) = remote_host.and_then(|host| by_mx(lowercase(host, &mut buf)?)) {
+            return provider;
         }
-        if let Some(domain) = recipient_domain {
-            let domain = strip_trailing_dot(domain);
-            for &(name, provider) in DOMAINS {
-                if eq_ignore_case(domain, name.as_bytes()) {
-                    return provider;
-                }
-            }
-            // Country variants: yahoo.co.uk, hotmail.fr, outlook.de...
-            for (stem, provider) in [
-                (&b"yahoo."[..], Provider::Yahoo),
-                (b"hotmail.", Provider::Microsoft),
-                (b"outlook.", Provider::Microsoft),
-                (b"live.", Provider::Microsoft),
-                (b"gmx.", Provider::Gmx),
-            ] {
-                if domain.len() > stem.len() && eq_ignore_case(&domain[..stem.len()], stem) {
-                    return provider;
-                }
-            }
-        }
-        Provider::Other
+        recipient_domain
+            .and_then(|domain| by_domain(lowercase(domain, &mut buf)?))
+            .unwrap_or(Provider::Other)
     }
 }
 
-fn strip_trailing_dot(s: &[u8]) -> &[u8] {
-    s.strip_suffix(b".").unwrap_or(s)
+/// Longer names are no provider's (the known names are short).
+const MAX_NAME: usize = 256;
+
+/// `name` lowercased into `buf`, without a trailing dot.
+fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Option<&'b [u8]> {
+    let name = name.strip_suffix(b".").unwrap_or(name);
+    let out = buf.get_mut(..name.len())?;
+    for (o, b) in out.iter_mut().zip(name) {
+        *o = b.to_ascii_lowercase();
+    }
+    Some(out)
 }
 
-fn ends_with_ignore_case(haystack: &[u8], suffix: &[u8]) -> bool {
-    let haystack = strip_trailing_dot(haystack);
-    haystack.len() >= suffix.len()
-        && eq_ignore_case(&haystack[haystack.len() - suffix.len()..], suffix)
+/// An MX host that identifies a provider whatever the recipient domain is: one whose last two
+/// labels name the provider's mail network (`*.google.com`, `*.protection.outlook.com`...).
+fn by_mx(host: &[u8]) -> Option<Provider> {
+    let last_two = match memchr::memrchr(b'.', host) {
+        Some(dot) => match memchr::memrchr(b'.', &host[..dot]) {
+            Some(start) => &host[start + 1..],
+            None => host,
+        },
+        None => return None,
+    };
+    Some(match last_two {
+        b"google.com" | b"googlemail.com" => Provider::Google,
+        b"outlook.com" | b"hotmail.com" => Provider::Microsoft,
+        b"yahoodns.net" | b"yahoo.com" | b"aol.com" => Provider::Yahoo,
+        b"icloud.com" | b"me.com" => Provider::Apple,
+        b"comcast.net" => Provider::Comcast,
+        b"gmx.net" | b"web.de" => Provider::Gmx,
+        b"yandex.ru" | b"yandex.net" => Provider::Yandex,
+        b"mail.ru" => Provider::MailRu,
+        _ => return None,
+    })
 }
 
-fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    a.eq_ignore_ascii_case(b)
+/// A consumer recipient domain (whose MX we may not have seen: deferrals before connecting),
+/// including the country variants (`yahoo.co.uk`, `hotmail.fr`, `gmx.de`...).
+fn by_domain(domain: &[u8]) -> Option<Provider> {
+    Some(match domain {
+        b"gmail.com" | b"googlemail.com" => Provider::Google,
+        b"outlook.com" | b"hotmail.com" | b"live.com" | b"msn.com" => Provider::Microsoft,
+        b"yahoo.com" | b"ymail.com" | b"rocketmail.com" | b"aol.com" => Provider::Yahoo,
+        b"icloud.com" | b"me.com" | b"mac.com" => Provider::Apple,
+        b"comcast.net" => Provider::Comcast,
+        b"web.de" => Provider::Gmx,
+        b"yandex.ru" | b"yandex.com" | b"ya.ru" => Provider::Yandex,
+        b"mail.ru" | b"bk.ru" | b"list.ru" | b"inbox.ru" => Provider::MailRu,
+        _ => {
+            let dot = memchr::memchr(b'.', domain)?;
+            if dot + 1 == domain.len() {
+                return None;
+            }
+            match &domain[..dot] {
+                b"yahoo" => Provider::Yahoo,
+                b"hotmail" | b"outlook" | b"live" => Provider::Microsoft,
+                b"gmx" => Provider::Gmx,
+                _ => return None,
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -179,5 +162,28 @@ mod tests {
             Provider::MailRu
         );
         assert_eq!(Provider::from_name("comcast"), Some(Provider::Comcast));
+        // Case, trailing dots, bare provider names, and names that only look alike.
+        assert_eq!(
+            Provider::detect(Some(b"ALT1.ASPMX.L.GOOGLE.COM."), None),
+            Provider::Google
+        );
+        assert_eq!(
+            Provider::detect(Some(b"google.com"), None),
+            Provider::Google
+        );
+        assert_eq!(
+            Provider::detect(Some(b"notgoogle.com"), None),
+            Provider::Other
+        );
+        assert_eq!(
+            Provider::detect(Some(b"com"), Some(b"Yahoo.co.jp")),
+            Provider::Yahoo
+        );
+        assert_eq!(Provider::detect(None, Some(b"yahoo.")), Provider::Other);
+        assert_eq!(
+            Provider::detect(None, Some(b"livemail.com")),
+            Provider::Other
+        );
+        assert_eq!(Provider::detect(None, Some(b"MAC.COM.")), Provider::Apple);
     }
 }

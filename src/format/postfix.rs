@@ -5,7 +5,9 @@
 //! are skipped right there) and returns a [`Parsed`] borrowing from the line. Correlating the
 //! records of one queue file (sender, deliveries, expiry, removal) is the pipeline's job.
 
-use memchr::memmem;
+use std::sync::LazyLock;
+
+use memchr::memmem::{Finder, FinderRev};
 
 use super::syslog::{self, TimeContext};
 use super::{Delivery, Envelope, Parsed, Reason, Record, Status};
@@ -42,7 +44,9 @@ enum Daemon {
 }
 
 fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
-    let slash = memchr::memrchr(b'/', tag)?;
+    // The daemons read here have names of at most seven letters: look no further back.
+    let tail = tag.len().saturating_sub(8);
+    let slash = tail + tag[tail..].iter().rposition(|&b| b == b'/')?;
     let daemon = match &tag[slash + 1..] {
         b"smtp" | b"lmtp" | b"local" | b"virtual" | b"pipe" | b"error" | b"discard" | b"retry" => {
             Daemon::DeliveryAgent
@@ -51,7 +55,7 @@ fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
         b"bounce" => Daemon::Bounce,
         _ => return None,
     };
-    let instance_end = memchr::memchr(b'/', tag).unwrap_or(slash);
+    let instance_end = syslog::find_near(b'/', tag).unwrap_or(slash);
     Some((&tag[..instance_end], daemon))
 }
 
@@ -65,7 +69,7 @@ pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
         return Parsed::Skip;
     };
     let message = header.message;
-    let Some(colon) = memchr::memchr(b':', message) else {
+    let Some(colon) = syslog::find_near(b':', message) else {
         return Parsed::Skip;
     };
     let queue_id = &message[..colon];
@@ -102,7 +106,7 @@ pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
         }
         Daemon::Qmgr if body == b"removed" => Record::Removed,
         Daemon::Bounce => {
-            let Some(at) = memmem::find(body, b"non-delivery notification: ") else {
+            let Some(at) = NOTIFICATION.find(body) else {
                 return Parsed::Skip;
             };
             let notice = body[at + 27..].trim_ascii_end();
@@ -240,6 +244,17 @@ fn parse_relay<'a>(value: &'a [u8], delivery: &mut Delivery<'a>) {
     }
 }
 
+// Searchers for the phrases looked for in every delivery's text, built once (building one
+// costs more than most searches).
+static SAID: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(" said: "));
+static REFUSED: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new(" refused to talk to me: "));
+static WHILE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(" while "));
+static IN_REPLY_TO: LazyLock<FinderRev<'static>> =
+    LazyLock::new(|| FinderRev::new("(in reply to "));
+static NOTIFICATION: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new("non-delivery notification: "));
+
 /// Reads the parenthesised text: who said what, at which stage.
 pub fn parse_reason(text: &[u8]) -> Reason<'_> {
     let mut text = text;
@@ -247,11 +262,11 @@ pub fn parse_reason(text: &[u8]) -> Reason<'_> {
         text = rest;
     }
     if text.starts_with(b"host ") {
-        if let Some(at) = memmem::find(text, b" said: ") {
+        if let Some(at) = SAID.find(text) {
             let (reply, stage) = split_stage_suffix(&text[at + 7..]);
             return reply_reason(reply, stage);
         }
-        if let Some(at) = memmem::find(text, b" refused to talk to me: ") {
+        if let Some(at) = REFUSED.find(text) {
             return reply_reason(&text[at + 24..], Some(Stage::Greeting));
         }
     }
@@ -262,7 +277,7 @@ pub fn parse_reason(text: &[u8]) -> Reason<'_> {
         || text.starts_with(b"No route to host")
     {
         Some(Stage::Connect)
-    } else if let Some(at) = memmem::find(text, b" while ") {
+    } else if let Some(at) = WHILE.find(text) {
         while_stage(&text[at + 7..])
     } else {
         None
@@ -319,7 +334,7 @@ pub fn reply_code_of(reply: &[u8]) -> Option<u16> {
 /// Splits `... (in reply to RCPT TO command)` off the end of a reply.
 fn split_stage_suffix(reply: &[u8]) -> (&[u8], Option<Stage>) {
     let trimmed = reply.trim_ascii_end();
-    if let Some(at) = memmem::rfind(trimmed, b"(in reply to ")
+    if let Some(at) = IN_REPLY_TO.rfind(trimmed)
         && trimmed.ends_with(b")")
     {
         let phrase = &trimmed[at + 13..trimmed.len() - 1];
