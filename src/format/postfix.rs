@@ -153,18 +153,19 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
     let mut have_recipient = false;
     let mut pos = 0;
     loop {
-        let Some(eq) = memchr::memchr(b'=', &body[pos..]) else {
+        let Some(eq) = syslog::find_near(b'=', &body[pos..]) else {
             return Err(NO_STATUS);
         };
         let key = &body[pos..pos + eq];
         let value_start = pos + eq + 1;
         if key == b"status" {
             let rest = &body[value_start..];
-            let word_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+            let word_end = syslog::find_near(b' ', rest).unwrap_or(rest.len());
             delivery.status = status_word(&rest[..word_end]).ok_or(NO_STATUS)?;
             let text = rest[word_end..].trim_ascii_start();
             let text = match text.strip_prefix(b"(") {
                 // Up to the last ')': replies contain parentheses of their own.
+                Some(inner) if inner.ends_with(b")") => &inner[..inner.len() - 1],
                 Some(inner) => match memchr::memrchr(b')', inner) {
                     Some(close) => &inner[..close],
                     None => inner,
@@ -202,12 +203,12 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
     Ok(delivery)
 }
 
-/// Finds `first` followed by `then`: a memchr for the first byte, which is rare in the text
+/// Finds `first` followed by `then`: a search for the first byte, which is rare in the text
 /// searched, beats building a substring searcher for every field of every line.
 #[inline]
 fn find_pair(haystack: &[u8], first: u8, then: &[u8]) -> Option<usize> {
     let mut from = 0;
-    while let Some(offset) = memchr::memchr(first, &haystack[from..]) {
+    while let Some(offset) = syslog::find_near(first, &haystack[from..]) {
         let at = from + offset;
         if haystack[at + 1..].starts_with(then) {
             return Some(at);
@@ -229,7 +230,7 @@ fn parse_relay<'a>(value: &'a [u8], delivery: &mut Delivery<'a>) {
     if value == b"none" {
         return;
     }
-    let Some(open) = memchr::memchr(b'[', value) else {
+    let Some(open) = syslog::find_near(b'[', value) else {
         delivery.relay_host = Some(value);
         return;
     };

@@ -57,7 +57,15 @@ pub struct TimeContext {
     /// hour rarely changes between lines.
     cached_hour: i64,
     cached_offset: i64,
+    /// One-entry cache: the last timestamp converted and its result. Busy logs write many
+    /// lines a second, and the conversion is a pure function of the text.
+    last_stamp: [u8; STAMP_CACHE],
+    last_stamp_len: usize,
+    last_us: i64,
 }
+
+/// Timestamps longer than this are converted every time.
+const STAMP_CACHE: usize = 40;
 
 /// Tolerance for clock skew between the log's lines and the file's modification time.
 const FUTURE_TOLERANCE_SECS: i64 = 3600;
@@ -88,6 +96,9 @@ impl TimeContext {
             reference_local,
             cached_hour: i64::MIN,
             cached_offset: 0,
+            last_stamp: [0; STAMP_CACHE],
+            last_stamp_len: usize::MAX,
+            last_us: 0,
         }
     }
 
@@ -177,10 +188,20 @@ impl LazyHeader<'_> {
     /// # Errors
     /// [`HeaderError::BadTimestamp`] when it is not a valid time in a known style.
     pub fn time_us(&self, ctx: &mut TimeContext) -> Result<i64, HeaderError> {
-        match parse_timestamp(self.stamp, ctx)? {
-            (time, b"") => Ok(time),
-            _ => Err(HeaderError::BadTimestamp),
+        let stamp = self.stamp;
+        if stamp.len() == ctx.last_stamp_len && stamp == &ctx.last_stamp[..stamp.len()] {
+            return Ok(ctx.last_us);
         }
+        let time = match parse_timestamp(stamp, ctx)? {
+            (time, b"") => time,
+            _ => return Err(HeaderError::BadTimestamp),
+        };
+        if let Some(slot) = ctx.last_stamp.get_mut(..stamp.len()) {
+            slot.copy_from_slice(stamp);
+            ctx.last_stamp_len = stamp.len();
+            ctx.last_us = time;
+        }
+        Ok(time)
     }
 }
 
