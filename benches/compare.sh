@@ -2,12 +2,26 @@
 # End-to-end throughput of the release binary on a generated Postfix log and a generated Exim
 # mainlog, next to the floors of the machine (a line count and a substring count over the
 # Postfix log). "vs ingest" compares times with the first row (different sizes for Exim rows).
+# The Postfix log is also compressed once with gzip -6 and zstd -3: `bouncestat ingest` on each
+# compressed file is timed next to `bouncestat decode` on it (our own reader decoding and
+# discarding the blocks, the ceiling for ingest), and the ratio of the two is printed at the end.
+# MB/s is always of uncompressed log text.
 #
 #   benches/compare.sh [SIZE]        SIZE as `generate --size` takes it; default 1GiB
 #
 # Environment: EXIM_SIZE (default 300MiB) sizes the Exim log; BENCH_DIR (default /tmp/bouncestat-bench) holds the generated log and outputs;
 # RUNS (default 5) timed runs per command, of which the median is shown. The page cache is
 # warm: every command reads the file once before it is timed. Needs GNU time (/usr/bin/time).
+# The binary is looked for in $CARGO_TARGET_DIR (default target/).
+#
+# Other tools are timed when installed and skipped otherwise:
+#   pflogsumm   apt-get install pflogsumm
+#   duckdb      pip install duckdb
+#   zstd        apt-get install zstd (without it the .zst file is written by `bouncestat generate`)
+#   eximstats   a Perl script that needs only core modules. `apt-get install exim4-base` also
+#               installs exim4-config (no daemon); to get the script alone, without an MTA:
+#                 apt-get download exim4-base && dpkg-deb -x exim4-base_*.deb /tmp/exim4-base
+#                 install -m 0755 /tmp/exim4-base/usr/sbin/eximstats /usr/local/bin/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,18 +30,28 @@ dir=${BENCH_DIR:-/tmp/bouncestat-bench}
 runs=${RUNS:-5}
 mkdir -p "$dir"
 cargo build --release --quiet
-bin=$PWD/target/release/bouncestat
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/bouncestat
 log=$dir/postfix-$size.log
 if [ ! -s "$log" ]; then
   "$bin" generate --format postfix --size "$size" --seed 42 -o "$log" --truth "$dir/postfix-$size.truth.json" 2>/dev/null
 fi
 bytes=$(stat -c %s "$log")
+# The same log compressed, for the decode and compressed-ingest rows and the decoder floors.
+[ -s "$log.gz" ] || gzip -c -6 "$log" > "$log.gz"
+if [ ! -s "$log.zst" ]; then
+  if command -v zstd > /dev/null; then
+    zstd -q -3 -T0 -f "$log" -o "$log.zst"
+  else
+    # Same seed and size, so the same text.
+    "$bin" generate --format postfix --size "$size" --seed 42 --compress zstd -o "$log.zst" 2>/dev/null
+  fi
+fi
 exim_log=$dir/exim-${EXIM_SIZE:-300MiB}.log
 if [ ! -s "$exim_log" ]; then
   "$bin" generate --format exim --size "${EXIM_SIZE:-300MiB}" --seed 42 -o "$exim_log" 2>/dev/null
 fi
 exim_bytes=$(stat -c %s "$exim_log")
-cat "$log" "$exim_log" > /dev/null   # warm the page cache
+cat "$log" "$log.gz" "$log.zst" "$exim_log" > /dev/null   # warm the page cache
 
 # Runs a command $runs times; prints "median_seconds peak_rss_kb".
 measure() {
@@ -47,19 +71,33 @@ measure() {
   echo "$median $peak"
 }
 
-declare -a names results
-add() { names+=("$1"); shift; results+=("$(measure "$@")"); }
+# One row per command: its name, the uncompressed bytes it reads ($row_bytes when added) and
+# its measurement.
+declare -a names sizes results
+row_bytes=$bytes
+add() { names+=("$1"); sizes+=("$row_bytes"); shift; results+=("$(measure "$@")"); }
 
-rm -rf "$dir/out"
+rm -rf "$dir/out" "$dir/out-gz" "$dir/out-zst" "$dir/out-exim"
 add "bouncestat ingest, 2 threads" "$bin" ingest "$log" --threads 2 --quiet --timezone UTC --out "$dir/out"
 add "bouncestat ingest, 1 thread" "$bin" ingest "$log" --threads 1 --quiet --timezone UTC --out "$dir/out"
 add "bouncestat ingest, 2 threads, no --out" "$bin" ingest "$log" --threads 2 --quiet --timezone UTC
-exim_first=${#names[@]}
+# Compressed input: ingest against our own decoder's decode-only speed on the same file.
+gz_ingest=${#names[@]}
+add "bouncestat ingest .gz, 2 threads" "$bin" ingest "$log.gz" --threads 2 --quiet --timezone UTC --out "$dir/out-gz"
+gz_decode=${#names[@]}
+add "bouncestat decode .gz (decode only)" "$bin" decode "$log.gz"
+zst_ingest=${#names[@]}
+add "bouncestat ingest .zst, 2 threads" "$bin" ingest "$log.zst" --threads 2 --quiet --timezone UTC --out "$dir/out-zst"
+zst_decode=${#names[@]}
+add "bouncestat decode .zst (decode only)" "$bin" decode "$log.zst"
+row_bytes=$exim_bytes
 add "exim: bouncestat ingest, 2 threads" "$bin" ingest "$exim_log" --threads 2 --quiet --timezone UTC --out "$dir/out-exim"
 add "exim: bouncestat ingest, 2 threads, no --out" "$bin" ingest "$exim_log" --threads 2 --quiet --timezone UTC
-exim_last=${#names[@]}
-# The incumbents and an analyst's query, when installed (`apt-get install pflogsumm`,
-# `pip install duckdb`); skipped otherwise.
+if command -v eximstats > /dev/null; then
+  add "exim: eximstats" eximstats "$exim_log"
+fi
+row_bytes=$bytes
+# The incumbents and an analyst's query, when installed; skipped otherwise.
 if command -v pflogsumm > /dev/null; then
   add "pflogsumm" pflogsumm "$log"
 fi
@@ -72,12 +110,10 @@ if python3 -c 'import duckdb' 2> /dev/null; then
     WHERE line LIKE '%status=%' GROUP BY ALL) TO '$dir/duckdb.parquet' (FORMAT parquet)"
   add "duckdb regexp_extract + group to Parquet" python3 -c "import duckdb, sys; duckdb.sql(sys.argv[1])" "$query"
 fi
-# Decompression floors over the same log, compressed once.
+# Decompression floors of the reference tools over the same compressed files.
 if command -v zstd > /dev/null; then
-  [ -s "$log.zst" ] || zstd -q -3 -T0 -f "$log" -o "$log.zst"
   add "floor: zstd -dc" zstd -dc "$log.zst"
 fi
-[ -s "$log.gz" ] || gzip -c -6 "$log" > "$log.gz"
 add "floor: gzip -dc" gzip -dc "$log.gz"
 add "floor: wc -l" wc -l "$log"
 if command -v rg > /dev/null; then
@@ -94,9 +130,16 @@ printf '| %-46s | %9s | %9s | %12s | %10s |\n' command seconds MB/s "peak RSS MB
 printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..48})" ----------- ----------- -------------- ------------
 for i in "${!names[@]}"; do
   read -r secs rss <<< "${results[$i]}"
-  size=$bytes
-  if [ "$i" -ge "$exim_first" ] && [ "$i" -lt "$exim_last" ]; then size=$exim_bytes; fi
-  awk -v n="${names[$i]}" -v s="$secs" -v r="$rss" -v b="$size" -v base="$base" 'BEGIN {
+  awk -v n="${names[$i]}" -v s="$secs" -v r="$rss" -v b="${sizes[$i]}" -v base="$base" 'BEGIN {
     printf "| %-46s | %9.2f | %9.0f | %12.0f | %9.2fx |\n", n, s, (s > 0 ? b/1e6/s : 0), r/1024, (s > 0 ? base/s : 0)
+  }'
+done
+# Throughput of ingest as a share of our own decode-only throughput on the same file (the
+# target is at least 0.85).
+echo
+for pair in "gzip $gz_ingest $gz_decode" "zstd $zst_ingest $zst_decode"; do
+  read -r kind ingest decode <<< "$pair"
+  awk -v k="$kind" -v i="${results[$ingest]%% *}" -v d="${results[$decode]%% *}" 'BEGIN {
+    printf "ingest/decode, %s: %.2f (ingest %.2f s, decode only %.2f s)\n", k, (i > 0 ? d/i : 0), i, d
   }'
 done

@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand, each with its `Args` and a `run` function.
 
 mod classify;
+mod decode;
 mod eval;
 mod explain;
 mod generate;
@@ -31,6 +32,9 @@ enum Command {
     /// Write a deterministic synthetic mail log (for benchmarks) and print its ground truth.
     #[command(hide = true)]
     Generate(generate::Args),
+    /// Read inputs to the end and discard the lines: the decode-only speed (for benchmarks).
+    #[command(hide = true)]
+    Decode(decode::Args),
 }
 
 /// Runs the chosen subcommand. `Ok` carries the exit code (0 ok, 1 finished with rejects).
@@ -41,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Explain(args) => explain::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Decode(args) => decode::run(args),
     }
 }
 

@@ -15,6 +15,8 @@
 //! * [`split_chunks`] cuts a mapped file into newline-aligned ranges for parallel parsing;
 //!   [`BlockReader`] reads a stream in blocks of whole lines with a reused buffer, and
 //!   [`spawn_block_reader`] runs one on its own thread so that decompression overlaps parsing.
+//! * [`drain`] reads one input to its end down that stream path and discards the blocks: the
+//!   decode-only speed that ingest's throughput on compressed files is measured against.
 //!
 //! Every failure is an [`InputError`] naming the file. All of them concern one input only: the
 //! run can continue with the other inputs, and blocks already handed out stay valid.
@@ -22,6 +24,7 @@
 mod chunk;
 mod decompress;
 mod discover;
+mod drain;
 
 use std::io;
 use std::path::PathBuf;
@@ -33,6 +36,7 @@ pub use chunk::{
 };
 pub use decompress::{Compression, OpenOptions, Opened, map_file, open, open_with, sniff};
 pub use discover::{RotationRank, discover, rotation_key};
+pub use drain::{DrainOptions, Drained, STREAM_MAX_LINE, drain};
 
 /// One input to read: a file found by [`discover`], or standard input.
 #[derive(Debug, Clone, PartialEq, Eq)]
