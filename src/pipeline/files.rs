@@ -19,9 +19,6 @@ use crate::format::syslog::TimeContext;
 use crate::input::{self, BlockReader, BlockStream, Compression, InputFile, OpenOptions, Opened};
 use crate::progress::Progress;
 
-/// Lines longer than this are not even kept whole in memory when streaming.
-const STREAM_MAX_LINE: usize = 1 << 20;
-
 /// How to read the inputs.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
@@ -152,7 +149,7 @@ impl<'f> FileBlocks<'f> {
                 }
                 let reader: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(reader));
                 let reader = BlockReader::new(reader, self.options.block_bytes)
-                    .with_max_line(STREAM_MAX_LINE);
+                    .with_max_line(crate::input::STREAM_MAX_LINE);
                 match input::spawn_block_reader(reader, &file.name, compression, 2) {
                     Ok(stream) => Current::Stream(stream),
                     Err(err) => return Some(Err(failure(err.to_string()))),
