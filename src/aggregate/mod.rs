@@ -136,7 +136,31 @@ impl std::hash::Hash for CubeKey {
 }
 
 impl CubeKey {
-    /// Rewrites this key's symbols through a table from [`Aggregate::merge_remap`].
+    /// The dataset's row order: by hour, then the key columns in schema order. Symbols compare
+    /// as numbers, so this is the order by name only when they are canonical (see
+    /// [`Aggregate::rows`]).
+    fn canonical_cmp(&self, other: &CubeKey) -> std::cmp::Ordering {
+        let order = |k: &CubeKey| {
+            (
+                k.hour,
+                k.source,
+                k.mta_host,
+                k.sender_domain,
+                k.recipient_domain,
+                k.provider,
+                k.outcome,
+                k.reply_code,
+                k.enhanced_code,
+                k.dsn,
+                (k.category, k.permanence, k.stage, k.bounce_message),
+                (k.esp_type, k.esp_subtype),
+            )
+        };
+        order(self).cmp(&order(other))
+    }
+
+    /// Rewrites this key's symbols through a table (from [`Aggregate::merge_remap`], or to
+    /// canonical symbols).
     pub fn remap(&mut self, table: &[Sym]) {
         self.mta_host = table[self.mta_host.0 as usize];
         self.sender_domain = table[self.sender_domain.0 as usize];
@@ -173,6 +197,10 @@ pub struct CubeRow<'a> {
 pub struct Aggregate {
     pub interner: Interner,
     cube: HashMap<CubeKey, i64>,
+    /// Whole aggregates added with [`Aggregate::add_part`], each with its own interner. They
+    /// are combined only when [`Aggregate::rows`] sorts every cell, which costs less than
+    /// hashing every cell of one into another.
+    parts: Vec<Aggregate>,
 }
 
 const US_PER_HOUR: i64 = 3_600_000_000;
@@ -234,31 +262,50 @@ impl Aggregate {
 
     /// Adds `other` into `self`. Associative and commutative (up to symbol numbering, which
     /// never shows in [`Aggregate::rows`]).
-    pub fn merge(&mut self, other: Aggregate) {
+    pub fn merge(&mut self, mut other: Aggregate) {
+        for part in std::mem::take(&mut other.parts) {
+            self.merge(part);
+        }
         if self.cube.is_empty() && self.interner.is_empty() {
+            other.parts = std::mem::take(&mut self.parts);
             *self = other;
             return;
         }
         self.merge_remap(other);
     }
 
-    /// Every cell and its count, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&CubeKey, i64)> {
-        self.cube.iter().map(|(key, &count)| (key, count))
+    /// Adds `other` as a part kept whole: the same result as [`Aggregate::merge`], at no cost
+    /// until [`Aggregate::rows`].
+    pub fn add_part(&mut self, mut other: Aggregate) {
+        self.parts.append(&mut other.parts);
+        if !other.cube.is_empty() {
+            self.parts.push(other);
+        }
     }
 
-    /// Number of distinct cube cells.
+    /// Every cell and its count, in no particular order, a cell possibly split over several
+    /// entries (one per part). The symbols of a key belong to the part it comes from: read
+    /// names through [`Aggregate::rows`].
+    pub fn iter(&self) -> impl Iterator<Item = (&CubeKey, i64)> {
+        self.all_parts()
+            .flat_map(|part| part.cube.iter().map(|(key, &count)| (key, count)))
+    }
+
+    /// Number of cube entries over all parts (at least the number of distinct cells).
     pub fn cells(&self) -> usize {
-        self.cube.len()
+        self.all_parts().map(|part| part.cube.len()).sum()
     }
 
     /// Total count over all cells for an outcome.
     pub fn total(&self, outcome: Outcome) -> i64 {
-        self.cube
-            .iter()
+        self.iter()
             .filter(|(k, _)| k.outcome == outcome)
             .map(|(_, c)| c)
             .sum()
+    }
+
+    fn all_parts(&self) -> impl Iterator<Item = &Aggregate> {
+        std::iter::once(self).chain(&self.parts)
     }
 
     /// All cells with strings resolved, in one canonical order (by hour, then by the key
@@ -266,66 +313,98 @@ impl Aggregate {
     /// input, any thread count and any symbol numbering.
     pub fn rows(&self) -> Vec<CubeRow<'_>> {
         use rayon::prelude::*;
-        // Rank every symbol by its string once; then the sort compares integers only.
-        let mut by_name: Vec<u32> = (0..self.interner.strings.len() as u32).collect();
-        by_name.par_sort_unstable_by_key(|&sym| &self.interner.strings[sym as usize]);
-        let mut rank = vec![0u32; by_name.len()];
-        for (position, &sym) in by_name.iter().enumerate() {
-            rank[sym as usize] = position as u32;
-        }
-        let rank = |sym: Sym| rank[sym.0 as usize];
-        // The sort key of each cell is computed once, not at every comparison; the sort and
-        // the resolution of strings run on all cores (the write of a large dataset waits on
-        // them).
-        let cells: Vec<(&CubeKey, &i64)> = self.cube.iter().collect();
-        let mut cells: Vec<_> = cells
-            .into_par_iter()
-            .map(|(key, &count)| {
-                let order = (
-                    key.hour,
-                    key.source,
-                    rank(key.mta_host),
-                    rank(key.sender_domain),
-                    rank(key.recipient_domain),
-                    key.provider,
-                    key.outcome,
-                    key.reply_code,
-                    key.enhanced_code,
-                    key.dsn,
-                    (key.category, key.permanence, key.stage, key.bounce_message),
-                    (rank(key.esp_type), rank(key.esp_subtype)),
-                );
-                (order, key, count)
+        let parts: Vec<&Aggregate> = self.all_parts().filter(|p| !p.cube.is_empty()).collect();
+        // Every name of every part, sorted: a name's position is its canonical symbol, so
+        // keys from different parts compare (and sort by name) as plain integers.
+        let mut names: Vec<&str> = parts
+            .iter()
+            .flat_map(|part| part.interner.strings.iter().map(|s| &**s))
+            .collect();
+        names.par_sort_unstable();
+        names.dedup();
+        // Each part's cells with canonical symbols, sorted, on all cores.
+        let runs: Vec<Vec<(CubeKey, i64)>> = parts
+            .par_iter()
+            .map(|part| {
+                let canonical: Vec<Sym> = part
+                    .interner
+                    .strings
+                    .iter()
+                    .map(|s| Sym(names.binary_search(&&**s).expect("every name is listed") as u32))
+                    .collect();
+                let mut run: Vec<(CubeKey, i64)> = part
+                    .cube
+                    .iter()
+                    .map(|(key, &count)| {
+                        let mut key = *key;
+                        key.remap(&canonical);
+                        (key, count)
+                    })
+                    .collect();
+                run.par_sort_unstable_by(|a, b| a.0.canonical_cmp(&b.0));
+                run
             })
             .collect();
-        cells.par_sort_unstable_by_key(|cell| cell.0);
+        let cells = merge_runs(runs);
         cells
-            .into_par_iter()
-            .map(|(_, key, count)| self.row(key, count))
+            .par_iter()
+            .map(|(key, count)| row(&names, key, *count))
             .collect()
     }
+}
 
-    fn row(&self, key: &CubeKey, count: i64) -> CubeRow<'_> {
-        let name = |sym: Sym| (sym != Sym(0)).then(|| self.interner.resolve(sym));
-        CubeRow {
-            hour: key.hour,
-            source: key.source.as_str(),
-            mta_host: self.interner.resolve(key.mta_host),
-            sender_domain: name(key.sender_domain),
-            recipient_domain: self.interner.resolve(key.recipient_domain),
-            provider: key.provider.as_str(),
-            outcome: key.outcome.as_str(),
-            reply_code: key.reply_code,
-            enhanced_code: key.enhanced_code.map(EnhancedCode::text),
-            dsn: key.dsn.map(EnhancedCode::text),
-            category: key.category.as_str(),
-            permanence: key.permanence.as_str(),
-            stage: key.stage.map(Stage::as_str),
-            bounce_message: key.bounce_message,
-            count,
-            esp_type: name(key.esp_type),
-            esp_subtype: name(key.esp_subtype),
+/// Merges sorted runs of cells into one sorted run, adding up the counts of equal keys.
+fn merge_runs(mut runs: Vec<Vec<(CubeKey, i64)>>) -> Vec<(CubeKey, i64)> {
+    if runs.len() <= 1 {
+        return runs.pop().unwrap_or_default();
+    }
+    let mut heads = vec![0usize; runs.len()];
+    let mut out: Vec<(CubeKey, i64)> =
+        Vec::with_capacity(runs.iter().map(Vec::len).max().unwrap_or(0));
+    loop {
+        // A handful of runs (one per worker): a linear pick of the least head is enough.
+        let mut least: Option<usize> = None;
+        for (r, run) in runs.iter().enumerate() {
+            if let Some(cell) = run.get(heads[r])
+                && least.is_none_or(|l| cell.0.canonical_cmp(&runs[l][heads[l]].0).is_lt())
+            {
+                least = Some(r);
+            }
         }
+        let Some(r) = least else {
+            return out;
+        };
+        let (key, count) = runs[r][heads[r]];
+        heads[r] += 1;
+        match out.last_mut() {
+            Some(last) if last.0 == key => last.1 += count,
+            _ => out.push((key, count)),
+        }
+    }
+}
+
+/// A cube row whose key's symbols are positions in `names`.
+fn row<'a>(names: &[&'a str], key: &CubeKey, count: i64) -> CubeRow<'a> {
+    let name = |sym: Sym| names[sym.0 as usize];
+    let optional = |sym: Sym| (sym != Sym(0)).then(|| name(sym));
+    CubeRow {
+        hour: key.hour,
+        source: key.source.as_str(),
+        mta_host: name(key.mta_host),
+        sender_domain: optional(key.sender_domain),
+        recipient_domain: name(key.recipient_domain),
+        provider: key.provider.as_str(),
+        outcome: key.outcome.as_str(),
+        reply_code: key.reply_code,
+        enhanced_code: key.enhanced_code.map(EnhancedCode::text),
+        dsn: key.dsn.map(EnhancedCode::text),
+        category: key.category.as_str(),
+        permanence: key.permanence.as_str(),
+        stage: key.stage.map(Stage::as_str),
+        bounce_message: key.bounce_message,
+        count,
+        esp_type: optional(key.esp_type),
+        esp_subtype: optional(key.esp_subtype),
     }
 }
 
@@ -414,6 +493,17 @@ mod tests {
             let mut reversed = build(&c);
             reversed.merge(build(&b));
             reversed.merge(build(&a));
+
+            let mut parts = build(&a);
+            parts.add_part(build(&b));
+            let mut c_parts = Aggregate::new();
+            c_parts.add_part(build(&c));
+            parts.add_part(c_parts);
+            prop_assert_eq!(&rows_owned(&parts), &whole);
+            prop_assert_eq!(Outcome::ALL.map(|o| parts.total(o)), Outcome::ALL.map(|o| build(&all).total(o)));
+            let mut merged_parts = build(&c);
+            merged_parts.merge(parts);
+            prop_assert_eq!(&rows_owned(&merged_parts), &rows_owned(&build(&[&c[..], &all[..]].concat())));
 
             prop_assert_eq!(&rows_owned(&left), &whole);
             prop_assert_eq!(&rows_owned(&right), &whole);

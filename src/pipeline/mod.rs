@@ -285,19 +285,11 @@ where
         merger.join().expect("merger thread panicked")
     });
     let mut output = output;
-    // The largest part absorbs the others.
-    let mut parts: Vec<Aggregate> = aggregates
-        .iter()
-        .map(|slot| std::mem::take(&mut *slot.lock().expect("worker aggregate")))
-        .chain([std::mem::take(&mut output.aggregate)])
-        .collect();
-    parts.sort_by_key(|part| std::cmp::Reverse(part.cells()));
-    let mut parts = parts.into_iter();
-    let mut aggregate = parts.next().unwrap_or_default();
-    for part in parts {
-        aggregate.merge(part);
+    // The workers' aggregates join the merger's as parts, combined when the rows are sorted.
+    for slot in aggregates {
+        let part = std::mem::take(&mut *slot.lock().expect("worker aggregate"));
+        output.aggregate.add_part(part);
     }
-    output.aggregate = aggregate;
     Ok(output)
 }
 

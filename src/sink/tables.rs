@@ -1,13 +1,12 @@
 //! The four tables: their Arrow schemas, the reusable column builders that fill them, and the
 //! rollups computed from the sorted cube rows of one day.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{Float64Builder, Int16Builder, Int64Builder, StringBuilder};
 use arrow_array::{
-    ArrayRef, BooleanArray, Int16Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    ArrayRef, BooleanArray, Int16Array, Int64Array, RecordBatch, TimestampMicrosecondArray,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
@@ -233,8 +232,16 @@ impl CountColumns {
 /// Column `index` of the `attempts` table (in [`Table::schema`] order) for `rows`. Columns are
 /// built one at a time so that each can be built and encoded on its own core.
 pub(crate) fn attempts_column(index: usize, rows: &[CubeRow<'_>]) -> ArrayRef {
-    fn strings<'r>(values: impl Iterator<Item = Option<&'r str>>) -> ArrayRef {
-        Arc::new(StringArray::from_iter(values))
+    fn strings<'r>(values: impl Iterator<Item = Option<&'r str>> + Clone) -> ArrayRef {
+        // Sized up front: one allocation per buffer instead of a doubling series.
+        let (count, bytes) = values
+            .clone()
+            .fold((0, 0), |(n, b), v| (n + 1, b + v.map_or(0, str::len)));
+        let mut builder = StringBuilder::with_capacity(count, bytes);
+        for value in values {
+            builder.append_option(value);
+        }
+        Arc::new(builder.finish())
     }
     let codes = |code: fn(&CubeRow<'_>) -> Option<CodeText>| {
         let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 6);
@@ -282,9 +289,9 @@ type CodeKey<'a> = (Option<u16>, Option<&'a str>, &'a str, &'a str);
 /// any sender's mail.
 #[derive(Default)]
 pub(crate) struct DayRollups<'a> {
-    by_code: BTreeMap<CodeKey<'a>, OutcomeCounts>,
-    by_provider: BTreeMap<&'a str, OutcomeCounts>,
-    by_domain: BTreeMap<(Option<&'a str>, &'a str), OutcomeCounts>,
+    by_code: FxHashMap<CodeKey<'a>, OutcomeCounts>,
+    by_provider: FxHashMap<&'a str, OutcomeCounts>,
+    by_domain: FxHashMap<(Option<&'a str>, &'a str), OutcomeCounts>,
 }
 
 impl<'a> DayRollups<'a> {
@@ -322,6 +329,14 @@ impl<'a> DayRollups<'a> {
     }
 }
 
+/// A rollup's cells in key order (they are counted in a hash map: one row of the day at a
+/// time, a sorted map would compare strings at every step).
+fn sorted<K: Ord, V>(map: &FxHashMap<K, V>) -> Vec<(&K, &V)> {
+    let mut cells: Vec<_> = map.iter().collect();
+    cells.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    cells
+}
+
 /// Reusable builders for the three rollup tables.
 #[derive(Default)]
 pub(crate) struct RollupColumns {
@@ -357,7 +372,8 @@ impl RollupColumns {
         match table {
             Table::Attempts => {}
             Table::ByCode => {
-                for (&(reply_code, enhanced_code, category, permanence), counts) in &rollups.by_code
+                for (&(reply_code, enhanced_code, category, permanence), counts) in
+                    sorted(&rollups.by_code)
                 {
                     self.reply_code
                         .append_option(reply_code.and_then(|c| i16::try_from(c).ok()));
@@ -370,7 +386,7 @@ impl RollupColumns {
                 }
             }
             Table::ByProvider => {
-                for (&provider, counts) in &rollups.by_provider {
+                for (&provider, counts) in sorted(&rollups.by_provider) {
                     self.provider.append_value(provider);
                     self.counts.append(counts);
                     pending += 1;
@@ -378,7 +394,7 @@ impl RollupColumns {
                 }
             }
             Table::ByDomain => {
-                for (&(domain, provider), counts) in &rollups.by_domain {
+                for (&(domain, provider), counts) in sorted(&rollups.by_domain) {
                     self.recipient_domain.append_option(domain);
                     self.provider.append_value(provider);
                     self.counts.append(counts);

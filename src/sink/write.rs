@@ -348,8 +348,9 @@ impl DatasetWriter {
         sync_dir(staging)
     }
 
-    /// Writes one day's `attempts` file: each row group's columns are built and encoded in
-    /// parallel, then appended in schema order. Returns the file size.
+    /// Writes one day's `attempts` file: the columns of each batch are built and encoded in
+    /// parallel, and each row group's column chunks are appended in schema order. Returns the
+    /// file size.
     fn write_attempts(
         &self,
         path: &Path,
@@ -368,22 +369,24 @@ impl DatasetWriter {
             .map_err(parquet_error)?;
         let schema = Table::Attempts.schema();
         for (group, group_rows) in rows.chunks(self.config.row_group_size).enumerate() {
-            let writers = factory
+            let mut writers = factory
                 .create_column_writers(group)
                 .map_err(parquet_error)?;
-            let chunks: Vec<_> = writers
-                .into_par_iter()
-                .enumerate()
-                .map(|(column, mut writer)| {
-                    for batch in group_rows.chunks(self.config.batch_rows) {
+            // Batch by batch (a batch's rows stay in cache), every column on its own core.
+            for batch in group_rows.chunks(self.config.batch_rows) {
+                writers
+                    .par_iter_mut()
+                    .enumerate()
+                    .try_for_each(|(column, writer)| {
                         let array = attempts_column(column, batch);
                         for leaf in compute_leaves(schema.field(column), &array)? {
                             writer.write(&leaf)?;
                         }
-                    }
-                    writer.close()
-                })
-                .collect();
+                        Ok(())
+                    })
+                    .map_err(parquet_error)?;
+            }
+            let chunks: Vec<_> = writers.into_par_iter().map(|w| w.close()).collect();
             let mut row_group = file.next_row_group().map_err(parquet_error)?;
             for chunk in chunks {
                 chunk
