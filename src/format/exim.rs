@@ -192,20 +192,10 @@ fn exim_timestamp<'a>(b: &'a [u8], time: &mut TimeContext) -> Option<(i64, &'a [
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let year = number(&b[..4])?;
-    let month = number(&b[5..7])?;
-    let day = number(&b[8..10])?;
-    let (h, m, s) = (
-        number(&b[11..13])?,
-        number(&b[14..16])?,
-        number(&b[17..19])?,
-    );
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
+    let local = local_seconds(&b[..19])?;
     let mut pos = 19;
     let mut micros = 0i64;
-    if b.get(pos) == Some(&b'.') {
+    if b[pos] == b'.' {
         let digits = b[pos + 1..]
             .iter()
             .take(6)
@@ -218,7 +208,6 @@ fn exim_timestamp<'a>(b: &'a [u8], time: &mut TimeContext) -> Option<(i64, &'a [
         }
         pos += 1 + digits;
     }
-    let local = day_seconds(year, month, day) + i64::from(h * 3600 + m * 60 + s.min(59));
     let mut utc_us = None;
     // ` +0200` (log_timezone).
     if let Some(&[b' ', sign @ (b'+' | b'-'), h1, h2, m1, m2]) = b.get(pos..pos + 6)
@@ -232,20 +221,63 @@ fn exim_timestamp<'a>(b: &'a [u8], time: &mut TimeContext) -> Option<(i64, &'a [
     let utc_us = utc_us.unwrap_or_else(|| time.local_to_utc_us(local, micros));
     let mut rest = b.get(pos..)?.strip_prefix(b" ")?;
     // ` [pid]` (log_selector +pid).
-    if rest.first() == Some(&b'[')
-        && let Some(close) = memchr::memchr(b']', rest)
-        && rest[1..close].iter().all(u8::is_ascii_digit)
-    {
-        rest = rest.get(close + 1..)?;
-        rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    if rest.first() == Some(&b'[') {
+        let digits = leading_digits(&rest[1..]);
+        if rest.get(1 + digits) == Some(&b']') {
+            rest = &rest[2 + digits..];
+            rest = rest.strip_prefix(b" ").unwrap_or(rest);
+        }
     }
     Some((utc_us, rest))
 }
 
 thread_local! {
+    /// The last `YYYY-MM-DD HH:MM:SS` read (as the little-endian words at bytes 0, 8 and 11)
+    /// and its local seconds: a log's lines share their second with the lines around them,
+    /// so most lines are one comparison instead of six numbers and a calendar. All zeros
+    /// never matches a stamp (byte 4 of one is `-`).
+    static LAST_STAMP: Cell<([u64; 3], i64)> = const { Cell::new(([0; 3], 0)) };
     /// The last date seen (`year * 10_000 + month * 100 + day`) and its first second: a log's
     /// lines share a date for a day.
     static LAST_DAY: Cell<(u32, i64)> = const { Cell::new((0, 0)) };
+}
+
+/// Eight bytes of `b` from `at`, as one little-endian word.
+#[inline]
+fn word_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("eight bytes"))
+}
+
+/// Local seconds (counted as if they were UTC) of the 19-byte `YYYY-MM-DD HH:MM:SS` in
+/// `stamp`, whose separators the caller checked; `None` when a field is not a number or out
+/// of range.
+#[inline]
+fn local_seconds(stamp: &[u8]) -> Option<i64> {
+    let key = [word_at(stamp, 0), word_at(stamp, 8), word_at(stamp, 11)];
+    let (last_key, last_seconds) = LAST_STAMP.get();
+    if key == last_key {
+        return Some(last_seconds);
+    }
+    new_local_seconds(stamp, key)
+}
+
+/// [`local_seconds`] of a stamp other than the last one.
+#[cold]
+fn new_local_seconds(b: &[u8], key: [u64; 3]) -> Option<i64> {
+    let year = number(&b[..4])?;
+    let month = number(&b[5..7])?;
+    let day = number(&b[8..10])?;
+    let (h, m, s) = (
+        number(&b[11..13])?,
+        number(&b[14..16])?,
+        number(&b[17..19])?,
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let seconds = day_seconds(year, month, day) + i64::from(h * 3600 + m * 60 + s.min(59));
+    LAST_STAMP.set((key, seconds));
+    Some(seconds)
 }
 
 /// Seconds from the epoch to the start of a civil date (counted as if it were UTC).
@@ -267,26 +299,71 @@ use super::syslog::digits as number;
 /// The length of the Exim message id at the start of `b` (16: `1jmFYj-00039V-QX`, or 23 since
 /// Exim 4.97: `1tixMn-00000000C5j-1wRa`), if it is followed by a space or the end.
 pub fn message_id_len(b: &[u8]) -> Option<usize> {
-    let shape_ok = |len: usize, parts: [usize; 3]| {
-        if b.len() < len || (b.len() > len && b[len] != b' ') {
-            return false;
-        }
-        let (first, second) = (parts[0], parts[0] + 1 + parts[1]);
-        b[first] == b'-'
-            && b[second] == b'-'
-            && b[..len]
-                .iter()
-                .enumerate()
-                .all(|(i, c)| i == first || i == second || c.is_ascii_alphanumeric())
-    };
     if b.get(6) != Some(&b'-') {
         return None;
     }
-    match b.get(13) {
-        Some(b'-') if shape_ok(16, [6, 6, 2]) => Some(16),
-        _ if shape_ok(23, [6, 11, 4]) => Some(23),
-        _ => None,
+    // The dashes are checked one by one; every other byte must be a letter or a digit, which
+    // is checked eight bytes at a time (the dashes' bytes count as good).
+    let good = |at: usize, dashes: u64| alnum_bits(word_at(b, at)) | dashes == HIGH_BITS;
+    let ends = |len: usize| b.len() == len || b[len] == b' ';
+    if b.get(13) == Some(&b'-') {
+        let ok = b.len() >= 16 && ends(16) && good(0, dash_bit(6)) && good(8, dash_bit(5));
+        return ok.then_some(16);
     }
+    let ok = b.len() >= 23
+        && b[18] == b'-'
+        && ends(23)
+        && good(0, dash_bit(6))
+        && good(8, 0)
+        && good(15, dash_bit(3));
+    ok.then_some(23)
+}
+
+/// The number of ASCII digits at the start of `b`: eight bytes at a time (a pid, a port or
+/// milliseconds are short).
+#[inline]
+fn leading_digits(b: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(word) = b.get(n..n + 8) {
+        let other = !digit_bits(word_at(word, 0)) & HIGH_BITS;
+        if other != 0 {
+            return n + (other.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + b[n..].iter().take_while(|c| c.is_ascii_digit()).count()
+}
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of byte `i` of a little-endian word.
+const fn dash_bit(i: u32) -> u64 {
+    0x80 << (8 * i)
+}
+
+/// The high bit of every byte of `word` that is an ASCII letter or digit.
+#[inline]
+fn alnum_bits(word: u64) -> u64 {
+    let seven = word & !HIGH_BITS;
+    let digit = range_bits(seven, b'0', b'9');
+    let letter = range_bits(seven | (LOW_BITS * 0x20), b'a', b'z');
+    (digit | letter) & !word & HIGH_BITS
+}
+
+/// The high bit of every byte of `word` that is an ASCII digit.
+#[inline]
+fn digit_bits(word: u64) -> u64 {
+    range_bits(word & !HIGH_BITS, b'0', b'9') & !word & HIGH_BITS
+}
+
+/// The high bit of every byte of `seven` (a word whose bytes are below 0x80) that is in
+/// `lo..=hi`: the high bit of `x + (0x80 - lo)` says `x >= lo`, that of `x + (0x7f - hi)`
+/// says `x > hi`, and neither sum carries into the next byte. The callers clear the bytes
+/// that had their high bit set before it was masked off.
+#[inline]
+fn range_bits(seven: u64, lo: u8, hi: u8) -> u64 {
+    (seven + LOW_BITS * u64::from(0x80 - lo)) & !(seven + LOW_BITS * u64::from(0x7f - hi))
 }
 
 /// The header-dump lines only the reject log has: `Envelope-from: <...>`, a header with its
@@ -1196,5 +1273,158 @@ mod tests {
         assert_eq!(split_part(b"[3/2] x"), None);
         assert_eq!(split_part(b"[4711] x"), None);
         assert_eq!(split_part(b"[/] x"), None);
+    }
+
+    #[test]
+    fn timestamps_that_share_a_second_and_those_that_do_not() {
+        let mut c = ctx();
+        let mut time_of = |line: &str| match parse_line(line.as_bytes(), &mut c) {
+            Parsed::Record(env, _) => utc(env.time_us),
+            other => panic!("{line}: {other:?}"),
+        };
+        // Each byte of the stamp counts, the last one of the seconds as much as the first.
+        assert_eq!(
+            time_of("2025-02-14 18:12:33 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T18:12:33Z"
+        );
+        assert_eq!(
+            time_of("2025-02-14 18:12:33.250 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T18:12:33.25Z"
+        );
+        assert_eq!(
+            time_of("2025-02-14 18:12:34 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T18:12:34Z"
+        );
+        assert_eq!(
+            time_of("2025-02-14 18:12:34 +0100 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T17:12:34Z"
+        );
+        assert_eq!(
+            time_of("2024-02-14 18:12:34 1jmFYj-00039V-QX Completed"),
+            "2024-02-14T18:12:34Z"
+        );
+        assert_eq!(
+            time_of("2025-02-14 18:12:34 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T18:12:34Z"
+        );
+        // A bad stamp after a good one is still bad, and the good one is still good after it.
+        assert_eq!(
+            parse_line(
+                b"2025-02-14 18:12:3x 1jmFYj-00039V-QX Completed",
+                &mut ctx()
+            ),
+            Parsed::Malformed(BAD_TIMESTAMP)
+        );
+        assert_eq!(
+            parse_line(
+                b"2025-13-14 18:12:34 1jmFYj-00039V-QX Completed",
+                &mut ctx()
+            ),
+            Parsed::Malformed(BAD_TIMESTAMP)
+        );
+        assert_eq!(
+            time_of("2025-02-14 18:12:34 [1] 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T18:12:34Z"
+        );
+    }
+
+    #[test]
+    fn pids_of_any_length() {
+        for pid in ["[]", "[1]", "[1234567]", "[12345678]", "[123456789012]"] {
+            let line = format!("2025-02-14 18:12:33 {pid} 1jmFYj-00039V-QX Completed");
+            assert_eq!(record(&line).0.queue_id, b"1jmFYj-00039V-QX", "{pid}");
+        }
+        for pid in ["[12a]", "[123456789a]", "[", "[123"] {
+            let line = format!("2025-02-14 18:12:33 {pid} 1jmFYj-00039V-QX Completed");
+            assert_eq!(
+                parse_line(line.as_bytes(), &mut ctx()),
+                Parsed::Skip,
+                "{pid}"
+            );
+        }
+    }
+
+    /// The message id's shape as it was first written: one byte at a time.
+    fn message_id_len_bytewise(b: &[u8]) -> Option<usize> {
+        let shape_ok = |len: usize, parts: [usize; 3]| {
+            if b.len() < len || (b.len() > len && b[len] != b' ') {
+                return false;
+            }
+            let (first, second) = (parts[0], parts[0] + 1 + parts[1]);
+            b[first] == b'-'
+                && b[second] == b'-'
+                && b[..len]
+                    .iter()
+                    .enumerate()
+                    .all(|(i, c)| i == first || i == second || c.is_ascii_alphanumeric())
+        };
+        if b.get(6) != Some(&b'-') {
+            return None;
+        }
+        match b.get(13) {
+            Some(b'-') if shape_ok(16, [6, 6, 2]) => Some(16),
+            _ if shape_ok(23, [6, 11, 4]) => Some(23),
+            _ => None,
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bytes at the edges of the ranges a word-at-a-time test must tell apart.
+        fn edge_byte() -> impl Strategy<Value = u8> {
+            prop::sample::select(vec![
+                b'0', b'9', b'a', b'z', b'A', b'Z', b'/', b':', b'@', b'[', b'`', b'{', b'-', b' ',
+                0, 0x7f, 0x80, 0xb0, 0xc1, 0xe1, 0xff,
+            ])
+        }
+
+        proptest! {
+            #[test]
+            fn word_classes_agree_with_byte_classes(bytes in prop::array::uniform8(any::<u8>())) {
+                let word = u64::from_le_bytes(bytes);
+                for (i, c) in bytes.iter().enumerate() {
+                    let bit = 0x80u64 << (8 * i);
+                    prop_assert_eq!(alnum_bits(word) & bit != 0, c.is_ascii_alphanumeric());
+                    prop_assert_eq!(digit_bits(word) & bit != 0, c.is_ascii_digit());
+                }
+            }
+
+            #[test]
+            fn word_classes_at_the_edges(bytes in prop::array::uniform8(edge_byte())) {
+                let word = u64::from_le_bytes(bytes);
+                for (i, c) in bytes.iter().enumerate() {
+                    let bit = 0x80u64 << (8 * i);
+                    prop_assert_eq!(alnum_bits(word) & bit != 0, c.is_ascii_alphanumeric());
+                    prop_assert_eq!(digit_bits(word) & bit != 0, c.is_ascii_digit());
+                }
+            }
+
+            #[test]
+            fn leading_digits_counts_digits(
+                b in prop::collection::vec(prop::sample::select(vec![b'0', b'7', b'9', b']', b'/', b':', 0xb0]), 0..24),
+            ) {
+                prop_assert_eq!(leading_digits(&b), b.iter().take_while(|c| c.is_ascii_digit()).count());
+            }
+
+            #[test]
+            fn message_ids_agree_with_a_bytewise_check(
+                short in any::<bool>(),
+                mut b in prop::collection::vec(edge_byte(), 14..30),
+                cut in 0usize..30,
+            ) {
+                // Mostly well-shaped ids, with the edge bytes anywhere.
+                b[6] = b'-';
+                if short { b[13] = b'-' } else if b.len() > 18 { b[18] = b'-' }
+                b.truncate(cut.max(1));
+                prop_assert_eq!(message_id_len(&b), message_id_len_bytewise(&b));
+            }
+
+            #[test]
+            fn message_ids_of_any_bytes(b in prop::collection::vec(any::<u8>(), 0..30)) {
+                prop_assert_eq!(message_id_len(&b), message_id_len_bytewise(&b));
+            }
+        }
     }
 }
