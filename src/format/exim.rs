@@ -773,20 +773,109 @@ fn stage_phrase(phrase: &[u8]) -> Option<Stage> {
 
 /// Folds a multi-line reply as Exim logs it (lines joined by a literal `\n`: `550-5.7.26 a\n550
 /// 5.7.26 b`) into plain text (`550 5.7.26 a b`).
+///
+/// The same as [`super::postfix::fold_reply`] of the reply with every `\n` made a space, done
+/// in place in `out`: every step reads at least as many bytes as it writes, and runs of bytes
+/// that need no change are found eight at a time.
 pub fn fold_reply(reply: &[u8], out: &mut Vec<u8>) {
-    if find_pair(reply, b'\\', b'n').is_none() {
-        super::postfix::fold_reply(reply, out);
-        return;
-    }
-    let mut spaced = Vec::with_capacity(reply.len());
+    out.clear();
     let mut rest = reply;
     while let Some(at) = find_pair(rest, b'\\', b'n') {
-        spaced.extend_from_slice(&rest[..at]);
-        spaced.push(b' ');
+        out.extend_from_slice(&rest[..at]);
+        out.push(b' ');
         rest = &rest[at + 2..];
     }
-    spaced.extend_from_slice(rest);
-    super::postfix::fold_reply(&spaced, out);
+    out.extend_from_slice(rest);
+    fold_in_place(out);
+}
+
+/// Folds `550-5.7.26 first line 550-5.7.26 second line 550 5.7.26 last` into `550 5.7.26 first
+/// line second line last`: after the reply code (and the enhanced code, when it follows the
+/// reply code), every ` 550-` or ` 550 ` (and the enhanced code after it) is a space, and runs
+/// of spaces are one.
+fn fold_in_place(buf: &mut Vec<u8>) {
+    if reply_code_of(buf).is_none() {
+        return;
+    }
+    if buf.len() == 3 {
+        buf.push(b' ');
+        return;
+    }
+    let code = [buf[0], buf[1], buf[2]];
+    let enhanced = folding_enhanced_code(buf).map(EnhancedCode::text);
+    let enhanced = enhanced.as_deref().map_or(&b""[..], str::as_bytes);
+    buf[3] = b' ';
+    let mut read = 4;
+    let mut last_space = true;
+    if !enhanced.is_empty() && buf[read..].starts_with(enhanced) {
+        read += enhanced.len();
+        last_space = false;
+    }
+    let mut write = read;
+    let len = buf.len();
+    let (spaces, firsts) = (LOW_BITS * u64::from(b' '), LOW_BITS * u64::from(code[0]));
+    while read < len {
+        // Bytes kept as they are: up to the first space that is followed by a space or by the
+        // code's first digit, seven at a time (the eighth byte of the word is the one after
+        // the seventh). The masks may mark bytes that are not such a space, never miss one:
+        // a false mark only ends the run early.
+        if read + 8 <= len && !(last_space && buf[read] == b' ') {
+            let word = word_at(buf, read);
+            let space_bits = zero_byte_bits(word ^ spaces);
+            let next_bits = (space_bits | zero_byte_bits(word ^ firsts)) >> 8;
+            let marks = (space_bits & next_bits) | (1 << 63);
+            let plain = (marks.trailing_zeros() / 8) as usize;
+            if plain > 0 {
+                if write != read {
+                    buf.copy_within(read..read + plain, write);
+                }
+                read += plain;
+                write += plain;
+                last_space = buf[write - 1] == b' ';
+                continue;
+            }
+        }
+        // One byte.
+        let c = buf[read];
+        if c != b' ' {
+            buf[write] = c;
+            write += 1;
+            read += 1;
+            last_space = false;
+            continue;
+        }
+        if buf.get(read + 1..read + 4) == Some(&code[..])
+            && matches!(buf.get(read + 4), Some(b'-' | b' '))
+        {
+            // ` 550-` or ` 550 `, and the enhanced code after it.
+            read += 5;
+            if !enhanced.is_empty() && buf[read.min(len)..].starts_with(enhanced) {
+                read += enhanced.len();
+            }
+        } else {
+            read += 1;
+        }
+        if !last_space {
+            buf[write] = b' ';
+            write += 1;
+            last_space = true;
+        }
+    }
+    buf.truncate(write);
+}
+
+/// The enhanced code [`super::postfix::fold_reply`] takes out of continuation lines: the one
+/// right after the reply code, or else the first one in the text.
+fn folding_enhanced_code(reply: &[u8]) -> Option<EnhancedCode> {
+    let reply = reply.trim_ascii();
+    let after = reply.get(3..)?;
+    let after = after
+        .strip_prefix(b"-")
+        .or_else(|| after.strip_prefix(b" "))
+        .unwrap_or(after);
+    EnhancedCode::parse_prefix(after.trim_ascii_start())
+        .map(|(code, _)| code)
+        .or_else(|| EnhancedCode::find(after))
 }
 
 /// One part of an entry syslog split: `[n/m] text`, or `[n\m] text` when the part ended at
@@ -1460,6 +1549,75 @@ mod tests {
         }
     }
 
+    /// The fold as it was first written: the lines joined with spaces, then Postfix's fold.
+    fn fold_reply_joining_then_folding(reply: &[u8], out: &mut Vec<u8>) {
+        let mut spaced = Vec::with_capacity(reply.len());
+        let mut rest = reply;
+        while let Some(at) = find_pair(rest, b'\\', b'n') {
+            spaced.extend_from_slice(&rest[..at]);
+            spaced.push(b' ');
+            rest = &rest[at + 2..];
+        }
+        spaced.extend_from_slice(rest);
+        crate::format::postfix::fold_reply(&spaced, out);
+    }
+
+    #[test]
+    fn folds_of_continuation_lines() {
+        for reply in [
+            &b"550"[..],
+            b"550-",
+            b"550  x",
+            b"550- x",
+            b"550-5.7.1",
+            b"550-5.7.1 a\\n550-5.7.1\\n550 5.7.1 c",
+            b"550-5.7.001 a\\n550-5.7.001 b 550 5.7.1 c",
+            b"550 5.7.1 a  b   c 550 d 550-e 5500 f  550",
+            b"550\\n550 x\\n",
+            b"250 2.0.0 OK  1749536851 q3si2001 - gsmtp",
+            b" 550 x",
+            b"552 1 Requested mail action aborted 550 1 x",
+            b"421-4.7.28 Our system has seen an unusual rate of mail from your IP address; please\\n421 4.7.28 try again later and read the bulk sender rules. q3si - gsmtp",
+        ] {
+            let (mut new, mut old) = (Vec::new(), Vec::new());
+            fold_reply(reply, &mut new);
+            fold_reply_joining_then_folding(reply, &mut old);
+            assert_eq!(
+                String::from_utf8_lossy(&new),
+                String::from_utf8_lossy(&old),
+                "{:?}",
+                String::from_utf8_lossy(reply)
+            );
+        }
+    }
+
+    /// [`word_end`] as it was first written: every space and colon looked at.
+    fn word_end_bytewise(b: &[u8], mut pos: usize) -> usize {
+        while let Some(at) = b
+            .get(pos..)
+            .unwrap_or_default()
+            .iter()
+            .position(|&c| c == b' ' || c == b':')
+        {
+            pos += at;
+            if b[pos] == b' ' || matches!(b.get(pos + 1), None | Some(b' ')) {
+                return pos;
+            }
+            pos += 1;
+        }
+        b.len().max(pos)
+    }
+
+    /// [`key_len`] as it was first written: one byte at a time.
+    fn key_len_bytewise(rest: &[u8]) -> Option<usize> {
+        let len = rest
+            .iter()
+            .take(8)
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        (len > 0 && rest[0].is_ascii_alphabetic() && rest.get(len) == Some(&b'=')).then_some(len)
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;
@@ -1511,6 +1669,57 @@ mod tests {
                 if short { b[13] = b'-' } else if b.len() > 18 { b[18] = b'-' }
                 b.truncate(cut.max(1));
                 prop_assert_eq!(message_id_len(&b), message_id_len_bytewise(&b));
+            }
+
+            #[test]
+            fn folds_agree_with_joining_and_folding_as_postfix(
+                head in prop::sample::select(vec![
+                    "", "550", "550-", "550 ", "550-5.7.1 ", "550 5.7.1", "450-4.2.1 ", "250 2.0.0 OK  ",
+                    " 550 ", "5.7.1 ", "550 5.7.001 ",
+                ]),
+                body in prop::collection::vec(prop::sample::select(vec![
+                    b' ', b' ', b' ', b'-', b'.', b'\\', b'n', b'5', b'0', b'4', b'1', b'7', b'x',
+                ]), 0..80),
+                pieces in prop::collection::vec(prop::sample::select(vec![
+                    "\\n550-5.7.1 ", "\\n550 5.7.1 ", " 550-5.7.1 ", " 550 ", "  ", " 550-", "\\n", "x",
+                    " 550 5.7.1", " 5.7.1 ", "550", "\\",
+                ]), 0..6),
+            ) {
+                let mut reply = head.as_bytes().to_vec();
+                for (i, piece) in pieces.iter().enumerate() {
+                    let at = body.len() * i / pieces.len().max(1);
+                    reply.extend_from_slice(&body[at.min(body.len())..(at + 7).min(body.len())]);
+                    reply.extend_from_slice(piece.as_bytes());
+                }
+                reply.extend_from_slice(&body);
+                let (mut new, mut old) = (Vec::new(), Vec::new());
+                fold_reply(&reply, &mut new);
+                fold_reply_joining_then_folding(&reply, &mut old);
+                prop_assert_eq!(
+                    String::from_utf8_lossy(&new),
+                    String::from_utf8_lossy(&old),
+                    "{:?}",
+                    String::from_utf8_lossy(&reply)
+                );
+            }
+
+            #[test]
+            fn field_scanning_agrees_with_bytewise_scanning(
+                b in prop::collection::vec(prop::sample::select(vec![
+                    b' ', b':', b'"', b'\\', b'=', b'a', b'Z', b'7', b'-', 0xc3,
+                ]), 0..90),
+                pos in 0usize..100,
+            ) {
+                prop_assert_eq!(word_end(&b, pos), word_end_bytewise(&b, pos));
+                let rest = b.get(pos..).unwrap_or_default();
+                prop_assert_eq!(key_len(rest), key_len_bytewise(rest));
+                prop_assert_eq!(find_space(rest), rest.iter().position(|&c| c == b' '));
+                for (x, y) in [(b' ', b':'), (b'"', b'\\')] {
+                    prop_assert_eq!(
+                        find_either(x, y, rest),
+                        rest.iter().position(|&c| c == x || c == y)
+                    );
+                }
             }
 
             #[test]
