@@ -452,6 +452,12 @@ fn parse_delivery(b: &[u8], status: Status) -> Result<Delivery<'_>, &'static str
                 (1, b'C') if status == Status::Sent => {
                     let (value, next) = field_value(b, value_start);
                     delivery.reason.text = value;
+                    // Of the fields after it (`QT=`, `DT=`), only another `H=` or `C=` would
+                    // change a sent delivery (its failure text and errno are not read): with
+                    // no `H` or `C` left in the line there is nothing more to read.
+                    if find_either(b'H', b'C', &b[next..]).is_none() {
+                        break;
+                    }
                     next
                 }
                 // Only where the value ends matters.
@@ -1180,6 +1186,30 @@ mod tests {
         assert_eq!(d.relay_port, Some(25));
         assert!(d.reason.text.starts_with(b"250 2.0.0 OK"));
         assert!(d.reason.text.ends_with(b"x"));
+    }
+
+    #[test]
+    fn fields_after_the_confirmation_of_a_sent_delivery() {
+        let d = delivery(
+            r#"2025-02-14 18:12:33 1jmFYj-00039V-QX => a@b.example R=r T=t H=h.b.example [192.0.2.1] C="250 OK" QT=1s DT=1s"#,
+        );
+        assert_eq!(d.reason.text, b"250 OK");
+        assert_eq!(d.relay_host, Some(&b"h.b.example"[..]));
+        // A later H= or C= still counts.
+        let d = delivery(
+            r#"2025-02-14 18:12:33 1jmFYj-00039V-QX => a@b.example R=r T=t C="250 first" QT=1s H=mx.b.example [192.0.2.2]:25 C="250 second" DT=1s"#,
+        );
+        assert_eq!(d.reason.text, b"250 second");
+        assert_eq!(d.relay_host, Some(&b"mx.b.example"[..]));
+        assert_eq!(d.relay_ip, Some(&b"192.0.2.2"[..]));
+        assert_eq!(d.relay_port, Some(25));
+        // Not after the failure text of a deferral.
+        let d = delivery(
+            r#"2025-02-14 18:12:33 1jmFYj-00039V-QX == a@b.example R=r T=t defer (-44) H=h [192.0.2.1] C="x": SMTP error from remote mail server after RCPT TO:<a@b.example>: 450 4.2.1 H=y C=z"#,
+        );
+        assert_eq!(d.relay_host, Some(&b"h"[..]));
+        assert_eq!(d.reason.reply_code, Some(450));
+        assert!(d.reason.text.ends_with(b"H=y C=z"));
     }
 
     #[test]
