@@ -560,7 +560,7 @@ fn field_value(b: &[u8], start: usize) -> (&[u8], usize) {
 /// The position of the first `a` or `b` in `hay`. Fields and values are short: their first
 /// bytes are searched eight at a time in a plain register, which costs less than setting up a
 /// vector search; `memchr2` takes over for the rest.
-#[inline]
+#[inline(always)]
 fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     const HEAD: usize = 64;
     let (a_bytes, b_bytes) = (LOW_BITS * u64::from(a), LOW_BITS * u64::from(b));
