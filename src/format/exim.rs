@@ -611,6 +611,10 @@ fn zero_byte_bits(x: u64) -> u64 {
 
 /// `H=name [ip]`, `H=(helo) [ip]`, `H=name (helo) [ip]:port`, `H=[ip]*`; a missing `]` (a
 /// damaged line) ends the address at the reason's `: `. Returns where the next field starts.
+///
+/// Out of line: inlined into the loop over the fields, it took the registers the common
+/// fields need.
+#[inline(never)]
 fn parse_host<'a>(b: &'a [u8], start: usize, delivery: &mut Delivery<'a>) -> usize {
     let mut pos = start;
     if b.get(pos) != Some(&b'[') {
