@@ -313,6 +313,17 @@ impl Aggregate {
     /// input, any thread count and any symbol numbering.
     pub fn rows(&self) -> Vec<CubeRow<'_>> {
         use rayon::prelude::*;
+        let cells = self.sorted_cells();
+        (0..cells.len())
+            .into_par_iter()
+            .map(|i| cells.row(i))
+            .collect()
+    }
+
+    /// Every cell in the order of [`Aggregate::rows`], without resolving them to rows yet (a
+    /// row is several times the size of a cell: the sink resolves a batch at a time).
+    pub fn sorted_cells(&self) -> SortedCells<'_> {
+        use rayon::prelude::*;
         let parts: Vec<&Aggregate> = self.all_parts().filter(|p| !p.cube.is_empty()).collect();
         // Every name of every part, sorted: a name's position is its canonical symbol, so
         // keys from different parts compare (and sort by name) as plain integers.
@@ -345,11 +356,38 @@ impl Aggregate {
                 run
             })
             .collect();
-        let cells = merge_runs(runs);
-        cells
-            .par_iter()
-            .map(|(key, count)| row(&names, key, *count))
-            .collect()
+        SortedCells {
+            cells: merge_runs(runs),
+            names,
+        }
+    }
+}
+
+/// The cells of an [`Aggregate`] in the dataset's order. See [`Aggregate::sorted_cells`].
+pub struct SortedCells<'a> {
+    /// Keys whose symbols are positions in `names`.
+    cells: Vec<(CubeKey, i64)>,
+    names: Vec<&'a str>,
+}
+
+impl<'a> SortedCells<'a> {
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// The hour of cell `i` (hours since the Unix epoch, UTC).
+    pub fn hour(&self, i: usize) -> i64 {
+        self.cells[i].0.hour
+    }
+
+    /// Cell `i` resolved to a row.
+    pub fn row(&self, i: usize) -> CubeRow<'a> {
+        let (key, count) = &self.cells[i];
+        row(&self.names, key, *count)
     }
 }
 
