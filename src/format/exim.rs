@@ -37,7 +37,7 @@ use std::sync::LazyLock;
 use memchr::memmem::{self, Finder};
 
 use super::postfix::reply_code_of;
-use super::syslog::{self, TimeContext};
+use super::syslog::{self, TimeContext, find_near};
 use super::{Delivery, Envelope, Parsed, Reason, Record, Status};
 use crate::event::{EnhancedCode, Stage};
 
@@ -65,7 +65,7 @@ static MX_NON_EXISTENT: LazyLock<Finder<'static>> =
 /// The first `a` immediately followed by `b` (`: `, `\n`).
 fn find_pair(haystack: &[u8], a: u8, b: u8) -> Option<usize> {
     let mut from = 0;
-    while let Some(i) = memchr::memchr(a, &haystack[from..]) {
+    while let Some(i) = find_near(a, &haystack[from..]) {
         let at = from + i;
         if haystack.get(at + 1) == Some(&b) {
             return Some(at);
@@ -165,7 +165,7 @@ fn parse_body<'a>(time_us: i64, host: &'a [u8], rest: &'a [u8]) -> Parsed<'a> {
     };
     let status = match &flag {
         b"<=" | b"(=" => {
-            let sender = match memchr::memchr(b' ', after) {
+            let sender = match find_near(b' ', after) {
                 Some(end) => &after[..end],
                 None => after,
             };
@@ -185,27 +185,15 @@ fn parse_body<'a>(time_us: i64, host: &'a [u8], rest: &'a [u8]) -> Parsed<'a> {
 
 /// Reads `YYYY-MM-DD HH:MM:SS[.mmm][ ±HHMM][ [pid]] ` at the start of `b`; returns UTC
 /// microseconds and the rest after the separating space.
+#[inline(always)]
 fn exim_timestamp<'a>(b: &'a [u8], time: &mut TimeContext) -> Option<(i64, &'a [u8])> {
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' {
+    if b.len() < 20 || b[4] != b'-' {
         return None;
     }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let year = number(&b[..4])?;
-    let month = number(&b[5..7])?;
-    let day = number(&b[8..10])?;
-    let (h, m, s) = (
-        number(&b[11..13])?,
-        number(&b[14..16])?,
-        number(&b[17..19])?,
-    );
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
+    let local = local_seconds(&b[..19])?;
     let mut pos = 19;
     let mut micros = 0i64;
-    if b.get(pos) == Some(&b'.') {
+    if b[pos] == b'.' {
         let digits = b[pos + 1..]
             .iter()
             .take(6)
@@ -218,7 +206,6 @@ fn exim_timestamp<'a>(b: &'a [u8], time: &mut TimeContext) -> Option<(i64, &'a [
         }
         pos += 1 + digits;
     }
-    let local = day_seconds(year, month, day) + i64::from(h * 3600 + m * 60 + s.min(59));
     let mut utc_us = None;
     // ` +0200` (log_timezone).
     if let Some(&[b' ', sign @ (b'+' | b'-'), h1, h2, m1, m2]) = b.get(pos..pos + 6)
@@ -232,20 +219,66 @@ fn exim_timestamp<'a>(b: &'a [u8], time: &mut TimeContext) -> Option<(i64, &'a [
     let utc_us = utc_us.unwrap_or_else(|| time.local_to_utc_us(local, micros));
     let mut rest = b.get(pos..)?.strip_prefix(b" ")?;
     // ` [pid]` (log_selector +pid).
-    if rest.first() == Some(&b'[')
-        && let Some(close) = memchr::memchr(b']', rest)
-        && rest[1..close].iter().all(u8::is_ascii_digit)
-    {
-        rest = rest.get(close + 1..)?;
-        rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    if rest.first() == Some(&b'[') {
+        let digits = leading_digits(&rest[1..]);
+        if rest.get(1 + digits) == Some(&b']') {
+            rest = &rest[2 + digits..];
+            rest = rest.strip_prefix(b" ").unwrap_or(rest);
+        }
     }
     Some((utc_us, rest))
 }
 
 thread_local! {
+    /// The last `YYYY-MM-DD HH:MM:SS` read (as the little-endian words at bytes 0, 8 and 11)
+    /// and its local seconds: a log's lines share their second with the lines around them,
+    /// so most lines are one comparison instead of six numbers, five separators and a
+    /// calendar. All zeros never matches a stamp (byte 4 of one is `-`).
+    static LAST_STAMP: Cell<([u64; 3], i64)> = const { Cell::new(([0; 3], 0)) };
     /// The last date seen (`year * 10_000 + month * 100 + day`) and its first second: a log's
     /// lines share a date for a day.
     static LAST_DAY: Cell<(u32, i64)> = const { Cell::new((0, 0)) };
+}
+
+/// Eight bytes of `b` from `at`, as one little-endian word.
+#[inline]
+fn word_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("eight bytes"))
+}
+
+/// Local seconds (counted as if they were UTC) of the 19-byte `YYYY-MM-DD HH:MM:SS` in
+/// `stamp` (whose byte 4 the caller checked is `-`); `None` when it is not such a stamp or a
+/// field is out of range.
+#[inline]
+fn local_seconds(stamp: &[u8]) -> Option<i64> {
+    let key = [word_at(stamp, 0), word_at(stamp, 8), word_at(stamp, 11)];
+    let (last_key, last_seconds) = LAST_STAMP.get();
+    if key == last_key {
+        return Some(last_seconds);
+    }
+    new_local_seconds(stamp, key)
+}
+
+/// [`local_seconds`] of a stamp other than the last one.
+#[cold]
+fn new_local_seconds(b: &[u8], key: [u64; 3]) -> Option<i64> {
+    if b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let year = number(&b[..4])?;
+    let month = number(&b[5..7])?;
+    let day = number(&b[8..10])?;
+    let (h, m, s) = (
+        number(&b[11..13])?,
+        number(&b[14..16])?,
+        number(&b[17..19])?,
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let seconds = day_seconds(year, month, day) + i64::from(h * 3600 + m * 60 + s.min(59));
+    LAST_STAMP.set((key, seconds));
+    Some(seconds)
 }
 
 /// Seconds from the epoch to the start of a civil date (counted as if it were UTC).
@@ -266,27 +299,73 @@ use super::syslog::digits as number;
 
 /// The length of the Exim message id at the start of `b` (16: `1jmFYj-00039V-QX`, or 23 since
 /// Exim 4.97: `1tixMn-00000000C5j-1wRa`), if it is followed by a space or the end.
+#[inline(always)]
 pub fn message_id_len(b: &[u8]) -> Option<usize> {
-    let shape_ok = |len: usize, parts: [usize; 3]| {
-        if b.len() < len || (b.len() > len && b[len] != b' ') {
-            return false;
-        }
-        let (first, second) = (parts[0], parts[0] + 1 + parts[1]);
-        b[first] == b'-'
-            && b[second] == b'-'
-            && b[..len]
-                .iter()
-                .enumerate()
-                .all(|(i, c)| i == first || i == second || c.is_ascii_alphanumeric())
-    };
     if b.get(6) != Some(&b'-') {
         return None;
     }
-    match b.get(13) {
-        Some(b'-') if shape_ok(16, [6, 6, 2]) => Some(16),
-        _ if shape_ok(23, [6, 11, 4]) => Some(23),
-        _ => None,
+    // The dashes are checked one by one; every other byte must be a letter or a digit, which
+    // is checked eight bytes at a time (the dashes' bytes count as good).
+    let good = |at: usize, dashes: u64| alnum_bits(word_at(b, at)) | dashes == HIGH_BITS;
+    let ends = |len: usize| b.len() == len || b[len] == b' ';
+    if b.get(13) == Some(&b'-') {
+        let ok = b.len() >= 16 && ends(16) && good(0, dash_bit(6)) && good(8, dash_bit(5));
+        return ok.then_some(16);
     }
+    let ok = b.len() >= 23
+        && b[18] == b'-'
+        && ends(23)
+        && good(0, dash_bit(6))
+        && good(8, 0)
+        && good(15, dash_bit(3));
+    ok.then_some(23)
+}
+
+/// The number of ASCII digits at the start of `b`: eight bytes at a time (a pid or a port is
+/// short).
+#[inline(always)]
+fn leading_digits(b: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(word) = b.get(n..n + 8) {
+        let other = !digit_bits(word_at(word, 0)) & HIGH_BITS;
+        if other != 0 {
+            return n + (other.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + b[n..].iter().take_while(|c| c.is_ascii_digit()).count()
+}
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of byte `i` of a little-endian word.
+const fn dash_bit(i: u32) -> u64 {
+    0x80 << (8 * i)
+}
+
+/// The high bit of every byte of `word` that is an ASCII letter or digit.
+#[inline]
+fn alnum_bits(word: u64) -> u64 {
+    let seven = word & !HIGH_BITS;
+    let digit = range_bits(seven, b'0', b'9');
+    let letter = range_bits(seven | (LOW_BITS * 0x20), b'a', b'z');
+    (digit | letter) & !word & HIGH_BITS
+}
+
+/// The high bit of every byte of `word` that is an ASCII digit.
+#[inline]
+fn digit_bits(word: u64) -> u64 {
+    range_bits(word & !HIGH_BITS, b'0', b'9') & !word & HIGH_BITS
+}
+
+/// The high bit of every byte of `seven` (a word whose bytes are below 0x80) that is in
+/// `lo..=hi`: the high bit of `x + (0x80 - lo)` says `x >= lo`, that of `x + (0x7f - hi)`
+/// says `x > hi`, and neither sum carries into the next byte. The callers clear the bytes
+/// that had their high bit set before it was masked off.
+#[inline]
+fn range_bits(seven: u64, lo: u8, hi: u8) -> u64 {
+    (seven + LOW_BITS * u64::from(0x80 - lo)) & !(seven + LOW_BITS * u64::from(0x7f - hi))
 }
 
 /// The header-dump lines only the reject log has: `Envelope-from: <...>`, a header with its
@@ -320,7 +399,7 @@ fn parse_delivery(b: &[u8], status: Status) -> Result<Delivery<'_>, &'static str
         reason: Reason::default(),
     };
     // The address, ending at a space, or at `: ` when the reason follows straight away.
-    let mut end = memchr::memchr(b' ', b).unwrap_or(b.len());
+    let mut end = find_near(b' ', b).unwrap_or(b.len());
     let mut address = &b[..end];
     if let Some(stripped) = address.strip_suffix(b":") {
         address = stripped;
@@ -334,7 +413,7 @@ fn parse_delivery(b: &[u8], status: Status) -> Result<Delivery<'_>, &'static str
     // full address).
     let mut parent = None;
     if b.get(pos..pos + 2) == Some(b" <")
-        && let Some(close) = memchr::memchr(b'>', &b[pos + 2..])
+        && let Some(close) = find_near(b'>', &b[pos + 2..])
     {
         parent = Some(&b[pos + 2..pos + 2 + close]);
         pos += 2 + close + 1;
@@ -366,27 +445,26 @@ fn parse_delivery(b: &[u8], status: Status) -> Result<Delivery<'_>, &'static str
             _ => {}
         }
         let rest = &b[pos..];
-        let key_len = rest
-            .iter()
-            .take(8)
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .count();
-        if key_len > 0 && rest[0].is_ascii_alphabetic() && rest.get(key_len) == Some(&b'=') {
-            let key = &rest[..key_len];
+        if let Some(key_len) = key_len(rest) {
             let value_start = pos + key_len + 1;
-            if key == b"H" {
-                pos = parse_host(b, value_start, &mut delivery);
-                continue;
+            pos = match (key_len, rest[0]) {
+                (1, b'H') => parse_host(b, value_start, &mut delivery),
+                (1, b'C') if status == Status::Sent => {
+                    let (value, next) = field_value(b, value_start);
+                    delivery.reason.text = value;
+                    next
+                }
+                // Only where the value ends matters.
+                _ => field_value(b, value_start).1,
+            };
+            // The space after the value, if that is where it ended.
+            if b.get(pos) == Some(&b' ') {
+                pos += 1;
             }
-            let (value, next) = field_value(b, value_start);
-            if key == b"C" && status == Status::Sent {
-                delivery.reason.text = value;
-            }
-            pos = next;
             continue;
         }
         if rest.starts_with(b"defer (") {
-            let close = memchr::memchr(b')', rest).unwrap_or(rest.len());
+            let close = find_near(b')', rest).unwrap_or(rest.len());
             errno = std::str::from_utf8(&rest[7..close])
                 .ok()
                 .and_then(|n| n.parse().ok());
@@ -408,26 +486,58 @@ fn parse_delivery(b: &[u8], status: Status) -> Result<Delivery<'_>, &'static str
     Ok(delivery)
 }
 
-/// The end of an unquoted value or bare word: the next space, or a `:` that is followed by a
-/// space or ends the line (the start of the reason).
-fn word_end(b: &[u8], mut pos: usize) -> usize {
-    while let Some(at) = memchr::memchr2(b' ', b':', b.get(pos..).unwrap_or_default()) {
-        pos += at;
-        if b[pos] == b' ' || matches!(b.get(pos + 1), None | Some(b' ')) {
-            return pos;
-        }
-        pos += 1;
+/// The length of the key of a `KEY=value` field at the start of `rest`: a letter, then
+/// letters or digits, eight at most, then `=`.
+#[inline(always)]
+fn key_len(rest: &[u8]) -> Option<usize> {
+    // Most keys are one or two bytes (`R=`, `T=`, `H=`, `CV=`, `QT=`).
+    if rest.get(1) == Some(&b'=') {
+        return rest[0].is_ascii_alphabetic().then_some(1);
     }
-    b.len().max(pos)
+    if rest.get(2) == Some(&b'=') {
+        return (rest[0].is_ascii_alphabetic() && rest[1].is_ascii_alphanumeric()).then_some(2);
+    }
+    let len = match rest.get(..8) {
+        Some(word) => {
+            let other = !alnum_bits(word_at(word, 0)) & HIGH_BITS;
+            if other == 0 {
+                8
+            } else {
+                (other.trailing_zeros() / 8) as usize
+            }
+        }
+        None => rest
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count(),
+    };
+    (len > 0 && rest[0].is_ascii_alphabetic() && rest.get(len) == Some(&b'=')).then_some(len)
+}
+
+/// The end of an unquoted value or bare word: the next space, or a `:` that is followed by a
+/// space or ends the line (the start of the reason). Only the byte before the first space (or
+/// the last byte of the line) can be such a `:`, so one search for the space finds both.
+#[inline(always)]
+fn word_end(b: &[u8], pos: usize) -> usize {
+    let Some(rest) = b.get(pos..) else {
+        return pos;
+    };
+    match find_space(rest) {
+        Some(space) if space > 0 && rest[space - 1] == b':' => pos + space - 1,
+        Some(space) => pos + space,
+        None if rest.last() == Some(&b':') => b.len() - 1,
+        None => b.len(),
+    }
 }
 
 /// A field value starting at `start`: quoted (`"..."` with `\"` escapes; returned without the
 /// quotes, escapes left as they are) or up to [`word_end`]. Returns the value and where the
 /// next field starts.
+#[inline(always)]
 fn field_value(b: &[u8], start: usize) -> (&[u8], usize) {
     if b.get(start) == Some(&b'"') {
         let mut i = start + 1;
-        while let Some(at) = memchr::memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
+        while let Some(at) = find_either(b'"', b'\\', &b[i.min(b.len())..]) {
             i += at;
             if b[i] == b'"' {
                 return (&b[start + 1..i], i + 1);
@@ -439,6 +549,58 @@ fn field_value(b: &[u8], start: usize) -> (&[u8], usize) {
     }
     let end = word_end(b, start);
     (&b[start..end], end)
+}
+
+/// The position of the first `a` or `b` in `hay`. Fields and values are short: their first
+/// bytes are searched eight at a time in a plain register, which costs less than setting up a
+/// vector search; `memchr2` takes over for the rest.
+#[inline]
+fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    const HEAD: usize = 64;
+    let (a_bytes, b_bytes) = (LOW_BITS * u64::from(a), LOW_BITS * u64::from(b));
+    let mut i = 0;
+    while i < HEAD
+        && let Some(word) = hay.get(i..i + 8)
+    {
+        let word = word_at(word, 0);
+        // Either mask may mark bytes above its first zero byte too; the lowest mark of the
+        // two is exact.
+        let found = zero_byte_bits(word ^ a_bytes) | zero_byte_bits(word ^ b_bytes);
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    if i < HEAD {
+        return hay[i..]
+            .iter()
+            .position(|&c| c == a || c == b)
+            .map(|p| p + i);
+    }
+    memchr::memchr2(a, b, &hay[i..]).map(|p| p + i)
+}
+
+/// The first space in `hay`, eight bytes at a time: [`find_near`] made where it is used, for
+/// the short values and words between the fields' spaces.
+#[inline(always)]
+fn find_space(hay: &[u8]) -> Option<usize> {
+    let spaces = LOW_BITS * u64::from(b' ');
+    let mut i = 0;
+    while let Some(word) = hay.get(i..i + 8) {
+        let found = zero_byte_bits(word_at(word, 0) ^ spaces);
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    hay[i..].iter().position(|&c| c == b' ').map(|p| p + i)
+}
+
+/// The high bit of the first zero byte of `x` (and perhaps of bytes above it, through the
+/// borrow).
+#[inline]
+fn zero_byte_bits(x: u64) -> u64 {
+    x.wrapping_sub(LOW_BITS) & !x & HIGH_BITS
 }
 
 /// `H=name [ip]`, `H=(helo) [ip]`, `H=name (helo) [ip]:port`, `H=[ip]*`; a missing `]` (a
@@ -454,7 +616,7 @@ fn parse_host<'a>(b: &'a [u8], start: usize, delivery: &mut Delivery<'a>) -> usi
         pos = end;
         // ` (helo)` after a name.
         if b.get(pos..pos + 2) == Some(b" (")
-            && let Some(close) = memchr::memchr(b')', &b[pos..])
+            && let Some(close) = find_near(b')', &b[pos..])
         {
             pos += close + 1;
         }
@@ -466,20 +628,15 @@ fn parse_host<'a>(b: &'a [u8], start: usize, delivery: &mut Delivery<'a>) -> usi
     // At '['.
     let inner_start = pos + 1;
     let limit = word_end(b, inner_start);
-    match memchr::memchr(b']', &b[inner_start..limit]) {
+    match find_near(b']', &b[inner_start..limit]) {
         Some(close) => {
             delivery.relay_ip = Some(&b[inner_start..inner_start + close]);
             pos = inner_start + close + 1;
             if b.get(pos) == Some(&b':') {
-                let digits = b[pos + 1..]
-                    .iter()
-                    .take(5)
-                    .take_while(|c| c.is_ascii_digit())
-                    .count();
+                let digits = leading_digits(&b[pos + 1..]).min(5);
                 if digits > 0 {
-                    delivery.relay_port = std::str::from_utf8(&b[pos + 1..pos + 1 + digits])
-                        .ok()
-                        .and_then(|p| p.parse().ok());
+                    delivery.relay_port = number(&b[pos + 1..pos + 1 + digits])
+                        .and_then(|port| u16::try_from(port).ok());
                     pos += 1 + digits;
                 }
             }
@@ -516,13 +673,19 @@ fn gave_up_retrying(text: &[u8]) -> bool {
 /// Reads an Exim failure text: `SMTP error from remote mail server after RCPT TO:<a@b>: 550
 /// 5.1.1 ...`, `SMTP timeout after ...`, connection and DNS failures, retry notes.
 pub fn parse_reason(text: &[u8]) -> Reason<'_> {
-    if let Some(at) = SMTP_ERROR.find(text) {
+    // Where Exim writes it, the phrase starts the text: one comparison instead of a search.
+    let smtp_error = if text.starts_with(SMTP_ERROR.needle()) {
+        Some(0)
+    } else {
+        SMTP_ERROR.find(text)
+    };
+    if let Some(at) = smtp_error {
         let after = &text[at + SMTP_ERROR.needle().len()..];
         let stage = stage_phrase(after);
         // `RCPT TO:<x>: 550 ...` and `MAIL FROM:<x> SIZE=123: 451 ...` hold colons of their
         // own: the reply starts at the first `: ` after the address's `>`.
-        let command_end = match memchr::memchr(b'<', &after[..after.len().min(24)]) {
-            Some(open) => memchr::memchr(b'>', &after[open..]).map_or(0, |close| open + close),
+        let command_end = match find_near(b'<', &after[..after.len().min(24)]) {
+            Some(open) => find_near(b'>', &after[open..]).map_or(0, |close| open + close),
             None => 0,
         };
         let reply_at = find_pair(&after[command_end..], b':', b' ').map(|i| command_end + i + 2);
@@ -610,20 +773,109 @@ fn stage_phrase(phrase: &[u8]) -> Option<Stage> {
 
 /// Folds a multi-line reply as Exim logs it (lines joined by a literal `\n`: `550-5.7.26 a\n550
 /// 5.7.26 b`) into plain text (`550 5.7.26 a b`).
+///
+/// The same as [`super::postfix::fold_reply`] of the reply with every `\n` made a space, done
+/// in place in `out`: every step reads at least as many bytes as it writes, and runs of bytes
+/// that need no change are found eight at a time.
 pub fn fold_reply(reply: &[u8], out: &mut Vec<u8>) {
-    if find_pair(reply, b'\\', b'n').is_none() {
-        super::postfix::fold_reply(reply, out);
-        return;
-    }
-    let mut spaced = Vec::with_capacity(reply.len());
+    out.clear();
     let mut rest = reply;
     while let Some(at) = find_pair(rest, b'\\', b'n') {
-        spaced.extend_from_slice(&rest[..at]);
-        spaced.push(b' ');
+        out.extend_from_slice(&rest[..at]);
+        out.push(b' ');
         rest = &rest[at + 2..];
     }
-    spaced.extend_from_slice(rest);
-    super::postfix::fold_reply(&spaced, out);
+    out.extend_from_slice(rest);
+    fold_in_place(out);
+}
+
+/// Folds `550-5.7.26 first line 550-5.7.26 second line 550 5.7.26 last` into `550 5.7.26 first
+/// line second line last`: after the reply code (and the enhanced code, when it follows the
+/// reply code), every ` 550-` or ` 550 ` (and the enhanced code after it) is a space, and runs
+/// of spaces are one.
+fn fold_in_place(buf: &mut Vec<u8>) {
+    if reply_code_of(buf).is_none() {
+        return;
+    }
+    if buf.len() == 3 {
+        buf.push(b' ');
+        return;
+    }
+    let code = [buf[0], buf[1], buf[2]];
+    let enhanced = folding_enhanced_code(buf).map(EnhancedCode::text);
+    let enhanced = enhanced.as_deref().map_or(&b""[..], str::as_bytes);
+    buf[3] = b' ';
+    let mut read = 4;
+    let mut last_space = true;
+    if !enhanced.is_empty() && buf[read..].starts_with(enhanced) {
+        read += enhanced.len();
+        last_space = false;
+    }
+    let mut write = read;
+    let len = buf.len();
+    let (spaces, firsts) = (LOW_BITS * u64::from(b' '), LOW_BITS * u64::from(code[0]));
+    while read < len {
+        // Bytes kept as they are: up to the first space that is followed by a space or by the
+        // code's first digit, seven at a time (the eighth byte of the word is the one after
+        // the seventh). The masks may mark bytes that are not such a space, never miss one:
+        // a false mark only ends the run early.
+        if read + 8 <= len && !(last_space && buf[read] == b' ') {
+            let word = word_at(buf, read);
+            let space_bits = zero_byte_bits(word ^ spaces);
+            let next_bits = (space_bits | zero_byte_bits(word ^ firsts)) >> 8;
+            let marks = (space_bits & next_bits) | (1 << 63);
+            let plain = (marks.trailing_zeros() / 8) as usize;
+            if plain > 0 {
+                if write != read {
+                    buf.copy_within(read..read + plain, write);
+                }
+                read += plain;
+                write += plain;
+                last_space = buf[write - 1] == b' ';
+                continue;
+            }
+        }
+        // One byte.
+        let c = buf[read];
+        if c != b' ' {
+            buf[write] = c;
+            write += 1;
+            read += 1;
+            last_space = false;
+            continue;
+        }
+        if buf.get(read + 1..read + 4) == Some(&code[..])
+            && matches!(buf.get(read + 4), Some(b'-' | b' '))
+        {
+            // ` 550-` or ` 550 `, and the enhanced code after it.
+            read += 5;
+            if !enhanced.is_empty() && buf[read.min(len)..].starts_with(enhanced) {
+                read += enhanced.len();
+            }
+        } else {
+            read += 1;
+        }
+        if !last_space {
+            buf[write] = b' ';
+            write += 1;
+            last_space = true;
+        }
+    }
+    buf.truncate(write);
+}
+
+/// The enhanced code [`super::postfix::fold_reply`] takes out of continuation lines: the one
+/// right after the reply code, or else the first one in the text.
+fn folding_enhanced_code(reply: &[u8]) -> Option<EnhancedCode> {
+    let reply = reply.trim_ascii();
+    let after = reply.get(3..)?;
+    let after = after
+        .strip_prefix(b"-")
+        .or_else(|| after.strip_prefix(b" "))
+        .unwrap_or(after);
+    EnhancedCode::parse_prefix(after.trim_ascii_start())
+        .map(|(code, _)| code)
+        .or_else(|| EnhancedCode::find(after))
 }
 
 /// One part of an entry syslog split: `[n/m] text`, or `[n\m] text` when the part ended at
@@ -704,11 +956,17 @@ impl Reassembler {
     }
 
     /// Looks at one line. Mainlog lines (starting with a digit) are [`Feed::Whole`] after one
-    /// comparison.
+    /// comparison, made where the line is read (the rest is out of line).
+    #[inline]
     pub fn feed(&mut self, line: &[u8]) -> Feed {
         if line.get(4) == Some(&b'-') && line.get(10) == Some(&b' ') {
             return Feed::Whole;
         }
+        self.feed_syslog(line)
+    }
+
+    /// [`Reassembler::feed`] of a line that may be a part.
+    fn feed_syslog(&mut self, line: &[u8]) -> Feed {
         // The message starts after the tag's `: `; the key is the two words before it.
         let Some(colon) = find_pair(line, b':', b' ') else {
             return Feed::Whole;
@@ -1196,5 +1454,278 @@ mod tests {
         assert_eq!(split_part(b"[3/2] x"), None);
         assert_eq!(split_part(b"[4711] x"), None);
         assert_eq!(split_part(b"[/] x"), None);
+    }
+
+    #[test]
+    fn timestamps_that_share_a_second_and_those_that_do_not() {
+        let mut c = ctx();
+        let mut time_of = |line: &str| match parse_line(line.as_bytes(), &mut c) {
+            Parsed::Record(env, _) => utc(env.time_us),
+            other => panic!("{line}: {other:?}"),
+        };
+        // Each byte of the stamp counts, the last one of the seconds as much as the first.
+        assert_eq!(
+            time_of("2025-02-14 18:12:33 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T18:12:33Z"
+        );
+        assert_eq!(
+            time_of("2025-02-14 18:12:33.250 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T18:12:33.25Z"
+        );
+        assert_eq!(
+            time_of("2025-02-14 18:12:34 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T18:12:34Z"
+        );
+        assert_eq!(
+            time_of("2025-02-14 18:12:34 +0100 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T17:12:34Z"
+        );
+        assert_eq!(
+            time_of("2024-02-14 18:12:34 1jmFYj-00039V-QX Completed"),
+            "2024-02-14T18:12:34Z"
+        );
+        assert_eq!(
+            time_of("2025-02-14 18:12:34 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T18:12:34Z"
+        );
+        // A bad stamp after a good one is still bad, and the good one is still good after it.
+        assert_eq!(
+            parse_line(
+                b"2025-02-14 18:12:3x 1jmFYj-00039V-QX Completed",
+                &mut ctx()
+            ),
+            Parsed::Malformed(BAD_TIMESTAMP)
+        );
+        assert_eq!(
+            parse_line(
+                b"2025-13-14 18:12:34 1jmFYj-00039V-QX Completed",
+                &mut ctx()
+            ),
+            Parsed::Malformed(BAD_TIMESTAMP)
+        );
+        assert_eq!(
+            time_of("2025-02-14 18:12:34 [1] 1jmFYj-00039V-QX Completed"),
+            "2025-02-14T18:12:34Z"
+        );
+    }
+
+    #[test]
+    fn pids_of_any_length() {
+        for pid in ["[]", "[1]", "[1234567]", "[12345678]", "[123456789012]"] {
+            let line = format!("2025-02-14 18:12:33 {pid} 1jmFYj-00039V-QX Completed");
+            assert_eq!(record(&line).0.queue_id, b"1jmFYj-00039V-QX", "{pid}");
+        }
+        for pid in ["[12a]", "[123456789a]", "[", "[123"] {
+            let line = format!("2025-02-14 18:12:33 {pid} 1jmFYj-00039V-QX Completed");
+            assert_eq!(
+                parse_line(line.as_bytes(), &mut ctx()),
+                Parsed::Skip,
+                "{pid}"
+            );
+        }
+    }
+
+    /// The message id's shape as it was first written: one byte at a time.
+    fn message_id_len_bytewise(b: &[u8]) -> Option<usize> {
+        let shape_ok = |len: usize, parts: [usize; 3]| {
+            if b.len() < len || (b.len() > len && b[len] != b' ') {
+                return false;
+            }
+            let (first, second) = (parts[0], parts[0] + 1 + parts[1]);
+            b[first] == b'-'
+                && b[second] == b'-'
+                && b[..len]
+                    .iter()
+                    .enumerate()
+                    .all(|(i, c)| i == first || i == second || c.is_ascii_alphanumeric())
+        };
+        if b.get(6) != Some(&b'-') {
+            return None;
+        }
+        match b.get(13) {
+            Some(b'-') if shape_ok(16, [6, 6, 2]) => Some(16),
+            _ if shape_ok(23, [6, 11, 4]) => Some(23),
+            _ => None,
+        }
+    }
+
+    /// The fold as it was first written: the lines joined with spaces, then Postfix's fold.
+    fn fold_reply_joining_then_folding(reply: &[u8], out: &mut Vec<u8>) {
+        let mut spaced = Vec::with_capacity(reply.len());
+        let mut rest = reply;
+        while let Some(at) = find_pair(rest, b'\\', b'n') {
+            spaced.extend_from_slice(&rest[..at]);
+            spaced.push(b' ');
+            rest = &rest[at + 2..];
+        }
+        spaced.extend_from_slice(rest);
+        crate::format::postfix::fold_reply(&spaced, out);
+    }
+
+    #[test]
+    fn folds_of_continuation_lines() {
+        for reply in [
+            &b"550"[..],
+            b"550-",
+            b"550  x",
+            b"550- x",
+            b"550-5.7.1",
+            b"550-5.7.1 a\\n550-5.7.1\\n550 5.7.1 c",
+            b"550-5.7.001 a\\n550-5.7.001 b 550 5.7.1 c",
+            b"550 5.7.1 a  b   c 550 d 550-e 5500 f  550",
+            b"550\\n550 x\\n",
+            b"250 2.0.0 OK  1749536851 q3si2001 - gsmtp",
+            b" 550 x",
+            b"552 1 Requested mail action aborted 550 1 x",
+            b"421-4.7.28 Our system has seen an unusual rate of mail from your IP address; please\\n421 4.7.28 try again later and read the bulk sender rules. q3si - gsmtp",
+        ] {
+            let (mut new, mut old) = (Vec::new(), Vec::new());
+            fold_reply(reply, &mut new);
+            fold_reply_joining_then_folding(reply, &mut old);
+            assert_eq!(
+                String::from_utf8_lossy(&new),
+                String::from_utf8_lossy(&old),
+                "{:?}",
+                String::from_utf8_lossy(reply)
+            );
+        }
+    }
+
+    /// [`word_end`] as it was first written: every space and colon looked at.
+    fn word_end_bytewise(b: &[u8], mut pos: usize) -> usize {
+        while let Some(at) = b
+            .get(pos..)
+            .unwrap_or_default()
+            .iter()
+            .position(|&c| c == b' ' || c == b':')
+        {
+            pos += at;
+            if b[pos] == b' ' || matches!(b.get(pos + 1), None | Some(b' ')) {
+                return pos;
+            }
+            pos += 1;
+        }
+        b.len().max(pos)
+    }
+
+    /// [`key_len`] as it was first written: one byte at a time.
+    fn key_len_bytewise(rest: &[u8]) -> Option<usize> {
+        let len = rest
+            .iter()
+            .take(8)
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        (len > 0 && rest[0].is_ascii_alphabetic() && rest.get(len) == Some(&b'=')).then_some(len)
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bytes at the edges of the ranges a word-at-a-time test must tell apart.
+        fn edge_byte() -> impl Strategy<Value = u8> {
+            prop::sample::select(vec![
+                b'0', b'9', b'a', b'z', b'A', b'Z', b'/', b':', b'@', b'[', b'`', b'{', b'-', b' ',
+                0, 0x7f, 0x80, 0xb0, 0xc1, 0xe1, 0xff,
+            ])
+        }
+
+        proptest! {
+            #[test]
+            fn word_classes_agree_with_byte_classes(bytes in prop::array::uniform8(any::<u8>())) {
+                let word = u64::from_le_bytes(bytes);
+                for (i, c) in bytes.iter().enumerate() {
+                    let bit = 0x80u64 << (8 * i);
+                    prop_assert_eq!(alnum_bits(word) & bit != 0, c.is_ascii_alphanumeric());
+                    prop_assert_eq!(digit_bits(word) & bit != 0, c.is_ascii_digit());
+                }
+            }
+
+            #[test]
+            fn word_classes_at_the_edges(bytes in prop::array::uniform8(edge_byte())) {
+                let word = u64::from_le_bytes(bytes);
+                for (i, c) in bytes.iter().enumerate() {
+                    let bit = 0x80u64 << (8 * i);
+                    prop_assert_eq!(alnum_bits(word) & bit != 0, c.is_ascii_alphanumeric());
+                    prop_assert_eq!(digit_bits(word) & bit != 0, c.is_ascii_digit());
+                }
+            }
+
+            #[test]
+            fn leading_digits_counts_digits(
+                b in prop::collection::vec(prop::sample::select(vec![b'0', b'7', b'9', b']', b'/', b':', 0xb0]), 0..24),
+            ) {
+                prop_assert_eq!(leading_digits(&b), b.iter().take_while(|c| c.is_ascii_digit()).count());
+            }
+
+            #[test]
+            fn message_ids_agree_with_a_bytewise_check(
+                short in any::<bool>(),
+                mut b in prop::collection::vec(edge_byte(), 14..30),
+                cut in 0usize..30,
+            ) {
+                // Mostly well-shaped ids, with the edge bytes anywhere.
+                b[6] = b'-';
+                if short { b[13] = b'-' } else if b.len() > 18 { b[18] = b'-' }
+                b.truncate(cut.max(1));
+                prop_assert_eq!(message_id_len(&b), message_id_len_bytewise(&b));
+            }
+
+            #[test]
+            fn folds_agree_with_joining_and_folding_as_postfix(
+                head in prop::sample::select(vec![
+                    "", "550", "550-", "550 ", "550-5.7.1 ", "550 5.7.1", "450-4.2.1 ", "250 2.0.0 OK  ",
+                    " 550 ", "5.7.1 ", "550 5.7.001 ",
+                ]),
+                body in prop::collection::vec(prop::sample::select(vec![
+                    b' ', b' ', b' ', b'-', b'.', b'\\', b'n', b'5', b'0', b'4', b'1', b'7', b'x',
+                ]), 0..80),
+                pieces in prop::collection::vec(prop::sample::select(vec![
+                    "\\n550-5.7.1 ", "\\n550 5.7.1 ", " 550-5.7.1 ", " 550 ", "  ", " 550-", "\\n", "x",
+                    " 550 5.7.1", " 5.7.1 ", "550", "\\",
+                ]), 0..6),
+            ) {
+                let mut reply = head.as_bytes().to_vec();
+                for (i, piece) in pieces.iter().enumerate() {
+                    let at = body.len() * i / pieces.len().max(1);
+                    reply.extend_from_slice(&body[at.min(body.len())..(at + 7).min(body.len())]);
+                    reply.extend_from_slice(piece.as_bytes());
+                }
+                reply.extend_from_slice(&body);
+                let (mut new, mut old) = (Vec::new(), Vec::new());
+                fold_reply(&reply, &mut new);
+                fold_reply_joining_then_folding(&reply, &mut old);
+                prop_assert_eq!(
+                    String::from_utf8_lossy(&new),
+                    String::from_utf8_lossy(&old),
+                    "{:?}",
+                    String::from_utf8_lossy(&reply)
+                );
+            }
+
+            #[test]
+            fn field_scanning_agrees_with_bytewise_scanning(
+                b in prop::collection::vec(prop::sample::select(vec![
+                    b' ', b':', b'"', b'\\', b'=', b'a', b'Z', b'7', b'-', 0xc3,
+                ]), 0..90),
+                pos in 0usize..100,
+            ) {
+                prop_assert_eq!(word_end(&b, pos), word_end_bytewise(&b, pos));
+                let rest = b.get(pos..).unwrap_or_default();
+                prop_assert_eq!(key_len(rest), key_len_bytewise(rest));
+                prop_assert_eq!(find_space(rest), rest.iter().position(|&c| c == b' '));
+                for (x, y) in [(b' ', b':'), (b'"', b'\\')] {
+                    prop_assert_eq!(
+                        find_either(x, y, rest),
+                        rest.iter().position(|&c| c == x || c == y)
+                    );
+                }
+            }
+
+            #[test]
+            fn message_ids_of_any_bytes(b in prop::collection::vec(any::<u8>(), 0..30)) {
+                prop_assert_eq!(message_id_len(&b), message_id_len_bytewise(&b));
+            }
+        }
     }
 }
