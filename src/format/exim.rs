@@ -165,7 +165,7 @@ fn parse_body<'a>(time_us: i64, host: &'a [u8], rest: &'a [u8]) -> Parsed<'a> {
     };
     let status = match &flag {
         b"<=" | b"(=" => {
-            let sender = match find_near(b' ', after) {
+            let sender = match find_space(after) {
                 Some(end) => &after[..end],
                 None => after,
             };
@@ -399,7 +399,7 @@ fn parse_delivery(b: &[u8], status: Status) -> Result<Delivery<'_>, &'static str
         reason: Reason::default(),
     };
     // The address, ending at a space, or at `: ` when the reason follows straight away.
-    let mut end = find_near(b' ', b).unwrap_or(b.len());
+    let mut end = find_space(b).unwrap_or(b.len());
     let mut address = &b[..end];
     if let Some(stripped) = address.strip_suffix(b":") {
         address = stripped;
@@ -452,6 +452,12 @@ fn parse_delivery(b: &[u8], status: Status) -> Result<Delivery<'_>, &'static str
                 (1, b'C') if status == Status::Sent => {
                     let (value, next) = field_value(b, value_start);
                     delivery.reason.text = value;
+                    // Of the fields after it (`QT=`, `DT=`), only another `H=` or `C=` would
+                    // change a sent delivery (its failure text and errno are not read): with
+                    // no `H` or `C` left in the line there is nothing more to read.
+                    if find_either(b'H', b'C', &b[next..]).is_none() {
+                        break;
+                    }
                     next
                 }
                 // Only where the value ends matters.
@@ -554,7 +560,7 @@ fn field_value(b: &[u8], start: usize) -> (&[u8], usize) {
 /// The position of the first `a` or `b` in `hay`. Fields and values are short: their first
 /// bytes are searched eight at a time in a plain register, which costs less than setting up a
 /// vector search; `memchr2` takes over for the rest.
-#[inline]
+#[inline(always)]
 fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     const HEAD: usize = 64;
     let (a_bytes, b_bytes) = (LOW_BITS * u64::from(a), LOW_BITS * u64::from(b));
@@ -625,10 +631,12 @@ fn parse_host<'a>(b: &'a [u8], start: usize, delivery: &mut Delivery<'a>) -> usi
         }
         pos += 1;
     }
-    // At '['.
+    // At '['. The `]` counts if it comes before the end of the word (a space, or a `:` before
+    // a space or the end of the line): no space may come before it.
     let inner_start = pos + 1;
-    let limit = word_end(b, inner_start);
-    match find_near(b']', &b[inner_start..limit]) {
+    let close =
+        find_either(b']', b' ', &b[inner_start..]).filter(|&close| b[inner_start + close] == b']');
+    match close {
         Some(close) => {
             delivery.relay_ip = Some(&b[inner_start..inner_start + close]);
             pos = inner_start + close + 1;
@@ -646,6 +654,7 @@ fn parse_host<'a>(b: &'a [u8], start: usize, delivery: &mut Delivery<'a>) -> usi
             pos
         }
         None => {
+            let limit = word_end(b, inner_start);
             delivery.relay_ip = Some(&b[inner_start..limit]);
             limit
         }
@@ -802,16 +811,18 @@ fn fold_in_place(buf: &mut Vec<u8>) {
         return;
     }
     let code = [buf[0], buf[1], buf[2]];
+    buf[3] = b' ';
+    // Up to the first change every byte stays where it is, and most replies (one line, single
+    // spaces) have none.
+    let Some(first) = first_change(buf, code) else {
+        return;
+    };
+    // Nothing has moved yet. (Postfix's fold steps over the enhanced code after the reply
+    // code; having no space, it is kept as it is here all the same.)
     let enhanced = folding_enhanced_code(buf).map(EnhancedCode::text);
     let enhanced = enhanced.as_deref().map_or(&b""[..], str::as_bytes);
-    buf[3] = b' ';
-    let mut read = 4;
-    let mut last_space = true;
-    if !enhanced.is_empty() && buf[read..].starts_with(enhanced) {
-        read += enhanced.len();
-        last_space = false;
-    }
-    let mut write = read;
+    let (mut read, mut write) = (first, first);
+    let mut last_space = buf[first - 1] == b' ';
     let len = buf.len();
     let (spaces, firsts) = (LOW_BITS * u64::from(b' '), LOW_BITS * u64::from(code[0]));
     while read < len {
@@ -862,6 +873,43 @@ fn fold_in_place(buf: &mut Vec<u8>) {
         }
     }
     buf.truncate(write);
+}
+
+/// The first position from 4 on where [`fold_in_place`] changes `buf` (whose byte 3 is a
+/// space): a space after a space, or a continuation ` 550-` or ` 550 ` of reply code `code`.
+fn first_change(buf: &[u8], code: [u8; 3]) -> Option<usize> {
+    let len = buf.len();
+    let (spaces, firsts) = (LOW_BITS * u64::from(b' '), LOW_BITS * u64::from(code[0]));
+    // Candidates are spaces followed by a space or by the code's first digit.
+    let mut at = 3;
+    loop {
+        let candidate = if at + 8 <= len {
+            // Seven bytes at a time, as in `fold_in_place` (the masks may mark more).
+            let word = word_at(buf, at);
+            let space_bits = zero_byte_bits(word ^ spaces);
+            let marks = space_bits & ((space_bits | zero_byte_bits(word ^ firsts)) >> 8);
+            if marks == 0 {
+                at += 7;
+                continue;
+            }
+            at + (marks.trailing_zeros() / 8) as usize
+        } else {
+            (at..len.saturating_sub(1))
+                .find(|&i| buf[i] == b' ' && (buf[i + 1] == b' ' || buf[i + 1] == code[0]))?
+        };
+        if buf[candidate] == b' ' {
+            if buf[candidate + 1] == b' ' {
+                return Some(candidate + 1);
+            }
+            if candidate >= 4
+                && buf.get(candidate + 1..candidate + 4) == Some(&code[..])
+                && matches!(buf.get(candidate + 4), Some(b'-' | b' '))
+            {
+                return Some(candidate);
+            }
+        }
+        at = candidate + 1;
+    }
 }
 
 /// The enhanced code [`super::postfix::fold_reply`] takes out of continuation lines: the one
@@ -1141,6 +1189,30 @@ mod tests {
     }
 
     #[test]
+    fn fields_after_the_confirmation_of_a_sent_delivery() {
+        let d = delivery(
+            r#"2025-02-14 18:12:33 1jmFYj-00039V-QX => a@b.example R=r T=t H=h.b.example [192.0.2.1] C="250 OK" QT=1s DT=1s"#,
+        );
+        assert_eq!(d.reason.text, b"250 OK");
+        assert_eq!(d.relay_host, Some(&b"h.b.example"[..]));
+        // A later H= or C= still counts.
+        let d = delivery(
+            r#"2025-02-14 18:12:33 1jmFYj-00039V-QX => a@b.example R=r T=t C="250 first" QT=1s H=mx.b.example [192.0.2.2]:25 C="250 second" DT=1s"#,
+        );
+        assert_eq!(d.reason.text, b"250 second");
+        assert_eq!(d.relay_host, Some(&b"mx.b.example"[..]));
+        assert_eq!(d.relay_ip, Some(&b"192.0.2.2"[..]));
+        assert_eq!(d.relay_port, Some(25));
+        // Not after the failure text of a deferral.
+        let d = delivery(
+            r#"2025-02-14 18:12:33 1jmFYj-00039V-QX == a@b.example R=r T=t defer (-44) H=h [192.0.2.1] C="x": SMTP error from remote mail server after RCPT TO:<a@b.example>: 450 4.2.1 H=y C=z"#,
+        );
+        assert_eq!(d.relay_host, Some(&b"h"[..]));
+        assert_eq!(d.reason.reply_code, Some(450));
+        assert!(d.reason.text.ends_with(b"H=y C=z"));
+    }
+
+    #[test]
     fn host_forms() {
         for (field, host, ip, port) in [
             (
@@ -1173,6 +1245,19 @@ mod tests {
                 Some("mx.b.example"),
                 Some("192.0.2.1"),
                 Some(25),
+            ),
+            // Damaged: the `]` after a space is not the address's.
+            (
+                "H=mx.b.example [192.0.2.1 x]",
+                Some("mx.b.example"),
+                Some("192.0.2.1"),
+                None,
+            ),
+            (
+                "H=mx.b.example [192.0.2.1]:99999",
+                Some("mx.b.example"),
+                Some("192.0.2.1"),
+                None,
             ),
         ] {
             let line = format!(
