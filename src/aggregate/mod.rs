@@ -19,15 +19,40 @@ pub struct Sym(pub u32);
 /// names that are case-insensitive (domains, hosts) are lowercased on the way in.
 #[derive(Debug, Clone)]
 pub struct Interner {
-    map: HashMap<Box<[u8]>, Sym>,
+    /// Names of up to [`SHORT`] bytes (nearly all domains and hosts), stored in the table
+    /// itself: a lookup compares them without following a pointer to the heap.
+    short: HashMap<ShortName, Sym>,
+    long: HashMap<Box<[u8]>, Sym>,
     strings: Vec<Box<str>>,
     scratch: Vec<u8>,
+}
+
+/// Longest name kept inline in the interner's table.
+const SHORT: usize = 31;
+
+/// A name of at most [`SHORT`] bytes, zero-padded, with its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ShortName {
+    len: u8,
+    bytes: [u8; SHORT],
+}
+
+impl ShortName {
+    fn new(bytes: &[u8]) -> Option<ShortName> {
+        let mut name = ShortName {
+            len: bytes.len() as u8,
+            bytes: [0; SHORT],
+        };
+        name.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        Some(name)
+    }
 }
 
 impl Default for Interner {
     fn default() -> Self {
         Interner {
-            map: HashMap::default(),
+            short: HashMap::default(),
+            long: HashMap::default(),
             strings: vec!["".into()],
             scratch: Vec::new(),
         }
@@ -44,12 +69,20 @@ impl Interner {
         if bytes.is_empty() {
             return Sym(0);
         }
-        if let Some(&sym) = self.map.get(bytes) {
-            return sym;
+        let next = Sym(self.strings.len() as u32);
+        let sym = match ShortName::new(bytes) {
+            Some(name) => *self.short.entry(name).or_insert(next),
+            None => match self.long.get(bytes) {
+                Some(&sym) => sym,
+                None => {
+                    self.long.insert(bytes.into(), next);
+                    next
+                }
+            },
+        };
+        if sym == next {
+            self.strings.push(String::from_utf8_lossy(bytes).into());
         }
-        let sym = Sym(self.strings.len() as u32);
-        self.strings.push(String::from_utf8_lossy(bytes).into());
-        self.map.insert(bytes.into(), sym);
         sym
     }
 
@@ -313,6 +346,17 @@ impl Aggregate {
     /// input, any thread count and any symbol numbering.
     pub fn rows(&self) -> Vec<CubeRow<'_>> {
         use rayon::prelude::*;
+        let cells = self.sorted_cells();
+        (0..cells.len())
+            .into_par_iter()
+            .map(|i| cells.row(i))
+            .collect()
+    }
+
+    /// Every cell in the order of [`Aggregate::rows`], without resolving them to rows yet (a
+    /// row is several times the size of a cell: the sink resolves a batch at a time).
+    pub fn sorted_cells(&self) -> SortedCells<'_> {
+        use rayon::prelude::*;
         let parts: Vec<&Aggregate> = self.all_parts().filter(|p| !p.cube.is_empty()).collect();
         // Every name of every part, sorted: a name's position is its canonical symbol, so
         // keys from different parts compare (and sort by name) as plain integers.
@@ -345,11 +389,38 @@ impl Aggregate {
                 run
             })
             .collect();
-        let cells = merge_runs(runs);
-        cells
-            .par_iter()
-            .map(|(key, count)| row(&names, key, *count))
-            .collect()
+        SortedCells {
+            cells: merge_runs(runs),
+            names,
+        }
+    }
+}
+
+/// The cells of an [`Aggregate`] in the dataset's order. See [`Aggregate::sorted_cells`].
+pub struct SortedCells<'a> {
+    /// Keys whose symbols are positions in `names`.
+    cells: Vec<(CubeKey, i64)>,
+    names: Vec<&'a str>,
+}
+
+impl<'a> SortedCells<'a> {
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// The hour of cell `i` (hours since the Unix epoch, UTC).
+    pub fn hour(&self, i: usize) -> i64 {
+        self.cells[i].0.hour
+    }
+
+    /// Cell `i` resolved to a row.
+    pub fn row(&self, i: usize) -> CubeRow<'a> {
+        let (key, count) = &self.cells[i];
+        row(&self.names, key, *count)
     }
 }
 
@@ -460,6 +531,24 @@ mod tests {
 
     fn rows_owned(agg: &Aggregate) -> Vec<String> {
         agg.rows().iter().map(|r| format!("{r:?}")).collect()
+    }
+
+    #[test]
+    fn interner_keeps_short_and_long_names_apart_and_stable() {
+        let mut interner = Interner::new();
+        let short = b"gmail.com".as_slice();
+        let edge = [b'a'; SHORT];
+        let long = [b'a'; SHORT + 1];
+        let syms: Vec<Sym> = [short, &edge, &long, b"", short, &edge, &long]
+            .iter()
+            .map(|name| interner.intern(name))
+            .collect();
+        assert_eq!(syms[3], Sym(0));
+        assert_eq!(syms[..3], syms[4..]);
+        assert_ne!(syms[1], syms[2]);
+        assert_eq!(interner.resolve(syms[2]).len(), SHORT + 1);
+        assert_eq!(interner.resolve(syms[0]), "gmail.com");
+        assert_eq!(interner.len(), 4);
     }
 
     #[test]

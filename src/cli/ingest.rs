@@ -82,6 +82,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(total_bytes, args.quiet);
     let classifier = Classifier::with_optional_rules(args.rules.as_deref())
         .context("loading the classification rules")?;
+    if args.threads > 0 {
+        // Everything else that runs in parallel (sorting the cube, encoding the Parquet
+        // columns) uses rayon's global pool: it gets the same number of threads. Only fails
+        // when the pool already exists, and then it keeps its size.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(args.threads)
+            .build_global();
+    }
     let config = pipeline::Config {
         threads: args.threads,
         block_bytes: args.block_bytes.max(4096),

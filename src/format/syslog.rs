@@ -240,7 +240,7 @@ pub fn parse_lazy(line: &[u8]) -> Result<LazyHeader<'_>, HeaderError> {
 /// The position of `needle` in `hay`, for fields that are usually short (a clock, a host
 /// name, a program tag, a queue id): the first bytes are searched eight at a time in a plain
 /// register, which costs less than setting up a vector search; that takes over for the rest.
-#[inline]
+#[inline(always)]
 pub(crate) fn find_near(needle: u8, hay: &[u8]) -> Option<usize> {
     const HEAD: usize = 64;
     const LO: u64 = 0x0101_0101_0101_0101;

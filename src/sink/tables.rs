@@ -283,7 +283,7 @@ pub(crate) fn attempts_column(index: usize, rows: &[CubeRow<'_>]) -> ArrayRef {
 }
 
 /// The key of a `by_code` cell: reply code, enhanced code, category, permanence.
-type CodeKey<'a> = (Option<u16>, Option<&'a str>, &'a str, &'a str);
+type CodeKey<'a> = (Option<u16>, Option<CodeText>, &'a str, &'a str);
 
 /// The three rollups of one day, keyed and sorted. Bounce messages are left out: they are not
 /// any sender's mail.
@@ -295,13 +295,13 @@ pub(crate) struct DayRollups<'a> {
 }
 
 impl<'a> DayRollups<'a> {
-    pub fn add(&mut self, row: &'a CubeRow<'a>) {
+    pub fn add(&mut self, row: &CubeRow<'a>) {
         if row.bounce_message {
             return;
         }
         let code_key = (
             row.reply_code,
-            row.enhanced_code.as_deref(),
+            row.enhanced_code,
             row.category,
             row.permanence,
         );
@@ -372,12 +372,15 @@ impl RollupColumns {
         match table {
             Table::Attempts => {}
             Table::ByCode => {
-                for (&(reply_code, enhanced_code, category, permanence), counts) in
-                    sorted(&rollups.by_code)
-                {
+                // Enhanced codes in text order (5.1.10 after 5.1.1, before 5.1.2).
+                let mut cells: Vec<_> = rollups.by_code.iter().collect();
+                cells.sort_unstable_by_key(|((reply, code, category, permanence), _)| {
+                    (*reply, code.as_ref().map(|c| &**c), *category, *permanence)
+                });
+                for (&(reply_code, enhanced_code, category, permanence), counts) in cells {
                     self.reply_code
                         .append_option(reply_code.and_then(|c| i16::try_from(c).ok()));
-                    self.enhanced_code.append_option(enhanced_code);
+                    self.enhanced_code.append_option(enhanced_code.as_deref());
                     self.category.append_value(category);
                     self.permanence.append_value(permanence);
                     self.counts.append(counts);

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -18,7 +19,7 @@ use super::manifest::{DatasetManifest, Manifest, RunRecord, SupersededInput};
 use super::tables::{
     DayRollups, RollupColumns, SCHEMA_VERSION, Table, attempts_column, day_name, day_of_hour,
 };
-use crate::aggregate::{Aggregate, CubeRow};
+use crate::aggregate::{Aggregate, SortedCells};
 
 /// Marker written last by a successful run, removed while a run swaps partitions.
 pub(crate) const SUCCESS_FILE: &str = "_SUCCESS";
@@ -231,12 +232,12 @@ impl DatasetWriter {
         }
 
         let mut staging = Staging::create(out)?;
-        let rows = aggregate.rows();
+        let cells = aggregate.sorted_cells();
         let mut report = WriteReport {
             stale_staging_removed,
             ..WriteReport::default()
         };
-        self.stage(&rows, &staging.path, &mut report)?;
+        self.stage(&cells, &staging.path, &mut report)?;
         #[cfg(test)]
         if self.config.fail_at == Some(FailPoint::AfterStaging) {
             return Err(injected(&staging.path));
@@ -275,22 +276,21 @@ impl DatasetWriter {
     /// file is encoded a column per core while the rollups are computed and written beside it.
     fn stage(
         &self,
-        rows: &[CubeRow<'_>],
+        cells: &SortedCells<'_>,
         staging: &Path,
         report: &mut WriteReport,
     ) -> Result<(), SinkError> {
         let new_root = staging.join("new");
         let mut start = 0;
-        while start < rows.len() {
-            let day = day_of_hour(rows[start].hour);
-            let len = rows[start..]
-                .iter()
-                .position(|r| day_of_hour(r.hour) != day)
-                .unwrap_or(rows.len() - start);
-            let day_rows = &rows[start..start + len];
-            start += len;
+        while start < cells.len() {
+            let day = day_of_hour(cells.hour(start));
+            let end = (start..cells.len())
+                .find(|&i| day_of_hour(cells.hour(i)) != day)
+                .unwrap_or(cells.len());
+            let day_cells = start..end;
+            start = end;
             let day = day_name(day).ok_or(SinkError::DateOutOfRange {
-                hour: day_rows[0].hour,
+                hour: cells.hour(day_cells.start),
             })?;
 
             let part = |table: Table| -> Result<PathBuf, SinkError> {
@@ -301,13 +301,13 @@ impl DatasetWriter {
             let (attempts, rollups) = rayon::join(
                 || -> Result<Vec<(Table, usize, u64)>, SinkError> {
                     let path = part(Table::Attempts)?;
-                    let bytes = self.write_attempts(&path, &day, day_rows)?;
-                    Ok(vec![(Table::Attempts, day_rows.len(), bytes)])
+                    let bytes = self.write_attempts(&path, &day, cells, day_cells.clone())?;
+                    Ok(vec![(Table::Attempts, day_cells.len(), bytes)])
                 },
                 || -> Result<Vec<(Table, usize, u64)>, SinkError> {
                     let mut rollups = DayRollups::default();
-                    for row in day_rows {
-                        rollups.add(row);
+                    for i in day_cells.clone() {
+                        rollups.add(&cells.row(i));
                     }
                     let mut columns = RollupColumns::default();
                     let mut written = Vec::new();
@@ -355,7 +355,8 @@ impl DatasetWriter {
         &self,
         path: &Path,
         day: &str,
-        rows: &[CubeRow<'_>],
+        cells: &SortedCells<'_>,
+        range: Range<usize>,
     ) -> Result<u64, SinkError> {
         use rayon::prelude::*;
         let parquet_error = |source| SinkError::Parquet {
@@ -368,12 +369,20 @@ impl DatasetWriter {
             .into_serialized_writer()
             .map_err(parquet_error)?;
         let schema = Table::Attempts.schema();
-        for (group, group_rows) in rows.chunks(self.config.row_group_size).enumerate() {
+        let mut batch = Vec::with_capacity(self.config.batch_rows);
+        let groups = range.clone().step_by(self.config.row_group_size);
+        for (group, group_start) in groups.enumerate() {
+            let group_end = (group_start + self.config.row_group_size).min(range.end);
             let mut writers = factory
                 .create_column_writers(group)
                 .map_err(parquet_error)?;
-            // Batch by batch (a batch's rows stay in cache), every column on its own core.
-            for batch in group_rows.chunks(self.config.batch_rows) {
+            // Batch by batch (rows are resolved from cells a batch at a time, and the batch
+            // stays in cache), every column on its own core.
+            for batch_start in (group_start..group_end).step_by(self.config.batch_rows) {
+                let batch_end = (batch_start + self.config.batch_rows).min(group_end);
+                batch.clear();
+                batch.extend((batch_start..batch_end).map(|i| cells.row(i)));
+                let batch = &batch;
                 writers
                     .par_iter_mut()
                     .enumerate()
