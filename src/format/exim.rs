@@ -730,8 +730,11 @@ pub fn parse_reason(text: &[u8]) -> Reason<'_> {
     };
     Reason {
         reply_code: None,
-        enhanced_code: EnhancedCode::find(text)
-            .filter(|_| stage.is_none_or(|s| s != Stage::Connect)),
+        enhanced_code: if stage == Some(Stage::Connect) {
+            None
+        } else {
+            EnhancedCode::find(text)
+        },
         stage,
         text,
     }
@@ -792,11 +795,17 @@ fn stage_phrase(phrase: &[u8]) -> Option<Stage> {
 /// that need no change are found eight at a time.
 pub fn fold_reply(reply: &[u8], out: &mut Vec<u8>) {
     out.clear();
+    // Backslashes are rare and the reply can be long: one vector search finds them.
     let mut rest = reply;
-    while let Some(at) = find_pair(rest, b'\\', b'n') {
-        out.extend_from_slice(&rest[..at]);
-        out.push(b' ');
-        rest = &rest[at + 2..];
+    while let Some(at) = memchr::memchr(b'\\', rest) {
+        if rest.get(at + 1) == Some(&b'n') {
+            out.extend_from_slice(&rest[..at]);
+            out.push(b' ');
+            rest = &rest[at + 2..];
+        } else {
+            out.extend_from_slice(&rest[..=at]);
+            rest = &rest[at + 1..];
+        }
     }
     out.extend_from_slice(rest);
     fold_in_place(out);
