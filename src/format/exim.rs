@@ -928,15 +928,7 @@ fn first_change(buf: &[u8], code: [u8; 3]) -> Option<usize> {
 /// The enhanced code [`super::postfix::fold_reply`] takes out of continuation lines: the one
 /// right after the reply code, or else the first one in the text.
 fn folding_enhanced_code(reply: &[u8]) -> Option<EnhancedCode> {
-    let reply = reply.trim_ascii();
-    let after = reply.get(3..)?;
-    let after = after
-        .strip_prefix(b"-")
-        .or_else(|| after.strip_prefix(b" "))
-        .unwrap_or(after);
-    EnhancedCode::parse_prefix(after.trim_ascii_start())
-        .map(|(code, _)| code)
-        .or_else(|| EnhancedCode::find(after))
+    super::postfix::enhanced_code_after_reply_code(reply.trim_ascii().get(3..)?)
 }
 
 /// One part of an entry syslog split: `[n/m] text`, or `[n\m] text` when the part ended at

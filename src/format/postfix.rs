@@ -295,16 +295,7 @@ fn reply_reason(reply: &[u8], stage: Option<Stage>) -> Reason<'_> {
     let reply = reply.trim_ascii();
     let reply_code = reply_code_of(reply);
     let enhanced_code = match reply_code {
-        Some(_) => {
-            let after = &reply[3..];
-            let after = after
-                .strip_prefix(b"-")
-                .or_else(|| after.strip_prefix(b" "))
-                .unwrap_or(after);
-            EnhancedCode::parse_prefix(after.trim_ascii_start())
-                .map(|(code, _)| code)
-                .or_else(|| EnhancedCode::find(after))
-        }
+        Some(_) => enhanced_code_after_reply_code(&reply[3..]),
         None => EnhancedCode::find(reply),
     };
     Reason {
@@ -313,6 +304,18 @@ fn reply_reason(reply: &[u8], stage: Option<Stage>) -> Reason<'_> {
         stage,
         text: reply,
     }
+}
+
+/// The enhanced code of a reply, given the text after its three-digit code: the one right
+/// after the code (past a `-` or space), or else the first one in the text.
+pub(crate) fn enhanced_code_after_reply_code(after: &[u8]) -> Option<EnhancedCode> {
+    let after = after
+        .strip_prefix(b"-")
+        .or_else(|| after.strip_prefix(b" "))
+        .unwrap_or(after);
+    EnhancedCode::parse_prefix(after.trim_ascii_start())
+        .map(|(code, _)| code)
+        .or_else(|| EnhancedCode::find(after))
 }
 
 /// A three-digit reply code at the start of `reply`, followed by a space, a dash or the end.
