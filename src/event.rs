@@ -20,6 +20,17 @@ pub enum Source {
 }
 
 impl Source {
+    /// Every source, in declaration (and sort) order.
+    pub const ALL: [Source; 7] = [
+        Source::Postfix,
+        Source::Exim,
+        Source::Ses,
+        Source::Sendgrid,
+        Source::Mailgun,
+        Source::Postmark,
+        Source::Sparkpost,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Postfix => "postfix",
@@ -102,6 +113,20 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in declaration (and sort) order.
+    pub const ALL: [Stage; 10] = [
+        Stage::Connect,
+        Stage::Greeting,
+        Stage::Ehlo,
+        Stage::StartTls,
+        Stage::Auth,
+        Stage::MailFrom,
+        Stage::RcptTo,
+        Stage::Data,
+        Stage::EndOfData,
+        Stage::Quit,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Connect => "connect",

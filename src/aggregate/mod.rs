@@ -6,7 +6,11 @@
 //! is associative and commutative, so the result never depends on how the input was split or
 //! how many threads ran.
 
+mod packed;
+
 use rustc_hash::FxHashMap as HashMap;
+
+pub use packed::PackedKey;
 
 use crate::classify::{Category, Classification, Permanence, Provider};
 use crate::event::{CodeText, EnhancedCode, Event, Outcome, Source, Stage};
@@ -136,60 +140,43 @@ pub struct CubeKey {
     pub esp_subtype: Sym,
 }
 
-/// Hashes the key as six machine words (every event is counted through this hash, and a
-/// field-by-field hash costs three times as many rounds). Equal keys give equal words.
-impl std::hash::Hash for CubeKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        fn code(code: Option<EnhancedCode>) -> u64 {
-            code.map_or(0, |c| {
-                1 << 40
-                    | u64::from(c.class) << 32
-                    | u64::from(c.subject) << 16
-                    | u64::from(c.detail)
-            })
-        }
-        let word = |a: Sym, b: Sym| u64::from(a.0) | u64::from(b.0) << 32;
-        let small = u64::from(self.source as u8)
-            | u64::from(self.provider as u8) << 8
-            | u64::from(self.outcome as u8) << 16
-            | u64::from(self.category as u8) << 24
-            | u64::from(self.permanence as u8) << 32
-            | u64::from(self.stage.map_or(0, |s| s as u8 + 1)) << 40
-            | u64::from(self.bounce_message) << 48;
-        state.write_u64(self.hour as u64);
-        state.write_u64(word(self.mta_host, self.sender_domain));
-        state.write_u64(word(self.recipient_domain, self.esp_type));
-        state.write_u64(
-            u64::from(self.esp_subtype.0)
-                | u64::from(self.reply_code.map_or(0, |c| u32::from(c) + 1)) << 32,
-        );
-        state.write_u64(code(self.enhanced_code) ^ small << 8);
-        state.write_u64(code(self.dsn));
-    }
-}
-
 impl CubeKey {
     /// The dataset's row order: by hour, then the key columns in schema order. Symbols compare
     /// as numbers, so this is the order by name only when they are canonical (see
-    /// [`Aggregate::rows`]).
-    fn canonical_cmp(&self, other: &CubeKey) -> std::cmp::Ordering {
-        let order = |k: &CubeKey| {
-            (
-                k.hour,
-                k.source,
-                k.mta_host,
-                k.sender_domain,
-                k.recipient_domain,
-                k.provider,
-                k.outcome,
-                k.reply_code,
-                k.enhanced_code,
-                k.dsn,
-                (k.category, k.permanence, k.stage, k.bounce_message),
-                (k.esp_type, k.esp_subtype),
-            )
-        };
-        order(self).cmp(&order(other))
+    /// [`Aggregate::rows`]). [`PackedKey`] sorts the same way; this is its reference.
+    #[cfg(test)]
+    #[allow(clippy::type_complexity)]
+    fn canonical_order(
+        &self,
+    ) -> (
+        i64,
+        Source,
+        Sym,
+        Sym,
+        Sym,
+        Provider,
+        Outcome,
+        Option<u16>,
+        Option<EnhancedCode>,
+        Option<EnhancedCode>,
+        (Category, Permanence, Option<Stage>, bool),
+        (Sym, Sym),
+    ) {
+        let k = self;
+        (
+            k.hour,
+            k.source,
+            k.mta_host,
+            k.sender_domain,
+            k.recipient_domain,
+            k.provider,
+            k.outcome,
+            k.reply_code,
+            k.enhanced_code,
+            k.dsn,
+            (k.category, k.permanence, k.stage, k.bounce_message),
+            (k.esp_type, k.esp_subtype),
+        )
     }
 
     /// Rewrites this key's symbols through a table (from [`Aggregate::merge_remap`], or to
@@ -229,7 +216,8 @@ pub struct CubeRow<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Aggregate {
     pub interner: Interner,
-    cube: HashMap<CubeKey, i64>,
+    /// Counts by cell, keyed by the packed form (see [`PackedKey`]).
+    cube: HashMap<PackedKey, i64>,
     /// Whole aggregates added with [`Aggregate::add_part`], each with its own interner. They
     /// are combined only when [`Aggregate::rows`] sorts every cell, which costs less than
     /// hashing every cell of one into another.
@@ -269,12 +257,12 @@ impl Aggregate {
             esp_type: self.interner.intern(event.esp_type.unwrap_or_default()),
             esp_subtype: self.interner.intern(event.esp_subtype.unwrap_or_default()),
         };
-        *self.cube.entry(key).or_insert(0) += 1;
+        *self.cube.entry(PackedKey::new(&key)).or_insert(0) += 1;
     }
 
     /// Counts `count` attempts in one cell whose symbols belong to this aggregate's interner.
     pub fn add_cell(&mut self, key: CubeKey, count: i64) {
-        *self.cube.entry(key).or_insert(0) += count;
+        *self.cube.entry(PackedKey::new(&key)).or_insert(0) += count;
     }
 
     /// Merges `other` into `self` and returns the table that maps `other`'s symbols to
@@ -286,9 +274,10 @@ impl Aggregate {
             .iter()
             .map(|s| self.interner.intern(s.as_bytes()))
             .collect();
-        for (mut key, count) in other.cube {
+        for (key, count) in other.cube {
+            let mut key = key.unpack();
             key.remap(&remap);
-            *self.cube.entry(key).or_insert(0) += count;
+            *self.cube.entry(PackedKey::new(&key)).or_insert(0) += count;
         }
         remap
     }
@@ -319,9 +308,9 @@ impl Aggregate {
     /// Every cell and its count, in no particular order, a cell possibly split over several
     /// entries (one per part). The symbols of a key belong to the part it comes from: read
     /// names through [`Aggregate::rows`].
-    pub fn iter(&self) -> impl Iterator<Item = (&CubeKey, i64)> {
+    pub fn iter(&self) -> impl Iterator<Item = (CubeKey, i64)> {
         self.all_parts()
-            .flat_map(|part| part.cube.iter().map(|(key, &count)| (key, count)))
+            .flat_map(|part| part.cube.iter().map(|(key, &count)| (key.unpack(), count)))
     }
 
     /// Number of cube entries over all parts (at least the number of distinct cells).
@@ -367,7 +356,7 @@ impl Aggregate {
         names.par_sort_unstable();
         names.dedup();
         // Each part's cells with canonical symbols, sorted, on all cores.
-        let runs: Vec<Vec<(CubeKey, i64)>> = parts
+        let runs: Vec<Vec<(PackedKey, i64)>> = parts
             .par_iter()
             .map(|part| {
                 let canonical: Vec<Sym> = part
@@ -376,16 +365,16 @@ impl Aggregate {
                     .iter()
                     .map(|s| Sym(names.binary_search(&&**s).expect("every name is listed") as u32))
                     .collect();
-                let mut run: Vec<(CubeKey, i64)> = part
+                let mut run: Vec<(PackedKey, i64)> = part
                     .cube
                     .iter()
                     .map(|(key, &count)| {
-                        let mut key = *key;
+                        let mut key = key.unpack();
                         key.remap(&canonical);
-                        (key, count)
+                        (PackedKey::new(&key), count)
                     })
                     .collect();
-                run.par_sort_unstable_by(|a, b| a.0.canonical_cmp(&b.0));
+                run.par_sort_unstable_by_key(|cell| cell.0);
                 run
             })
             .collect();
@@ -399,7 +388,7 @@ impl Aggregate {
 /// The cells of an [`Aggregate`] in the dataset's order. See [`Aggregate::sorted_cells`].
 pub struct SortedCells<'a> {
     /// Keys whose symbols are positions in `names`.
-    cells: Vec<(CubeKey, i64)>,
+    cells: Vec<(PackedKey, i64)>,
     names: Vec<&'a str>,
 }
 
@@ -414,30 +403,30 @@ impl<'a> SortedCells<'a> {
 
     /// The hour of cell `i` (hours since the Unix epoch, UTC).
     pub fn hour(&self, i: usize) -> i64 {
-        self.cells[i].0.hour
+        self.cells[i].0.hour()
     }
 
     /// Cell `i` resolved to a row.
     pub fn row(&self, i: usize) -> CubeRow<'a> {
-        let (key, count) = &self.cells[i];
-        row(&self.names, key, *count)
+        let (key, count) = self.cells[i];
+        row(&self.names, &key.unpack(), count)
     }
 }
 
 /// Merges sorted runs of cells into one sorted run, adding up the counts of equal keys.
-fn merge_runs(mut runs: Vec<Vec<(CubeKey, i64)>>) -> Vec<(CubeKey, i64)> {
+fn merge_runs(mut runs: Vec<Vec<(PackedKey, i64)>>) -> Vec<(PackedKey, i64)> {
     if runs.len() <= 1 {
         return runs.pop().unwrap_or_default();
     }
     let mut heads = vec![0usize; runs.len()];
-    let mut out: Vec<(CubeKey, i64)> =
+    let mut out: Vec<(PackedKey, i64)> =
         Vec::with_capacity(runs.iter().map(Vec::len).max().unwrap_or(0));
     loop {
         // A handful of runs (one per worker): a linear pick of the least head is enough.
         let mut least: Option<usize> = None;
         for (r, run) in runs.iter().enumerate() {
             if let Some(cell) = run.get(heads[r])
-                && least.is_none_or(|l| cell.0.canonical_cmp(&runs[l][heads[l]].0).is_lt())
+                && least.is_none_or(|l| cell.0 < runs[l][heads[l]].0)
             {
                 least = Some(r);
             }
