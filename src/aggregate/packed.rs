@@ -147,7 +147,7 @@ fn pack_code(code: Option<EnhancedCode>) -> u64 {
 
 #[inline(always)]
 fn unpack_code(bits: u64) -> Option<EnhancedCode> {
-    (bits >> 40 != 0).then(|| EnhancedCode {
+    (bits >> 40 != 0).then_some(EnhancedCode {
         class: (bits >> 32) as u8,
         subject: (bits >> 16) as u16,
         detail: bits as u16,
