@@ -249,6 +249,9 @@ where
                         let tx = result_tx.clone();
                         scope.spawn(move |_| {
                             block.data.prefetch();
+                            if matches!(block.data, BlockData::Owned(_)) {
+                                crate::input::yield_to_decoders();
+                            }
                             let bytes = block.data.bytes();
                             let slot = &aggregates
                                 [rayon::current_thread_index().map_or(threads, |i| i.min(threads))];
