@@ -48,14 +48,38 @@ pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
             i += 1;
         }
         let token = &text[piece_start..i];
-        let stats = if token.len() <= LANE_MAX {
-            Stats::unpack(packed)
+        if token.len() <= LANE_MAX {
+            if packed >> NOT_LETTER_LANE == 0 {
+                push_word(token, &mut after_host, out, start);
+                continue;
+            }
+            let stats = Stats::unpack(packed);
+            let before_bracket = i < n && text[i] == b'[';
+            push_token(token, stats, before_bracket, &mut after_host, out, start);
         } else {
-            Stats::of(token)
-        };
-        let before_bracket = i < n && text[i] == b'[';
-        push_token(token, stats, before_bracket, &mut after_host, out, start);
+            let before_bracket = i < n && text[i] == b'[';
+            push_token(
+                token,
+                Stats::of(token),
+                before_bracket,
+                &mut after_host,
+                out,
+                start,
+            );
+        }
     }
+}
+
+/// A token of ASCII letters only (most words of a reply): it holds no code, number, address,
+/// URL or punctuation, so [`push_token`] would copy it lowercased, and this does just that.
+fn push_word(word: &[u8], after_host: &mut bool, out: &mut Vec<u8>, start: usize) {
+    if out.len() > start {
+        out.push(b' ');
+    }
+    *after_host = word.eq_ignore_ascii_case(b"host");
+    let at = out.len();
+    out.extend_from_slice(word);
+    out[at..].make_ascii_lowercase();
 }
 
 fn push_token(
@@ -129,11 +153,14 @@ static CLASS: [u8; 256] = {
 
 /// Bits per count in a packed [`Stats`]: the scan adds one table entry per byte, and a token
 /// of at most [`LANE_MAX`] bytes cannot carry one count into the next.
-const LANE_BITS: u32 = 10;
+const LANE_BITS: u32 = 9;
 const LANE_MAX: usize = (1 << LANE_BITS) - 1;
+/// The last lane, above the six of [`Stats`], counts bytes that are not ASCII letters: a token
+/// where it is zero is a plain word (see [`push_word`]).
+const NOT_LETTER_LANE: u32 = 6 * LANE_BITS;
 
 /// Per byte, the [`Stats`] counts it adds, packed into one word (see [`Stats::unpack`]), so
-/// that the scan does one addition per byte instead of six.
+/// that the scan does one addition per byte instead of seven.
 static PACKED: [u64; 256] = {
     let mut table = [0u64; 256];
     let mut b = 0;
@@ -146,6 +173,7 @@ static PACKED: [u64; 256] = {
             class & AT != 0,
             class & (DIGIT | DOT | COLON) == 0,
             class & (DIGIT | HEX_LETTER | COLON) == 0,
+            !(b as u8).is_ascii_alphabetic(),
         ];
         let mut lane = 0;
         while lane < counts.len() {
@@ -498,6 +526,22 @@ mod tests {
             if folded != *original {
                 let same = regex::Regex::new(&format!("(?i)^{}$", regex::escape(&folded))).unwrap();
                 assert!(same.is_match(original), "{c:?} folds to {folded:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_words_take_the_same_path_as_any_token() {
+        let words: [&[u8]; 6] = [b"Host", b"host", b"MAILBOX", b"unavailable", b"x", b"Gsmtp"];
+        for word in words {
+            for after_host in [false, true] {
+                for prefix in [&b""[..], b"said"] {
+                    let (mut fast, mut slow) = (prefix.to_vec(), prefix.to_vec());
+                    let (mut fast_host, mut slow_host) = (after_host, after_host);
+                    push_word(word, &mut fast_host, &mut fast, 0);
+                    push_token(word, Stats::of(word), false, &mut slow_host, &mut slow, 0);
+                    assert_eq!((fast, fast_host), (slow, slow_host));
+                }
             }
         }
     }
