@@ -54,7 +54,7 @@ impl Provider {
     /// whole) instead of comparing it with each known name in turn.
     pub fn detect(remote_host: Option<&[u8]>, recipient_domain: Option<&[u8]>) -> Provider {
         let mut buf = [0u8; MAX_NAME];
-        if let Some(provider) = remote_host.and_then(|host| by_mx(lowercase(host, &mut buf)?)) {
+        if let Some(provider) = remote_host.and_then(|host| by_mx(host, &mut buf)) {
             return provider;
         }
         recipient_domain
@@ -78,15 +78,16 @@ fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Option<&'b [u8]> {
 
 /// An MX host that identifies a provider whatever the recipient domain is: one whose last two
 /// labels name the provider's mail network (`*.google.com`, `*.protection.outlook.com`...).
-fn by_mx(host: &[u8]) -> Option<Provider> {
-    let last_two = match memchr::memrchr(b'.', host) {
-        Some(dot) => match memchr::memrchr(b'.', &host[..dot]) {
-            Some(start) => &host[start + 1..],
-            None => host,
-        },
-        None => return None,
+/// Only those two labels are lowercased (into `buf`): the rest of the name never matters.
+fn by_mx(host: &[u8], buf: &mut [u8; MAX_NAME]) -> Option<Provider> {
+    let host = host.strip_suffix(b".").unwrap_or(host);
+    let mut dots = host.iter().enumerate().rev().filter(|(_, b)| **b == b'.');
+    dots.next()?;
+    let last_two = match dots.next() {
+        Some((start, _)) => &host[start + 1..],
+        None => host,
     };
-    Some(match last_two {
+    Some(match lowercase(last_two, buf)? {
         b"google.com" | b"googlemail.com" => Provider::Google,
         b"outlook.com" | b"hotmail.com" => Provider::Microsoft,
         b"yahoodns.net" | b"yahoo.com" | b"aol.com" => Provider::Yahoo,
