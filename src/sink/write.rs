@@ -13,6 +13,7 @@ use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::SinkError;
 use super::manifest::{DatasetManifest, Manifest, RunRecord, SupersededInput};
@@ -551,12 +552,23 @@ impl PartWriter {
             KeyValue::new("bouncestat.table".to_string(), table.name().to_string()),
             KeyValue::new("bouncestat.date".to_string(), day.to_string()),
         ];
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(config.compression))
-            .set_dictionary_enabled(true)
-            .set_statistics_enabled(EnabledStatistics::Page)
-            .set_max_row_group_row_count(Some(config.row_group_size))
-            .set_key_value_metadata(Some(metadata))
+        let props = table
+            .columns_without_statistics()
+            .iter()
+            .fold(
+                WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(config.compression))
+                    .set_dictionary_enabled(true)
+                    .set_statistics_enabled(EnabledStatistics::Page)
+                    .set_max_row_group_row_count(Some(config.row_group_size))
+                    .set_key_value_metadata(Some(metadata)),
+                |props, &column| {
+                    props.set_column_statistics_enabled(
+                        ColumnPath::from(column),
+                        EnabledStatistics::None,
+                    )
+                },
+            )
             .build();
         let writer = ArrowWriter::try_new(file, table.schema(), Some(props)).map_err(|source| {
             SinkError::Parquet {
