@@ -364,9 +364,9 @@ impl Iterator for BlockStream {
     }
 }
 
-/// Wakes a waker when dropped: the decoding thread's last act, however it ends (a panic
-/// included), after its channel is closed, so a consumer polling the stream sees the end.
-struct WakeOnExit(Option<Waker>);
+/// Wakes a waker when dropped: a reading thread's last act, however it ends (a panic
+/// included), after its channel is closed, so a consumer polling the channel sees the end.
+pub(crate) struct WakeOnExit(pub(crate) Option<Waker>);
 
 impl Drop for WakeOnExit {
     fn drop(&mut self) {

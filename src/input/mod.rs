@@ -31,6 +31,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+pub(crate) use chunk::WakeOnExit;
 pub use chunk::{
     Block, BlockReader, BlockStream, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE, OwnedBlock,
     spawn_block_reader, spawn_block_reader_with_waker, split_chunks,

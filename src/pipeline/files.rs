@@ -280,11 +280,13 @@ fn spawn_whole_reader(
     std::thread::Builder::new()
         .name(format!("read {name}"))
         .spawn(move || {
+            // Declared first, so dropped last: after the sender, also if reading panics.
+            let _wake_on_exit = input::WakeOnExit(Some(waker));
+            let sender = sender;
             let read = reader.read_to_end(&mut head).map(|_| head).map_err(|err| {
                 input::InputError::from_read(&thread_name, compression, err).to_string()
             });
             let _ = sender.send(read);
-            waker.wake();
         })
         .map_err(|err| format!("{name}: cannot start a reading thread ({err})"))?;
     Ok(LaneState::Whole(receiver))
