@@ -5,74 +5,12 @@
 //! pass means the dataset is the same, value for value and row for row.
 //! `BLESS=1 cargo test --test dataset_golden` rewrites them after a deliberate change.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Date32Type, Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
-};
-use arrow_array::{Array, RecordBatch};
-use arrow_schema::DataType;
 use bouncestat::sink::{Table, read_table};
 
 mod common;
-use common::{bouncestat, fixtures, fixtures_in};
-
-/// Cell `row` of `column` as text (`-` for null).
-fn cell(column: &dyn Array, row: usize) -> String {
-    if column.is_null(row) {
-        return "-".into();
-    }
-    match column.data_type() {
-        DataType::Utf8 => column.as_string::<i32>().value(row).to_string(),
-        DataType::Dictionary(_, _) => {
-            let dict = column.as_dictionary::<Int32Type>();
-            let key = dict.keys().value(row) as usize;
-            dict.values().as_string::<i32>().value(key).to_string()
-        }
-        DataType::Int16 => column.as_primitive::<Int16Type>().value(row).to_string(),
-        DataType::Int64 => column.as_primitive::<Int64Type>().value(row).to_string(),
-        DataType::Float64 => format!("{:.6}", column.as_primitive::<Float64Type>().value(row)),
-        DataType::Boolean => column.as_boolean().value(row).to_string(),
-        DataType::Date32 => {
-            let days = column.as_primitive::<Date32Type>().value(row);
-            jiff::civil::date(1970, 1, 1)
-                .checked_add(jiff::Span::new().days(days))
-                .unwrap()
-                .to_string()
-        }
-        DataType::Timestamp(_, _) => {
-            let us = column.as_primitive::<TimestampMicrosecondType>().value(row);
-            jiff::Timestamp::from_microsecond(us).unwrap().to_string()
-        }
-        other => panic!("no rendering for {other}"),
-    }
-}
-
-fn render(batches: &[RecordBatch]) -> String {
-    let mut text = String::new();
-    if let Some(first) = batches.first() {
-        let names: Vec<&str> = first
-            .schema_ref()
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
-        let _ = writeln!(text, "{}", names.join("\t"));
-    }
-    for batch in batches {
-        for row in 0..batch.num_rows() {
-            let cells: Vec<String> = batch
-                .columns()
-                .iter()
-                .map(|c| cell(c.as_ref(), row))
-                .collect();
-            let _ = writeln!(text, "{}", cells.join("\t"));
-        }
-    }
-    text
-}
+use common::{bouncestat, fixtures, fixtures_in, render};
 
 fn check(set: &str, logs: &Path, extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();

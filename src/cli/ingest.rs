@@ -100,6 +100,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         block_bytes: config.block_bytes,
         no_mmap: args.no_mmap,
         format: args.format,
+        // One input per worker: with as many decoders as workers, several compressed files
+        // use all cores, and a single thread reads one file at a time as before.
+        open_inputs: config.resolved_threads(),
     };
     let mut blocks = FileBlocks::new(&files, read, progress.clone());
     let on_block = |bytes| progress.inc(bytes);

@@ -19,7 +19,8 @@
 
 use std::io::{self, Read};
 use std::ops::Range;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::task::{Poll, Waker};
 use std::thread::{self, JoinHandle};
 
 use memchr::{memchr, memrchr};
@@ -325,17 +326,22 @@ impl BlockStream {
         // When the pool is full the buffer is simply freed.
         let _ = self.recycled.try_send(buffer);
     }
-}
 
-impl Iterator for BlockStream {
-    type Item = Result<OwnedBlock, InputError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Ok(message) = self.blocks.recv() {
-            return Some(message);
+    /// The next block if the decoder has one ready, without waiting: `Poll::Pending` when it
+    /// has not, `Poll::Ready(None)` at the end. For a consumer that reads several streams at
+    /// once; the waker given to [`spawn_block_reader_with_waker`] tells it when to look again.
+    pub fn poll_next(&mut self) -> Poll<Option<Result<OwnedBlock, InputError>>> {
+        match self.blocks.try_recv() {
+            Ok(message) => Poll::Ready(Some(message)),
+            Err(TryRecvError::Empty) => Poll::Pending,
+            Err(TryRecvError::Disconnected) => Poll::Ready(self.decoder_gone()),
         }
-        // The decoder is gone. A panic (a bug in a decoder) must not look like the end of the
-        // file, or the rest of it would be silently missing.
+    }
+
+    /// After the channel closed: `None` if the decoder finished, an error if it panicked.
+    fn decoder_gone(&mut self) -> Option<Result<OwnedBlock, InputError>> {
+        // A panic (a bug in a decoder) must not look like the end of the file, or the rest of
+        // it would be silently missing.
         let decoder = self.decoder.take()?;
         match decoder.join() {
             Ok(()) => None,
@@ -343,6 +349,29 @@ impl Iterator for BlockStream {
                 path: self.name.clone().into(),
                 source: io::Error::other("the decoding thread panicked"),
             })),
+        }
+    }
+}
+
+impl Iterator for BlockStream {
+    type Item = Result<OwnedBlock, InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.blocks.recv() {
+            Ok(message) => Some(message),
+            Err(_) => self.decoder_gone(),
+        }
+    }
+}
+
+/// Wakes a waker when dropped: a reading thread's last act, however it ends (a panic
+/// included), after its channel is closed, so a consumer polling the channel sees the end.
+pub(crate) struct WakeOnExit(pub(crate) Option<Waker>);
+
+impl Drop for WakeOnExit {
+    fn drop(&mut self) {
+        if let Some(waker) = self.0.take() {
+            waker.wake();
         }
     }
 }
@@ -356,10 +385,37 @@ impl Iterator for BlockStream {
 ///
 /// [`InputError::Io`] if the operating system refuses to start a thread.
 pub fn spawn_block_reader<R: Read + Send + 'static>(
+    reader: BlockReader<R>,
+    name: &str,
+    compression: Compression,
+    depth: usize,
+) -> Result<BlockStream, InputError> {
+    spawn(reader, name, compression, depth, None)
+}
+
+/// As [`spawn_block_reader`], and the decoding thread wakes `waker` each time it has put a
+/// block (or an error) in the channel and once more when it ends, so a consumer can read
+/// several streams with [`BlockStream::poll_next`] and sleep while none has anything.
+///
+/// # Errors
+///
+/// As [`spawn_block_reader`].
+pub fn spawn_block_reader_with_waker<R: Read + Send + 'static>(
+    reader: BlockReader<R>,
+    name: &str,
+    compression: Compression,
+    depth: usize,
+    waker: Waker,
+) -> Result<BlockStream, InputError> {
+    spawn(reader, name, compression, depth, Some(waker))
+}
+
+fn spawn<R: Read + Send + 'static>(
     mut reader: BlockReader<R>,
     name: &str,
     compression: Compression,
     depth: usize,
+    waker: Option<Waker>,
 ) -> Result<BlockStream, InputError> {
     let depth = depth.max(1);
     let (block_sender, blocks) = sync_channel(depth);
@@ -368,6 +424,9 @@ pub fn spawn_block_reader<R: Read + Send + 'static>(
     let spawned = thread::Builder::new()
         .name(format!("decode {name}"))
         .spawn(move || {
+            // Declared first, so dropped last: after the sender, on every way out.
+            let wake_on_exit = WakeOnExit(waker);
+            let block_sender = block_sender;
             loop {
                 // A recycled buffer if the consumer returned one, else a fresh one.
                 let spare: Vec<u8> = recycled_receiver.try_recv().unwrap_or_default();
@@ -379,6 +438,9 @@ pub fn spawn_block_reader<R: Read + Send + 'static>(
                 let stop = message.is_err();
                 if block_sender.send(message).is_err() || stop {
                     return;
+                }
+                if let Some(waker) = &wake_on_exit.0 {
+                    waker.wake_by_ref();
                 }
             }
         });
@@ -491,6 +553,57 @@ mod tests {
                 .to_string()
                 .contains("x.gz")
         );
+    }
+
+    #[test]
+    fn a_polled_stream_wakes_its_consumer_for_each_block_and_at_the_end() {
+        use std::sync::{Arc, mpsc};
+        use std::task::Wake;
+        use std::time::Duration;
+
+        /// Counts wakes as messages, so none is lost between a poll and the wait after it.
+        struct Bell(mpsc::Sender<()>);
+        impl Wake for Bell {
+            fn wake(self: Arc<Self>) {
+                let _ = self.0.send(());
+            }
+        }
+        /// A stream that has bytes only when the test feeds it, and ends when the feeder goes.
+        struct Fed(mpsc::Receiver<Vec<u8>>);
+        impl Read for Fed {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let Ok(bytes) = self.0.recv() else {
+                    return Ok(0);
+                };
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+        }
+        let (bell, rung) = mpsc::channel();
+        let wait_for_wake = || {
+            rung.recv_timeout(Duration::from_secs(30))
+                .expect("the decoder wakes its consumer")
+        };
+        let (feed, fed) = mpsc::channel();
+        let reader = BlockReader::new(Fed(fed), 4);
+        let waker = Waker::from(Arc::new(Bell(bell)));
+        let mut stream =
+            spawn_block_reader_with_waker(reader, "x", Compression::None, 1, waker).unwrap();
+
+        assert!(stream.poll_next().is_pending(), "nothing decoded yet");
+        feed.send(b"one\n".to_vec()).unwrap();
+        wait_for_wake();
+        match stream.poll_next() {
+            Poll::Ready(Some(Ok(block))) => assert_eq!(block.data, b"one\n"),
+            other => panic!("expected the block, got {other:?}"),
+        }
+        assert!(
+            stream.poll_next().is_pending(),
+            "the decoder waits for more input"
+        );
+        drop(feed);
+        wait_for_wake();
+        assert!(matches!(stream.poll_next(), Poll::Ready(None)));
     }
 
     #[test]

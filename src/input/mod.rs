@@ -14,7 +14,8 @@
 //!   regular file or wraps everything else in a decoding stream.
 //! * [`split_chunks`] cuts a mapped file into newline-aligned ranges for parallel parsing;
 //!   [`BlockReader`] reads a stream in blocks of whole lines with a reused buffer, and
-//!   [`spawn_block_reader`] runs one on its own thread so that decompression overlaps parsing.
+//!   [`spawn_block_reader`] runs one on its own thread so that decompression overlaps parsing
+//!   (with a waker, several such streams can be read at once through [`BlockStream::poll_next`]).
 //! * [`drain`] reads one input to its end down that stream path and discards the blocks: the
 //!   decode-only speed that ingest's throughput on compressed files is measured against.
 //!
@@ -31,9 +32,10 @@ use std::io;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+pub(crate) use chunk::WakeOnExit;
 pub use chunk::{
     Block, BlockReader, BlockStream, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE, OwnedBlock,
-    spawn_block_reader, split_chunks,
+    spawn_block_reader, spawn_block_reader_with_waker, split_chunks,
 };
 pub use decompress::{Compression, OpenOptions, Opened, map_file, open, open_with, sniff};
 pub use discover::{RotationRank, discover, rotation_key};

@@ -238,6 +238,27 @@ impl LocalQueues {
         exported.strings
     }
 
+    /// About how many bytes of heap the state holds (table slots and deferred lists).
+    pub fn heap_bytes(&self) -> usize {
+        // A hash table slot holds the pair and one control byte.
+        let slot = size_of::<(QueueKey, LocalEntry)>() + 1;
+        let deferred: usize = self
+            .entries
+            .values()
+            .map(|e| e.deferred.capacity() * size_of::<Pending>())
+            .sum();
+        let instances: usize = self
+            .instances
+            .names
+            .iter()
+            .map(|(host, instance)| host.len() + instance.len() + size_of::<InstanceName>())
+            .sum();
+        self.entries.capacity() * slot
+            + deferred
+            + self.unresolved.capacity() * size_of::<Unresolved>()
+            + instances
+    }
+
     /// qmgr `from=`: the message is (again) in the active queue.
     pub fn sender(&mut self, key: QueueKey, sender_domain: Sym, bounce_message: bool) {
         match self.entries.get_mut(&key) {
