@@ -355,33 +355,50 @@ impl Aggregate {
             .collect();
         names.par_sort_unstable();
         names.dedup();
-        // Each part's cells with canonical symbols, sorted, on all cores.
-        let runs: Vec<Vec<(PackedKey, i64)>> = parts
+        // Every part's cells with canonical symbols in one list, sorted on all cores, then
+        // the entries of a cell found in several parts added up. (One sort of everything
+        // beats sorting each part and merging the runs: the merge is a serial pass, and the
+        // runs and the merged list would both be in memory.)
+        let canonical: Vec<Vec<Sym>> = parts
             .par_iter()
             .map(|part| {
-                let canonical: Vec<Sym> = part
-                    .interner
+                part.interner
                     .strings
                     .iter()
                     .map(|s| Sym(names.binary_search(&&**s).expect("every name is listed") as u32))
-                    .collect();
-                let mut run: Vec<(PackedKey, i64)> = part
-                    .cube
-                    .iter()
-                    .map(|(key, &count)| {
-                        let mut key = key.unpack();
-                        key.remap(&canonical);
-                        (PackedKey::new(&key), count)
-                    })
-                    .collect();
-                run.par_sort_unstable_by_key(|cell| cell.0);
-                run
+                    .collect()
             })
             .collect();
-        SortedCells {
-            cells: merge_runs(runs),
-            names,
+        // Each part fills its own stretch of the list, in place: no intermediate vectors.
+        let mut cells =
+            vec![(PackedKey::default(), 0i64); parts.iter().map(|p| p.cube.len()).sum()];
+        let mut stretches = Vec::with_capacity(parts.len());
+        let mut rest = &mut cells[..];
+        for part in &parts {
+            let (stretch, after) = rest.split_at_mut(part.cube.len());
+            stretches.push(stretch);
+            rest = after;
         }
+        stretches
+            .into_par_iter()
+            .zip(&parts)
+            .zip(&canonical)
+            .for_each(|((stretch, part), canonical)| {
+                for (cell, (key, &count)) in stretch.iter_mut().zip(&part.cube) {
+                    let mut key = key.unpack();
+                    key.remap(canonical);
+                    *cell = (PackedKey::new(&key), count);
+                }
+            });
+        cells.par_sort_unstable_by_key(|cell| cell.0);
+        cells.dedup_by(|cell, kept| {
+            let same = cell.0 == kept.0;
+            if same {
+                kept.1 += cell.1;
+            }
+            same
+        });
+        SortedCells { cells, names }
     }
 }
 
@@ -410,36 +427,6 @@ impl<'a> SortedCells<'a> {
     pub fn row(&self, i: usize) -> CubeRow<'a> {
         let (key, count) = self.cells[i];
         row(&self.names, &key.unpack(), count)
-    }
-}
-
-/// Merges sorted runs of cells into one sorted run, adding up the counts of equal keys.
-fn merge_runs(mut runs: Vec<Vec<(PackedKey, i64)>>) -> Vec<(PackedKey, i64)> {
-    if runs.len() <= 1 {
-        return runs.pop().unwrap_or_default();
-    }
-    let mut heads = vec![0usize; runs.len()];
-    let mut out: Vec<(PackedKey, i64)> =
-        Vec::with_capacity(runs.iter().map(Vec::len).max().unwrap_or(0));
-    loop {
-        // A handful of runs (one per worker): a linear pick of the least head is enough.
-        let mut least: Option<usize> = None;
-        for (r, run) in runs.iter().enumerate() {
-            if let Some(cell) = run.get(heads[r])
-                && least.is_none_or(|l| cell.0 < runs[l][heads[l]].0)
-            {
-                least = Some(r);
-            }
-        }
-        let Some(r) = least else {
-            return out;
-        };
-        let (key, count) = runs[r][heads[r]];
-        heads[r] += 1;
-        match out.last_mut() {
-            Some(last) if last.0 == key => last.1 += count,
-            _ => out.push((key, count)),
-        }
     }
 }
 

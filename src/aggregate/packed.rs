@@ -15,7 +15,7 @@ use crate::classify::{Category, Permanence, Provider};
 use crate::event::{EnhancedCode, Outcome, Source, Stage};
 
 /// A [`CubeKey`] as a 384-bit number (372 bits used).
-#[derive(Debug, Clone, Copy, Eq)]
+#[derive(Debug, Clone, Copy, Eq, Default)]
 pub struct PackedKey([u64; WORDS]);
 
 const WORDS: usize = 6;
