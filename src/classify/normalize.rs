@@ -77,8 +77,13 @@ fn push_word(word: &[u8], after_host: &mut bool, out: &mut Vec<u8>, start: usize
         out.push(b' ');
     }
     *after_host = word.eq_ignore_ascii_case(b"host");
+    push_lowercase(word, out);
+}
+
+/// Appends `bytes` ASCII-lowercased.
+fn push_lowercase(bytes: &[u8], out: &mut Vec<u8>) {
     let at = out.len();
-    out.extend_from_slice(word);
+    out.extend_from_slice(bytes);
     out[at..].make_ascii_lowercase();
 }
 
@@ -113,9 +118,7 @@ fn push_token(
     } else if url {
         push_url(token, out);
     } else {
-        let at = out.len();
-        out.extend_from_slice(token);
-        out[at..].make_ascii_lowercase();
+        push_lowercase(token, out);
     }
 }
 
@@ -330,9 +333,7 @@ fn push_url(token: &[u8], out: &mut Vec<u8>) {
         Some(q) if token[q..].iter().filter(|b| b.is_ascii_digit()).count() >= 4 => q,
         _ => token.len(),
     };
-    let at = out.len();
-    out.extend_from_slice(&token[..cut]);
-    out[at..].make_ascii_lowercase();
+    push_lowercase(&token[..cut], out);
 }
 
 /// The normalised text as the rule patterns see it: with every character that has a
