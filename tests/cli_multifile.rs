@@ -9,27 +9,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bouncestat::sink::{Table, read_table};
-use bouncestat::synth::{PostfixConfig, TimestampStyle, generate_postfix};
+use bouncestat::synth::{PostfixConfig, generate_postfix};
 
 mod common;
 use common::{bouncestat, render};
 
-/// A generated Postfix log with quick retries and expiries, so many queue files are open at
-/// any point of it. RFC 3339 stamps carry their year, so no file's mtime matters.
+/// A generated Postfix log in which many queue files are open at any point.
 fn log(seed: u64, bytes: u64) -> Vec<u8> {
-    let config = PostfixConfig {
-        seed,
-        target_bytes: Some(bytes),
-        target_lines: None,
-        timestamp_style: TimestampStyle::Rfc3339,
-        messages_per_second: 5.0,
-        min_backoff_secs: 10,
-        max_backoff_secs: 40,
-        queue_lifetime_secs: 120,
-        ..PostfixConfig::default()
-    };
     let mut log = Vec::new();
-    generate_postfix(&config, &mut log).unwrap();
+    generate_postfix(&PostfixConfig::many_open_queue_files(seed, bytes), &mut log).unwrap();
     log
 }
 

@@ -643,23 +643,12 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
-    use crate::synth::{PostfixConfig, SplitMix64, TimestampStyle, generate_postfix};
+    use crate::synth::{PostfixConfig, SplitMix64, generate_postfix};
 
     /// A generated Postfix log with retries, cut at line ends into `parts` inputs, so that
     /// messages (and their deferred recipients) span the cuts.
     fn rotated_log(parts: usize) -> Vec<Vec<u8>> {
-        // Few messages a second with quick retries and expiries: many queue files are open
-        // at every cut.
-        let config = PostfixConfig {
-            target_bytes: Some(200_000),
-            target_lines: None,
-            timestamp_style: TimestampStyle::Rfc3339,
-            messages_per_second: 5.0,
-            min_backoff_secs: 10,
-            max_backoff_secs: 40,
-            queue_lifetime_secs: 120,
-            ..PostfixConfig::default()
-        };
+        let config = PostfixConfig::many_open_queue_files(42, 200_000);
         let mut log = Vec::new();
         generate_postfix(&config, &mut log).unwrap();
         let ranges = crate::input::split_chunks(&log, log.len() / parts + 1);

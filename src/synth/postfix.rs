@@ -114,6 +114,26 @@ impl Default for PostfixConfig {
     }
 }
 
+impl PostfixConfig {
+    /// About `bytes` of log with few messages a second, quick retries and short queue lifetimes,
+    /// so that many queue files are open at any point of it: cut anywhere, messages and their
+    /// deferred recipients span the cut. RFC 3339 stamps carry their year, so no file's mtime
+    /// matters. For tests of correlation across blocks and files.
+    pub fn many_open_queue_files(seed: u64, bytes: u64) -> PostfixConfig {
+        PostfixConfig {
+            seed,
+            target_bytes: Some(bytes),
+            target_lines: None,
+            timestamp_style: TimestampStyle::Rfc3339,
+            messages_per_second: 5.0,
+            min_backoff_secs: 10,
+            max_backoff_secs: 40,
+            queue_lifetime_secs: 120,
+            ..PostfixConfig::default()
+        }
+    }
+}
+
 /// Writes a synthetic Postfix log to `out` and returns its ground truth.
 ///
 /// # Errors
