@@ -619,7 +619,7 @@ pub fn run_in_memory(
         let format =
             Format::detect(&data[..data.len().min(DETECT_BYTES)]).unwrap_or(Format::Postfix);
         let ranges = if format.is_line_based() {
-            crate::input::split_chunks(data, config.block_bytes)
+            crate::input::split_chunks_tapered(data, config.block_bytes)
         } else {
             whole_input(data.len())
         };
