@@ -260,8 +260,9 @@ impl EnhancedCode {
     }
 }
 
-/// An enhanced status code as text (`5.7.606`), stored inline; dereferences to `&str`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// An enhanced status code as text (`5.7.606`), stored inline; dereferences to `&str`, and
+/// sorts as that text does (`5.1.10` after `5.1.1`, before `5.1.2`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CodeText {
     len: u8,
     bytes: [u8; CodeText::CAPACITY],
@@ -284,6 +285,18 @@ impl std::ops::Deref for CodeText {
     fn deref(&self) -> &str {
         // Only ASCII digits and dots are ever pushed.
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl Ord for CodeText {
+    fn cmp(&self, other: &CodeText) -> std::cmp::Ordering {
+        self.bytes[..usize::from(self.len)].cmp(&other.bytes[..usize::from(other.len)])
+    }
+}
+
+impl PartialOrd for CodeText {
+    fn partial_cmp(&self, other: &CodeText) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -423,6 +436,16 @@ pub fn domain_of(address: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_text_sorts_as_its_text() {
+        let mut codes: Vec<CodeText> = [(5, 1, 2), (5, 1, 10), (4, 7, 0), (5, 1, 1), (5, 7, 606)]
+            .map(|(c, s, d)| EnhancedCode::new(c, s, d).text())
+            .to_vec();
+        codes.sort();
+        let texts: Vec<&str> = codes.iter().map(|c| &**c).collect();
+        assert_eq!(texts, ["4.7.0", "5.1.1", "5.1.10", "5.1.2", "5.7.606"]);
+    }
 
     #[test]
     fn enhanced_code_parsing() {

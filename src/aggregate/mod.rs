@@ -423,6 +423,17 @@ impl<'a> SortedCells<'a> {
         self.cells[i].0.hour()
     }
 
+    /// The keys and counts of the cells in `range`. The keys' symbols are positions in
+    /// [`SortedCells::names`].
+    pub fn cells(&self, range: std::ops::Range<usize>) -> &[(PackedKey, i64)] {
+        &self.cells[range]
+    }
+
+    /// Every name of the run, sorted and distinct: the empty string (absent) first.
+    pub fn names(&self) -> &[&'a str] {
+        &self.names
+    }
+
     /// Cell `i` resolved to a row.
     pub fn row(&self, i: usize) -> CubeRow<'a> {
         let (key, count) = self.cells[i];

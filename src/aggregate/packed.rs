@@ -183,33 +183,108 @@ impl PackedKey {
         (get::<AT_HOUR, HOUR>(&self.0) ^ 1 << 63) as i64
     }
 
+    /// The whole key. A caller that needs one or two fields reads them with the accessors
+    /// below, which decode nothing else.
     #[inline]
     pub fn unpack(self) -> CubeKey {
-        let w = &self.0;
-        let sym = |bits: u64| Sym(bits as u32);
         CubeKey {
             hour: self.hour(),
-            source: Source::ALL[get::<AT_SOURCE, ENUM>(w) as usize],
-            mta_host: sym(get::<AT_MTA_HOST, SYM>(w)),
-            sender_domain: sym(get::<AT_SENDER, SYM>(w)),
-            recipient_domain: sym(get::<AT_RECIPIENT, SYM>(w)),
-            provider: Provider::ALL[get::<AT_PROVIDER, ENUM>(w) as usize],
-            outcome: Outcome::ALL[get::<AT_OUTCOME, ENUM>(w) as usize],
-            reply_code: match get::<AT_REPLY, REPLY>(w) {
-                0 => None,
-                c => Some((c - 1) as u16),
-            },
-            enhanced_code: unpack_code(get::<AT_ENHANCED, CODE>(w)),
-            dsn: unpack_code(get::<AT_DSN, CODE>(w)),
-            category: Category::ALL[get::<AT_CATEGORY, ENUM>(w) as usize],
-            permanence: Permanence::ALL[get::<AT_PERMANENCE, ENUM>(w) as usize],
-            stage: (get::<AT_STAGE, ENUM>(w) as usize)
-                .checked_sub(1)
-                .map(|s| Stage::ALL[s]),
-            bounce_message: get::<AT_BOUNCE, FLAG>(w) != 0,
-            esp_type: sym(get::<AT_ESP_TYPE, SYM>(w)),
-            esp_subtype: sym(get::<AT_ESP_SUBTYPE, SYM>(w)),
+            source: self.source(),
+            mta_host: self.mta_host(),
+            sender_domain: self.sender_domain(),
+            recipient_domain: self.recipient_domain(),
+            provider: self.provider(),
+            outcome: self.outcome(),
+            reply_code: self.reply_code(),
+            enhanced_code: self.enhanced_code(),
+            dsn: self.dsn(),
+            category: self.category(),
+            permanence: self.permanence(),
+            stage: self.stage(),
+            bounce_message: self.bounce_message(),
+            esp_type: self.esp_type(),
+            esp_subtype: self.esp_subtype(),
         }
+    }
+
+    #[inline(always)]
+    pub fn source(self) -> Source {
+        Source::ALL[get::<AT_SOURCE, ENUM>(&self.0) as usize]
+    }
+
+    #[inline(always)]
+    pub fn mta_host(self) -> Sym {
+        Sym(get::<AT_MTA_HOST, SYM>(&self.0) as u32)
+    }
+
+    #[inline(always)]
+    pub fn sender_domain(self) -> Sym {
+        Sym(get::<AT_SENDER, SYM>(&self.0) as u32)
+    }
+
+    #[inline(always)]
+    pub fn recipient_domain(self) -> Sym {
+        Sym(get::<AT_RECIPIENT, SYM>(&self.0) as u32)
+    }
+
+    #[inline(always)]
+    pub fn provider(self) -> Provider {
+        Provider::ALL[get::<AT_PROVIDER, ENUM>(&self.0) as usize]
+    }
+
+    #[inline(always)]
+    pub fn outcome(self) -> Outcome {
+        Outcome::ALL[get::<AT_OUTCOME, ENUM>(&self.0) as usize]
+    }
+
+    #[inline(always)]
+    pub fn reply_code(self) -> Option<u16> {
+        match get::<AT_REPLY, REPLY>(&self.0) {
+            0 => None,
+            c => Some((c - 1) as u16),
+        }
+    }
+
+    #[inline(always)]
+    pub fn enhanced_code(self) -> Option<EnhancedCode> {
+        unpack_code(get::<AT_ENHANCED, CODE>(&self.0))
+    }
+
+    #[inline(always)]
+    pub fn dsn(self) -> Option<EnhancedCode> {
+        unpack_code(get::<AT_DSN, CODE>(&self.0))
+    }
+
+    #[inline(always)]
+    pub fn category(self) -> Category {
+        Category::ALL[get::<AT_CATEGORY, ENUM>(&self.0) as usize]
+    }
+
+    #[inline(always)]
+    pub fn permanence(self) -> Permanence {
+        Permanence::ALL[get::<AT_PERMANENCE, ENUM>(&self.0) as usize]
+    }
+
+    #[inline(always)]
+    pub fn stage(self) -> Option<Stage> {
+        (get::<AT_STAGE, ENUM>(&self.0) as usize)
+            .checked_sub(1)
+            .map(|s| Stage::ALL[s])
+    }
+
+    #[inline(always)]
+    pub fn bounce_message(self) -> bool {
+        get::<AT_BOUNCE, FLAG>(&self.0) != 0
+    }
+
+    #[inline(always)]
+    pub fn esp_type(self) -> Sym {
+        Sym(get::<AT_ESP_TYPE, SYM>(&self.0) as u32)
+    }
+
+    #[inline(always)]
+    pub fn esp_subtype(self) -> Sym {
+        Sym(get::<AT_ESP_SUBTYPE, SYM>(&self.0) as u32)
     }
 }
 

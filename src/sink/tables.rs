@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use arrow_array::builder::{Float64Builder, Int16Builder, Int64Builder, StringBuilder};
 use arrow_array::{
-    ArrayRef, BooleanArray, Int16Array, Int64Array, RecordBatch, TimestampMicrosecondArray,
+    ArrayRef, BooleanArray, DictionaryArray, Int16Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::aggregate::CubeRow;
-use crate::event::CodeText;
-use crate::event::Outcome;
+use crate::aggregate::{PackedKey, Sym};
+use crate::classify::{Category, Permanence, Provider};
+use crate::event::{EnhancedCode, Outcome, Source, Stage};
 
 /// The dataset schema version, stored in every file's key/value metadata as
 /// `bouncestat.schema_version`. Bumped only when a change is not a pure addition of nullable
@@ -178,21 +179,14 @@ pub(crate) struct OutcomeCounts {
 }
 
 impl OutcomeCounts {
-    fn add(&mut self, outcome: &str, count: i64) {
-        let slot = if outcome == Outcome::Delivered.as_str() {
-            &mut self.delivered
-        } else if outcome == Outcome::Deferred.as_str() {
-            &mut self.deferred
-        } else if outcome == Outcome::Bounced.as_str() {
-            &mut self.bounced
-        } else if outcome == Outcome::Expired.as_str() {
-            &mut self.expired
-        } else if outcome == Outcome::Complained.as_str() {
-            &mut self.complained
-        } else if outcome == Outcome::Suppressed.as_str() {
-            &mut self.suppressed
-        } else {
-            return;
+    fn add(&mut self, outcome: Outcome, count: i64) {
+        let slot = match outcome {
+            Outcome::Delivered => &mut self.delivered,
+            Outcome::Deferred => &mut self.deferred,
+            Outcome::Bounced => &mut self.bounced,
+            Outcome::Expired => &mut self.expired,
+            Outcome::Complained => &mut self.complained,
+            Outcome::Suppressed => &mut self.suppressed,
         };
         *slot += count;
     }
@@ -252,94 +246,176 @@ impl CountColumns {
     }
 }
 
-/// Column `index` of the `attempts` table (in [`Table::schema`] order) for `rows`. Columns are
-/// built one at a time so that each can be built and encoded on its own core.
-pub(crate) fn attempts_column(index: usize, rows: &[CubeRow<'_>]) -> ArrayRef {
-    fn strings<'r>(values: impl Iterator<Item = Option<&'r str>> + Clone) -> ArrayRef {
-        // Sized up front: one allocation per buffer instead of a doubling series.
-        let (count, bytes) = values
-            .clone()
-            .fold((0, 0), |(n, b), v| (n + 1, b + v.map_or(0, str::len)));
-        let mut builder = StringBuilder::with_capacity(count, bytes);
-        for value in values {
-            builder.append_option(value);
+/// The values the `attempts` string columns index into, built once per run: every name of
+/// the run (hosts and domains) and the names of each enum. A column is handed to the Parquet
+/// writer as keys into these, so no string is copied per row; the file is the same as if the
+/// strings had been copied (the writer builds its own dictionary from the values either way).
+pub(crate) struct AttemptsDictionaries<'a> {
+    names: &'a [&'a str],
+    name_values: ArrayRef,
+    source: ArrayRef,
+    provider: ArrayRef,
+    outcome: ArrayRef,
+    category: ArrayRef,
+    permanence: ArrayRef,
+    stage: ArrayRef,
+}
+
+impl<'a> AttemptsDictionaries<'a> {
+    /// `names` as [`SortedCells::names`](crate::aggregate::SortedCells::names) gives them.
+    pub(crate) fn new(names: &'a [&'a str]) -> AttemptsDictionaries<'a> {
+        fn values<'s>(names: impl IntoIterator<Item = &'s str>) -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(names))
         }
-        Arc::new(builder.finish())
+        AttemptsDictionaries {
+            names,
+            name_values: values(names.iter().copied()),
+            source: values(Source::ALL.map(Source::as_str)),
+            provider: values(Provider::ALL.map(Provider::as_str)),
+            outcome: values(Outcome::ALL.map(Outcome::as_str)),
+            category: values(Category::ALL.map(Category::as_str)),
+            permanence: values(Permanence::ALL.map(Permanence::as_str)),
+            stage: values(Stage::ALL.map(Stage::as_str)),
+        }
     }
-    let codes = |code: fn(&CubeRow<'_>) -> Option<CodeText>| {
-        let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 6);
-        for row in rows {
-            builder.append_option(code(row).as_deref());
-        }
-        Arc::new(builder.finish()) as ArrayRef
+
+    /// A name column: null where the name is empty (absent).
+    fn names(&self, syms: impl Iterator<Item = Sym>) -> ArrayRef {
+        let keys: Int32Array = syms
+            .map(|sym| {
+                let at = sym.0 as usize;
+                (!self.names[at].is_empty()).then_some(at as i32)
+            })
+            .collect();
+        dictionary(keys, &self.name_values)
+    }
+}
+
+/// Keys into `values`, which hold every key (so the array is valid by construction).
+fn dictionary(keys: Int32Array, values: &ArrayRef) -> ArrayRef {
+    Arc::new(
+        DictionaryArray::try_new(keys, values.clone())
+            .expect("every key is a position in its values"),
+    )
+}
+
+/// An enum column: the enums' discriminants are their positions in their `ALL` lists (a test
+/// in `aggregate::packed` checks that), and so in the values built from those lists.
+fn enums(positions: impl Iterator<Item = Option<usize>>, values: &ArrayRef) -> ArrayRef {
+    let keys: Int32Array = positions.map(|p| p.map(|p| p as i32)).collect();
+    dictionary(keys, values)
+}
+
+/// Column `index` of the `attempts` table (in [`Table::schema`] order) for `cells`, whose
+/// symbols index `dictionaries.names`. Columns are built one at a time so that each can be
+/// built and encoded on its own core.
+pub(crate) fn attempts_column(
+    index: usize,
+    cells: &[(PackedKey, i64)],
+    dictionaries: &AttemptsDictionaries<'_>,
+) -> ArrayRef {
+    // The batch's distinct codes written out once each: a code's text costs more to build
+    // than to look up.
+    let codes = |code: fn(PackedKey) -> Option<EnhancedCode>| {
+        let mut positions = FxHashMap::default();
+        let mut texts = StringBuilder::new();
+        let keys: Int32Array = cells
+            .iter()
+            .map(|&(key, _)| {
+                code(key).map(|code| {
+                    let next = positions.len() as i32;
+                    *positions.entry(code).or_insert_with(|| {
+                        texts.append_value(&*code.text());
+                        next
+                    })
+                })
+            })
+            .collect();
+        dictionary(keys, &(Arc::new(texts.finish()) as ArrayRef))
     };
-    let rows = rows.iter();
+    let keys = cells.iter().map(|&(key, _)| key);
+    let d = dictionaries;
     match index {
         0 => Arc::new(
             TimestampMicrosecondArray::from_iter_values(
-                rows.map(|r| r.hour.saturating_mul(US_PER_HOUR)),
+                keys.map(|k| k.hour().saturating_mul(US_PER_HOUR)),
             )
             .with_timezone("UTC"),
         ),
-        1 => strings(rows.map(|r| Some(r.source))),
-        2 => strings(rows.map(|r| non_empty(r.mta_host))),
-        3 => strings(rows.map(|r| r.sender_domain.and_then(non_empty))),
-        4 => strings(rows.map(|r| non_empty(r.recipient_domain))),
-        5 => strings(rows.map(|r| Some(r.provider))),
-        6 => strings(rows.map(|r| Some(r.outcome))),
+        1 => enums(keys.map(|k| Some(k.source() as usize)), &d.source),
+        2 => d.names(keys.map(PackedKey::mta_host)),
+        3 => d.names(keys.map(PackedKey::sender_domain)),
+        4 => d.names(keys.map(PackedKey::recipient_domain)),
+        5 => enums(keys.map(|k| Some(k.provider() as usize)), &d.provider),
+        6 => enums(keys.map(|k| Some(k.outcome() as usize)), &d.outcome),
         7 => Arc::new(Int16Array::from_iter(
-            rows.map(|r| r.reply_code.and_then(|c| i16::try_from(c).ok())),
+            keys.map(|k| k.reply_code().and_then(|c| i16::try_from(c).ok())),
         )),
-        8 => codes(|r| r.enhanced_code),
-        9 => codes(|r| r.dsn),
-        10 => strings(rows.map(|r| Some(r.category))),
-        11 => strings(rows.map(|r| Some(r.permanence))),
-        12 => strings(rows.map(|r| r.stage)),
+        8 => codes(PackedKey::enhanced_code),
+        9 => codes(PackedKey::dsn),
+        10 => enums(keys.map(|k| Some(k.category() as usize)), &d.category),
+        11 => enums(keys.map(|k| Some(k.permanence() as usize)), &d.permanence),
+        12 => enums(keys.map(|k| k.stage().map(|s| s as usize)), &d.stage),
         13 => Arc::new(BooleanArray::from_iter(
-            rows.map(|r| Some(r.bounce_message)),
+            keys.map(|k| Some(k.bounce_message())),
         )),
-        14 => Arc::new(Int64Array::from_iter_values(rows.map(|r| r.count))),
-        15 => strings(rows.map(|r| r.esp_type.and_then(non_empty))),
-        16 => strings(rows.map(|r| r.esp_subtype.and_then(non_empty))),
+        14 => Arc::new(Int64Array::from_iter_values(
+            cells.iter().map(|&(_, count)| count),
+        )),
+        15 => d.names(keys.map(PackedKey::esp_type)),
+        16 => d.names(keys.map(PackedKey::esp_subtype)),
         _ => panic!("the attempts table has no column {index}"),
     }
 }
 
 /// The key of a `by_code` cell: reply code, enhanced code, category, permanence.
-type CodeKey<'a> = (Option<u16>, Option<CodeText>, &'a str, &'a str);
+type CodeKey = (Option<u16>, Option<EnhancedCode>, Category, Permanence);
 
-/// The three rollups of one day, keyed and sorted. Bounce messages are left out: they are not
-/// any sender's mail.
-#[derive(Default)]
+/// The three rollups of one day. Bounce messages are left out: they are not any sender's
+/// mail. Cells are counted under the cube's own numbers (codes, enums and name positions),
+/// and put in key order, by name, when the rows are built.
 pub(crate) struct DayRollups<'a> {
-    by_code: FxHashMap<CodeKey<'a>, OutcomeCounts>,
-    by_provider: FxHashMap<&'a str, OutcomeCounts>,
-    by_domain: FxHashMap<(Option<&'a str>, &'a str), OutcomeCounts>,
+    /// What the name positions of the keys point at ([`SortedCells::names`](crate::aggregate::SortedCells::names)).
+    names: &'a [&'a str],
+    by_code: FxHashMap<CodeKey, OutcomeCounts>,
+    by_provider: FxHashMap<Provider, OutcomeCounts>,
+    by_domain: FxHashMap<(Sym, Provider), OutcomeCounts>,
 }
 
 impl<'a> DayRollups<'a> {
-    pub fn add(&mut self, row: &CubeRow<'a>) {
-        if row.bounce_message {
+    pub fn new(names: &'a [&'a str]) -> DayRollups<'a> {
+        DayRollups {
+            names,
+            by_code: FxHashMap::default(),
+            by_provider: FxHashMap::default(),
+            by_domain: FxHashMap::default(),
+        }
+    }
+
+    /// Counts one cube cell, whose symbols are positions in the names.
+    pub fn add(&mut self, key: PackedKey, count: i64) {
+        if key.bounce_message() {
             return;
         }
+        let (outcome, provider) = (key.outcome(), key.provider());
         let code_key = (
-            row.reply_code,
-            row.enhanced_code,
-            row.category,
-            row.permanence,
+            key.reply_code(),
+            key.enhanced_code(),
+            key.category(),
+            key.permanence(),
         );
         self.by_code
             .entry(code_key)
             .or_default()
-            .add(row.outcome, row.count);
+            .add(outcome, count);
         self.by_provider
-            .entry(row.provider)
+            .entry(provider)
             .or_default()
-            .add(row.outcome, row.count);
+            .add(outcome, count);
         self.by_domain
-            .entry((non_empty(row.recipient_domain), row.provider))
+            .entry((key.recipient_domain(), provider))
             .or_default()
-            .add(row.outcome, row.count);
+            .add(outcome, count);
     }
 
     pub fn len(&self, table: Table) -> usize {
@@ -352,11 +428,10 @@ impl<'a> DayRollups<'a> {
     }
 }
 
-/// A rollup's cells in key order (they are counted in a hash map: one row of the day at a
-/// time, a sorted map would compare strings at every step).
-fn sorted<K: Ord, V>(map: &FxHashMap<K, V>) -> Vec<(&K, &V)> {
-    let mut cells: Vec<_> = map.iter().collect();
-    cells.sort_unstable_by(|a, b| a.0.cmp(b.0));
+/// A rollup's cells with their keys as text, in key order.
+fn sorted<K, T: Ord, V>(map: &FxHashMap<K, V>, text: impl Fn(&K) -> T) -> Vec<(T, &V)> {
+    let mut cells: Vec<_> = map.iter().map(|(key, value)| (text(key), value)).collect();
+    cells.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     cells
 }
 
@@ -396,11 +471,15 @@ impl RollupColumns {
             Table::Attempts => {}
             Table::ByCode => {
                 // Enhanced codes in text order (5.1.10 after 5.1.1, before 5.1.2).
-                let mut cells: Vec<_> = rollups.by_code.iter().collect();
-                cells.sort_unstable_by_key(|((reply, code, category, permanence), _)| {
-                    (*reply, code.as_ref().map(|c| &**c), *category, *permanence)
+                let cells = sorted(&rollups.by_code, |&(reply, code, category, permanence)| {
+                    (
+                        reply,
+                        code.map(EnhancedCode::text),
+                        category.as_str(),
+                        permanence.as_str(),
+                    )
                 });
-                for (&(reply_code, enhanced_code, category, permanence), counts) in cells {
+                for ((reply_code, enhanced_code, category, permanence), counts) in cells {
                     self.reply_code
                         .append_option(reply_code.and_then(|c| i16::try_from(c).ok()));
                     self.enhanced_code.append_option(enhanced_code.as_deref());
@@ -412,7 +491,7 @@ impl RollupColumns {
                 }
             }
             Table::ByProvider => {
-                for (&provider, counts) in sorted(&rollups.by_provider) {
+                for (provider, counts) in sorted(&rollups.by_provider, |p| p.as_str()) {
                     self.provider.append_value(provider);
                     self.counts.append(counts);
                     pending += 1;
@@ -420,7 +499,11 @@ impl RollupColumns {
                 }
             }
             Table::ByDomain => {
-                for (&(domain, provider), counts) in sorted(&rollups.by_domain) {
+                let names = rollups.names;
+                let cells = sorted(&rollups.by_domain, |&(domain, provider)| {
+                    (non_empty(names[domain.0 as usize]), provider.as_str())
+                });
+                for ((domain, provider), counts) in cells {
                     self.recipient_domain.append_option(domain);
                     self.provider.append_value(provider);
                     self.counts.append(counts);

@@ -18,7 +18,8 @@ use parquet::schema::types::ColumnPath;
 use super::SinkError;
 use super::manifest::{DatasetManifest, Manifest, RunRecord, SupersededInput};
 use super::tables::{
-    DayRollups, RollupColumns, SCHEMA_VERSION, Table, attempts_column, day_name, day_of_hour,
+    AttemptsDictionaries, DayRollups, RollupColumns, SCHEMA_VERSION, Table, attempts_column,
+    day_name, day_of_hour,
 };
 use crate::aggregate::{Aggregate, SortedCells};
 
@@ -282,6 +283,7 @@ impl DatasetWriter {
         report: &mut WriteReport,
     ) -> Result<(), SinkError> {
         let new_root = staging.join("new");
+        let dictionaries = AttemptsDictionaries::new(cells.names());
         let mut start = 0;
         while start < cells.len() {
             let day = day_of_hour(cells.hour(start));
@@ -302,13 +304,14 @@ impl DatasetWriter {
             let (attempts, rollups) = rayon::join(
                 || -> Result<Vec<(Table, usize, u64)>, SinkError> {
                     let path = part(Table::Attempts)?;
-                    let bytes = self.write_attempts(&path, &day, cells, day_cells.clone())?;
+                    let bytes =
+                        self.write_attempts(&path, &day, cells, &dictionaries, day_cells.clone())?;
                     Ok(vec![(Table::Attempts, day_cells.len(), bytes)])
                 },
                 || -> Result<Vec<(Table, usize, u64)>, SinkError> {
-                    let mut rollups = DayRollups::default();
-                    for i in day_cells.clone() {
-                        rollups.add(&cells.row(i));
+                    let mut rollups = DayRollups::new(cells.names());
+                    for &(key, count) in cells.cells(day_cells.clone()) {
+                        rollups.add(key, count);
                     }
                     let mut columns = RollupColumns::default();
                     let mut written = Vec::new();
@@ -357,6 +360,7 @@ impl DatasetWriter {
         path: &Path,
         day: &str,
         cells: &SortedCells<'_>,
+        dictionaries: &AttemptsDictionaries<'_>,
         range: Range<usize>,
     ) -> Result<u64, SinkError> {
         use rayon::prelude::*;
@@ -370,25 +374,21 @@ impl DatasetWriter {
             .into_serialized_writer()
             .map_err(parquet_error)?;
         let schema = Table::Attempts.schema();
-        let mut batch = Vec::with_capacity(self.config.batch_rows);
         let groups = range.clone().step_by(self.config.row_group_size);
         for (group, group_start) in groups.enumerate() {
             let group_end = (group_start + self.config.row_group_size).min(range.end);
             let mut writers = factory
                 .create_column_writers(group)
                 .map_err(parquet_error)?;
-            // Batch by batch (rows are resolved from cells a batch at a time, and the batch
-            // stays in cache), every column on its own core.
+            // Batch by batch (the batch's cells stay in cache), every column on its own core.
             for batch_start in (group_start..group_end).step_by(self.config.batch_rows) {
                 let batch_end = (batch_start + self.config.batch_rows).min(group_end);
-                batch.clear();
-                batch.extend((batch_start..batch_end).map(|i| cells.row(i)));
-                let batch = &batch;
+                let batch = cells.cells(batch_start..batch_end);
                 writers
                     .par_iter_mut()
                     .enumerate()
                     .try_for_each(|(column, writer)| {
-                        let array = attempts_column(column, batch);
+                        let array = attempts_column(column, batch, dictionaries);
                         for leaf in compute_leaves(schema.field(column), &array)? {
                             writer.write(&leaf)?;
                         }
