@@ -63,6 +63,13 @@ impl Format {
         }
     }
 
+    /// True when a [`Record::Sender`] is the message's arrival, logged once, under an id that
+    /// is never used again (Exim's `<=`): no earlier state can exist for the id. Postfix logs
+    /// `from=` again each time a message re-enters the active queue, and reuses short ids.
+    pub fn sender_is_arrival(self) -> bool {
+        matches!(self, Format::Exim)
+    }
+
     /// True for MTA logs, whose records are lines: they can be cut at any newline and parsed
     /// with [`Format::parse_line`]. ESP exports are JSON documents whose records may span lines;
     /// they are read whole by [`esp::process`].

@@ -210,7 +210,8 @@ impl<'c> ChunkProcessor<'c> {
             }
             Record::Sender { sender } => {
                 let domain = self.aggregate.interner.intern_name(domain_of(sender));
-                self.queues.sender(key, domain, sender.is_empty());
+                let arrival = self.format.sender_is_arrival();
+                self.queues.sender(key, domain, sender.is_empty(), arrival);
             }
             Record::Expired { sender } => {
                 let bounce_message = sender.is_empty();

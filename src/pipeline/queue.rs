@@ -150,6 +150,11 @@ struct LocalEntry {
     /// The chunk saw this id removed before this message appeared: nothing from earlier
     /// chunks applies to it.
     fresh: bool,
+    /// The chunk saw the message arrive (see [`Format::sender_is_arrival`]): no earlier chunk
+    /// holds anything under this id. Implies `fresh`.
+    ///
+    /// [`Format::sender_is_arrival`]: crate::format::Format::sender_is_arrival
+    arrived: bool,
     removed: bool,
     deferred: Vec<Pending>,
     /// Recipients that reached a final outcome here (only kept when not fresh, to drop them
@@ -166,6 +171,7 @@ impl LocalEntry {
             sender,
             bounce_message,
             fresh,
+            arrived: false,
             removed: false,
             deferred: Vec::new(),
             finalized: SmallVec::new(),
@@ -217,7 +223,12 @@ impl LocalQueues {
     /// numbering, so the state can leave the worker whose `interner` it was built against:
     /// the worker keeps its aggregate across blocks, and only what correlation still needs
     /// travels to the merger, which maps these strings to its own symbols.
+    ///
+    /// Messages that arrived and left the queue within the chunk are dropped first: the merger
+    /// has nothing to join them with, and nothing of theirs to keep.
     pub fn export(&mut self, interner: &Interner) -> Vec<Box<str>> {
+        self.entries
+            .retain(|_, entry| !(entry.arrived && entry.removed));
         let mut exported = Exported::new(interner);
         for entry in self.entries.values_mut() {
             entry.sender = exported.sym(entry.sender);
@@ -259,12 +270,20 @@ impl LocalQueues {
             + instances
     }
 
-    /// qmgr `from=`: the message is (again) in the active queue.
-    pub fn sender(&mut self, key: QueueKey, sender_domain: Sym, bounce_message: bool) {
+    /// qmgr `from=`: the message is (again) in the active queue. Exim `<=` (an `arrival`):
+    /// the message is new.
+    pub fn sender(
+        &mut self,
+        key: QueueKey,
+        sender_domain: Sym,
+        bounce_message: bool,
+        arrival: bool,
+    ) {
         match self.entries.get_mut(&key) {
             None => {
-                self.entries
-                    .insert(key, LocalEntry::new(sender_domain, bounce_message, false));
+                let mut entry = LocalEntry::new(sender_domain, bounce_message, arrival);
+                entry.arrived = arrival;
+                self.entries.insert(key, entry);
             }
             Some(entry) if entry.removed => {
                 *entry = LocalEntry::new(sender_domain, bounce_message, true);
@@ -511,6 +530,34 @@ impl Correlator {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn only_messages_that_arrived_and_left_in_the_chunk_stay_behind() {
+        let interner = Interner::default();
+        let mut queues = LocalQueues::default();
+        let instance = queues.instances.id(b"mx1", b"");
+        let key = |id: &[u8]| QueueKey::new(instance, id).unwrap();
+        // Exim: arrived and completed here; arrived and still queued.
+        queues.sender(key(b"1jmFYj-00039V-QX"), Sym(0), false, true);
+        queues.removed(key(b"1jmFYj-00039V-QX"));
+        queues.sender(key(b"1jmFYj-00039V-QY"), Sym(0), false, true);
+        // Completed here, but arrived in an earlier chunk: the merger drops its state.
+        queues.removed(key(b"1jmFYj-00039V-QZ"));
+        // Postfix: `from=` then `removed` may end a message an earlier chunk saw deferred.
+        queues.sender(key(b"3F2A51C0D2"), Sym(0), false, false);
+        queues.removed(key(b"3F2A51C0D2"));
+        queues.export(&interner);
+        let mut left: Vec<&[u8]> = queues
+            .entries
+            .keys()
+            .map(|k| &k.id[..usize::from(k.len)])
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [&b"1jmFYj-00039V-QY"[..], b"1jmFYj-00039V-QZ", b"3F2A51C0D2"]
+        );
+    }
 
     proptest! {
         #[test]
