@@ -10,6 +10,7 @@
 //! state kept between chunks is the set of queue files still open, which stays flat as input
 //! grows.
 
+use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHasher};
@@ -223,12 +224,7 @@ impl LocalQueues {
     /// numbering, so the state can leave the worker whose `interner` it was built against:
     /// the worker keeps its aggregate across blocks, and only what correlation still needs
     /// travels to the merger, which maps these strings to its own symbols.
-    ///
-    /// Messages that arrived and left the queue within the chunk are dropped first: the merger
-    /// has nothing to join them with, and nothing of theirs to keep.
     pub fn export(&mut self, interner: &Interner) -> Vec<Box<str>> {
-        self.entries
-            .retain(|_, entry| !(entry.arrived && entry.removed));
         let mut exported = Exported::new(interner);
         for entry in self.entries.values_mut() {
             entry.sender = exported.sym(entry.sender);
@@ -351,12 +347,18 @@ impl LocalQueues {
         }
     }
 
-    /// qmgr `removed`: the queue file is gone.
+    /// qmgr `removed`: the queue file is gone. A message that arrived in this chunk is
+    /// forgotten at once: the merger would have nothing to join it with and nothing of it to
+    /// keep, and the table stays as small as the set of messages still queued.
     pub fn removed(&mut self, key: QueueKey) {
-        let entry = self
-            .entries
-            .entry(key)
-            .or_insert_with(|| LocalEntry::new(Sym(0), false, false));
+        let entry = match self.entries.entry(key) {
+            Entry::Occupied(entry) if entry.get().arrived => {
+                entry.remove();
+                return;
+            }
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(slot) => slot.insert(LocalEntry::new(Sym(0), false, false)),
+        };
         entry.removed = true;
         entry.deferred.clear();
     }
