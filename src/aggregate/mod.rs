@@ -6,12 +6,9 @@
 //! is associative and commutative, so the result never depends on how the input was split or
 //! how many threads ran.
 
-mod cube;
 mod packed;
 
 use rustc_hash::FxHashMap as HashMap;
-
-use cube::Cube;
 
 pub use packed::PackedKey;
 
@@ -219,8 +216,8 @@ pub struct CubeRow<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Aggregate {
     pub interner: Interner,
-    /// Counts by cell, keyed by the packed form (see [`PackedKey`]), a table per hour.
-    cube: Cube,
+    /// Counts by cell, keyed by the packed form (see [`PackedKey`]).
+    cube: HashMap<PackedKey, i64>,
     /// Whole aggregates added with [`Aggregate::add_part`], each with its own interner. They
     /// are combined only when [`Aggregate::rows`] sorts every cell, which costs less than
     /// hashing every cell of one into another.
@@ -260,12 +257,12 @@ impl Aggregate {
             esp_type: self.interner.intern(event.esp_type.unwrap_or_default()),
             esp_subtype: self.interner.intern(event.esp_subtype.unwrap_or_default()),
         };
-        self.cube.add(PackedKey::new(&key), 1);
+        *self.cube.entry(PackedKey::new(&key)).or_insert(0) += 1;
     }
 
     /// Counts `count` attempts in one cell whose symbols belong to this aggregate's interner.
     pub fn add_cell(&mut self, key: CubeKey, count: i64) {
-        self.cube.add(PackedKey::new(&key), count);
+        *self.cube.entry(PackedKey::new(&key)).or_insert(0) += count;
     }
 
     /// Merges `other` into `self` and returns the table that maps `other`'s symbols to
@@ -280,7 +277,7 @@ impl Aggregate {
         for (key, count) in other.cube {
             let mut key = key.unpack();
             key.remap(&remap);
-            self.cube.add(PackedKey::new(&key), count);
+            *self.cube.entry(PackedKey::new(&key)).or_insert(0) += count;
         }
         remap
     }
@@ -358,10 +355,10 @@ impl Aggregate {
             .collect();
         names.par_sort_unstable();
         names.dedup();
-        // Every part's cells with canonical symbols in one list, an hour after the other; each
-        // hour's stretch is filled from the parts' tables of that hour and sorted on its own,
-        // the hours on all cores. Then the entries of a cell found in several parts are added
-        // up.
+        // Every part's cells with canonical symbols in one list, sorted on all cores, then
+        // the entries of a cell found in several parts added up. (One sort of everything
+        // beats sorting each part and merging the runs: the merge is a serial pass, and the
+        // runs and the merged list would both be in memory.)
         let canonical: Vec<Vec<Sym>> = parts
             .par_iter()
             .map(|part| {
@@ -372,45 +369,28 @@ impl Aggregate {
                     .collect()
             })
             .collect();
-        let mut hours: Vec<i64> = parts
-            .iter()
-            .flat_map(|part| part.cube.hours().iter().map(|h| h.hour))
-            .collect();
-        hours.sort_unstable();
-        hours.dedup();
-        let sizes: Vec<usize> = hours
-            .iter()
-            .map(|&hour| {
-                parts
-                    .iter()
-                    .filter_map(|part| part.cube.hour(hour))
-                    .map(|cells| cells.len())
-                    .sum()
-            })
-            .collect();
-        let mut cells = vec![(PackedKey::default(), 0i64); sizes.iter().sum()];
-        let mut stretches = Vec::with_capacity(hours.len());
+        // Each part fills its own stretch of the list, in place: no intermediate vectors.
+        let mut cells =
+            vec![(PackedKey::default(), 0i64); parts.iter().map(|p| p.cube.len()).sum()];
+        let mut stretches = Vec::with_capacity(parts.len());
         let mut rest = &mut cells[..];
-        for &size in &sizes {
-            let (stretch, after) = rest.split_at_mut(size);
+        for part in &parts {
+            let (stretch, after) = rest.split_at_mut(part.cube.len());
             stretches.push(stretch);
             rest = after;
         }
         stretches
             .into_par_iter()
-            .zip(&hours)
-            .for_each(|(stretch, &hour)| {
-                let mut slots = stretch.iter_mut();
-                for (part, canonical) in parts.iter().zip(&canonical) {
-                    for (key, &count) in part.cube.hour(hour).into_iter().flatten() {
-                        let mut key = key.unpack();
-                        key.remap(canonical);
-                        *slots.next().expect("sized for every cell") =
-                            (PackedKey::new(&key), count);
-                    }
+            .zip(&parts)
+            .zip(&canonical)
+            .for_each(|((stretch, part), canonical)| {
+                for (cell, (key, &count)) in stretch.iter_mut().zip(&part.cube) {
+                    let mut key = key.unpack();
+                    key.remap(canonical);
+                    *cell = (PackedKey::new(&key), count);
                 }
-                stretch.par_sort_unstable_by_key(|cell| cell.0);
             });
+        cells.par_sort_unstable_by_key(|cell| cell.0);
         cells.dedup_by(|cell, kept| {
             let same = cell.0 == kept.0;
             if same {
