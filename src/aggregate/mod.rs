@@ -345,61 +345,100 @@ impl Aggregate {
     /// Every cell in the order of [`Aggregate::rows`], without resolving them to rows yet (a
     /// row is several times the size of a cell: the sink resolves a batch at a time).
     pub fn sorted_cells(&self) -> SortedCells<'_> {
-        use rayon::prelude::*;
-        let parts: Vec<&Aggregate> = self.all_parts().filter(|p| !p.cube.is_empty()).collect();
-        // Every name of every part, sorted: a name's position is its canonical symbol, so
-        // keys from different parts compare (and sort by name) as plain integers.
-        let mut names: Vec<&str> = parts
-            .iter()
-            .flat_map(|part| part.interner.strings.iter().map(|s| &**s))
-            .collect();
-        names.par_sort_unstable();
-        names.dedup();
-        // Every part's cells with canonical symbols in one list, sorted on all cores, then
-        // the entries of a cell found in several parts added up. (One sort of everything
-        // beats sorting each part and merging the runs: the merge is a serial pass, and the
-        // runs and the merged list would both be in memory.)
-        let canonical: Vec<Vec<Sym>> = parts
-            .par_iter()
-            .map(|part| {
-                part.interner
-                    .strings
-                    .iter()
-                    .map(|s| Sym(names.binary_search(&&**s).expect("every name is listed") as u32))
-                    .collect()
-            })
-            .collect();
-        // Each part fills its own stretch of the list, in place: no intermediate vectors.
-        let mut cells =
-            vec![(PackedKey::default(), 0i64); parts.iter().map(|p| p.cube.len()).sum()];
-        let mut stretches = Vec::with_capacity(parts.len());
-        let mut rest = &mut cells[..];
-        for part in &parts {
-            let (stretch, after) = rest.split_at_mut(part.cube.len());
-            stretches.push(stretch);
-            rest = after;
-        }
-        stretches
-            .into_par_iter()
-            .zip(&parts)
-            .zip(&canonical)
-            .for_each(|((stretch, part), canonical)| {
-                for (cell, (key, &count)) in stretch.iter_mut().zip(&part.cube) {
-                    let mut key = key.unpack();
-                    key.remap(canonical);
-                    *cell = (PackedKey::new(&key), count);
-                }
-            });
-        cells.par_sort_unstable_by_key(|cell| cell.0);
-        cells.dedup_by(|cell, kept| {
-            let same = cell.0 == kept.0;
-            if same {
-                kept.1 += cell.1;
-            }
-            same
-        });
-        SortedCells { cells, names }
+        sort_cells(
+            self.all_parts()
+                .map(|part| (&part.interner, Cells::Borrowed(&part.cube)))
+                .collect(),
+        )
     }
+
+    /// [`Aggregate::sorted_cells`], emptying the cube while its cells are copied out: each
+    /// part's table is freed once copied, so the tables and the sorted list are never both
+    /// whole in memory. The names stay; the aggregate holds no cells afterwards.
+    pub fn take_sorted_cells(&mut self) -> SortedCells<'_> {
+        let mut cubes = vec![std::mem::take(&mut self.cube)];
+        cubes.extend(self.parts.iter_mut().map(|p| std::mem::take(&mut p.cube)));
+        let this: &Aggregate = self;
+        sort_cells(
+            this.all_parts()
+                .map(|part| &part.interner)
+                .zip(cubes.into_iter().map(Cells::Owned))
+                .collect(),
+        )
+    }
+}
+
+/// A part's cube table, read in place or consumed.
+enum Cells<'c> {
+    Borrowed(&'c HashMap<PackedKey, i64>),
+    Owned(HashMap<PackedKey, i64>),
+}
+
+impl Cells<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Cells::Borrowed(cells) => cells.len(),
+            Cells::Owned(cells) => cells.len(),
+        }
+    }
+}
+
+/// The cells of every part with canonical symbols, in the dataset's order.
+fn sort_cells<'a>(parts: Vec<(&'a Interner, Cells<'_>)>) -> SortedCells<'a> {
+    use rayon::prelude::*;
+    let parts: Vec<_> = parts.into_iter().filter(|(_, c)| c.len() > 0).collect();
+    // Every name of every part, sorted: a name's position is its canonical symbol, so keys
+    // from different parts compare (and sort by name) as plain integers.
+    let mut names: Vec<&str> = parts
+        .iter()
+        .flat_map(|(interner, _)| interner.strings.iter().map(|s| &**s))
+        .collect();
+    names.par_sort_unstable();
+    names.dedup();
+    let canonical: Vec<Vec<Sym>> = parts
+        .par_iter()
+        .map(|(interner, _)| {
+            interner
+                .strings
+                .iter()
+                .map(|s| Sym(names.binary_search(&&**s).expect("every name is listed") as u32))
+                .collect()
+        })
+        .collect();
+    // Every part's cells in one list, a part after the other (an owned table is freed as
+    // soon as it is copied), sorted on all cores; then the entries of a cell found in several
+    // parts are added up. (One sort of everything beats sorting each part and merging the
+    // runs: the merge is a serial pass, and the runs and the merged list would both be in
+    // memory.)
+    let remapped = |key: PackedKey, canonical: &[Sym]| {
+        let mut key = key.unpack();
+        key.remap(canonical);
+        PackedKey::new(&key)
+    };
+    let mut cells = Vec::with_capacity(parts.iter().map(|(_, c)| c.len()).sum());
+    for ((_, part), canonical) in parts.into_iter().zip(&canonical) {
+        match part {
+            Cells::Borrowed(table) => cells.extend(
+                table
+                    .iter()
+                    .map(|(&key, &count)| (remapped(key, canonical), count)),
+            ),
+            Cells::Owned(table) => cells.extend(
+                table
+                    .into_iter()
+                    .map(|(key, count)| (remapped(key, canonical), count)),
+            ),
+        }
+    }
+    cells.par_sort_unstable_by_key(|cell: &(PackedKey, i64)| cell.0);
+    cells.dedup_by(|cell, kept| {
+        let same = cell.0 == kept.0;
+        if same {
+            kept.1 += cell.1;
+        }
+        same
+    });
+    SortedCells { cells, names }
 }
 
 /// The cells of an [`Aggregate`] in the dataset's order. See [`Aggregate::sorted_cells`].
@@ -584,6 +623,23 @@ mod tests {
             prop_assert_eq!(&rows_owned(&left), &whole);
             prop_assert_eq!(&rows_owned(&right), &whole);
             prop_assert_eq!(&rows_owned(&reversed), &whole);
+        }
+
+        #[test]
+        fn taking_the_sorted_cells_gives_the_same_cells_and_empties_the_cube(
+            a in prop::collection::vec((0u8..40, 0u8..4), 0..50),
+            b in prop::collection::vec((0u8..40, 0u8..4), 0..50),
+        ) {
+            let mut parts = build(&a);
+            parts.add_part(build(&b));
+            let borrowed = parts.sorted_cells();
+            let expected: Vec<String> =
+                (0..borrowed.len()).map(|i| format!("{:?}", borrowed.row(i))).collect();
+            let mut taken = parts.clone();
+            let cells = taken.take_sorted_cells();
+            let rows: Vec<String> = (0..cells.len()).map(|i| format!("{:?}", cells.row(i))).collect();
+            prop_assert_eq!(rows, expected);
+            prop_assert_eq!(taken.cells(), 0);
         }
     }
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
+use bouncestat::aggregate::Aggregate;
 use bouncestat::classify::Classifier;
 use bouncestat::event::Outcome;
 use bouncestat::format::Format;
@@ -106,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut blocks = FileBlocks::new(&files, read, progress.clone());
     let on_block = |bytes| progress.inc(bytes);
-    let output = pipeline::run(&mut blocks, files.len(), &config, &classifier, &on_block)
+    let mut output = pipeline::run(&mut blocks, files.len(), &config, &classifier, &on_block)
         .context("cannot start worker threads")?;
     progress.finish();
     let parse_seconds = clock.elapsed().as_secs_f64();
@@ -114,18 +115,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("bouncestat: {}", failure.message);
     }
 
+    // Counted before the write, which consumes the aggregate.
+    let providers = provider_totals(&output.aggregate);
     let mut written = None;
     if let Some(out) = &args.out {
         let mut manifest = Manifest::new(started);
         manifest.run_finished = Some(Timestamp::now());
         manifest.inputs = fingerprints(&files, &blocks.compression, &output);
         let write_clock = Instant::now();
-        let report = sink::write_dataset(out, &output.aggregate, &manifest)
+        let aggregate = std::mem::take(&mut output.aggregate);
+        let report = sink::write_dataset(out, aggregate, &manifest)
             .with_context(|| format!("writing the dataset in {}", out.display()))?;
         written = Some((out.clone(), report, write_clock.elapsed().as_secs_f64()));
     }
 
-    let summary = summarize(&args, &files, &output, parse_seconds, written.as_ref());
+    let summary = summarize(
+        &args,
+        &files,
+        &output,
+        &providers,
+        parse_seconds,
+        written.as_ref(),
+    );
     print!("{summary}");
 
     let rejected = output.stats.rejected_lines();
@@ -168,6 +179,7 @@ fn summarize(
     args: &Args,
     files: &[InputFile],
     output: &Output,
+    providers: &[(&str, [i64; ATTEMPTS.len()])],
     seconds: f64,
     written: Option<&(PathBuf, sink::WriteReport, f64)>,
 ) -> String {
@@ -207,25 +219,6 @@ fn summarize(
         stats.bounce_message_events, stats.events_without_sender, stats.content_filter_handoffs
     );
 
-    // Providers, most failed attempts first (senders' mail only; complaints and
-    // suppressions are not attempts to the provider's servers).
-    const ATTEMPTS: [Outcome; 4] = [
-        Outcome::Delivered,
-        Outcome::Deferred,
-        Outcome::Bounced,
-        Outcome::Expired,
-    ];
-    let mut providers: BTreeMap<&str, [i64; ATTEMPTS.len()]> = BTreeMap::new();
-    for (key, count) in output.aggregate.iter().filter(|(k, _)| !k.bounce_message) {
-        let Some(slot) = ATTEMPTS.iter().position(|o| *o == key.outcome) else {
-            continue;
-        };
-        providers.entry(key.provider.as_str()).or_default()[slot] += count;
-    }
-    // Everything but the first slot (delivered) failed.
-    let failed = |counts: &[i64; ATTEMPTS.len()]| -> i64 { counts[1..].iter().sum() };
-    let mut providers: Vec<_> = providers.into_iter().collect();
-    providers.sort_by_key(|(name, counts)| (std::cmp::Reverse(failed(counts)), *name));
     if !providers.is_empty() {
         let names: Vec<&str> = ATTEMPTS.iter().map(|o| o.as_str()).collect();
         let _ = writeln!(s, "providers ({}):", names.join(" / "));
@@ -285,4 +278,29 @@ fn parse_format(name: &str) -> Result<Format, String> {
         let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
         format!("unknown format {name:?} (known: {})", known.join(", "))
     })
+}
+
+/// The outcomes of attempts at a provider's servers (complaints and suppressions are not).
+const ATTEMPTS: [Outcome; 4] = [
+    Outcome::Delivered,
+    Outcome::Deferred,
+    Outcome::Bounced,
+    Outcome::Expired,
+];
+
+/// Attempts per provider by outcome (in [`ATTEMPTS`] order), senders' mail only, most failed
+/// attempts first.
+fn provider_totals(aggregate: &Aggregate) -> Vec<(&'static str, [i64; ATTEMPTS.len()])> {
+    let mut providers: BTreeMap<&'static str, [i64; ATTEMPTS.len()]> = BTreeMap::new();
+    for (key, count) in aggregate.iter().filter(|(k, _)| !k.bounce_message) {
+        let Some(slot) = ATTEMPTS.iter().position(|o| *o == key.outcome) else {
+            continue;
+        };
+        providers.entry(key.provider.as_str()).or_default()[slot] += count;
+    }
+    // Everything but the first slot (delivered) failed.
+    let failed = |counts: &[i64; ATTEMPTS.len()]| -> i64 { counts[1..].iter().sum() };
+    let mut providers: Vec<_> = providers.into_iter().collect();
+    providers.sort_by_key(|(name, counts)| (std::cmp::Reverse(failed(counts)), *name));
+    providers
 }

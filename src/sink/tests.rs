@@ -295,7 +295,7 @@ fn day(name: &str) -> i32 {
 fn two_days_round_trip_with_schema_metadata_and_counts() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let report = write_dataset(&out, &two_days(), &manifest("mail.log")).unwrap();
+    let report = write_dataset(&out, two_days(), &manifest("mail.log")).unwrap();
     assert_eq!(report.days, [DAY_1, DAY_2]);
     assert!(report.replaced_days.is_empty());
     assert_eq!(report.files.len(), 8);
@@ -490,10 +490,10 @@ fn all_batches(out: &Path) -> Vec<(Table, Vec<RecordBatch>)> {
 fn rerun_of_the_same_inputs_replaces_instead_of_doubling() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
-    write_dataset(out, &two_days(), &manifest("mail.log")).unwrap();
+    write_dataset(out, two_days(), &manifest("mail.log")).unwrap();
     let first = all_batches(out);
     let first_files = snapshot(out);
-    let report = write_dataset(out, &two_days(), &manifest("mail.log")).unwrap();
+    let report = write_dataset(out, two_days(), &manifest("mail.log")).unwrap();
     assert_eq!(report.replaced_days, [DAY_1, DAY_2]);
     assert!(report.superseded.is_empty());
     assert_eq!(all_batches(out), first);
@@ -517,15 +517,11 @@ fn rerun_of_the_same_inputs_replaces_instead_of_doubling() {
 fn a_run_over_some_days_leaves_the_others_alone() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
-    write_dataset(out, &two_days(), &manifest("mail.log.1")).unwrap();
+    write_dataset(out, two_days(), &manifest("mail.log.1")).unwrap();
     let before = snapshot(out);
 
-    let report = write_dataset(
-        out,
-        &aggregate_of(&day_2_attempts(5)),
-        &manifest("mail.log"),
-    )
-    .unwrap();
+    let report =
+        write_dataset(out, aggregate_of(&day_2_attempts(5)), &manifest("mail.log")).unwrap();
     assert_eq!(report.days, [DAY_2]);
     assert_eq!(report.replaced_days, [DAY_2]);
     assert_eq!(
@@ -557,14 +553,14 @@ fn a_run_over_some_days_leaves_the_others_alone() {
 fn assert_failed_write_leaves_dataset(fail: FailPoint) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
-    write_dataset(out, &aggregate_of(&day_1_attempts()), &manifest("a")).unwrap();
+    write_dataset(out, aggregate_of(&day_1_attempts()), &manifest("a")).unwrap();
     let before = snapshot(out);
     let writer = DatasetWriterBuilder::new()
         .fail_at(fail)
         .build(out)
         .unwrap();
     let error = writer
-        .write(&two_days(), &manifest("b"))
+        .write(two_days(), &manifest("b"))
         .expect_err("injected failure");
     assert!(error.to_string().contains("injected"), "{error}");
     assert_eq!(snapshot(out), before);
@@ -587,7 +583,7 @@ fn a_table_path_that_is_a_file_fails_cleanly() {
     let out = dir.path();
     fs::write(out.join("by_domain"), b"not a directory").unwrap();
     let before = snapshot(out);
-    let error = write_dataset(out, &two_days(), &manifest("a")).unwrap_err();
+    let error = write_dataset(out, two_days(), &manifest("a")).unwrap_err();
     assert!(matches!(&error, SinkError::NotADirectory { path } if path.ends_with("by_domain")));
     assert!(error.to_string().contains("by_domain"), "{error}");
     assert_eq!(snapshot(out), before);
@@ -598,10 +594,10 @@ fn a_table_path_that_is_a_file_fails_cleanly() {
 fn a_corrupt_manifest_fails_before_anything_changes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
-    write_dataset(out, &aggregate_of(&day_1_attempts()), &manifest("a")).unwrap();
+    write_dataset(out, aggregate_of(&day_1_attempts()), &manifest("a")).unwrap();
     fs::write(out.join("_manifest.json"), b"{ truncated").unwrap();
     let before = snapshot(out);
-    let error = write_dataset(out, &two_days(), &manifest("b")).unwrap_err();
+    let error = write_dataset(out, two_days(), &manifest("b")).unwrap_err();
     assert!(matches!(error, SinkError::Manifest { .. }), "{error}");
     assert_eq!(snapshot(out), before);
 }
@@ -610,7 +606,7 @@ fn a_corrupt_manifest_fails_before_anything_changes() {
 fn a_crashed_run_is_cleaned_up_and_its_parked_partition_restored() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
-    write_dataset(out, &two_days(), &manifest("a")).unwrap();
+    write_dataset(out, two_days(), &manifest("a")).unwrap();
     let before = snapshot(out);
     // A run that died in the middle of its swap: day 1 of attempts moved aside, nothing in
     // its place; plus a half-written new file.
@@ -630,7 +626,7 @@ fn a_crashed_run_is_cleaned_up_and_its_parked_partition_restored() {
 
     fs::write(out.join("._manifest.json.tmp-4000000000"), b"{").unwrap();
 
-    let report = write_dataset(out, &aggregate_of(&day_2_attempts(2)), &manifest("a")).unwrap();
+    let report = write_dataset(out, aggregate_of(&day_2_attempts(2)), &manifest("a")).unwrap();
     assert_eq!(report.stale_staging_removed, 1);
     assert!(!out.join("._manifest.json.tmp-4000000000").exists());
     assert!(staging_dirs(out).is_empty());
@@ -658,7 +654,7 @@ fn settings_are_applied_and_checked() {
         .build(dir.path())
         .unwrap();
     let aggregate = two_days();
-    writer.write(&aggregate, &manifest("a")).unwrap();
+    writer.write(aggregate.clone(), &manifest("a")).unwrap();
     let day_1_rows = aggregate
         .rows()
         .iter()
@@ -673,7 +669,7 @@ fn settings_are_applied_and_checked() {
 #[test]
 fn an_empty_run_writes_manifest_and_success_only() {
     let dir = tempfile::tempdir().unwrap();
-    let report = write_dataset(dir.path(), &Aggregate::new(), &manifest("empty")).unwrap();
+    let report = write_dataset(dir.path(), Aggregate::new(), &manifest("empty")).unwrap();
     assert!(report.days.is_empty());
     assert!(dir.path().join("_SUCCESS").is_file());
     let json: serde_json::Value =
@@ -689,7 +685,7 @@ fn a_day_of_only_bounce_messages_has_empty_rollup_files() {
         bounce_message: true,
         ..delivered("2026-11-29T15:00:00Z", b"example.org", Provider::Other)
     }];
-    let report = write_dataset(dir.path(), &aggregate_of(&only_bounces), &manifest("a")).unwrap();
+    let report = write_dataset(dir.path(), aggregate_of(&only_bounces), &manifest("a")).unwrap();
     assert_eq!(report.rows[&Table::Attempts], 1);
     assert_eq!(report.rows[&Table::ByProvider], 0);
     for table in Table::ALL {
@@ -708,7 +704,7 @@ fn names_the_log_did_not_give_are_null() {
     let dir = tempfile::tempdir().unwrap();
     // A local delivery to `root`: no recipient domain.
     let local = [delivered("2026-11-29T15:00:00Z", b"", Provider::Other)];
-    write_dataset(dir.path(), &aggregate_of(&local), &manifest("a")).unwrap();
+    write_dataset(dir.path(), aggregate_of(&local), &manifest("a")).unwrap();
     for table in [Table::Attempts, Table::ByDomain] {
         let batches = read_table(dir.path(), table).unwrap();
         let domains = batches[0].column_by_name("recipient_domain").unwrap();
@@ -754,7 +750,7 @@ fn a_date_beyond_year_9999_is_an_error_not_a_wrong_partition() {
             rule_id: "test",
         },
     );
-    let error = write_dataset(dir.path(), &aggregate, &manifest("a")).unwrap_err();
+    let error = write_dataset(dir.path(), aggregate, &manifest("a")).unwrap_err();
     assert!(matches!(error, SinkError::DateOutOfRange { .. }), "{error}");
     assert!(staging_dirs(dir.path()).is_empty());
     assert!(!dir.path().join("attempts").exists());
@@ -766,12 +762,12 @@ fn a_live_writer_holds_the_lock_and_a_dead_one_does_not() {
     let lock = dir.path().join(".bouncestat.lock");
     // This process is alive: its lock is respected.
     fs::write(&lock, std::process::id().to_string()).unwrap();
-    let error = write_dataset(dir.path(), &two_days(), &manifest("a")).unwrap_err();
+    let error = write_dataset(dir.path(), two_days(), &manifest("a")).unwrap_err();
     assert!(matches!(error, SinkError::Locked { .. }), "{error}");
     assert!(!dir.path().join("attempts").exists());
     // A pid that cannot exist: the lock is stale and taken over, then released.
     fs::write(&lock, "4000000000").unwrap();
-    write_dataset(dir.path(), &two_days(), &manifest("a")).unwrap();
+    write_dataset(dir.path(), two_days(), &manifest("a")).unwrap();
     assert!(!lock.exists());
 }
 
@@ -861,7 +857,7 @@ fn read_rows(out: &Path) -> Vec<RowText> {
 fn every_cube_cell_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let aggregate = two_days();
-    write_dataset(dir.path(), &aggregate, &manifest("a")).unwrap();
+    write_dataset(dir.path(), aggregate.clone(), &manifest("a")).unwrap();
     assert_eq!(read_rows(dir.path()), expected_rows(&aggregate));
 }
 
@@ -912,7 +908,7 @@ proptest::proptest! {
             .batch_rows(2)
             .build(dir.path())
             .unwrap()
-            .write(&aggregate, &manifest("a"))
+            .write(aggregate.clone(), &manifest("a"))
             .unwrap();
         proptest::prop_assert_eq!(read_rows(dir.path()), expected_rows(&aggregate));
 
@@ -939,5 +935,5 @@ proptest::proptest! {
 #[ignore = "writes a sample dataset for tests/readback.py"]
 fn write_sample_dataset() {
     let out = std::env::var_os("BOUNCESTAT_SAMPLE_OUT").expect("set BOUNCESTAT_SAMPLE_OUT");
-    write_dataset(Path::new(&out), &two_days(), &manifest("mail.log")).unwrap();
+    write_dataset(Path::new(&out), two_days(), &manifest("mail.log")).unwrap();
 }

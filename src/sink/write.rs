@@ -175,7 +175,7 @@ pub struct WriteReport {
 /// See [`DatasetWriter::write`].
 pub fn write_dataset(
     out_dir: &Path,
-    aggregate: &Aggregate,
+    aggregate: Aggregate,
     manifest: &Manifest,
 ) -> Result<WriteReport, SinkError> {
     DatasetWriterBuilder::new()
@@ -215,7 +215,7 @@ impl DatasetWriter {
     /// the swap) leaves the new data in place without `_SUCCESS`.
     pub fn write(
         &self,
-        aggregate: &Aggregate,
+        mut aggregate: Aggregate,
         manifest: &Manifest,
     ) -> Result<WriteReport, SinkError> {
         let out = self.out_dir.as_path();
@@ -234,7 +234,8 @@ impl DatasetWriter {
         }
 
         let mut staging = Staging::create(out)?;
-        let cells = aggregate.sorted_cells();
+        // The aggregate's tables are freed as their cells are sorted into one list.
+        let cells = aggregate.take_sorted_cells();
         let mut report = WriteReport {
             stale_staging_removed,
             ..WriteReport::default()
