@@ -162,7 +162,7 @@ echo
 echo "input: $log ($(awk -v b="$bytes" 'BEGIN {printf "%.1f", b/1e6}') MB) and $exim_log ($(awk -v b="$exim_bytes" 'BEGIN {printf "%.1f", b/1e6}') MB, exim rows), median of $runs runs, warm cache"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 base=${results[0]%% *}
-printf '| %-46s | %9s | %9s | %12s | %13s | %10s |\n' command seconds MB/s "peak RSS MB" "peak anon MB" "vs ingest"
+printf '| %-46s | %9s | %9s | %12s | %13s | %10s |\n' command seconds MB/s "peak RSS MiB" "peak anon MiB" "vs ingest"
 printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..48})" ----------- ----------- -------------- --------------- ------------
 for i in "${!names[@]}"; do
   read -r secs rss <<< "${results[$i]}"
