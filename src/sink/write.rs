@@ -203,7 +203,9 @@ impl DatasetWriter {
     }
 
     /// Writes every day present in `aggregate`, replacing those days in all four tables, then
-    /// merges `manifest` into `_manifest.json` and writes `_SUCCESS`.
+    /// merges `manifest` into `_manifest.json` and writes `_SUCCESS`. The aggregate is
+    /// consumed: its tables are freed as their cells are sorted, so the run's peak memory is
+    /// not the tables plus the sorted copy.
     ///
     /// # Errors
     ///
