@@ -58,8 +58,6 @@ impl Table {
         Table::ALL.into_iter().find(|t| t.name() == name)
     }
 
-    /// The Arrow schema of the files (without the `date` partition column, which lives in the
-    /// directory name).
     /// Columns written without min/max statistics. The `attempts` rows are sorted by hour,
     /// source, MTA host and sender domain, so a page's range of those columns is narrow and
     /// lets a reader skip it; the columns after them take most of their values in every page,
@@ -83,6 +81,8 @@ impl Table {
         }
     }
 
+    /// The Arrow schema of the files (without the `date` partition column, which lives in the
+    /// directory name).
     pub fn schema(self) -> SchemaRef {
         let fields = match self {
             Table::Attempts => vec![
