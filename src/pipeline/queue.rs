@@ -115,7 +115,12 @@ struct Pending {
     cell: CubeKey,
 }
 
-fn track(deferred: &mut Vec<Pending>, recipient: u64, cell: &CubeKey) {
+/// The deferred recipients of one message. Most messages have one recipient, so the list is
+/// kept inline: no allocation per message, and no pointer to chase when the merger looks a
+/// recipient up.
+type Deferred = SmallVec<[Pending; 1]>;
+
+fn track(deferred: &mut Deferred, recipient: u64, cell: &CubeKey) {
     let existing = deferred.iter().position(|p| p.recipient == recipient);
     match (cell.outcome, existing) {
         (Outcome::Deferred, Some(i)) => deferred[i].cell = *cell,
@@ -157,7 +162,7 @@ struct LocalEntry {
     /// [`Format::sender_is_arrival`]: crate::format::Format::sender_is_arrival
     arrived: bool,
     removed: bool,
-    deferred: Vec<Pending>,
+    deferred: Deferred,
     /// Recipients that reached a final outcome here (only kept when not fresh, to drop them
     /// from the deferred list of earlier chunks).
     finalized: SmallVec<[u64; 2]>,
@@ -174,7 +179,7 @@ impl LocalEntry {
             fresh,
             arrived: false,
             removed: false,
-            deferred: Vec::new(),
+            deferred: Deferred::new(),
             finalized: SmallVec::new(),
             expired: None,
         }
@@ -252,6 +257,7 @@ impl LocalQueues {
         let deferred: usize = self
             .entries
             .values()
+            .filter(|e| e.deferred.spilled())
             .map(|e| e.deferred.capacity() * size_of::<Pending>())
             .sum();
         let instances: usize = self
@@ -403,7 +409,7 @@ impl<'i> Exported<'i> {
 struct GlobalEntry {
     sender: Sym,
     bounce_message: bool,
-    deferred: Vec<Pending>,
+    deferred: Deferred,
 }
 
 /// The correlation state between chunks. Symbols refer to the run's merged [`Aggregate`].
@@ -490,7 +496,7 @@ impl Correlator {
                 pending.cell.remap(remap);
             }
             let mut deferred = if local.fresh {
-                Vec::new()
+                Deferred::new()
             } else {
                 let mut earlier = self
                     .entries
