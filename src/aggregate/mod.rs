@@ -313,6 +313,13 @@ impl Aggregate {
             .flat_map(|part| part.cube.iter().map(|(key, &count)| (key.unpack(), count)))
     }
 
+    /// Like [`Aggregate::iter`], with the keys left packed: for callers that read a field or
+    /// two of every cell (see the accessors of [`PackedKey`]).
+    pub fn iter_packed(&self) -> impl Iterator<Item = (PackedKey, i64)> {
+        self.all_parts()
+            .flat_map(|part| part.cube.iter().map(|(&key, &count)| (key, count)))
+    }
+
     /// Number of cube entries over all parts (at least the number of distinct cells).
     pub fn cells(&self) -> usize {
         self.all_parts().map(|part| part.cube.len()).sum()
@@ -320,8 +327,8 @@ impl Aggregate {
 
     /// Total count over all cells for an outcome.
     pub fn total(&self, outcome: Outcome) -> i64 {
-        self.iter()
-            .filter(|(k, _)| k.outcome == outcome)
+        self.iter_packed()
+            .filter(|(k, _)| k.outcome() == outcome)
             .map(|(_, c)| c)
             .sum()
     }

@@ -1,7 +1,6 @@
 //! The `ingest` subcommand: read logs, classify every attempt, write the Parquet dataset and
 //! print a summary.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use bouncestat::aggregate::Aggregate;
-use bouncestat::classify::Classifier;
+use bouncestat::classify::{Classifier, Provider};
 use bouncestat::event::Outcome;
 use bouncestat::format::Format;
 use bouncestat::input::{self, InputFile};
@@ -291,16 +290,27 @@ const ATTEMPTS: [Outcome; 4] = [
 /// Attempts per provider by outcome (in [`ATTEMPTS`] order), senders' mail only, most failed
 /// attempts first.
 fn provider_totals(aggregate: &Aggregate) -> Vec<(&'static str, [i64; ATTEMPTS.len()])> {
-    let mut providers: BTreeMap<&'static str, [i64; ATTEMPTS.len()]> = BTreeMap::new();
-    for (key, count) in aggregate.iter().filter(|(k, _)| !k.bounce_message) {
-        let Some(slot) = ATTEMPTS.iter().position(|o| *o == key.outcome) else {
+    // By provider, in `Provider::ALL` order.
+    let mut counts = [None::<[i64; ATTEMPTS.len()]>; Provider::ALL.len()];
+    for (key, count) in aggregate.iter_packed().filter(|(k, _)| !k.bounce_message()) {
+        let outcome = key.outcome();
+        let Some(slot) = ATTEMPTS.iter().position(|o| *o == outcome) else {
             continue;
         };
-        providers.entry(key.provider.as_str()).or_default()[slot] += count;
+        let provider = key.provider();
+        let at = Provider::ALL
+            .iter()
+            .position(|p| *p == provider)
+            .expect("Provider::ALL lists every provider");
+        counts[at].get_or_insert_default()[slot] += count;
     }
+    let mut providers: Vec<_> = Provider::ALL
+        .iter()
+        .zip(counts)
+        .filter_map(|(provider, counts)| Some((provider.as_str(), counts?)))
+        .collect();
     // Everything but the first slot (delivered) failed.
     let failed = |counts: &[i64; ATTEMPTS.len()]| -> i64 { counts[1..].iter().sum() };
-    let mut providers: Vec<_> = providers.into_iter().collect();
     providers.sort_by_key(|(name, counts)| (std::cmp::Reverse(failed(counts)), *name));
     providers
 }
