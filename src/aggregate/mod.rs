@@ -275,9 +275,7 @@ impl Aggregate {
             .map(|s| self.interner.intern(s.as_bytes()))
             .collect();
         for (key, count) in other.cube {
-            let mut key = key.unpack();
-            key.remap(&remap);
-            *self.cube.entry(PackedKey::new(&key)).or_insert(0) += count;
+            *self.cube.entry(key.remap(&remap)).or_insert(0) += count;
         }
         remap
     }
@@ -417,23 +415,18 @@ fn sort_cells<'a>(parts: Vec<(&'a Interner, Cells<'_>)>) -> SortedCells<'a> {
     // parts are added up. (One sort of everything beats sorting each part and merging the
     // runs: the merge is a serial pass, and the runs and the merged list would both be in
     // memory.)
-    let remapped = |key: PackedKey, canonical: &[Sym]| {
-        let mut key = key.unpack();
-        key.remap(canonical);
-        PackedKey::new(&key)
-    };
     let mut cells = Vec::with_capacity(parts.iter().map(|(_, c)| c.len()).sum());
     for ((_, part), canonical) in parts.into_iter().zip(&canonical) {
         match part {
             Cells::Borrowed(table) => cells.extend(
                 table
                     .iter()
-                    .map(|(&key, &count)| (remapped(key, canonical), count)),
+                    .map(|(&key, &count)| (key.remap(canonical), count)),
             ),
             Cells::Owned(table) => cells.extend(
                 table
                     .into_iter()
-                    .map(|(key, count)| (remapped(key, canonical), count)),
+                    .map(|(key, count)| (key.remap(canonical), count)),
             ),
         }
     }

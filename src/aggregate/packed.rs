@@ -129,6 +129,27 @@ fn get<const AT: u32, const WIDTH: u32>(words: &[u64; WORDS]) -> u64 {
     }
 }
 
+/// Zeroes the field of `WIDTH` bits at bit `AT`, so that [`put`] can write it anew.
+#[inline(always)]
+fn clear<const AT: u32, const WIDTH: u32>(words: &mut [u64; WORDS]) {
+    let first = (AT / 64) as usize;
+    let room = 64 - AT % 64;
+    if WIDTH <= room {
+        words[first] &= !(mask(WIDTH) << (room - WIDTH));
+    } else {
+        words[first] &= !mask(room);
+        words[first + 1] &= mask(64 - (WIDTH - room));
+    }
+}
+
+/// Rewrites the symbol field at bit `AT` through `table`.
+#[inline(always)]
+fn remap_sym<const AT: u32>(words: &mut [u64; WORDS], table: &[Sym]) {
+    let sym = table[get::<AT, SYM>(words) as usize];
+    clear::<AT, SYM>(words);
+    put::<AT, SYM>(words, u64::from(sym.0));
+}
+
 #[inline(always)]
 const fn mask(bits: u32) -> u64 {
     if bits >= 64 {
@@ -175,6 +196,19 @@ impl PackedKey {
         put::<AT_BOUNCE, FLAG>(&mut w, u64::from(key.bounce_message));
         put::<AT_ESP_TYPE, SYM>(&mut w, u64::from(key.esp_type.0));
         put::<AT_ESP_SUBTYPE, SYM>(&mut w, u64::from(key.esp_subtype.0));
+        PackedKey(w)
+    }
+
+    /// The key with its symbols rewritten through `table`, as [`CubeKey::remap`] does, without
+    /// decoding the other fields.
+    #[inline]
+    pub fn remap(self, table: &[Sym]) -> PackedKey {
+        let mut w = self.0;
+        remap_sym::<AT_MTA_HOST>(&mut w, table);
+        remap_sym::<AT_SENDER>(&mut w, table);
+        remap_sym::<AT_RECIPIENT>(&mut w, table);
+        remap_sym::<AT_ESP_TYPE>(&mut w, table);
+        remap_sym::<AT_ESP_SUBTYPE>(&mut w, table);
         PackedKey(w)
     }
 
@@ -371,6 +405,25 @@ mod tests {
         #[test]
         fn unpack_gives_back_the_key(key in key()) {
             prop_assert_eq!(PackedKey::new(&key).unpack(), key);
+        }
+
+        #[test]
+        fn remap_rewrites_the_symbols_alone(mut key in key(), offset in 1u32..1000) {
+            // A table that sends every symbol the key holds somewhere else.
+            let syms = [key.mta_host, key.sender_domain, key.recipient_domain, key.esp_type,
+                key.esp_subtype];
+            let largest = syms.iter().map(|s| s.0).max().unwrap_or(0) as usize;
+            let table: Vec<Sym> = (0..=largest.min(1 << 16))
+                .map(|i| Sym((i as u32).wrapping_mul(7919).wrapping_add(offset)))
+                .collect();
+            for sym in [&mut key.mta_host, &mut key.sender_domain, &mut key.recipient_domain,
+                &mut key.esp_type, &mut key.esp_subtype] {
+                sym.0 %= table.len() as u32;
+            }
+            let packed = PackedKey::new(&key).remap(&table);
+            key.remap(&table);
+            prop_assert_eq!(packed.unpack(), key);
+            prop_assert!(packed == PackedKey::new(&key));
         }
 
         #[test]
