@@ -11,7 +11,7 @@
 #
 # Environment: EXIM_SIZE (default 300MiB) sizes the Exim log; BENCH_DIR (default /tmp/bouncestat-bench) holds the generated log and outputs;
 # RUNS (default 5) timed runs per command, of which the median is shown. The page cache is
-# warm: every command reads the file once before it is timed. Needs GNU time (/usr/bin/time).
+# warm: the input files of a command are read just before each of its runs. Needs GNU time (/usr/bin/time).
 # The binary is looked for in $CARGO_TARGET_DIR (default target/).
 #
 # Other tools are timed when installed and skipped otherwise:
@@ -62,11 +62,24 @@ fi
 exim_bytes=$(stat -c %s "$exim_log")
 cat "$log" "$log.gz" "$log.zst" "$half1" "$half2" "$exim_log" > /dev/null   # warm the page cache
 
-# Runs a command $runs times; prints "median_seconds peak_rss_kb".
+# Reads a command's input files (its arguments that are files, and $also_warm) into the page
+# cache. Reading them once at the start is not enough: on a VM whose host reclaims memory, the
+# pages of a file not read for a minute are dropped, and a row timed late would read its
+# input from disk.
+warm() {
+  local arg
+  for arg in "$@" ${also_warm:-}; do
+    if [ -f "$arg" ]; then cat "$arg" > /dev/null; fi
+  done
+}
+
+# Runs a command $runs times, each time just after warming its inputs; prints
+# "median_seconds peak_rss_kb".
 measure() {
   local times=() peak=0
   for _ in $(seq "$runs"); do
     local out
+    warm "$@"
     # Output goes to a file, not /dev/null: GNU grep stops at the first match when it sees
     # its output is /dev/null.
     /usr/bin/time -o "$dir/.time" -f "%e %M" "$@" > "$dir/.out" 2> /dev/null || true
@@ -84,6 +97,7 @@ measure() {
 # pages of mapped files) every 10 ms; prints the peak in kB. This is the memory figure of the
 # benchmark issue: a mapped input's pages are page cache, whatever the RSS column counts.
 peak_anon() {
+  warm "$@"
   "$@" > "$dir/.out" 2> /dev/null &
   local pid=$! peak=0 key value _
   while kill -0 "$pid" 2> /dev/null; do
@@ -144,7 +158,7 @@ if python3 -c 'import duckdb' 2> /dev/null; then
     FROM read_csv('$log', columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '',
                   header = false, strict_mode = false)
     WHERE line LIKE '%status=%' GROUP BY ALL) TO '$dir/duckdb.parquet' (FORMAT parquet)"
-  add "duckdb regexp_extract + group to Parquet" python3 -c "import duckdb, sys; duckdb.sql(sys.argv[1])" "$query"
+  also_warm=$log add "duckdb regexp_extract + group to Parquet" python3 -c "import duckdb, sys; duckdb.sql(sys.argv[1])" "$query"
 fi
 # Decompression floors of the reference tools over the same compressed files.
 if command -v zstd > /dev/null; then
