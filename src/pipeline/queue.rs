@@ -167,8 +167,9 @@ struct LocalEntry {
     /// from the deferred list of earlier chunks).
     finalized: SmallVec<[u64; 2]>,
     /// The message expired here (only when not fresh): the cell for a recipient-less expiry
-    /// and whether this chunk already counted some expired recipients.
-    expired: Option<(CubeKey, bool)>,
+    /// and whether this chunk already counted some expired recipients. Boxed: expiries are
+    /// rare, and every entry is moved into the table and iterated by the merger.
+    expired: Option<Box<(CubeKey, bool)>>,
 }
 
 impl LocalEntry {
@@ -236,8 +237,8 @@ impl LocalQueues {
             for pending in &mut entry.deferred {
                 exported.cell(&mut pending.cell);
             }
-            if let Some((cell, _)) = &mut entry.expired {
-                exported.cell(cell);
+            if let Some(expired) = &mut entry.expired {
+                exported.cell(&mut expired.0);
             }
         }
         for op in &mut self.unresolved {
@@ -344,7 +345,7 @@ impl LocalQueues {
                     }
                 }
                 if !entry.fresh {
-                    entry.expired = Some((cell, emitted));
+                    entry.expired = Some(Box::new((cell, emitted)));
                 } else if !emitted {
                     count(agg, stats, cell, true);
                 }
@@ -504,7 +505,8 @@ impl Correlator {
                     .map(|entry| entry.deferred)
                     .unwrap_or_default();
                 earlier.retain(|p| !local.finalized.contains(&p.recipient));
-                if let Some((mut cell, emitted)) = local.expired {
+                if let Some(expired) = local.expired {
+                    let (mut cell, emitted) = *expired;
                     cell.remap(remap);
                     if earlier.is_empty() && !emitted {
                         count(agg, stats, cell, true);
