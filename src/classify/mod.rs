@@ -9,7 +9,7 @@
 //! Rules are data ([`rules`]): a TOML file compiled into the binary, which a user file can
 //! extend or override. The classifier resolves the codes (the reply's own, one found in the
 //! text, or the MTA's dsn), normalises the text ([`normalize`]), runs every text pattern at once
-//! (an aho-corasick automaton for plain phrases and one `RegexSet` for the rest, both built on
+//! (an aho-corasick automaton for plain phrases and one regex set for the rest, both built on
 //! first use), and takes the first rule that holds in precedence order: provider rules,
 //! text rules, specific enhanced codes, stage rules, generic codes, bare reply codes. Results
 //! are cached on the normalised reply (the `cache` module), so the millionth "user unknown"
