@@ -393,23 +393,26 @@ fn sort_cells<'a>(parts: Vec<(&'a Interner, Cells<'_>)>) -> SortedCells<'a> {
     use rayon::prelude::*;
     let parts: Vec<_> = parts.into_iter().filter(|(_, c)| c.len() > 0).collect();
     // Every name of every part, sorted: a name's position is its canonical symbol, so keys
-    // from different parts compare (and sort by name) as plain integers.
-    let mut names: Vec<&str> = parts
+    // from different parts compare (and sort by name) as plain integers. One sort of every
+    // (name, part, symbol) gives both the names and each part's renumbering.
+    let mut all: Vec<(&str, usize, usize)> = parts
         .iter()
-        .flat_map(|(interner, _)| interner.strings.iter().map(|s| &**s))
-        .collect();
-    names.par_sort_unstable();
-    names.dedup();
-    let canonical: Vec<Vec<Sym>> = parts
-        .par_iter()
-        .map(|(interner, _)| {
-            interner
-                .strings
-                .iter()
-                .map(|s| Sym(names.binary_search(&&**s).expect("every name is listed") as u32))
-                .collect()
+        .enumerate()
+        .flat_map(|(part, (interner, _))| {
+            (interner.strings.iter().enumerate()).map(move |(sym, s)| (&**s, part, sym))
         })
         .collect();
+    all.sort_unstable_by_key(|&(name, _, _)| name);
+    let mut names: Vec<&str> = Vec::new();
+    let mut canonical: Vec<Vec<Sym>> = (parts.iter())
+        .map(|(interner, _)| vec![Sym(0); interner.strings.len()])
+        .collect();
+    for (name, part, sym) in all {
+        if names.last() != Some(&name) {
+            names.push(name);
+        }
+        canonical[part][sym] = Sym(names.len() as u32 - 1);
+    }
     // Every part's cells in one list, a part after the other (an owned table is freed as
     // soon as it is copied), sorted on all cores; then the entries of a cell found in several
     // parts are added up. (One sort of everything beats sorting each part and merging the
