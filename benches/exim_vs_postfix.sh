@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Exim ingest against Postfix ingest, run in alternation so that both see the same machine.
+# The two rows of compare.sh are timed half a minute apart, and on a VM whose speed drifts
+# that alone can move their ratio by 10%. Here each round times `bouncestat ingest --threads 2
+# --out` on the generated Postfix log, then on the generated Exim log, each just after its
+# file is read into the page cache, and prints the MB/s of both and their ratio; then the
+# medians. A ratio of at least 1 means Exim is read at least as fast as Postfix.
+#
+#   benches/exim_vs_postfix.sh [ROUNDS]   default 11
+#
+# Uses the logs benches/compare.sh generates (same BENCH_DIR, SIZE and EXIM_SIZE defaults:
+# 1GiB and 300MiB), generating them when missing. Needs bash 5 (for $EPOCHREALTIME).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=${1:-11}
+dir=${BENCH_DIR:-/tmp/bouncestat-bench}
+size=${SIZE:-1GiB}
+exim_size=${EXIM_SIZE:-300MiB}
+mkdir -p "$dir"
+cargo build --release --quiet
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/bouncestat
+postfix=$dir/postfix-$size.log
+exim=$dir/exim-$exim_size.log
+[ -s "$postfix" ] || "$bin" generate --format postfix --size "$size" --seed 42 -o "$postfix" 2>/dev/null
+[ -s "$exim" ] || "$bin" generate --format exim --size "$exim_size" --seed 42 -o "$exim" 2>/dev/null
+
+# Prints the MB/s of one warm run of ingest with the dataset written.
+mbps() {
+  local log=$1 out=$2 start end
+  cat "$log" > /dev/null
+  start=$EPOCHREALTIME
+  "$bin" ingest "$log" --threads 2 --quiet --timezone UTC --out "$out" > /dev/null
+  end=$EPOCHREALTIME
+  awk -v b="$(stat -c %s "$log")" -v a="$start" -v e="$end" 'BEGIN {printf "%.0f", b/1e6/(e-a)}'
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "round  postfix MB/s  exim MB/s  exim/postfix"
+p_all=() e_all=() r_all=()
+for round in $(seq "$rounds"); do
+  p=$(mbps "$postfix" "$dir/out-pair-postfix")
+  e=$(mbps "$exim" "$dir/out-pair-exim")
+  r=$(awk -v p="$p" -v e="$e" 'BEGIN {printf "%.3f", e/p}')
+  printf '%5d  %12s  %9s  %12s\n' "$round" "$p" "$e" "$r"
+  p_all+=("$p") e_all+=("$e") r_all+=("$r")
+done
+printf 'median %11s  %9s  %12s\n' "$(printf '%s\n' "${p_all[@]}" | median)" \
+  "$(printf '%s\n' "${e_all[@]}" | median)" "$(printf '%s\n' "${r_all[@]}" | median)"
