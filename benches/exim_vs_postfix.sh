@@ -8,8 +8,9 @@
 #
 #   benches/exim_vs_postfix.sh [ROUNDS]   default 11
 #
-# Uses the logs benches/compare.sh generates (same BENCH_DIR, SIZE and EXIM_SIZE defaults:
-# 1GiB and 300MiB), generating them when missing. Needs bash 5 (for $EPOCHREALTIME).
+# Uses the logs benches/compare.sh generates, generating them when missing: BENCH_DIR as
+# there, SIZE for the Postfix log's size (compare.sh's argument; default 1GiB) and EXIM_SIZE
+# (default 300MiB). Needs bash 5 (for $EPOCHREALTIME).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

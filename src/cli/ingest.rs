@@ -290,19 +290,15 @@ const ATTEMPTS: [Outcome; 4] = [
 /// Attempts per provider by outcome (in [`ATTEMPTS`] order), senders' mail only, most failed
 /// attempts first.
 fn provider_totals(aggregate: &Aggregate) -> Vec<(&'static str, [i64; ATTEMPTS.len()])> {
-    // By provider, in `Provider::ALL` order.
+    // By provider, in `Provider::ALL` order, which is declaration order (a test in
+    // `aggregate::packed` checks it): a provider's discriminant is its index.
     let mut counts = [None::<[i64; ATTEMPTS.len()]>; Provider::ALL.len()];
     for (key, count) in aggregate.iter_packed().filter(|(k, _)| !k.bounce_message()) {
         let outcome = key.outcome();
         let Some(slot) = ATTEMPTS.iter().position(|o| *o == outcome) else {
             continue;
         };
-        let provider = key.provider();
-        let at = Provider::ALL
-            .iter()
-            .position(|p| *p == provider)
-            .expect("Provider::ALL lists every provider");
-        counts[at].get_or_insert_default()[slot] += count;
+        counts[key.provider() as usize].get_or_insert_default()[slot] += count;
     }
     let mut providers: Vec<_> = Provider::ALL
         .iter()

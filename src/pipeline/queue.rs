@@ -120,6 +120,15 @@ struct Pending {
 /// recipient up.
 type Deferred = SmallVec<[Pending; 1]>;
 
+/// Heap bytes of a list that outgrew its inline room (none while it fits).
+fn spilled_bytes<A: smallvec::Array>(list: &SmallVec<A>) -> usize {
+    if list.spilled() {
+        list.capacity() * size_of::<A::Item>()
+    } else {
+        0
+    }
+}
+
 fn track(deferred: &mut Deferred, recipient: u64, cell: &CubeKey) {
     let existing = deferred.iter().position(|p| p.recipient == recipient);
     match (cell.outcome, existing) {
@@ -251,15 +260,23 @@ impl LocalQueues {
         exported.strings
     }
 
-    /// About how many bytes of heap the state holds (table slots and deferred lists).
+    /// About how many bytes of heap the state holds (table slots, what entries hold outside
+    /// them, unresolved records, instance names).
     pub fn heap_bytes(&self) -> usize {
         // A hash table slot holds the pair and one control byte.
         let slot = size_of::<(QueueKey, LocalEntry)>() + 1;
-        let deferred: usize = self
+        // What an entry holds outside its slot: a deferred or finalized list that outgrew its
+        // inline room, and a boxed expiry.
+        let outside: usize = self
             .entries
             .values()
-            .filter(|e| e.deferred.spilled())
-            .map(|e| e.deferred.capacity() * size_of::<Pending>())
+            .map(|e| {
+                spilled_bytes(&e.deferred)
+                    + spilled_bytes(&e.finalized)
+                    + e.expired
+                        .as_ref()
+                        .map_or(0, |_| size_of::<(CubeKey, bool)>())
+            })
             .sum();
         let instances: usize = self
             .instances
@@ -268,7 +285,7 @@ impl LocalQueues {
             .map(|(host, instance)| host.len() + instance.len() + size_of::<InstanceName>())
             .sum();
         self.entries.capacity() * slot
-            + deferred
+            + outside
             + self.unresolved.capacity() * size_of::<Unresolved>()
             + instances
     }
@@ -290,6 +307,7 @@ impl LocalQueues {
             }
             Some(entry) if entry.removed => {
                 *entry = LocalEntry::new(sender_domain, bounce_message, true);
+                entry.arrived = arrival;
             }
             Some(entry) => {
                 entry.sender = sender_domain;
