@@ -304,15 +304,9 @@ impl Aggregate {
     }
 
     /// Every cell and its count, in no particular order, a cell possibly split over several
-    /// entries (one per part). The symbols of a key belong to the part it comes from: read
-    /// names through [`Aggregate::rows`].
-    pub fn iter(&self) -> impl Iterator<Item = (CubeKey, i64)> {
-        self.all_parts()
-            .flat_map(|part| part.cube.iter().map(|(key, &count)| (key.unpack(), count)))
-    }
-
-    /// Like [`Aggregate::iter`], with the keys left packed: for callers that read a field or
-    /// two of every cell (see the accessors of [`PackedKey`]).
+    /// entries (one per part), its key left packed: read a field or two with the accessors
+    /// of [`PackedKey`]. The symbols of a key belong to the part it comes from: read names
+    /// through [`Aggregate::rows`].
     pub fn iter_packed(&self) -> impl Iterator<Item = (PackedKey, i64)> {
         self.all_parts()
             .flat_map(|part| part.cube.iter().map(|(&key, &count)| (key, count)))
