@@ -5,6 +5,9 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use arrow_array::RecordBatch;
@@ -286,6 +289,7 @@ impl DatasetWriter {
         report: &mut WriteReport,
     ) -> Result<(), SinkError> {
         let new_root = staging.join("new");
+        let syncs = Syncs::default();
         let dictionaries = AttemptsDictionaries::new(cells.names());
         let mut start = 0;
         while start < cells.len() {
@@ -307,8 +311,14 @@ impl DatasetWriter {
             let (attempts, rollups) = rayon::join(
                 || -> Result<Vec<(Table, usize, u64)>, SinkError> {
                     let path = part(Table::Attempts)?;
-                    let bytes =
-                        self.write_attempts(&path, &day, cells, &dictionaries, day_cells.clone())?;
+                    let bytes = self.write_attempts(
+                        &path,
+                        &day,
+                        cells,
+                        &dictionaries,
+                        day_cells.clone(),
+                        &syncs,
+                    )?;
                     Ok(vec![(Table::Attempts, day_cells.len(), bytes)])
                 },
                 || -> Result<Vec<(Table, usize, u64)>, SinkError> {
@@ -331,7 +341,7 @@ impl DatasetWriter {
                                 source,
                             },
                         )?;
-                        written.push((table, rollups.len(table), part.finish()?));
+                        written.push((table, rollups.len(table), part.finish(&syncs)?));
                     }
                     Ok(written)
                 },
@@ -339,20 +349,21 @@ impl DatasetWriter {
             for (table, written, bytes) in attempts?.into_iter().chain(rollups?) {
                 report.bytes += bytes;
                 *report.rows.entry(table).or_default() += written as u64;
-                sync_dir(&new_root.join(table.name()).join(partition_dir(&day)))?;
+                syncs.dir(new_root.join(table.name()).join(partition_dir(&day)));
             }
             report.days.push(day);
         }
         for table in Table::ALL {
             let dir = new_root.join(table.name());
             if dir.exists() {
-                sync_dir(&dir)?;
+                syncs.dir(dir);
             }
         }
         if new_root.exists() {
-            sync_dir(&new_root)?;
+            syncs.dir(new_root);
         }
-        sync_dir(staging)
+        syncs.dir(staging.to_path_buf());
+        syncs.wait()
     }
 
     /// Writes one day's `attempts` file: the columns of each batch are built and encoded in
@@ -365,6 +376,7 @@ impl DatasetWriter {
         cells: &SortedCells<'_>,
         dictionaries: &AttemptsDictionaries<'_>,
         range: Range<usize>,
+        syncs: &Syncs,
     ) -> Result<u64, SinkError> {
         use rayon::prelude::*;
         let parquet_error = |source| SinkError::Parquet {
@@ -409,7 +421,7 @@ impl DatasetWriter {
             row_group.close().map_err(parquet_error)?;
         }
         let file = file.into_inner().map_err(parquet_error)?;
-        finish_file(path, file)
+        syncs.file(path, file)
     }
 
     /// Replaces each staged day in each table. Returns the days that existed before.
@@ -527,15 +539,76 @@ pub(crate) fn partition_dir(day: &str) -> String {
     format!("date={day}")
 }
 
-/// Fsyncs a finished file and returns its size.
-fn finish_file(path: &Path, file: File) -> Result<u64, SinkError> {
-    file.sync_all()
-        .map_err(|e| SinkError::io("fsync", path, e))?;
-    let size = file
-        .metadata()
-        .map_err(|e| SinkError::io("inspect", path, e))?
-        .len();
-    Ok(size)
+/// The fsyncs of the staged files and directories: each file's on a thread of its own,
+/// started as soon as the file is complete, and the directories' on the thread that waits for
+/// them all. A rayon thread blocked in `fsync` (1-10 ms per file on this kind of disk) is a
+/// core that encodes nothing; here the syncs overlap each other and the encoding.
+/// [`Syncs::wait`] returns once all are done, before anything is swapped into the dataset.
+#[derive(Default)]
+struct Syncs {
+    files: Mutex<Vec<JoinHandle<Result<(), SinkError>>>>,
+    dirs: Mutex<Vec<PathBuf>>,
+}
+
+impl Syncs {
+    /// Starts the fsync of a finished file and returns the file's size.
+    fn file(&self, path: &Path, file: File) -> Result<u64, SinkError> {
+        let size = file
+            .metadata()
+            .map_err(|e| SinkError::io("inspect", path, e))?
+            .len();
+        let path = path.to_path_buf();
+        let sync = move |(path, file): (PathBuf, File)| {
+            file.sync_all()
+                .map_err(|e| SinkError::io("fsync", &path, e))
+        };
+        // The file goes to its thread through a channel, so that it is still ours to sync
+        // here if no thread can be started.
+        let (sender, receiver) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("bouncestat-fsync".into())
+            .spawn(move || receiver.recv().map_or(Ok(()), sync));
+        match spawned {
+            Ok(thread) => {
+                // The thread waits on the channel, so it takes what is sent.
+                let _ = sender.send((path, file));
+                lock(&self.files).push(thread);
+            }
+            Err(_) => sync((path, file))?,
+        }
+        Ok(size)
+    }
+
+    /// Notes a directory to fsync in [`Syncs::wait`].
+    fn dir(&self, dir: PathBuf) {
+        lock(&self.dirs).push(dir);
+    }
+
+    /// Fsyncs the noted directories while the files' syncs go on, then waits for those.
+    /// Returns the first error.
+    fn wait(self) -> Result<(), SinkError> {
+        let dirs = self
+            .dirs
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut result = dirs.iter().try_for_each(|dir| sync_dir(dir));
+        for thread in self
+            .files
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            let synced = thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            result = result.and(synced);
+        }
+        result
+    }
+}
+
+/// Locks a list that no holder can leave half-updated (a push either happened or not).
+fn lock<T>(list: &Mutex<Vec<T>>) -> MutexGuard<'_, Vec<T>> {
+    list.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One Parquet file being written.
@@ -601,8 +674,8 @@ impl PartWriter {
             })
     }
 
-    /// Writes the footer and fsyncs. Returns the file size.
-    fn finish(self) -> Result<u64, SinkError> {
+    /// Writes the footer and starts the fsync. Returns the file size.
+    fn finish(self, syncs: &Syncs) -> Result<u64, SinkError> {
         let path = self.path;
         let file = self
             .writer
@@ -611,7 +684,7 @@ impl PartWriter {
                 path: path.clone(),
                 source,
             })?;
-        finish_file(&path, file)
+        syncs.file(&path, file)
     }
 }
 
