@@ -22,11 +22,11 @@ const VARIABLE: u8 = b'#';
 /// One pass over the text: each whitespace-separated word is cut before any `[` (so
 /// `sender[192.0.2.1]` keeps its word), and each piece is measured as it is scanned and then
 /// either dropped (status codes), replaced by `#` (addresses, IPs, long numbers, ids, and the
-/// host name in `host mx.example.org said:` or `mx.example.org[192.0.2.1]`), or copied
-/// lowercased.
+/// names of hosts and domains: `host mx.example.org said:`, `mx.example.org[192.0.2.1]`,
+/// Exim's `for 'example.org'` and the resolver's `name=example.org`), or copied lowercased.
 pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
-    let mut after_host = false;
+    let mut after = After::Other;
     let mut i = 0;
     let n = text.len();
     while i < n {
@@ -50,19 +50,19 @@ pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
         let token = &text[piece_start..i];
         if token.len() <= LANE_MAX {
             if packed >> NOT_LETTER_LANE == 0 {
-                push_word(token, &mut after_host, out, start);
+                push_word(token, &mut after, out, start);
                 continue;
             }
             let stats = Stats::unpack(packed);
             let before_bracket = i < n && text[i] == b'[';
-            push_token(token, stats, before_bracket, &mut after_host, out, start);
+            push_token(token, stats, before_bracket, &mut after, out, start);
         } else {
             let before_bracket = i < n && text[i] == b'[';
             push_token(
                 token,
                 Stats::of(token),
                 before_bracket,
-                &mut after_host,
+                &mut after,
                 out,
                 start,
             );
@@ -70,13 +70,36 @@ pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The word before a token, where it tells what the token names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// `host mx.example.org said`: a dotted token is a host name.
+    Host,
+    /// `for 'example.org'` (Exim's `retry time not reached for any host for '...'`, `all
+    /// hosts for '...' have been failing`): a quoted dotted token is the recipient's domain.
+    For,
+    Other,
+}
+
+impl After {
+    fn word(word: &[u8]) -> After {
+        if word.eq_ignore_ascii_case(b"host") {
+            After::Host
+        } else if word.eq_ignore_ascii_case(b"for") {
+            After::For
+        } else {
+            After::Other
+        }
+    }
+}
+
 /// A token of ASCII letters only (most words of a reply): it holds no code, number, address,
 /// URL or punctuation, so [`push_token`] would copy it lowercased, and this does just that.
-fn push_word(word: &[u8], after_host: &mut bool, out: &mut Vec<u8>, start: usize) {
+fn push_word(word: &[u8], after: &mut After, out: &mut Vec<u8>, start: usize) {
     if out.len() > start {
         out.push(b' ');
     }
-    *after_host = word.eq_ignore_ascii_case(b"host");
+    *after = After::word(word);
     push_lowercase(word, out);
 }
 
@@ -91,7 +114,7 @@ fn push_token(
     token: &[u8],
     mut stats: Stats,
     before_bracket: bool,
-    after_host: &mut bool,
+    after: &mut After,
     out: &mut Vec<u8>,
     start: usize,
 ) {
@@ -111,9 +134,19 @@ fn push_token(
         out.push(b' ');
     }
     let url = is_url(token);
-    let host_name = (before_bracket || *after_host) && stats.dots > 0 && !url;
-    *after_host = token.eq_ignore_ascii_case(b"host");
-    if host_name || stats.is_variable(core, url) {
+    let named = stats.dots > 0 && !url;
+    let host_name = named && (before_bracket || *after == After::Host);
+    let quoted_domain = named
+        && *after == After::For
+        && token.len() > 2
+        && token[0] == b'\''
+        && token[token.len() - 1] == b'\'';
+    *after = After::word(token);
+    if host_name || quoted_domain || stats.is_variable(core, url) {
+        out.push(VARIABLE);
+    } else if named && token.len() > 5 && token[..5].eq_ignore_ascii_case(b"name=") {
+        // The resolver's `name=example.org type=MX`: the name looked up.
+        out.extend_from_slice(b"name=");
         out.push(VARIABLE);
     } else if url {
         push_url(token, out);
@@ -477,6 +510,31 @@ mod tests {
     }
 
     #[test]
+    fn replaces_the_domain_a_retry_or_lookup_note_names() {
+        // Exim's retry notes name the recipient's domain, the resolver's errors the name it
+        // looked up: one classification for all domains, not one per domain.
+        assert_eq!(
+            norm("retry time not reached for any host for 'gmail.com'"),
+            "retry time not reached for any host for #"
+        );
+        assert_eq!(
+            norm("all hosts for 'Mail.Example.org' have been failing for a long time"),
+            "all hosts for # have been failing for a long time"
+        );
+        assert_eq!(
+            norm("Name service error for name=pomar-systems.com type=MX: Host not found"),
+            "name service error for name=# type=mx: host not found"
+        );
+        // Only a quoted name after `for`, and only a dotted one: a blocklist named elsewhere
+        // still reaches the rules, and so do quoted words.
+        assert_eq!(
+            norm("listed at 'zen.spamhaus.org' for 'spam'"),
+            "listed at 'zen.spamhaus.org' for 'spam'"
+        );
+        assert_eq!(norm("name=localhost"), "name=localhost");
+    }
+
+    #[test]
     fn finds_stage_in_text() {
         let t = normalize(b"said: 550 5.1.1 user unknown (in reply to RCPT TO command)");
         assert_eq!(stage_from_text(&t), Some(Stage::RcptTo));
@@ -533,15 +591,24 @@ mod tests {
 
     #[test]
     fn plain_words_take_the_same_path_as_any_token() {
-        let words: [&[u8]; 6] = [b"Host", b"host", b"MAILBOX", b"unavailable", b"x", b"Gsmtp"];
+        let words: [&[u8]; 8] = [
+            b"Host",
+            b"host",
+            b"FOR",
+            b"for",
+            b"MAILBOX",
+            b"unavailable",
+            b"x",
+            b"Gsmtp",
+        ];
         for word in words {
-            for after_host in [false, true] {
+            for after in [After::Other, After::Host, After::For] {
                 for prefix in [&b""[..], b"said"] {
                     let (mut fast, mut slow) = (prefix.to_vec(), prefix.to_vec());
-                    let (mut fast_host, mut slow_host) = (after_host, after_host);
-                    push_word(word, &mut fast_host, &mut fast, 0);
-                    push_token(word, Stats::of(word), false, &mut slow_host, &mut slow, 0);
-                    assert_eq!((fast, fast_host), (slow, slow_host));
+                    let (mut fast_after, mut slow_after) = (after, after);
+                    push_word(word, &mut fast_after, &mut fast, 0);
+                    push_token(word, Stats::of(word), false, &mut slow_after, &mut slow, 0);
+                    assert_eq!((fast, fast_after), (slow, slow_after));
                 }
             }
         }
