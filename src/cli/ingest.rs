@@ -67,6 +67,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Timestamp::now();
     let clock = Instant::now();
     let timezone = match &args.timezone {
+        // jiff finds a named zone by listing the zoneinfo directory first (0.7 ms here); UTC
+        // needs no database.
+        Some(name) if name.eq_ignore_ascii_case("UTC") => TimeZone::UTC,
         Some(name) => TimeZone::get(name).with_context(|| format!("unknown time zone {name:?}"))?,
         None => TimeZone::system(),
     };
