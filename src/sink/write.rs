@@ -392,26 +392,26 @@ impl DatasetWriter {
         let groups = range.clone().step_by(self.config.row_group_size);
         for (group, group_start) in groups.enumerate() {
             let group_end = (group_start + self.config.row_group_size).min(range.end);
-            let mut writers = factory
+            let writers = factory
                 .create_column_writers(group)
                 .map_err(parquet_error)?;
-            // Batch by batch (the batch's cells stay in cache), every column on its own core.
-            for batch_start in (group_start..group_end).step_by(self.config.batch_rows) {
-                let batch_end = (batch_start + self.config.batch_rows).min(group_end);
-                let batch = cells.cells(batch_start..batch_end);
-                writers
-                    .par_iter_mut()
-                    .enumerate()
-                    .try_for_each(|(column, writer)| {
+            // Each column on its own through all the group's batches: the cores take columns
+            // as they free up, with no wait for the slowest column after every batch.
+            let chunks: Vec<_> = writers
+                .into_par_iter()
+                .enumerate()
+                .map(|(column, mut writer)| {
+                    for batch_start in (group_start..group_end).step_by(self.config.batch_rows) {
+                        let batch_end = (batch_start + self.config.batch_rows).min(group_end);
+                        let batch = cells.cells(batch_start..batch_end);
                         let array = attempts_column(column, batch, dictionaries);
                         for leaf in compute_leaves(schema.field(column), &array)? {
                             writer.write(&leaf)?;
                         }
-                        Ok(())
-                    })
-                    .map_err(parquet_error)?;
-            }
-            let chunks: Vec<_> = writers.into_par_iter().map(|w| w.close()).collect();
+                    }
+                    writer.close()
+                })
+                .collect();
             let mut row_group = file.next_row_group().map_err(parquet_error)?;
             for chunk in chunks {
                 chunk
