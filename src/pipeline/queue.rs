@@ -99,13 +99,36 @@ impl QueueKey {
     }
 }
 
-/// Identifies a recipient within one queue file.
+/// Identifies a recipient within one queue file: a hash of the address, ASCII case ignored.
+///
+/// Called for every delivery, so the address is read eight bytes at a time, each word
+/// lowercased at once, rather than hashed byte by byte (one multiply per byte).
 pub fn recipient_id(recipient: &[u8]) -> u64 {
     let mut hasher = FxHasher::default();
-    for b in recipient {
-        b.to_ascii_lowercase().hash(&mut hasher);
+    let mut words = recipient.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        hasher.write_u64(ascii_lowercase_word(word));
     }
+    let mut last = [0u8; 8];
+    last[..words.remainder().len()].copy_from_slice(words.remainder());
+    hasher.write_u64(ascii_lowercase_word(u64::from_le_bytes(last)));
+    hasher.write_usize(recipient.len());
     hasher.finish()
+}
+
+/// The eight bytes of `word` with ASCII `A`-`Z` lowercased, every other byte as it was.
+fn ascii_lowercase_word(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Per byte, on its low seven bits (no carry crosses bytes): the high bit says whether the
+    // byte is at least `A`, and whether it is past `Z`.
+    let low = word & !HIGH;
+    let from_a = low + (0x80 - u64::from(b'A')) * ONES;
+    let past_z = low + (0x80 - u64::from(b'Z') - 1) * ONES;
+    // Upper-case where at least `A`, not past `Z`, and ASCII; 0x80 >> 2 is the case bit 0x20.
+    let upper = from_a & !past_z & !word & HIGH;
+    word | (upper >> 2)
 }
 
 /// A recipient whose latest attempt was a deferral: the cell of that attempt.
@@ -586,6 +609,26 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn recipient_id_ignores_ascii_case_alone(
+            address in proptest::collection::vec(any::<u8>(), 0..40),
+            other in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let lower = address.to_ascii_lowercase();
+            prop_assert_eq!(recipient_id(&address), recipient_id(&lower));
+            prop_assert_eq!(recipient_id(&address), recipient_id(&address.to_ascii_uppercase()));
+            if lower != other.to_ascii_lowercase() {
+                prop_assert_ne!(recipient_id(&address), recipient_id(&other));
+            }
+        }
+
+        #[test]
+        fn a_word_is_lowercased_as_its_bytes_are(word in any::<u64>()) {
+            let mut bytes = word.to_le_bytes();
+            bytes.make_ascii_lowercase();
+            prop_assert_eq!(ascii_lowercase_word(word), u64::from_le_bytes(bytes));
+        }
+
         #[test]
         fn short_eq_is_equality(
             a in prop::collection::vec(0u8..3, 0..40),
