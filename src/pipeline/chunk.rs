@@ -110,7 +110,6 @@ impl<'c> ChunkProcessor<'c> {
             return;
         }
         self.stats.bytes += data.len() as u64;
-        self.queues.reserve_for(data.len());
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', data) {
             self.line(&data[start..end]);

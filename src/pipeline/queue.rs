@@ -251,12 +251,6 @@ pub struct LocalQueues {
 }
 
 impl LocalQueues {
-    /// Makes room for the queue files of about `bytes` of log, so the table does not rehash
-    /// as it grows through a block.
-    pub fn reserve_for(&mut self, bytes: usize) {
-        self.entries.reserve(bytes / 2048);
-    }
-
     /// Rewrites every symbol this state holds (senders, the cells of deferred recipients and
     /// of unresolved records) to a compact numbering and returns the strings of that
     /// numbering, so the state can leave the worker whose `interner` it was built against:
