@@ -366,9 +366,9 @@ impl DatasetWriter {
         syncs.wait()
     }
 
-    /// Writes one day's `attempts` file: the columns of each batch are built and encoded in
-    /// parallel, and each row group's column chunks are appended in schema order. Returns the
-    /// file size.
+    /// Writes one day's `attempts` file: each column of a row group is built and encoded,
+    /// batch by batch, as a parallel task of its own, and the group's column chunks are then
+    /// appended in schema order. Starts the file's fsync (see [`Syncs`]) and returns its size.
     fn write_attempts(
         &self,
         path: &Path,
