@@ -290,6 +290,7 @@ impl DatasetWriter {
     ) -> Result<(), SinkError> {
         let new_root = staging.join("new");
         let syncs = Syncs::default();
+        let mut dirs = Vec::new();
         let dictionaries = AttemptsDictionaries::new(cells.names());
         let mut start = 0;
         while start < cells.len() {
@@ -349,21 +350,21 @@ impl DatasetWriter {
             for (table, written, bytes) in attempts?.into_iter().chain(rollups?) {
                 report.bytes += bytes;
                 *report.rows.entry(table).or_default() += written as u64;
-                syncs.dir(new_root.join(table.name()).join(partition_dir(&day)));
+                dirs.push(new_root.join(table.name()).join(partition_dir(&day)));
             }
             report.days.push(day);
         }
         for table in Table::ALL {
             let dir = new_root.join(table.name());
             if dir.exists() {
-                syncs.dir(dir);
+                dirs.push(dir);
             }
         }
         if new_root.exists() {
-            syncs.dir(new_root);
+            dirs.push(new_root);
         }
-        syncs.dir(staging.to_path_buf());
-        syncs.wait()
+        dirs.push(staging.to_path_buf());
+        syncs.wait(&dirs)
     }
 
     /// Writes one day's `attempts` file: each column of a row group is built and encoded,
@@ -547,7 +548,6 @@ pub(crate) fn partition_dir(day: &str) -> String {
 #[derive(Default)]
 struct Syncs {
     files: Mutex<Vec<JoinHandle<Result<(), SinkError>>>>,
-    dirs: Mutex<Vec<PathBuf>>,
 }
 
 impl Syncs {
@@ -579,18 +579,9 @@ impl Syncs {
         Ok(size)
     }
 
-    /// Notes a directory to fsync in [`Syncs::wait`].
-    fn dir(&self, dir: PathBuf) {
-        lock(&self.dirs).push(dir);
-    }
-
-    /// Fsyncs the noted directories while the files' syncs go on, then waits for those.
+    /// Fsyncs `dirs` while the files' syncs go on, then waits for those.
     /// Returns the first error.
-    fn wait(self) -> Result<(), SinkError> {
-        let dirs = self
-            .dirs
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
+    fn wait(self, dirs: &[PathBuf]) -> Result<(), SinkError> {
         let mut result = dirs.iter().try_for_each(|dir| sync_dir(dir));
         for thread in self
             .files
