@@ -70,6 +70,7 @@ fn pipeline(c: &mut Criterion) {
             let config = Config {
                 threads,
                 block_bytes: 8 << 20,
+                ..Config::default()
             };
             b.iter(|| {
                 let output = run_in_memory(&[(&log, reference_time())], &config, &classifier);

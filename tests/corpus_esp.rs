@@ -37,6 +37,7 @@ fn ingest(name: &str, format: Format, records: u64) -> Option<[i64; 6]> {
         let config = Config {
             threads,
             block_bytes: 1024,
+            ..Config::default()
         };
         let time = TimeContext::utc("2026-01-01T00:00:00Z".parse().unwrap());
         let out: Output = run_in_memory(&[(&data, time)], &config, &Classifier::new());
@@ -50,6 +51,7 @@ fn ingest(name: &str, format: Format, records: u64) -> Option<[i64; 6]> {
         assert!(
             out.aggregate
                 .rows()
+                .unwrap()
                 .iter()
                 .all(|r| r.source == format.as_str()),
             "{name}: source column"

@@ -103,6 +103,7 @@ fn corpus_exim_mainlog_deliveries_deferrals_and_failures_are_found() {
         let config = Config {
             threads,
             block_bytes: block,
+            ..Config::default()
         };
         let out = run_in_memory(&[(&data, time.clone())], &config, &Classifier::new());
         let agg = &out.aggregate;
@@ -125,7 +126,7 @@ fn corpus_exim_mainlog_codes_and_stages() {
     };
     let time = TimeContext::utc("2025-12-31T00:00:00Z".parse().unwrap());
     let out = run_in_memory(&[(&data, time)], &Config::default(), &Classifier::new());
-    let rows = out.aggregate.rows();
+    let rows = out.aggregate.rows().unwrap();
     let with = |code: u16, stage: &str| {
         rows.iter()
             .filter(|r| r.reply_code == Some(code) && r.stage == Some(stage))

@@ -40,6 +40,7 @@ fn corpus_scenarios_log_bounces_and_deferrals_are_found() {
         let config = Config {
             threads,
             block_bytes: block,
+            ..Config::default()
         };
         let out = run_in_memory(&[(&data, time.clone())], &config, &Classifier::new());
         let agg = &out.aggregate;

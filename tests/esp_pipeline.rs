@@ -34,6 +34,7 @@ fn ingest(data: &[u8]) -> Output {
     let config = Config {
         threads: 2,
         block_bytes: 4096,
+        ..Config::default()
     };
     run_in_memory(&[(data, time)], &config, &Classifier::new())
 }
@@ -47,7 +48,7 @@ fn outcomes(output: &Output) -> [i64; 6] {
 /// per cube cell: the golden view of a fixture.
 fn cells(output: &Output) -> BTreeMap<String, i64> {
     let mut cells = BTreeMap::new();
-    for row in output.aggregate.rows() {
+    for row in output.aggregate.rows().unwrap() {
         *cells.entry(cell(&row)).or_insert(0) += row.count;
     }
     cells
@@ -149,7 +150,7 @@ fn ses_sns_envelopes_with_a_multi_recipient_bounce() {
     assert_eq!(out.stats.lines, 3, "records");
     assert_eq!(out.stats.rejected_lines(), 0, "{:?}", out.stats.samples);
     assert_eq!(outcomes(&out), [1, 0, 3, 0, 0, 0]);
-    let rows = out.aggregate.rows();
+    let rows = out.aggregate.rows().unwrap();
     assert!(
         rows.iter()
             .all(|r| r.sender_domain == Some("app.shop.example"))
@@ -260,7 +261,13 @@ fn mailgun_webhooks_and_events_page() {
             ),
         ],
     );
-    let providers: Vec<_> = out.aggregate.rows().iter().map(|r| r.provider).collect();
+    let providers: Vec<_> = out
+        .aggregate
+        .rows()
+        .unwrap()
+        .iter()
+        .map(|r| r.provider)
+        .collect();
     assert!(
         providers.contains(&"microsoft"),
         "mx-host names the provider"
@@ -272,6 +279,7 @@ fn mailgun_webhooks_and_events_page() {
     let expired = page
         .aggregate
         .rows()
+        .unwrap()
         .into_iter()
         .find(|r| r.outcome == "expired")
         .unwrap();
@@ -408,6 +416,7 @@ fn esp_results_do_not_depend_on_threads_or_input_order() {
         let config = Config {
             threads,
             block_bytes: 1024,
+            ..Config::default()
         };
         let out = run_in_memory(inputs, &config, &Classifier::new());
         cells(&out)

@@ -17,6 +17,7 @@ fn ingest_all(inputs: &[&[u8]], threads: usize, block_bytes: usize) -> Output {
     let config = Config {
         threads,
         block_bytes,
+        ..Config::default()
     };
     let inputs: Vec<(&[u8], TimeContext)> = inputs.iter().map(|d| (*d, reference())).collect();
     run_in_memory(&inputs, &config, &Classifier::new())
@@ -30,6 +31,7 @@ fn rendered(output: &Output) -> Vec<String> {
     output
         .aggregate
         .rows()
+        .unwrap()
         .iter()
         .map(|r| format!("{r:?}"))
         .collect()
@@ -98,7 +100,7 @@ fn lifecycle_counts() {
         "the Hotmail deferral is still queued"
     );
 
-    let rows = agg.rows();
+    let rows = agg.rows().unwrap();
     assert!(
         rows.iter()
             .all(|r| r.source == "exim" && r.mta_host.is_empty())
@@ -220,7 +222,7 @@ fn exim_through_syslog_with_split_entries() {
     assert_eq!(out.stats.bounce_message_events, 1);
     assert_eq!(out.stats.events_without_sender, 0);
     assert_eq!(out.open_queue_files, 0);
-    let rows = agg.rows();
+    let rows = agg.rows().unwrap();
     assert!(rows.iter().all(|r| r.mta_host == "mx2"));
     let jo = rows.iter().find(|r| r.outcome == "bounced").unwrap();
     assert_eq!(jo.recipient_domain, "gmail.com");

@@ -19,7 +19,7 @@ fn render(log: &Path) -> String {
         "hour\tsource\tmta_host\tsender_domain\trecipient_domain\tprovider\toutcome\treply_code\tenhanced_code\tdsn\tcategory\tpermanence\tstage\tbounce_message\tattempts\n",
     );
     let show = |value: Option<&str>| value.unwrap_or("-").to_string();
-    for row in out.aggregate.rows() {
+    for row in out.aggregate.rows().unwrap() {
         let hour = jiff::Timestamp::from_second(row.hour * 3600).unwrap();
         let _ = writeln!(
             text,

@@ -14,6 +14,7 @@ fn ingest(data: &[u8], threads: usize, block_bytes: usize) -> Output {
     let config = Config {
         threads,
         block_bytes,
+        ..Config::default()
     };
     run_in_memory(&[(data, reference())], &config, &Classifier::new())
 }
@@ -22,6 +23,7 @@ fn rendered(output: &Output) -> Vec<String> {
     output
         .aggregate
         .rows()
+        .unwrap()
         .iter()
         .map(|r| format!("{r:?}"))
         .collect()
@@ -57,7 +59,7 @@ fn lifecycle_counts() {
         "the Yahoo deferral is still queued"
     );
 
-    let rows = agg.rows();
+    let rows = agg.rows().unwrap();
     // Bounce messages carry no sender domain.
     for row in rows.iter().filter(|r| r.bounce_message) {
         assert_eq!(row.sender_domain, None);
@@ -130,7 +132,7 @@ fn ingest_with(data: &[u8], reference: &str) -> Output {
 #[test]
 fn rfc3339_offsets_and_microsoft_gmail_codes() {
     let out = ingest_with(&fixture("rfc3339.log"), "2025-12-31T00:00:00Z");
-    let rows = out.aggregate.rows();
+    let rows = out.aggregate.rows().unwrap();
     assert_eq!(out.stats.rejected_lines(), 0);
     assert_eq!(out.stats.total_events(), 3);
     let ms = rows.iter().find(|r| r.provider == "microsoft").unwrap();
@@ -157,7 +159,7 @@ fn rfc3339_offsets_and_microsoft_gmail_codes() {
 #[test]
 fn year_prefixed_timestamps() {
     let out = ingest_with(&fixture("year-prefixed.log"), "2025-12-31T00:00:00Z");
-    let rows = out.aggregate.rows();
+    let rows = out.aggregate.rows().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(hour_string(rows[0].hour), "2013-06-10T06:00:00Z");
     assert_eq!(rows[0].enhanced_code.as_deref(), Some("5.2.2"));
@@ -167,7 +169,7 @@ fn year_prefixed_timestamps() {
 #[test]
 fn december_to_january_rollover() {
     let out = ingest_with(&fixture("rollover.log"), "2026-01-01T12:00:00Z");
-    let rows = out.aggregate.rows();
+    let rows = out.aggregate.rows().unwrap();
     let deferred = rows.iter().find(|r| r.outcome == "deferred").unwrap();
     let delivered = rows.iter().find(|r| r.outcome == "delivered").unwrap();
     assert_eq!(hour_string(deferred.hour), "2025-12-31T23:00:00Z");

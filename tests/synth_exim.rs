@@ -21,6 +21,7 @@ fn ingest(data: &[u8], threads: usize, block_bytes: usize) -> Output {
     let config = Config {
         threads,
         block_bytes,
+        ..Config::default()
     };
     run_in_memory(&[(data, time)], &config, &Classifier::new())
 }
@@ -30,7 +31,7 @@ fn counts(
     pick: impl Fn(&bouncestat::aggregate::CubeRow<'_>) -> Option<String>,
 ) -> BTreeMap<String, OutcomeCounts> {
     let mut by = BTreeMap::<String, OutcomeCounts>::new();
-    for row in output.aggregate.rows() {
+    for row in output.aggregate.rows().unwrap() {
         let Some(key) = pick(&row) else { continue };
         let entry = by.entry(key).or_default();
         let n = row.count as u64;
@@ -50,6 +51,7 @@ fn check(cfg: &EximConfig, time: TimeContext) {
     let config = Config {
         threads: 2,
         block_bytes: 64 << 10,
+        ..Config::default()
     };
     let out = run_in_memory(&[(&log, time)], &config, &Classifier::new());
     assert_eq!(out.stats.rejected_lines(), 0, "{:?}", out.stats.samples);
@@ -126,7 +128,14 @@ fn stamp_and_id_variants_ingest_alike() {
     let time = TimeContext::new(tz, "2030-01-01T00:00:00Z".parse().unwrap(), None);
     let config = Config::default();
     let local = run_in_memory(&[(&log, time)], &config, &Classifier::new());
-    let first_hour = local.aggregate.rows().iter().map(|r| r.hour).min().unwrap();
+    let first_hour = local
+        .aggregate
+        .rows()
+        .unwrap()
+        .iter()
+        .map(|r| r.hour)
+        .min()
+        .unwrap();
     assert_eq!(first_hour * 3600, cfg.start.as_second() / 3600 * 3600);
 }
 
@@ -146,6 +155,7 @@ fn deterministic_and_independent_of_blocks() {
     let expected: Vec<String> = whole
         .aggregate
         .rows()
+        .unwrap()
         .iter()
         .map(|r| format!("{r:?}"))
         .collect();
@@ -154,6 +164,7 @@ fn deterministic_and_independent_of_blocks() {
         let rows: Vec<String> = out
             .aggregate
             .rows()
+            .unwrap()
             .iter()
             .map(|r| format!("{r:?}"))
             .collect();

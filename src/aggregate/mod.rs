@@ -7,8 +7,13 @@
 //! how many threads ran.
 
 mod packed;
+mod spill;
+
+use std::io;
 
 use rustc_hash::FxHashMap as HashMap;
+
+use spill::{RunReader, SpillFile};
 
 pub use packed::PackedKey;
 
@@ -213,7 +218,7 @@ pub struct CubeRow<'a> {
 }
 
 /// A partial aggregate. See the module docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Aggregate {
     pub interner: Interner,
     /// Counts by cell, keyed by the packed form (see [`PackedKey`]).
@@ -222,6 +227,62 @@ pub struct Aggregate {
     /// are combined only when [`Aggregate::rows`] sorts every cell, which costs less than
     /// hashing every cell of one into another.
     parts: Vec<Aggregate>,
+    /// Cells moved out of `cube` (see [`Aggregate::spill_if_full`]).
+    spill: Spill,
+}
+
+/// When an aggregate moves its cells out of memory, and what it has moved.
+#[derive(Debug, Default)]
+struct Spill {
+    policy: SpillPolicy,
+    /// The runs written so far; created at the first spill.
+    file: Option<SpillFile>,
+    /// The totals of every cell moved out (written or dropped).
+    totals: Totals,
+    /// Why spilling stopped, if it failed.
+    error: Option<String>,
+}
+
+/// Whether and when an aggregate's table is emptied during the run (see
+/// [`Aggregate::spill_if_full`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpillPolicy {
+    /// Spill once the table holds this many cells; 0 never spills.
+    pub cells: usize,
+    /// Write the cells to a temporary file, to be read back for the dataset. Without it only
+    /// their [`Totals`] are kept (a run that writes no dataset).
+    pub keep: bool,
+}
+
+/// Attempts by bounce-message flag, provider and outcome: what the run's summary prints.
+/// Indexed by discriminant, which is the position in `Provider::ALL` and `Outcome::ALL` (a
+/// test in `aggregate::packed` checks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals([[[i64; Outcome::ALL.len()]; Provider::ALL.len()]; 2]);
+
+impl Default for Totals {
+    fn default() -> Totals {
+        Totals([[[0; Outcome::ALL.len()]; Provider::ALL.len()]; 2])
+    }
+}
+
+impl Totals {
+    /// Attempts of `provider` with `outcome`, of bounce messages or of senders' mail.
+    pub fn get(&self, bounce_message: bool, provider: Provider, outcome: Outcome) -> i64 {
+        self.0[usize::from(bounce_message)][provider as usize][outcome as usize]
+    }
+
+    fn add(&mut self, key: PackedKey, count: i64) {
+        self.0[usize::from(key.bounce_message())][key.provider() as usize]
+            [key.outcome() as usize] += count;
+    }
+
+    fn merge(&mut self, other: &Totals) {
+        let cells = self.0.iter_mut().flatten().flatten();
+        for (total, add) in cells.zip(other.0.iter().flatten().flatten()) {
+            *total += add;
+        }
+    }
 }
 
 const US_PER_HOUR: i64 = 3_600_000_000;
@@ -229,6 +290,72 @@ const US_PER_HOUR: i64 = 3_600_000_000;
 impl Aggregate {
     pub fn new() -> Aggregate {
         Aggregate::default()
+    }
+
+    /// An empty aggregate that spills as `policy` says.
+    pub fn with_spill(policy: SpillPolicy) -> Aggregate {
+        let mut aggregate = Aggregate::default();
+        aggregate.spill.policy = policy;
+        aggregate
+    }
+
+    /// Moves every cell out of the table once it holds the policy's number of cells: into a
+    /// new run of the temporary file, or, for a run without a dataset, into the totals alone.
+    /// The table keeps its allocation, so a worker's memory stays at one full table. Called
+    /// between blocks, never per event. If the file cannot be created or written, the cells
+    /// stay in memory, spilling stops, and [`Aggregate::spill_error`] says why.
+    pub fn spill_if_full(&mut self) {
+        let spill = &mut self.spill;
+        if spill.policy.cells == 0 || self.cube.len() < spill.policy.cells {
+            return;
+        }
+        if !spill.policy.keep {
+            for (key, count) in self.cube.drain() {
+                spill.totals.add(key, count);
+            }
+            return;
+        }
+        let mut cells: Vec<(PackedKey, i64)> = self.cube.iter().map(|(&k, &c)| (k, c)).collect();
+        cells.sort_unstable_by_key(|cell| cell.0);
+        let written = match &mut spill.file {
+            Some(file) => file.append(&cells),
+            None => SpillFile::create().and_then(|mut file| {
+                file.append(&cells)?;
+                spill.file = Some(file);
+                Ok(())
+            }),
+        };
+        match written {
+            Ok(()) => {
+                for &(key, count) in &cells {
+                    spill.totals.add(key, count);
+                }
+                self.cube.clear();
+            }
+            Err(e) => {
+                spill.policy.cells = 0;
+                spill.error = Some(format!("cannot move counts to a temporary file: {e}"));
+            }
+        }
+    }
+
+    /// Why spilling stopped in this aggregate or one of its parts, if it did (the counts are
+    /// all still there: they stayed in memory).
+    pub fn spill_error(&self) -> Option<&str> {
+        self.all_parts()
+            .find_map(|part| part.spill.error.as_deref())
+    }
+
+    /// Cells moved out of memory over all parts, a cell counted once per run it is in.
+    pub fn spilled_cells(&self) -> u64 {
+        self.all_parts()
+            .filter_map(|part| part.spill.file.as_ref())
+            .map(SpillFile::cells)
+            .sum()
+    }
+
+    fn has_spilled(&self) -> bool {
+        self.spill.file.is_some() || self.spill.totals != Totals::default()
     }
 
     /// Counts one classified event.
@@ -267,7 +394,12 @@ impl Aggregate {
 
     /// Merges `other` into `self` and returns the table that maps `other`'s symbols to
     /// `self`'s, for callers that hold keys built against `other`.
+    ///
+    /// # Panics
+    ///
+    /// If `other` has spilled cells: those are combined by [`Aggregate::merge`].
     pub fn merge_remap(&mut self, other: Aggregate) -> Vec<Sym> {
+        assert!(!other.has_spilled(), "merge_remap of a spilled aggregate");
         let remap: Vec<Sym> = other
             .interner
             .strings
@@ -286,9 +418,15 @@ impl Aggregate {
         for part in std::mem::take(&mut other.parts) {
             self.merge(part);
         }
-        if self.cube.is_empty() && self.interner.is_empty() {
+        if self.cube.is_empty() && self.interner.is_empty() && !self.has_spilled() {
             other.parts = std::mem::take(&mut self.parts);
+            other.spill.policy = self.spill.policy;
             *self = other;
+            return;
+        }
+        if other.has_spilled() {
+            // Its runs are read back with its own interner.
+            self.parts.push(other);
             return;
         }
         self.merge_remap(other);
@@ -298,30 +436,35 @@ impl Aggregate {
     /// until [`Aggregate::rows`].
     pub fn add_part(&mut self, mut other: Aggregate) {
         self.parts.append(&mut other.parts);
-        if !other.cube.is_empty() {
+        if !other.cube.is_empty() || other.has_spilled() {
             self.parts.push(other);
         }
     }
 
-    /// Every cell and its count, in no particular order, a cell possibly split over several
-    /// entries (one per part), its key left packed: read a field or two with the accessors
-    /// of [`PackedKey`]. The symbols of a key belong to the part it comes from: read names
-    /// through [`Aggregate::rows`].
-    pub fn iter_packed(&self) -> impl Iterator<Item = (PackedKey, i64)> {
-        self.all_parts()
-            .flat_map(|part| part.cube.iter().map(|(&key, &count)| (key, count)))
+    /// Attempts by bounce-message flag, provider and outcome, over every cell (also those
+    /// spilled).
+    pub fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        for part in self.all_parts() {
+            totals.merge(&part.spill.totals);
+            for (&key, &count) in &part.cube {
+                totals.add(key, count);
+            }
+        }
+        totals
     }
 
-    /// Number of cube entries over all parts (at least the number of distinct cells).
+    /// Number of cube entries in memory over all parts (at least the number of distinct
+    /// cells held in memory).
     pub fn cells(&self) -> usize {
         self.all_parts().map(|part| part.cube.len()).sum()
     }
 
     /// Total count over all cells for an outcome.
     pub fn total(&self, outcome: Outcome) -> i64 {
-        self.iter_packed()
-            .filter(|(k, _)| k.outcome() == outcome)
-            .map(|(_, c)| c)
+        let totals = self.totals();
+        (Provider::ALL.iter())
+            .flat_map(|&p| [false, true].map(|bounce| totals.get(bounce, p, outcome)))
             .sum()
     }
 
@@ -331,14 +474,18 @@ impl Aggregate {
 
     /// All cells with strings resolved, in one canonical order (by hour, then by the key
     /// columns, strings compared by content), so the output is the same for any split of the
-    /// input, any thread count and any symbol numbering.
-    pub fn rows(&self) -> Vec<CubeRow<'_>> {
-        use rayon::prelude::*;
-        let cells = self.sorted_cells();
-        (0..cells.len())
-            .into_par_iter()
-            .map(|i| cells.row(i))
-            .collect()
+    /// input, any thread count, any symbol numbering and any spilling.
+    ///
+    /// # Errors
+    ///
+    /// Reading spilled cells back from their temporary file failed.
+    pub fn rows(&self) -> io::Result<Vec<CubeRow<'_>>> {
+        let mut cells = self.sorted_cells();
+        let mut rows = Vec::new();
+        while cells.advance()? {
+            rows.extend(cells.window().iter().map(|&cell| cells.row(cell)));
+        }
+        Ok(rows)
     }
 
     /// Every cell in the order of [`Aggregate::rows`], without resolving them to rows yet (a
@@ -346,21 +493,20 @@ impl Aggregate {
     pub fn sorted_cells(&self) -> SortedCells<'_> {
         sort_cells(
             self.all_parts()
-                .map(|part| (&part.interner, Cells::Borrowed(&part.cube)))
+                .map(|part| (part, Cells::Borrowed(&part.cube)))
                 .collect(),
         )
     }
 
     /// [`Aggregate::sorted_cells`], emptying the cube while its cells are copied out: each
     /// part's table is freed once copied, so the tables and the sorted list are never both
-    /// whole in memory. The names stay; the aggregate holds no cells afterwards.
+    /// whole in memory. The names and spilled runs stay; the tables hold no cells afterwards.
     pub fn take_sorted_cells(&mut self) -> SortedCells<'_> {
         let mut cubes = vec![std::mem::take(&mut self.cube)];
         cubes.extend(self.parts.iter_mut().map(|p| std::mem::take(&mut p.cube)));
         let this: &Aggregate = self;
         sort_cells(
             this.all_parts()
-                .map(|part| &part.interner)
                 .zip(cubes.into_iter().map(Cells::Owned))
                 .collect(),
         )
@@ -380,26 +526,44 @@ impl Cells<'_> {
             Cells::Owned(cells) => cells.len(),
         }
     }
+
+    /// Every cell with its symbols rewritten through `canonical`, appended to `out` (an owned
+    /// table is freed as it is copied).
+    fn remap_into(self, canonical: &[Sym], out: &mut Vec<(PackedKey, i64)>) {
+        match self {
+            Cells::Borrowed(table) => out.extend(
+                table
+                    .iter()
+                    .map(|(&key, &count)| (key.remap(canonical), count)),
+            ),
+            Cells::Owned(table) => out.extend(
+                table
+                    .into_iter()
+                    .map(|(key, count)| (key.remap(canonical), count)),
+            ),
+        }
+    }
 }
 
 /// The cells of every part with canonical symbols, in the dataset's order.
-fn sort_cells<'a>(parts: Vec<(&'a Interner, Cells<'_>)>) -> SortedCells<'a> {
-    use rayon::prelude::*;
-    let parts: Vec<_> = parts.into_iter().filter(|(_, c)| c.len() > 0).collect();
+fn sort_cells<'a>(parts: Vec<(&'a Aggregate, Cells<'_>)>) -> SortedCells<'a> {
+    let parts: Vec<_> = (parts.into_iter())
+        .filter(|(part, cells)| cells.len() > 0 || part.spill.file.is_some())
+        .collect();
     // Every name of every part, sorted: a name's position is its canonical symbol, so keys
     // from different parts compare (and sort by name) as plain integers. One sort of every
     // (name, part, symbol) gives both the names and each part's renumbering.
     let mut all: Vec<(&str, usize, usize)> = parts
         .iter()
         .enumerate()
-        .flat_map(|(part, (interner, _))| {
-            (interner.strings.iter().enumerate()).map(move |(sym, s)| (&**s, part, sym))
+        .flat_map(|(index, (part, _))| {
+            (part.interner.strings.iter().enumerate()).map(move |(sym, s)| (&**s, index, sym))
         })
         .collect();
     all.sort_unstable_by_key(|&(name, _, _)| name);
     let mut names: Vec<&str> = Vec::new();
     let mut canonical: Vec<Vec<Sym>> = (parts.iter())
-        .map(|(interner, _)| vec![Sym(0); interner.strings.len()])
+        .map(|(part, _)| vec![Sym(0); part.interner.strings.len()])
         .collect();
     for (name, part, sym) in all {
         if names.last() != Some(&name) {
@@ -407,27 +571,48 @@ fn sort_cells<'a>(parts: Vec<(&'a Interner, Cells<'_>)>) -> SortedCells<'a> {
         }
         canonical[part][sym] = Sym(names.len() as u32 - 1);
     }
-    // Every part's cells in one list, a part after the other (an owned table is freed as
-    // soon as it is copied), sorted on all cores; then the entries of a cell found in several
-    // parts are added up. (One sort of everything beats sorting each part and merging the
-    // runs: the merge is a serial pass, and the runs and the merged list would both be in
-    // memory.)
-    let mut cells = Vec::with_capacity(parts.iter().map(|(_, c)| c.len()).sum());
-    for ((_, part), canonical) in parts.into_iter().zip(&canonical) {
-        match part {
-            Cells::Borrowed(table) => cells.extend(
-                table
-                    .iter()
-                    .map(|(&key, &count)| (key.remap(canonical), count)),
-            ),
-            Cells::Owned(table) => cells.extend(
-                table
-                    .into_iter()
-                    .map(|(key, count)| (key.remap(canonical), count)),
-            ),
+    let mut sorted = SortedCells {
+        names,
+        whole: None,
+        memory: Vec::new(),
+        runs: Vec::new(),
+        canonical: Vec::new(),
+        window: Vec::new(),
+    };
+    if parts.iter().all(|(part, _)| part.spill.file.is_none()) {
+        // Every part's cells in one list, a part after the other, sorted on all cores; then
+        // the entries of a cell found in several parts are added up. (One sort of everything
+        // beats sorting each part and merging the runs: the merge is a serial pass, and the
+        // runs and the merged list would both be in memory.)
+        let mut cells = Vec::with_capacity(parts.iter().map(|(_, c)| c.len()).sum());
+        for ((_, part), canonical) in parts.into_iter().zip(&canonical) {
+            part.remap_into(canonical, &mut cells);
         }
+        sort_and_add_up(&mut cells);
+        sorted.whole = Some(cells);
+        return sorted;
     }
-    cells.par_sort_unstable_by_key(|cell: &(PackedKey, i64)| cell.0);
+    // Some cells were spilled: each part's table and each run are read an hour at a time.
+    for (index, ((part, cells), canonical)) in parts.into_iter().zip(&canonical).enumerate() {
+        let mut list = Vec::with_capacity(cells.len());
+        cells.remap_into(canonical, &mut list);
+        list.sort_unstable_by_key(|cell| cell.0);
+        sorted.memory.push((list, 0));
+        let runs = part.spill.file.iter().flat_map(SpillFile::readers);
+        sorted.runs.extend(runs.map(|run| (run, index)));
+    }
+    sorted.canonical = canonical;
+    sorted
+}
+
+/// Sorts cells by key and adds up the entries of each key into one.
+fn sort_and_add_up(cells: &mut Vec<(PackedKey, i64)>) {
+    use rayon::prelude::*;
+    if cells.len() > 1 << 16 {
+        cells.par_sort_unstable_by_key(|cell| cell.0);
+    } else {
+        cells.sort_unstable_by_key(|cell| cell.0);
+    }
     cells.dedup_by(|cell, kept| {
         let same = cell.0 == kept.0;
         if same {
@@ -435,34 +620,79 @@ fn sort_cells<'a>(parts: Vec<(&'a Interner, Cells<'_>)>) -> SortedCells<'a> {
         }
         same
     });
-    SortedCells { cells, names }
 }
 
-/// The cells of an [`Aggregate`] in the dataset's order. See [`Aggregate::sorted_cells`].
+/// The cells of an [`Aggregate`] in the dataset's order, handed out a window at a time: all
+/// of them at once when nothing was spilled, an hour at a time otherwise. See
+/// [`Aggregate::sorted_cells`].
 pub struct SortedCells<'a> {
-    /// Keys whose symbols are positions in `names`.
-    cells: Vec<(PackedKey, i64)>,
     names: Vec<&'a str>,
+    /// Nothing was spilled: every cell, sorted, to be the first and only window.
+    whole: Option<Vec<(PackedKey, i64)>>,
+    /// Each part's cells held in memory, canonical and sorted, with the number handed out.
+    memory: Vec<(Vec<(PackedKey, i64)>, usize)>,
+    /// Every spilled run, with the part whose symbols its keys use.
+    runs: Vec<(RunReader, usize)>,
+    /// Each part's symbols to canonical ones.
+    canonical: Vec<Vec<Sym>>,
+    window: Vec<(PackedKey, i64)>,
 }
 
 impl<'a> SortedCells<'a> {
-    pub fn len(&self) -> usize {
-        self.cells.len()
+    /// Moves to the next window of cells. Returns false when all were handed out.
+    ///
+    /// # Errors
+    ///
+    /// Reading spilled cells back from their temporary file failed.
+    pub fn advance(&mut self) -> io::Result<bool> {
+        if let Some(cells) = self.whole.take() {
+            self.window = cells;
+            return Ok(!self.window.is_empty());
+        }
+        self.window.clear();
+        // The earliest hour left anywhere.
+        let mut next: Option<i64> = None;
+        let mut heads: Vec<i64> = (self.memory.iter())
+            .filter_map(|(list, at)| list.get(*at).map(|cell| cell.0.hour()))
+            .collect();
+        for (run, _) in &mut self.runs {
+            if let Some((key, _)) = run.peek()? {
+                heads.push(key.hour());
+            }
+        }
+        for hour in heads {
+            next = Some(next.map_or(hour, |h| h.min(hour)));
+        }
+        let Some(hour) = next else {
+            return Ok(false);
+        };
+        for (list, at) in &mut self.memory {
+            let end = *at + list[*at..].partition_point(|cell| cell.0.hour() == hour);
+            self.window.extend_from_slice(&list[*at..end]);
+            *at = end;
+        }
+        for (run, part) in &mut self.runs {
+            while let Some((key, count)) = run.peek()? {
+                if key.hour() != hour {
+                    break;
+                }
+                self.window.push((key.remap(&self.canonical[*part]), count));
+                run.advance();
+            }
+        }
+        sort_and_add_up(&mut self.window);
+        Ok(true)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+    /// Whether the current window holds every cell (nothing was spilled).
+    pub fn is_whole(&self) -> bool {
+        self.memory.is_empty() && self.runs.is_empty()
     }
 
-    /// The hour of cell `i` (hours since the Unix epoch, UTC).
-    pub fn hour(&self, i: usize) -> i64 {
-        self.cells[i].0.hour()
-    }
-
-    /// The keys and counts of the cells in `range`. The keys' symbols are positions in
-    /// [`SortedCells::names`].
-    pub fn cells(&self, range: std::ops::Range<usize>) -> &[(PackedKey, i64)] {
-        &self.cells[range]
+    /// The current window's keys and counts, sorted by key. The keys' symbols are positions
+    /// in [`SortedCells::names`].
+    pub fn window(&self) -> &[(PackedKey, i64)] {
+        &self.window
     }
 
     /// Every name of the run, sorted and distinct: the empty string (absent) first.
@@ -470,9 +700,8 @@ impl<'a> SortedCells<'a> {
         &self.names
     }
 
-    /// Cell `i` resolved to a row.
-    pub fn row(&self, i: usize) -> CubeRow<'a> {
-        let (key, count) = self.cells[i];
+    /// A cell of a window resolved to a row.
+    pub fn row(&self, (key, count): (PackedKey, i64)) -> CubeRow<'a> {
         row(&self.names, &key.unpack(), count)
     }
 }
@@ -553,7 +782,40 @@ mod tests {
     }
 
     fn rows_owned(agg: &Aggregate) -> Vec<String> {
-        agg.rows().iter().map(|r| format!("{r:?}")).collect()
+        agg.rows()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect()
+    }
+
+    /// Every row a stream of sorted cells hands out, and the number of windows.
+    fn streamed(cells: &mut SortedCells<'_>) -> (Vec<String>, usize) {
+        let (mut rows, mut windows) = (Vec::new(), 0);
+        while cells.advance().unwrap() {
+            windows += 1;
+            let window = cells.window();
+            assert!(
+                window.windows(2).all(|w| w[0].0 < w[1].0),
+                "sorted, keys distinct"
+            );
+            rows.extend(window.iter().map(|&cell| format!("{:?}", cells.row(cell))));
+        }
+        (rows, windows)
+    }
+
+    /// [`build`], counting into an aggregate that spills as `policy` says after every
+    /// `every` events.
+    fn build_spilling(items: &[(u8, u8)], policy: SpillPolicy, every: usize) -> Aggregate {
+        const DOMAINS: [&[u8]; 4] = [b"gmail.com", b"Example.ORG", b"b.example", b"gmail.com."];
+        let mut agg = Aggregate::with_spill(policy);
+        for (n, &(i, d)) in items.iter().enumerate() {
+            agg.add(&event(i, DOMAINS[usize::from(d % 4)]), &class());
+            if n % every == 0 {
+                agg.spill_if_full();
+            }
+        }
+        agg
     }
 
     #[test]
@@ -577,10 +839,11 @@ mod tests {
     #[test]
     fn names_are_case_folded() {
         let agg = build(&[(1, 0), (1, 3)]);
-        assert_eq!(agg.rows().len(), 1);
-        assert_eq!(agg.rows()[0].count, 2);
-        assert_eq!(agg.rows()[0].mta_host, "mx1");
-        assert_eq!(agg.rows()[0].sender_domain, Some("sender.example"));
+        let rows = agg.rows().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].count, 2);
+        assert_eq!(rows[0].mta_host, "mx1");
+        assert_eq!(rows[0].sender_domain, Some("sender.example"));
     }
 
     proptest! {
@@ -629,14 +892,51 @@ mod tests {
         ) {
             let mut parts = build(&a);
             parts.add_part(build(&b));
-            let borrowed = parts.sorted_cells();
-            let expected: Vec<String> =
-                (0..borrowed.len()).map(|i| format!("{:?}", borrowed.row(i))).collect();
-            let mut taken = parts.clone();
-            let cells = taken.take_sorted_cells();
-            let rows: Vec<String> = (0..cells.len()).map(|i| format!("{:?}", cells.row(i))).collect();
+            let (expected, windows) = streamed(&mut parts.sorted_cells());
+            prop_assert!(windows <= 1, "nothing spilled: one window");
+            let mut taken = build(&a);
+            taken.add_part(build(&b));
+            let (rows, _) = streamed(&mut taken.take_sorted_cells());
             prop_assert_eq!(rows, expected);
             prop_assert_eq!(taken.cells(), 0);
+        }
+
+        #[test]
+        fn spilling_changes_neither_the_rows_nor_the_totals(
+            a in prop::collection::vec((0u8..40, 0u8..4), 0..80),
+            b in prop::collection::vec((0u8..40, 0u8..4), 0..80),
+            cells in 1usize..6,
+            every in 1usize..5,
+        ) {
+            let all: Vec<_> = a.iter().chain(&b).copied().collect();
+            let whole = build(&all);
+            let keep = SpillPolicy { cells, keep: true };
+            // Spilled parts added whole, merged, and merged into a spilled aggregate.
+            let mut parts = build_spilling(&a, keep, every);
+            parts.add_part(build_spilling(&b, keep, every));
+            let mut merged = build(&a);
+            merged.merge(build_spilling(&b, keep, every));
+            let mut into_spilled = build_spilling(&a, keep, every);
+            into_spilled.merge(build(&b));
+            for agg in [&parts, &merged, &into_spilled] {
+                prop_assert_eq!(rows_owned(agg), rows_owned(&whole));
+                prop_assert_eq!(agg.totals(), whole.totals());
+                prop_assert_eq!(agg.spill_error(), None);
+            }
+            if all.len() > 2 * cells * every {
+                prop_assert!(parts.spilled_cells() > 0, "something was spilled");
+                // Spilled cells come back an hour at a time.
+                let (rows, windows) = streamed(&mut parts.take_sorted_cells());
+                prop_assert_eq!(rows, rows_owned(&whole));
+                let hours: std::collections::BTreeSet<_> =
+                    whole.rows().unwrap().iter().map(|r| r.hour).collect();
+                prop_assert_eq!(windows, hours.len());
+            }
+            // Without a dataset only the totals are kept, and memory holds no more cells.
+            let dropped = build_spilling(&all, SpillPolicy { cells, keep: false }, 1);
+            prop_assert_eq!(dropped.totals(), whole.totals());
+            prop_assert!(dropped.cells() <= cells);
+            prop_assert_eq!(dropped.spilled_cells(), 0);
         }
     }
 }

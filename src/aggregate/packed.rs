@@ -18,7 +18,7 @@ use crate::event::{EnhancedCode, Outcome, Source, Stage};
 #[derive(Debug, Clone, Copy, Eq, Default)]
 pub struct PackedKey([u64; WORDS]);
 
-const WORDS: usize = 6;
+pub(crate) const WORDS: usize = 6;
 
 /// Hashes the six words folded into one. Each word is multiplied (spreading its low bits up)
 /// and shifted down (spreading its high bits down): the cube's `FxHasher` only multiplies,
@@ -210,6 +210,16 @@ impl PackedKey {
         remap_sym::<AT_ESP_TYPE>(&mut w, table);
         remap_sym::<AT_ESP_SUBTYPE>(&mut w, table);
         PackedKey(w)
+    }
+
+    /// The key as its six words, most significant first (the spill file's form).
+    pub(crate) fn to_words(self) -> [u64; WORDS] {
+        self.0
+    }
+
+    /// The key whose words [`PackedKey::to_words`] gave.
+    pub(crate) fn from_words(words: [u64; WORDS]) -> PackedKey {
+        PackedKey(words)
     }
 
     /// The key's hour (hours since the Unix epoch, UTC), read from the first word alone.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use bouncestat::aggregate::Aggregate;
+use bouncestat::aggregate::{Aggregate, SpillPolicy};
 use bouncestat::classify::{Classifier, Provider};
 use bouncestat::event::Outcome;
 use bouncestat::format::Format;
@@ -61,6 +61,9 @@ pub struct Args {
     /// Size of the blocks files are cut into for parallel parsing.
     #[arg(long, default_value_t = 16 << 20, hide = true)]
     block_bytes: usize,
+    /// Cells a worker holds in memory before it moves them to a temporary file (0: never).
+    #[arg(long, default_value_t = pipeline::SPILL_CELLS, hide = true)]
+    spill_cells: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -96,6 +99,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = pipeline::Config {
         threads: args.threads,
         block_bytes: args.block_bytes.max(4096),
+        // Without a dataset to write, spilled cells only count towards the summary.
+        spill: SpillPolicy {
+            cells: args.spill_cells,
+            keep: args.out.is_some(),
+        },
     };
     let read = ReadOptions {
         timezone,
@@ -293,20 +301,16 @@ const ATTEMPTS: [Outcome; 4] = [
 /// Attempts per provider by outcome (in [`ATTEMPTS`] order), senders' mail only, most failed
 /// attempts first.
 fn provider_totals(aggregate: &Aggregate) -> Vec<(&'static str, [i64; ATTEMPTS.len()])> {
-    // By provider, in `Provider::ALL` order, which is declaration order (a test in
-    // `aggregate::packed` checks it): a provider's discriminant is its index.
-    let mut counts = [None::<[i64; ATTEMPTS.len()]>; Provider::ALL.len()];
-    for (key, count) in aggregate.iter_packed().filter(|(k, _)| !k.bounce_message()) {
-        let outcome = key.outcome();
-        let Some(slot) = ATTEMPTS.iter().position(|o| *o == outcome) else {
-            continue;
-        };
-        counts[key.provider() as usize].get_or_insert_default()[slot] += count;
-    }
+    let totals = aggregate.totals();
     let mut providers: Vec<_> = Provider::ALL
         .iter()
-        .zip(counts)
-        .filter_map(|(provider, counts)| Some((provider.as_str(), counts?)))
+        .map(|&provider| {
+            (
+                provider.as_str(),
+                ATTEMPTS.map(|outcome| totals.get(false, provider, outcome)),
+            )
+        })
+        .filter(|(_, counts)| counts.iter().any(|&n| n != 0))
         .collect();
     // Everything but the first slot (delivered) failed.
     let failed = |counts: &[i64; ATTEMPTS.len()]| -> i64 { counts[1..].iter().sum() };

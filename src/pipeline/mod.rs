@@ -25,7 +25,7 @@ use chunk::{ChunkProcessor, ChunkResult};
 use queue::Correlator;
 use stats::Stats;
 
-use crate::aggregate::{Aggregate, Sym};
+use crate::aggregate::{Aggregate, SpillPolicy, Sym};
 use crate::classify::Classifier;
 use crate::format::Format;
 use crate::format::syslog::TimeContext;
@@ -40,13 +40,24 @@ pub struct Config {
     pub threads: usize,
     /// Target size of the blocks a large file is cut into.
     pub block_bytes: usize,
+    /// When the aggregates move their cells out of memory (see
+    /// [`Aggregate::spill_if_full`]).
+    pub spill: SpillPolicy,
 }
+
+/// Cells an aggregate's table holds before they are spilled, by default: a table of about 4 MB
+/// per worker.
+pub const SPILL_CELLS: usize = 1 << 16;
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             threads: 0,
             block_bytes: 16 << 20,
+            spill: SpillPolicy {
+                cells: SPILL_CELLS,
+                keep: true,
+            },
         }
     }
 }
@@ -288,10 +299,11 @@ struct Merger {
 }
 
 impl Merger {
-    fn new(inputs: usize) -> Merger {
+    fn new(inputs: usize, spill: SpillPolicy) -> Merger {
         Merger {
             output: Output {
                 per_input: vec![Stats::default(); inputs],
+                aggregate: Aggregate::with_spill(spill),
                 ..Output::default()
             },
             correlator: Correlator::new(),
@@ -349,6 +361,7 @@ impl Merger {
         let mut stats = chunk.stats;
         self.correlator
             .absorb(chunk.queues, &remap, &mut output.aggregate, &mut stats);
+        output.aggregate.spill_if_full();
         let input_stats = &mut output.per_input[input];
         let line_offset = input_stats.lines;
         input_stats.merge(stats.clone(), line_offset);
@@ -471,13 +484,13 @@ where
     // Each worker's aggregate, kept from block to block and merged once at the end. Jobs run
     // on pool threads; the fallback slot is for any that does not.
     let aggregates: Vec<Mutex<Aggregate>> = (0..=threads)
-        .map(|_| Mutex::new(Aggregate::new()))
+        .map(|_| Mutex::new(Aggregate::with_spill(config.spill)))
         .collect();
     let aggregates = &aggregates;
 
     let output = std::thread::scope(|threads_scope| {
         let merger = threads_scope.spawn(move || {
-            let mut merger = Merger::new(inputs);
+            let mut merger = Merger::new(inputs, config.spill);
             let _done = Done(gate, |_: &mut GateState| {});
             for message in result_rx {
                 merger.push(message);
@@ -597,7 +610,8 @@ fn parse(
     }
     block.data.release();
     drop(block.data);
-    let (result, counted) = processor.finish();
+    let (result, mut counted) = processor.finish();
+    counted.spill_if_full();
     *aggregate = counted;
     result
 }
@@ -737,6 +751,7 @@ mod tests {
         let mut lines: Vec<String> = output
             .aggregate
             .rows()
+            .unwrap()
             .iter()
             .map(|row| format!("{row:?}"))
             .collect();
@@ -767,6 +782,7 @@ mod tests {
             let config = Config {
                 threads,
                 block_bytes,
+                ..Config::default()
             };
             let in_order = run(
                 &mut InOrder::new(items(&log, block_bytes, 1).into_iter().flatten(), 4),

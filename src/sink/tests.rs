@@ -13,7 +13,7 @@ use parquet::basic::{Compression, Encoding};
 
 use super::write::FailPoint;
 use super::*;
-use crate::aggregate::Aggregate;
+use crate::aggregate::{Aggregate, SpillPolicy};
 use crate::classify::{Action, Category, Classification, Fault, Permanence, Provider};
 use crate::event::{EnhancedCode, Event, Outcome, Source, Stage};
 
@@ -166,9 +166,16 @@ fn day_2_attempts(delivered_count: usize) -> Vec<Attempt> {
 }
 
 fn aggregate_of(attempts: &[Attempt]) -> Aggregate {
-    let mut aggregate = Aggregate::new();
+    spilled_aggregate_of(attempts, 0)
+}
+
+/// [`aggregate_of`], moving the cells to a temporary file whenever `cells` are in memory
+/// (0: never).
+fn spilled_aggregate_of(attempts: &[Attempt], cells: usize) -> Aggregate {
+    let mut aggregate = Aggregate::with_spill(SpillPolicy { cells, keep: true });
     for attempt in attempts {
         add(&mut aggregate, attempt);
+        aggregate.spill_if_full();
     }
     aggregate
 }
@@ -654,9 +661,10 @@ fn settings_are_applied_and_checked() {
         .build(dir.path())
         .unwrap();
     let aggregate = two_days();
-    writer.write(aggregate.clone(), &manifest("a")).unwrap();
+    writer.write(two_days(), &manifest("a")).unwrap();
     let day_1_rows = aggregate
         .rows()
+        .unwrap()
         .iter()
         .filter(|r| tables::day_of_hour(r.hour) == day(DAY_1))
         .count();
@@ -778,6 +786,7 @@ fn expected_rows(aggregate: &Aggregate) -> Vec<RowText> {
     let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
     aggregate
         .rows()
+        .unwrap()
         .iter()
         .map(|r| {
             let columns = vec![
@@ -856,9 +865,9 @@ fn read_rows(out: &Path) -> Vec<RowText> {
 #[test]
 fn every_cube_cell_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    let aggregate = two_days();
-    write_dataset(dir.path(), aggregate.clone(), &manifest("a")).unwrap();
-    assert_eq!(read_rows(dir.path()), expected_rows(&aggregate));
+    let expected = expected_rows(&two_days());
+    write_dataset(dir.path(), two_days(), &manifest("a")).unwrap();
+    assert_eq!(read_rows(dir.path()), expected);
 }
 
 proptest::proptest! {
@@ -869,6 +878,7 @@ proptest::proptest! {
     #[test]
     fn random_aggregates_round_trip(
         picks in proptest::collection::vec((0u32..96 * 3600, 0usize..4, 0usize..4, proptest::bool::ANY), 1..60),
+        spill in 1usize..5,
     ) {
         const DOMAINS: [&[u8]; 4] = [b"gmail.com", b"outlook.com", b"", b"example.org"];
         const PROVIDERS: [Provider; 4] =
@@ -902,18 +912,30 @@ proptest::proptest! {
             })
             .collect();
         let aggregate = aggregate_of(&attempts);
+        let expected = expected_rows(&aggregate);
         let dir = tempfile::tempdir().unwrap();
-        DatasetWriterBuilder::new()
-            .row_group_size(3)
-            .batch_rows(2)
-            .build(dir.path())
-            .unwrap()
-            .write(aggregate.clone(), &manifest("a"))
-            .unwrap();
-        proptest::prop_assert_eq!(read_rows(dir.path()), expected_rows(&aggregate));
+        let write = |dir: &Path, aggregate| {
+            DatasetWriterBuilder::new()
+                .row_group_size(3)
+                .batch_rows(2)
+                .build(dir)
+                .unwrap()
+                .write(aggregate, &manifest("a"))
+                .unwrap()
+        };
+        write(dir.path(), aggregate_of(&attempts));
+        proptest::prop_assert_eq!(&read_rows(dir.path()), &expected);
+        // Spilled cells come back an hour at a time, and the files are the same bytes.
+        let spilled = tempfile::tempdir().unwrap();
+        let report = write(spilled.path(), spilled_aggregate_of(&attempts, spill));
+        proptest::prop_assert_eq!(&read_rows(spilled.path()), &expected);
+        for file in &report.files {
+            let same = file.strip_prefix(spilled.path()).unwrap();
+            proptest::prop_assert_eq!(fs::read(file).unwrap(), fs::read(dir.path().join(same)).unwrap());
+        }
 
         let mut cube_totals = [0i64; 4];
-        for row in aggregate.rows().iter().filter(|r| !r.bounce_message) {
+        for row in aggregate.rows().unwrap().iter().filter(|r| !r.bounce_message) {
             let slot = Outcome::ALL.iter().position(|o| o.as_str() == row.outcome).unwrap();
             cube_totals[slot] += row.count;
         }

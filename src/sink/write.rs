@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -12,10 +11,13 @@ use std::time::{Duration, SystemTime};
 
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::compute_leaves;
+use parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::SinkError;
@@ -24,7 +26,7 @@ use super::tables::{
     AttemptsDictionaries, DayRollups, RollupColumns, SCHEMA_VERSION, Table, attempts_column,
     day_name, day_of_hour,
 };
-use crate::aggregate::{Aggregate, SortedCells};
+use crate::aggregate::{Aggregate, PackedKey, SortedCells};
 
 /// Marker written last by a successful run, removed while a run swaps partitions.
 pub(crate) const SUCCESS_FILE: &str = "_SUCCESS";
@@ -240,12 +242,12 @@ impl DatasetWriter {
 
         let mut staging = Staging::create(out)?;
         // The aggregate's tables are freed as their cells are sorted into one list.
-        let cells = aggregate.take_sorted_cells();
+        let mut cells = aggregate.take_sorted_cells();
         let mut report = WriteReport {
             stale_staging_removed,
             ..WriteReport::default()
         };
-        self.stage(&cells, &staging.path, &mut report)?;
+        self.stage(&mut cells, &staging.path, &mut report)?;
         #[cfg(test)]
         if self.config.fail_at == Some(FailPoint::AfterStaging) {
             return Err(injected(&staging.path));
@@ -280,76 +282,62 @@ impl DatasetWriter {
         Ok(report)
     }
 
-    /// Writes every table and day of the run under `staging/new/`, fsynced. The `attempts`
-    /// file is encoded a column per core while the rollups are computed and written beside it.
+    /// Writes every table and day of the run under `staging/new/`, fsynced. The cells come
+    /// in windows (all at once, or an hour at a time after a spill); each day's `attempts`
+    /// file is encoded a column per core as they come, while the day's rollups are counted
+    /// beside it and written when the day is complete.
     fn stage(
         &self,
-        cells: &SortedCells<'_>,
+        cells: &mut SortedCells<'_>,
         staging: &Path,
         report: &mut WriteReport,
     ) -> Result<(), SinkError> {
         let new_root = staging.join("new");
         let syncs = Syncs::default();
+        let names = cells.names().to_vec();
+        let dictionaries = AttemptsDictionaries::new(&names);
+        let mut written = Vec::new();
+        let mut open: Option<DayWriter<'_>> = None;
+        let spill_error = |e| SinkError::io("read back counts spilled to", std::env::temp_dir(), e);
+        while cells.advance().map_err(spill_error)? {
+            let window = cells.window();
+            let last = cells.is_whole();
+            let mut start = 0;
+            while start < window.len() {
+                let day = day_of_hour(window[start].0.hour());
+                let end =
+                    start + window[start..].partition_point(|c| day_of_hour(c.0.hour()) == day);
+                let day_cells = &window[start..end];
+                let mut writer = match open.take() {
+                    Some(writer) if writer.number == day => writer,
+                    other => {
+                        if let Some(previous) = other {
+                            written.push(previous.finish(self, &[], &dictionaries, &syncs)?);
+                        }
+                        let name = day_name(day).ok_or(SinkError::DateOutOfRange {
+                            hour: day_cells[0].0.hour(),
+                        })?;
+                        DayWriter::create(self, &new_root, day, name, &names)?
+                    }
+                };
+                // A day is complete when the window goes on past it, or this is the only window.
+                if end < window.len() || last {
+                    written.push(writer.finish(self, day_cells, &dictionaries, &syncs)?);
+                } else {
+                    writer.push(self, day_cells, &dictionaries)?;
+                    open = Some(writer);
+                }
+                start = end;
+            }
+        }
+        if let Some(writer) = open {
+            written.push(writer.finish(self, &[], &dictionaries, &syncs)?);
+        }
         let mut dirs = Vec::new();
-        let dictionaries = AttemptsDictionaries::new(cells.names());
-        let mut start = 0;
-        while start < cells.len() {
-            let day = day_of_hour(cells.hour(start));
-            let end = (start..cells.len())
-                .find(|&i| day_of_hour(cells.hour(i)) != day)
-                .unwrap_or(cells.len());
-            let day_cells = start..end;
-            start = end;
-            let day = day_name(day).ok_or(SinkError::DateOutOfRange {
-                hour: cells.hour(day_cells.start),
-            })?;
-
-            let part = |table: Table| -> Result<PathBuf, SinkError> {
-                let dir = new_root.join(table.name()).join(partition_dir(&day));
-                fs::create_dir_all(&dir).map_err(|e| SinkError::io("create directory", &dir, e))?;
-                Ok(dir.join(PART_FILE))
-            };
-            let (attempts, rollups) = rayon::join(
-                || -> Result<Vec<(Table, usize, u64)>, SinkError> {
-                    let path = part(Table::Attempts)?;
-                    let bytes = self.write_attempts(
-                        &path,
-                        &day,
-                        cells,
-                        &dictionaries,
-                        day_cells.clone(),
-                        &syncs,
-                    )?;
-                    Ok(vec![(Table::Attempts, day_cells.len(), bytes)])
-                },
-                || -> Result<Vec<(Table, usize, u64)>, SinkError> {
-                    let mut rollups = DayRollups::new(cells.names());
-                    for &(key, count) in cells.cells(day_cells.clone()) {
-                        rollups.add(key, count);
-                    }
-                    let mut columns = RollupColumns::default();
-                    let mut written = Vec::new();
-                    for table in [Table::ByCode, Table::ByProvider, Table::ByDomain] {
-                        let path = part(table)?;
-                        let mut part = PartWriter::create(&path, table, &day, &self.config)?;
-                        columns.batches(
-                            table,
-                            &rollups,
-                            self.config.batch_rows,
-                            |batch| part.write(Ok(batch)),
-                            |source| SinkError::Arrow {
-                                path: path.clone(),
-                                source,
-                            },
-                        )?;
-                        written.push((table, rollups.len(table), part.finish(&syncs)?));
-                    }
-                    Ok(written)
-                },
-            );
-            for (table, written, bytes) in attempts?.into_iter().chain(rollups?) {
+        for (day, tables) in written {
+            for (table, rows, bytes) in tables {
                 report.bytes += bytes;
-                *report.rows.entry(table).or_default() += written as u64;
+                *report.rows.entry(table).or_default() += rows as u64;
                 dirs.push(new_root.join(table.name()).join(partition_dir(&day)));
             }
             report.days.push(day);
@@ -367,64 +355,33 @@ impl DatasetWriter {
         syncs.wait(&dirs)
     }
 
-    /// Writes one day's `attempts` file: each column of a row group is built and encoded,
-    /// batch by batch, as a parallel task of its own, and the group's column chunks are then
-    /// appended in schema order. Starts the file's fsync (see [`Syncs`]) and returns its size.
-    fn write_attempts(
+    /// Writes one day's rollup tables. Starts each file's fsync (see [`Syncs`]).
+    fn write_rollups(
         &self,
-        path: &Path,
+        new_root: &Path,
         day: &str,
-        cells: &SortedCells<'_>,
-        dictionaries: &AttemptsDictionaries<'_>,
-        range: Range<usize>,
+        rollups: &DayRollups<'_>,
         syncs: &Syncs,
-    ) -> Result<u64, SinkError> {
-        use rayon::prelude::*;
-        let parquet_error = |source| SinkError::Parquet {
-            path: path.to_path_buf(),
-            source,
-        };
-        let part = PartWriter::create(path, Table::Attempts, day, &self.config)?;
-        let (mut file, factory) = part
-            .writer
-            .into_serialized_writer()
-            .map_err(parquet_error)?;
-        let schema = Table::Attempts.schema();
-        let groups = range.clone().step_by(self.config.row_group_size);
-        for (group, group_start) in groups.enumerate() {
-            let group_end = (group_start + self.config.row_group_size).min(range.end);
-            let writers = factory
-                .create_column_writers(group)
-                .map_err(parquet_error)?;
-            // Each column on its own through all the group's batches: the cores take columns
-            // as they free up, with no wait for the slowest column after every batch.
-            let chunks: Vec<_> = writers
-                .into_par_iter()
-                .enumerate()
-                .map(|(column, mut writer)| {
-                    for batch_start in (group_start..group_end).step_by(self.config.batch_rows) {
-                        let batch_end = (batch_start + self.config.batch_rows).min(group_end);
-                        let batch = cells.cells(batch_start..batch_end);
-                        let array = attempts_column(column, batch, dictionaries);
-                        for leaf in compute_leaves(schema.field(column), &array)? {
-                            writer.write(&leaf)?;
-                        }
-                    }
-                    writer.close()
-                })
-                .collect();
-            let mut row_group = file.next_row_group().map_err(parquet_error)?;
-            for chunk in chunks {
-                chunk
-                    .and_then(|chunk| chunk.append_to_row_group(&mut row_group))
-                    .map_err(parquet_error)?;
-            }
-            row_group.close().map_err(parquet_error)?;
+    ) -> Result<Vec<Written>, SinkError> {
+        let mut columns = RollupColumns::default();
+        let mut written = Vec::new();
+        for table in [Table::ByCode, Table::ByProvider, Table::ByDomain] {
+            let path = partition_file(new_root, table, day)?;
+            let mut part = PartWriter::create(&path, table, day, &self.config)?;
+            columns.batches(
+                table,
+                rollups,
+                self.config.batch_rows,
+                |batch| part.write(Ok(batch)),
+                |source| SinkError::Arrow {
+                    path: path.clone(),
+                    source,
+                },
+            )?;
+            written.push((table, rollups.len(table), part.finish(syncs)?));
         }
-        let file = file.into_inner().map_err(parquet_error)?;
-        syncs.file(path, file)
+        Ok(written)
     }
-
     /// Replaces each staged day in each table. Returns the days that existed before.
     fn swap(&self, days: &[String], staging: &mut Staging) -> Result<Vec<String>, SinkError> {
         let out = self.out_dir.as_path();
@@ -517,6 +474,265 @@ impl DatasetWriter {
         }
         sync_dir(out)
     }
+}
+
+/// Creates the partition directory of `table` for `day` under `root`; returns the path of
+/// its file.
+fn partition_file(root: &Path, table: Table, day: &str) -> Result<PathBuf, SinkError> {
+    let dir = root.join(table.name()).join(partition_dir(day));
+    fs::create_dir_all(&dir).map_err(|e| SinkError::io("create directory", &dir, e))?;
+    Ok(dir.join(PART_FILE))
+}
+
+/// A file written: its table, rows and bytes.
+type Written = (Table, usize, u64);
+
+/// Cells a day's `attempts` writer holds before it encodes them, in batches: the columns are
+/// encoded in parallel a flush at a time, so a flush is many batches.
+const FLUSH_BATCHES: usize = 16;
+
+/// One day being written: its `attempts` file, encoded as the cells come, and its rollups,
+/// counted as they come and written when the day is complete.
+struct DayWriter<'n> {
+    number: i32,
+    name: String,
+    attempts: AttemptsWriter,
+    rollups: DayRollups<'n>,
+    root: PathBuf,
+}
+
+impl<'n> DayWriter<'n> {
+    fn create(
+        writer: &DatasetWriter,
+        root: &Path,
+        number: i32,
+        name: String,
+        names: &'n [&'n str],
+    ) -> Result<DayWriter<'n>, SinkError> {
+        let path = partition_file(root, Table::Attempts, &name)?;
+        Ok(DayWriter {
+            number,
+            attempts: AttemptsWriter::create(path, &name, &writer.config)?,
+            name,
+            rollups: DayRollups::new(names),
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// Adds cells of the day (the next ones in the dataset's order).
+    fn push(
+        &mut self,
+        writer: &DatasetWriter,
+        cells: &[(PackedKey, i64)],
+        dictionaries: &AttemptsDictionaries<'_>,
+    ) -> Result<(), SinkError> {
+        let (attempts, rollups) = (&mut self.attempts, &mut self.rollups);
+        let (encoded, ()) = rayon::join(
+            || attempts.push(&writer.config, cells, dictionaries, false),
+            || {
+                cells
+                    .iter()
+                    .for_each(|&(key, count)| rollups.add(key, count))
+            },
+        );
+        encoded
+    }
+
+    /// Adds the day's last cells and writes its files, the rollups beside the last of the
+    /// `attempts` encoding. Returns the day and the (table, rows, bytes) of each file.
+    fn finish(
+        mut self,
+        writer: &DatasetWriter,
+        cells: &[(PackedKey, i64)],
+        dictionaries: &AttemptsDictionaries<'_>,
+        syncs: &Syncs,
+    ) -> Result<(String, Vec<Written>), SinkError> {
+        let (attempts, rollups) = (&mut self.attempts, &mut self.rollups);
+        let (encoded, rollups) = rayon::join(
+            || -> Result<(usize, u64), SinkError> {
+                attempts.push(&writer.config, cells, dictionaries, true)?;
+                let rows = attempts.rows;
+                Ok((rows, attempts.finish(syncs)?))
+            },
+            || {
+                cells
+                    .iter()
+                    .for_each(|&(key, count)| rollups.add(key, count));
+                writer.write_rollups(&self.root, &self.name, rollups, syncs)
+            },
+        );
+        let (rows, bytes) = encoded?;
+        let mut tables = vec![(Table::Attempts, rows, bytes)];
+        tables.extend(rollups?);
+        Ok((self.name, tables))
+    }
+}
+
+/// One day's `attempts` file. Each column of a row group is encoded batch by batch as a
+/// parallel task of its own, a flush of many batches at a time (no wait for the slowest
+/// column after every batch); a group's column chunks are appended in schema order when it
+/// is full. Batches and row groups start at the same rows whatever the windows the cells came
+/// in, so the file is the same.
+struct AttemptsWriter {
+    path: PathBuf,
+    file: Option<SerializedFileWriter<File>>,
+    factory: ArrowRowGroupWriterFactory,
+    /// Row groups closed so far.
+    groups: usize,
+    /// The open group's writers (empty when none is open) and its rows so far: a whole
+    /// number of batches until the group's last one.
+    columns: Vec<ArrowColumnWriter>,
+    group_rows: usize,
+    /// Cells not encoded yet (fewer than a flush).
+    pending: Vec<(PackedKey, i64)>,
+    rows: usize,
+}
+
+impl AttemptsWriter {
+    fn create(path: PathBuf, day: &str, config: &Config) -> Result<AttemptsWriter, SinkError> {
+        let part = PartWriter::create(&path, Table::Attempts, day, config)?;
+        let (file, factory) =
+            part.writer
+                .into_serialized_writer()
+                .map_err(|source| SinkError::Parquet {
+                    path: path.clone(),
+                    source,
+                })?;
+        Ok(AttemptsWriter {
+            path,
+            file: Some(file),
+            factory,
+            groups: 0,
+            columns: Vec::new(),
+            group_rows: 0,
+            pending: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    fn parquet_error(&self, source: parquet::errors::ParquetError) -> SinkError {
+        SinkError::Parquet {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Adds the next cells. Encodes once a flush is held, or everything when `last`.
+    fn push(
+        &mut self,
+        config: &Config,
+        cells: &[(PackedKey, i64)],
+        dictionaries: &AttemptsDictionaries<'_>,
+        last: bool,
+    ) -> Result<(), SinkError> {
+        self.rows += cells.len();
+        let flush = FLUSH_BATCHES * config.batch_rows;
+        if self.pending.is_empty() && (last || cells.len() >= flush) {
+            let used = self.encode(config, cells, dictionaries, last)?;
+            self.pending.extend_from_slice(&cells[used..]);
+            return Ok(());
+        }
+        self.pending.extend_from_slice(cells);
+        if last || self.pending.len() >= flush {
+            let pending = std::mem::take(&mut self.pending);
+            let used = self.encode(config, &pending, dictionaries, last)?;
+            self.pending = pending;
+            self.pending.drain(..used);
+        }
+        Ok(())
+    }
+
+    /// Encodes cells from the start of `cells` into the open row group, closing each group
+    /// that fills: whole batches only, unless `last`, which encodes all and closes the last
+    /// group. Returns how many cells were encoded.
+    fn encode(
+        &mut self,
+        config: &Config,
+        cells: &[(PackedKey, i64)],
+        dictionaries: &AttemptsDictionaries<'_>,
+        last: bool,
+    ) -> Result<usize, SinkError> {
+        use rayon::prelude::*;
+        let schema = Table::Attempts.schema();
+        let mut done = 0;
+        loop {
+            let room = config.row_group_size - self.group_rows;
+            let mut n = (cells.len() - done).min(room);
+            let closes = n == room || (last && done + n == cells.len());
+            if !closes {
+                n -= n % config.batch_rows;
+            }
+            if n == 0 && !(closes && self.group_rows > 0) {
+                return Ok(done);
+            }
+            if self.columns.is_empty() {
+                self.columns = (self.factory.create_column_writers(self.groups))
+                    .map_err(|e| self.parquet_error(e))?;
+            }
+            let chunk = &cells[done..done + n];
+            // Each column on its own through all the chunk's batches; closed here too when
+            // the group ends, so the closing takes no pass of its own.
+            let columns: Vec<_> = std::mem::take(&mut self.columns)
+                .into_par_iter()
+                .enumerate()
+                .map(|(column, mut writer)| {
+                    for batch in chunk.chunks(config.batch_rows) {
+                        let array = attempts_column(column, batch, dictionaries);
+                        for leaf in compute_leaves(schema.field(column), &array)? {
+                            writer.write(&leaf)?;
+                        }
+                    }
+                    Ok(if closes {
+                        Column::Closed(writer.close()?)
+                    } else {
+                        Column::Open(writer)
+                    })
+                })
+                .collect::<Result<_, parquet::errors::ParquetError>>()
+                .map_err(|e| self.parquet_error(e))?;
+            done += n;
+            self.group_rows += n;
+            if !closes {
+                self.columns = (columns.into_iter())
+                    .filter_map(|c| match c {
+                        Column::Open(writer) => Some(writer),
+                        Column::Closed(_) => None,
+                    })
+                    .collect();
+                continue;
+            }
+            let file = self.file.as_mut().expect("file open until finished");
+            let appended = file.next_row_group().and_then(|mut row_group| {
+                for column in columns {
+                    if let Column::Closed(chunk) = column {
+                        chunk.append_to_row_group(&mut row_group)?;
+                    }
+                }
+                row_group.close().map(drop)
+            });
+            appended.map_err(|e| self.parquet_error(e))?;
+            self.groups += 1;
+            self.group_rows = 0;
+            if done == cells.len() {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// Writes the footer and starts the file's fsync (see [`Syncs`]). Returns the file size.
+    fn finish(&mut self, syncs: &Syncs) -> Result<u64, SinkError> {
+        let file = self.file.take().expect("finished once");
+        let file = file.into_inner().map_err(|e| self.parquet_error(e))?;
+        syncs.file(&self.path, file)
+    }
+}
+
+/// A column writer of a row group, still open or closed into its chunk.
+// A list of one per column, for a moment: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Column {
+    Open(ArrowColumnWriter),
+    Closed(ArrowColumnChunk),
 }
 
 #[cfg(test)]
