@@ -578,6 +578,7 @@ fn sort_cells<'a>(parts: Vec<(&'a Aggregate, Cells<'_>)>) -> SortedCells<'a> {
         runs: Vec::new(),
         canonical: Vec::new(),
         window: Vec::new(),
+        read_buf: Vec::new(),
     };
     if parts.iter().all(|(part, _)| part.spill.file.is_none()) {
         // Every part's cells in one list, a part after the other, sorted on all cores; then
@@ -622,6 +623,10 @@ fn sort_and_add_up(cells: &mut Vec<(PackedKey, i64)>) {
     });
 }
 
+/// Entries a window of spilled cells reaches before it is first added up (small in tests, so
+/// that they add up often).
+const COMPACT_CELLS: usize = if cfg!(test) { 3 } else { 1 << 14 };
+
 /// The cells of an [`Aggregate`] in the dataset's order, handed out a window at a time: all
 /// of them at once when nothing was spilled, an hour at a time otherwise. See
 /// [`Aggregate::sorted_cells`].
@@ -636,6 +641,8 @@ pub struct SortedCells<'a> {
     /// Each part's symbols to canonical ones.
     canonical: Vec<Vec<Sym>>,
     window: Vec<(PackedKey, i64)>,
+    /// Bytes of spilled cells being read.
+    read_buf: Vec<u8>,
 }
 
 impl<'a> SortedCells<'a> {
@@ -651,19 +658,9 @@ impl<'a> SortedCells<'a> {
         }
         self.window.clear();
         // The earliest hour left anywhere.
-        let mut next: Option<i64> = None;
-        let mut heads: Vec<i64> = (self.memory.iter())
-            .filter_map(|(list, at)| list.get(*at).map(|cell| cell.0.hour()))
-            .collect();
-        for (run, _) in &mut self.runs {
-            if let Some((key, _)) = run.peek()? {
-                heads.push(key.hour());
-            }
-        }
-        for hour in heads {
-            next = Some(next.map_or(hour, |h| h.min(hour)));
-        }
-        let Some(hour) = next else {
+        let in_memory = (self.memory.iter()).filter_map(|(list, at)| list.get(*at));
+        let spilled = self.runs.iter().filter_map(|(run, _)| run.next_hour());
+        let Some(hour) = in_memory.map(|cell| cell.0.hour()).chain(spilled).min() else {
             return Ok(false);
         };
         for (list, at) in &mut self.memory {
@@ -671,14 +668,22 @@ impl<'a> SortedCells<'a> {
             self.window.extend_from_slice(&list[*at..end]);
             *at = end;
         }
+        // A busy cell of the hour is in every run written during the hour: the window is
+        // added up whenever it grows by half, so it holds about the hour's distinct cells.
+        let compact_at = |len: usize| len + (len / 2).max(COMPACT_CELLS);
+        let mut compact = compact_at(self.window.len());
         for (run, part) in &mut self.runs {
-            while let Some((key, count)) = run.peek()? {
-                if key.hour() != hour {
-                    break;
-                }
-                self.window.push((key.remap(&self.canonical[*part]), count));
-                run.advance();
+            if run.next_hour() != Some(hour) {
+                continue;
             }
+            let (window, canonical) = (&mut self.window, &self.canonical[*part]);
+            run.read_hour(&mut self.read_buf, |key, count| {
+                window.push((key.remap(canonical), count));
+                if window.len() == compact {
+                    sort_and_add_up(window);
+                    compact = compact_at(window.len());
+                }
+            })?;
         }
         sort_and_add_up(&mut self.window);
         Ok(true)

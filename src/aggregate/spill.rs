@@ -9,6 +9,7 @@
 //!
 //! A run is a list of fixed-size records: the key's six words and the count, little-endian.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
@@ -29,10 +30,11 @@ pub(crate) struct SpillFile {
     runs: Vec<Run>,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// A run: where it starts, and how many cells each of its hours has, in order.
+#[derive(Debug, Clone)]
 struct Run {
     start: u64,
-    cells: u64,
+    hours: Vec<(i64, u64)>,
 }
 
 impl SpillFile {
@@ -52,7 +54,12 @@ impl SpillFile {
         let mut file = &*self.file;
         file.seek(SeekFrom::Start(self.len))?;
         let mut out = BufWriter::with_capacity(64 * 1024, file);
+        let mut hours: Vec<(i64, u64)> = Vec::new();
         for (key, count) in cells {
+            match hours.last_mut() {
+                Some((hour, cells)) if *hour == key.hour() => *cells += 1,
+                _ => hours.push((key.hour(), 1)),
+            }
             for word in key.to_words() {
                 out.write_all(&word.to_le_bytes())?;
             }
@@ -61,7 +68,7 @@ impl SpillFile {
         out.flush()?;
         self.runs.push(Run {
             start: self.len,
-            cells: cells.len() as u64,
+            hours,
         });
         self.len += (cells.len() * CELL_BYTES) as u64;
         Ok(())
@@ -69,7 +76,8 @@ impl SpillFile {
 
     /// Cells in all runs (a cell in several runs counts once per run).
     pub(crate) fn cells(&self) -> u64 {
-        self.runs.iter().map(|run| run.cells).sum()
+        let hours = self.runs.iter().flat_map(|run| &run.hours);
+        hours.map(|&(_, cells)| cells).sum()
     }
 
     /// A reader for each run.
@@ -77,60 +85,57 @@ impl SpillFile {
         self.runs.iter().map(|run| RunReader {
             file: Arc::clone(&self.file),
             next: run.start,
-            left: run.cells,
-            buf: Vec::new(),
-            pos: 0,
+            hours: run.hours.clone().into(),
         })
     }
 }
 
-/// Reads one run back in order, a block of cells at a time.
+/// Reads one run back an hour at a time. It holds no cells between hours: a run waiting for
+/// a later hour costs its list of hours only.
 pub(crate) struct RunReader {
     file: Arc<File>,
     /// File offset of the first cell not yet read.
     next: u64,
-    /// Cells of the run not yet read.
-    left: u64,
-    buf: Vec<(PackedKey, i64)>,
-    pos: usize,
+    /// The hours not yet read, with their numbers of cells.
+    hours: VecDeque<(i64, u64)>,
 }
 
 impl RunReader {
-    /// The next cell, without consuming it.
-    pub(crate) fn peek(&mut self) -> io::Result<Option<(PackedKey, i64)>> {
-        if self.pos == self.buf.len() {
-            self.fill()?;
-        }
-        Ok(self.buf.get(self.pos).copied())
+    /// The hour of the next cell, if any is left.
+    pub(crate) fn next_hour(&self) -> Option<i64> {
+        self.hours.front().map(|&(hour, _)| hour)
     }
 
-    /// Consumes the cell [`RunReader::peek`] returned.
-    pub(crate) fn advance(&mut self) {
-        self.pos += 1;
-    }
-
-    fn fill(&mut self) -> io::Result<()> {
-        self.buf.clear();
-        self.pos = 0;
-        let cells = self.left.min(READ_CELLS as u64) as usize;
-        if cells == 0 {
+    /// Reads the cells of the next hour, a block at a time through `buf`, and hands each to
+    /// `cell`.
+    pub(crate) fn read_hour(
+        &mut self,
+        buf: &mut Vec<u8>,
+        mut cell: impl FnMut(PackedKey, i64),
+    ) -> io::Result<()> {
+        let Some((_, mut left)) = self.hours.pop_front() else {
             return Ok(());
-        }
-        let mut bytes = vec![0u8; cells * CELL_BYTES];
-        let mut file = &*self.file;
-        file.seek(SeekFrom::Start(self.next))?;
-        file.read_exact(&mut bytes)?;
-        self.next += bytes.len() as u64;
-        self.left -= cells as u64;
+        };
         let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
-        self.buf.extend(bytes.chunks_exact(CELL_BYTES).map(|cell| {
-            let mut words = [0u64; WORDS];
-            for (w, b) in words.iter_mut().zip(cell.chunks_exact(8)) {
-                *w = word(b);
+        while left > 0 {
+            let cells = left.min(READ_CELLS as u64) as usize;
+            buf.resize(cells * CELL_BYTES, 0);
+            let mut file = &*self.file;
+            file.seek(SeekFrom::Start(self.next))?;
+            file.read_exact(buf)?;
+            self.next += buf.len() as u64;
+            left -= cells as u64;
+            for bytes in buf.chunks_exact(CELL_BYTES) {
+                let mut words = [0u64; WORDS];
+                for (w, b) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+                    *w = word(b);
+                }
+                cell(
+                    PackedKey::from_words(words),
+                    word(&bytes[WORDS * 8..]) as i64,
+                );
             }
-            let count = word(&cell[WORDS * 8..]) as i64;
-            (PackedKey::from_words(words), count)
-        }));
+        }
         Ok(())
     }
 }
@@ -153,11 +158,16 @@ mod tests {
         file.append(&second).unwrap();
         assert_eq!(file.cells(), 2502);
         let mut read = Vec::new();
+        let mut buf = Vec::new();
         for mut reader in file.readers() {
             let mut run = Vec::new();
-            while let Some(cell) = reader.peek().unwrap() {
-                run.push(cell);
-                reader.advance();
+            while let Some(hour) = reader.next_hour() {
+                reader
+                    .read_hour(&mut buf, |key, count| {
+                        assert_eq!(key.hour(), hour);
+                        run.push((key, count));
+                    })
+                    .unwrap();
             }
             read.push(run);
         }

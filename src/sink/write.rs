@@ -489,7 +489,7 @@ type Written = (Table, usize, u64);
 
 /// Cells a day's `attempts` writer holds before it encodes them, in batches: the columns are
 /// encoded in parallel a flush at a time, so a flush is many batches.
-const FLUSH_BATCHES: usize = 16;
+const FLUSH_BATCHES: usize = 4;
 
 /// One day being written: its `attempts` file, encoded as the cells come, and its rollups,
 /// counted as they come and written when the day is complete.
@@ -583,7 +583,7 @@ struct AttemptsWriter {
     /// number of batches until the group's last one.
     columns: Vec<ArrowColumnWriter>,
     group_rows: usize,
-    /// Cells not encoded yet (fewer than a flush).
+    /// Cells not encoded yet (at most a flush).
     pending: Vec<(PackedKey, i64)>,
     rows: usize,
 }
@@ -617,29 +617,48 @@ impl AttemptsWriter {
         }
     }
 
-    /// Adds the next cells. Encodes once a flush is held, or everything when `last`.
+    /// Adds the next cells. Encodes them a flush at a time (straight from `cells` when there
+    /// are enough), or everything when `last`; holds at most a flush of cells otherwise.
     fn push(
         &mut self,
         config: &Config,
-        cells: &[(PackedKey, i64)],
+        mut cells: &[(PackedKey, i64)],
         dictionaries: &AttemptsDictionaries<'_>,
         last: bool,
     ) -> Result<(), SinkError> {
         self.rows += cells.len();
         let flush = FLUSH_BATCHES * config.batch_rows;
-        if self.pending.is_empty() && (last || cells.len() >= flush) {
+        loop {
+            if !self.pending.is_empty() {
+                // The held cells come first: top them up to a flush and encode them.
+                let take = flush.saturating_sub(self.pending.len()).min(cells.len());
+                self.pending.extend_from_slice(&cells[..take]);
+                cells = &cells[take..];
+                let all = last && cells.is_empty();
+                if self.pending.len() < flush && !all {
+                    return Ok(());
+                }
+                let pending = std::mem::take(&mut self.pending);
+                let used = self.encode(config, &pending, dictionaries, all)?;
+                self.pending = pending;
+                self.pending.drain(..used);
+                if all {
+                    return Ok(());
+                }
+                if !self.pending.is_empty() {
+                    // Part of a batch is left (a row group ended inside the flush): it is
+                    // topped up again before anything else.
+                    continue;
+                }
+            }
+            if cells.len() < flush && !last {
+                self.pending.extend_from_slice(cells);
+                return Ok(());
+            }
             let used = self.encode(config, cells, dictionaries, last)?;
             self.pending.extend_from_slice(&cells[used..]);
             return Ok(());
         }
-        self.pending.extend_from_slice(cells);
-        if last || self.pending.len() >= flush {
-            let pending = std::mem::take(&mut self.pending);
-            let used = self.encode(config, &pending, dictionaries, last)?;
-            self.pending = pending;
-            self.pending.drain(..used);
-        }
-        Ok(())
     }
 
     /// Encodes cells from the start of `cells` into the open row group, closing each group
