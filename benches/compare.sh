@@ -62,17 +62,8 @@ if [ ! -s "$exim_log" ]; then
 fi
 exim_bytes=$(stat -c %s "$exim_log")
 cat "$log" "$log.gz" "$log.zst" "$half1" "$half2" "$exim_log" > /dev/null   # warm the page cache
-
-# Reads a command's input files (its arguments that are files, and $also_warm) into the page
-# cache. Reading them once at the start is not enough: on a VM whose host reclaims memory, the
-# pages of a file not read for a minute are dropped, and a row timed late would read its
-# input from disk.
-warm() {
-  local arg
-  for arg in "$@" ${also_warm:-}; do
-    if [ -f "$arg" ]; then cat "$arg" > /dev/null; fi
-  done
-}
+# shellcheck source=benches/common.sh
+. benches/common.sh
 
 # Runs a command $runs times, each time just after warming its inputs; prints
 # "median_seconds peak_rss_kb".
@@ -94,23 +85,6 @@ measure() {
   local median
   median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   echo "$median $peak"
-}
-
-# Runs a command once more, untimed, sampling its resident anonymous memory (RSS without the
-# pages of mapped files) every 10 ms; prints the peak in kB. This is the memory figure of the
-# benchmark issue: a mapped input's pages are page cache, whatever the RSS column counts.
-peak_anon() {
-  warm "$@"
-  "$@" > "$dir/.out" 2> /dev/null &
-  local pid=$! peak=0 key value _
-  while kill -0 "$pid" 2> /dev/null; do
-    while read -r key value _; do
-      [ "$key" = RssAnon: ] && [ "$value" -gt "$peak" ] && peak=$value
-    done < "/proc/$pid/status" 2> /dev/null || true
-    sleep 0.01
-  done
-  wait "$pid" || true
-  echo "$peak"
 }
 
 # One row per command: its name, the uncompressed bytes it reads ($row_bytes when added), its

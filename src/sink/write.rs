@@ -50,8 +50,10 @@ pub struct DatasetWriterBuilder {
     fail_at: Option<FailPoint>,
 }
 
-/// Default maximum rows per row group.
-const DEFAULT_ROW_GROUP_SIZE: usize = 1 << 20;
+/// Default maximum rows per row group: 131,072, near DuckDB's own 122,880. Readers split a
+/// file's work by row group, and the writer holds one group's encoded columns in memory until
+/// the group is complete, so a group of this size keeps that to about a megabyte.
+const DEFAULT_ROW_GROUP_SIZE: usize = 1 << 17;
 /// Default ZSTD level: ZSTD's own default, a good speed/size balance for a nightly job.
 const DEFAULT_COMPRESSION_LEVEL: i32 = 3;
 /// Default rows per Arrow record batch.
