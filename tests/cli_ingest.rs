@@ -10,7 +10,7 @@ use arrow_array::types::Int64Type;
 use bouncestat::sink::{Table, read_table};
 
 mod common;
-use common::{bouncestat, fixtures_in};
+use common::{bouncestat, fixtures_in, render};
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/postfix")
@@ -244,4 +244,42 @@ fn missing_input_is_reported_and_the_rest_is_read() {
         .code(1)
         .stderr(predicates::str::contains("no-such.log"))
         .stdout(predicates::str::contains("events: 15"));
+}
+
+/// Cells moved to a temporary file after every block give the dataset of a run that kept them
+/// in memory; when the temporary directory cannot be written, the run warns, keeps the cells
+/// in memory, and still writes that dataset.
+#[test]
+fn spilled_cells_and_a_failed_spill_give_the_same_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = fixtures_in("postfix", dir.path());
+    let run = |name: &str, spill_cells: &str, tmpdir: Option<&Path>| {
+        let out = dir.path().join(name);
+        let mut cmd = bouncestat();
+        cmd.args(["ingest", "--quiet", "--timezone", "UTC", "--threads", "2"])
+            .args(["--block-bytes", "4096", "--spill-cells", spill_cells])
+            .arg(&logs)
+            .arg("--out")
+            .arg(&out);
+        if let Some(tmpdir) = tmpdir {
+            cmd.env("TMPDIR", tmpdir);
+        }
+        let output = cmd.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let tables: Vec<String> = (Table::ALL.iter())
+            .map(|&table| render(&read_table(&out, table).unwrap()))
+            .collect();
+        (tables, String::from_utf8(output.stderr).unwrap())
+    };
+    let (in_memory, _) = run("in-memory", "0", None);
+    assert!(in_memory[0].lines().count() > 10, "{}", in_memory[0]);
+    let (spilled, warnings) = run("spilled", "1", None);
+    assert_eq!(spilled, in_memory);
+    assert!(!warnings.contains("temporary file"), "{warnings}");
+    let (kept, warnings) = run("kept", "1", Some(&dir.path().join("no-such-directory")));
+    assert_eq!(kept, in_memory);
+    assert!(
+        warnings.contains("cannot move counts to a temporary file"),
+        "{warnings}"
+    );
 }

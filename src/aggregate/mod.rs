@@ -5,6 +5,12 @@
 //! string is seen for the first time. Partial aggregates merge with [`Aggregate::merge`], which
 //! is associative and commutative, so the result never depends on how the input was split or
 //! how many threads ran.
+//!
+//! The cells of a long run outgrow memory (a cell is an hour of one combination of hosts,
+//! domains and codes), so a worker's aggregate can move them out: with a [`SpillPolicy`], a
+//! table that holds its number of cells is written to a temporary file as one sorted run and
+//! emptied (see `spill.rs`). [`SortedCells`] reads the runs and the tables back an hour at a
+//! time, in the dataset's order, adding up the entries of a cell that several runs hold.
 
 mod packed;
 mod spill;

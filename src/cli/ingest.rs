@@ -124,6 +124,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for failure in &output.failures {
         eprintln!("bouncestat: {}", failure.message);
     }
+    if let Some(error) = output.aggregate.spill_error() {
+        eprintln!("bouncestat: warning: {error}; the rest of the counts stayed in memory");
+    }
 
     // Counted before the write, which consumes the aggregate.
     let providers = provider_totals(&output.aggregate);
