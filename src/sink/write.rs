@@ -489,8 +489,10 @@ fn partition_file(root: &Path, table: Table, day: &str) -> Result<PathBuf, SinkE
 /// A file written: its table, rows and bytes.
 type Written = (Table, usize, u64);
 
-/// Cells a day's `attempts` writer holds before it encodes them, in batches: the columns are
-/// encoded in parallel a flush at a time, so a flush is many batches.
+/// Cells a day's `attempts` writer holds before it encodes them, in batches. The columns are
+/// encoded in parallel a flush at a time, with a wait for the slowest column after each, so a
+/// flush is several batches; it is no more because a spilled run's cells come an hour at a
+/// time and what is held counts in the peak memory.
 const FLUSH_BATCHES: usize = 4;
 
 /// One day being written: its `attempts` file, encoded as the cells come, and its rollups,
