@@ -760,7 +760,12 @@ impl Resolved {
         key.push(input.stage.map_or(0, |s| s as u8 + 1));
         key.push(self.provider as u8);
         debug_assert_eq!(key.len(), KEY_HEADER);
-        normalize::normalize_into(input.text, key);
+        // Absent names are empty, and an empty name masks nothing.
+        let known = [
+            input.remote_host.unwrap_or_default(),
+            input.recipient_domain.unwrap_or_default(),
+        ];
+        normalize::normalize_into(input.text, &known, key);
     }
 }
 

@@ -23,10 +23,20 @@ const VARIABLE: u8 = b'#';
 /// `sender[192.0.2.1]` keeps its word), and each piece is measured as it is scanned and then
 /// either dropped (status codes), replaced by `#` (addresses, IPs, long numbers, ids, and the
 /// names of hosts and domains: `host mx.example.org said:`, `mx.example.org[192.0.2.1]`,
-/// Exim's `for 'example.org'` and the resolver's `name=example.org`), or copied lowercased.
-pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
-    let start = out.len();
-    let mut after = After::Other;
+/// Exim's `for 'example.org'`, the resolver's `name=example.org`, and any of the `known`
+/// names), or copied lowercased.
+///
+/// `known` holds names the attempt itself carries, the receiving host and the recipient's
+/// domain: a server that repeats them (`421 mx1.example.org Service not available`, `Domain
+/// example.org does not accept mail`) says the same thing to every domain, so they are masked
+/// wherever they stand. They are compared whole and without regard to ASCII case.
+pub fn normalize_into(text: &[u8], known: &[&[u8]], out: &mut Vec<u8>) {
+    let mut sink = Sink {
+        start: out.len(),
+        out,
+        after: After::Other,
+        known,
+    };
     let mut i = 0;
     let n = text.len();
     while i < n {
@@ -48,24 +58,15 @@ pub fn normalize_into(text: &[u8], out: &mut Vec<u8>) {
             i += 1;
         }
         let token = &text[piece_start..i];
+        let before_bracket = i < n && text[i] == b'[';
         if token.len() <= LANE_MAX {
             if packed >> NOT_LETTER_LANE == 0 {
-                push_word(token, &mut after, out, start);
-                continue;
+                sink.word(token);
+            } else {
+                sink.token(token, Stats::unpack(packed), before_bracket);
             }
-            let stats = Stats::unpack(packed);
-            let before_bracket = i < n && text[i] == b'[';
-            push_token(token, stats, before_bracket, &mut after, out, start);
         } else {
-            let before_bracket = i < n && text[i] == b'[';
-            push_token(
-                token,
-                Stats::of(token),
-                before_bracket,
-                &mut after,
-                out,
-                start,
-            );
+            sink.token(token, Stats::of(token), before_bracket);
         }
     }
 }
@@ -93,14 +94,68 @@ impl After {
     }
 }
 
-/// A token of ASCII letters only (most words of a reply): it holds no code, number, address,
-/// URL or punctuation, so [`push_token`] would copy it lowercased, and this does just that.
-fn push_word(word: &[u8], after: &mut After, out: &mut Vec<u8>, start: usize) {
-    if out.len() > start {
-        out.push(b' ');
+/// Where [`normalize_into`] writes, with what it remembers between tokens.
+struct Sink<'o, 'k> {
+    out: &'o mut Vec<u8>,
+    /// Where this text's normalised form begins in `out`.
+    start: usize,
+    after: After,
+    known: &'k [&'k [u8]],
+}
+
+impl Sink<'_, '_> {
+    fn separate(&mut self) {
+        if self.out.len() > self.start {
+            self.out.push(b' ');
+        }
     }
-    *after = After::word(word);
-    push_lowercase(word, out);
+
+    /// A token of ASCII letters only (most words of a reply): it holds no code, number,
+    /// address, URL or punctuation, so [`Sink::token`] would copy it lowercased, and this does
+    /// just that.
+    fn word(&mut self, word: &[u8]) {
+        self.separate();
+        self.after = After::word(word);
+        push_lowercase(word, self.out);
+    }
+
+    fn token(&mut self, token: &[u8], mut stats: Stats, before_bracket: bool) {
+        let stripped = strip_reply_prefix(token);
+        if stripped.len() != token.len() {
+            if stripped.is_empty() {
+                return;
+            }
+            stats = Stats::of(stripped);
+        }
+        let token = stripped;
+        let core = trim_punct(token, &mut stats);
+        if stats.is_status_code(core) {
+            return;
+        }
+        self.separate();
+        let url = is_url(token);
+        let named = stats.dots > 0 && !url;
+        let host_name = named && (before_bracket || self.after == After::Host);
+        let quoted_domain = named
+            && self.after == After::For
+            && token.len() > 2
+            && token[0] == b'\''
+            && token[token.len() - 1] == b'\'';
+        let known = named && self.known.iter().any(|k| k.eq_ignore_ascii_case(core));
+        self.after = After::word(token);
+        let out = &mut *self.out;
+        if host_name || quoted_domain || known || stats.is_variable(core, url) {
+            out.push(VARIABLE);
+        } else if named && token.len() > 5 && token[..5].eq_ignore_ascii_case(b"name=") {
+            // The resolver's `name=example.org type=MX`: the name looked up.
+            out.extend_from_slice(b"name=");
+            out.push(VARIABLE);
+        } else if url {
+            push_url(token, out);
+        } else {
+            push_lowercase(token, out);
+        }
+    }
 }
 
 /// Appends `bytes` ASCII-lowercased.
@@ -108,51 +163,6 @@ fn push_lowercase(bytes: &[u8], out: &mut Vec<u8>) {
     let at = out.len();
     out.extend_from_slice(bytes);
     out[at..].make_ascii_lowercase();
-}
-
-fn push_token(
-    token: &[u8],
-    mut stats: Stats,
-    before_bracket: bool,
-    after: &mut After,
-    out: &mut Vec<u8>,
-    start: usize,
-) {
-    let stripped = strip_reply_prefix(token);
-    if stripped.len() != token.len() {
-        if stripped.is_empty() {
-            return;
-        }
-        stats = Stats::of(stripped);
-    }
-    let token = stripped;
-    let core = trim_punct(token, &mut stats);
-    if stats.is_status_code(core) {
-        return;
-    }
-    if out.len() > start {
-        out.push(b' ');
-    }
-    let url = is_url(token);
-    let named = stats.dots > 0 && !url;
-    let host_name = named && (before_bracket || *after == After::Host);
-    let quoted_domain = named
-        && *after == After::For
-        && token.len() > 2
-        && token[0] == b'\''
-        && token[token.len() - 1] == b'\'';
-    *after = After::word(token);
-    if host_name || quoted_domain || stats.is_variable(core, url) {
-        out.push(VARIABLE);
-    } else if named && token.len() > 5 && token[..5].eq_ignore_ascii_case(b"name=") {
-        // The resolver's `name=example.org type=MX`: the name looked up.
-        out.extend_from_slice(b"name=");
-        out.push(VARIABLE);
-    } else if url {
-        push_url(token, out);
-    } else {
-        push_lowercase(token, out);
-    }
 }
 
 const WS: u8 = 1;
@@ -319,7 +329,7 @@ impl Stats {
 /// normalises into a reused buffer).
 pub fn normalize(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
-    normalize_into(text, &mut out);
+    normalize_into(text, &[], &mut out);
     out
 }
 
@@ -476,6 +486,34 @@ mod tests {
     }
 
     #[test]
+    fn masks_the_names_the_attempt_carries() {
+        let known: [&[u8]; 2] = [b"mx1.Example.org", b"example.net"];
+        let masked = |text: &str| {
+            let mut out = Vec::new();
+            normalize_into(text.as_bytes(), &known, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            masked("421 4.3.2 MX1.example.org Service not available, closing transmission channel"),
+            "# service not available, closing transmission channel"
+        );
+        assert_eq!(
+            masked("Domain example.net does not accept mail (nullMX)"),
+            "domain # does not accept mail (nullmx)"
+        );
+        // Only whole names: a longer name, a URL or a plain word stays.
+        assert_eq!(
+            masked("see mx1.example.org.uk, https://example.net/help or example"),
+            "see mx1.example.org.uk, https://example.net/help or example"
+        );
+        // Without known names the text is left as it was.
+        assert_eq!(
+            norm("Domain example.net does not accept mail (nullMX)"),
+            "domain example.net does not accept mail (nullmx)"
+        );
+    }
+
+    #[test]
     fn replaces_variable_tokens() {
         assert_eq!(
             norm("550 5.1.1 <Bob@Example.com>: Recipient address rejected"),
@@ -605,9 +643,16 @@ mod tests {
             for after in [After::Other, After::Host, After::For] {
                 for prefix in [&b""[..], b"said"] {
                     let (mut fast, mut slow) = (prefix.to_vec(), prefix.to_vec());
-                    let (mut fast_after, mut slow_after) = (after, after);
-                    push_word(word, &mut fast_after, &mut fast, 0);
-                    push_token(word, Stats::of(word), false, &mut slow_after, &mut slow, 0);
+                    let sink = |out| Sink {
+                        out,
+                        start: 0,
+                        after,
+                        known: &[],
+                    };
+                    let (mut fast_sink, mut slow_sink) = (sink(&mut fast), sink(&mut slow));
+                    fast_sink.word(word);
+                    slow_sink.token(word, Stats::of(word), false);
+                    let (fast_after, slow_after) = (fast_sink.after, slow_sink.after);
                     assert_eq!((fast, fast_after), (slow, slow_after));
                 }
             }
