@@ -15,6 +15,7 @@
 mod packed;
 mod spill;
 
+use std::cmp::Ordering;
 use std::io;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -584,6 +585,7 @@ fn sort_cells<'a>(parts: Vec<(&'a Aggregate, Cells<'_>)>) -> SortedCells<'a> {
         runs: Vec::new(),
         canonical: Vec::new(),
         window: Vec::new(),
+        run_cells: Vec::new(),
         read_buf: Vec::new(),
     };
     if parts.iter().all(|(part, _)| part.spill.file.is_none()) {
@@ -629,9 +631,47 @@ fn sort_and_add_up(cells: &mut Vec<(PackedKey, i64)>) {
     });
 }
 
-/// Entries a window of spilled cells reaches before it is first added up (small in tests, so
-/// that they add up often).
-const COMPACT_CELLS: usize = if cfg!(test) { 3 } else { 1 << 14 };
+/// Merges `add` (sorted by key, each key once) into `cells` (the same), adding up the counts
+/// of a key both hold. In place: the merge runs from the back into the room `add` needs.
+fn merge_into(cells: &mut Vec<(PackedKey, i64)>, add: &[(PackedKey, i64)]) {
+    debug_assert!(add.windows(2).all(|w| w[0].0 < w[1].0));
+    if add.is_empty() {
+        return;
+    }
+    let (mut i, mut j) = (cells.len(), add.len());
+    cells.extend_from_slice(add);
+    // Writes go to `k - 1`. `k - i` starts at `j` and never falls below it, so a write never
+    // lands on a cell of `cells` not yet read (those below `i`).
+    let mut k = cells.len();
+    while j > 0 {
+        let next = add[j - 1];
+        k -= 1;
+        let order = match i {
+            0 => Ordering::Less,
+            _ => cells[i - 1].0.cmp(&next.0),
+        };
+        cells[k] = match order {
+            Ordering::Greater => {
+                i -= 1;
+                cells[i]
+            }
+            Ordering::Equal => {
+                i -= 1;
+                j -= 1;
+                (next.0, cells[i].1 + next.1)
+            }
+            Ordering::Less => {
+                j -= 1;
+                next
+            }
+        };
+    }
+    // The cells below `i` come first; keys added up left a gap of `k - i` before the rest.
+    if k > i {
+        cells.copy_within(..i, k - i);
+        cells.drain(..k - i);
+    }
+}
 
 /// The cells of an [`Aggregate`] in the dataset's order, handed out a window at a time: all
 /// of them at once when nothing was spilled, an hour at a time otherwise. See
@@ -647,6 +687,8 @@ pub struct SortedCells<'a> {
     /// Each part's symbols to canonical ones.
     canonical: Vec<Vec<Sym>>,
     window: Vec<(PackedKey, i64)>,
+    /// One run's cells of the hour, before they are merged into the window.
+    run_cells: Vec<(PackedKey, i64)>,
     /// Bytes of spilled cells being read.
     read_buf: Vec<u8>,
 }
@@ -669,29 +711,27 @@ impl<'a> SortedCells<'a> {
         let Some(hour) = in_memory.map(|cell| cell.0.hour()).chain(spilled).min() else {
             return Ok(false);
         };
+        // Each source's cells of the hour are sorted (a run's after they are mapped to the
+        // canonical symbols) and merged into the window, so the window never holds more than
+        // the hour's distinct cells and one run's share of them.
         for (list, at) in &mut self.memory {
             let end = *at + list[*at..].partition_point(|cell| cell.0.hour() == hour);
-            self.window.extend_from_slice(&list[*at..end]);
+            merge_into(&mut self.window, &list[*at..end]);
             *at = end;
         }
-        // A busy cell of the hour is in every run written during the hour: the window is
-        // added up whenever it grows by half, so it holds about the hour's distinct cells.
-        let compact_at = |len: usize| len + (len / 2).max(COMPACT_CELLS);
-        let mut compact = compact_at(self.window.len());
         for (run, part) in &mut self.runs {
             if run.next_hour() != Some(hour) {
                 continue;
             }
-            let (window, canonical) = (&mut self.window, &self.canonical[*part]);
+            let (run_cells, canonical) = (&mut self.run_cells, &self.canonical[*part]);
+            run_cells.clear();
+            run_cells.reserve_exact(run.next_hour_cells());
             run.read_hour(&mut self.read_buf, |key, count| {
-                window.push((key.remap(canonical), count));
-                if window.len() == compact {
-                    sort_and_add_up(window);
-                    compact = compact_at(window.len());
-                }
+                run_cells.push((key.remap(canonical), count));
             })?;
+            sort_and_add_up(run_cells);
+            merge_into(&mut self.window, run_cells);
         }
-        sort_and_add_up(&mut self.window);
         Ok(true)
     }
 

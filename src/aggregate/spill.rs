@@ -106,6 +106,11 @@ impl RunReader {
         self.hours.front().map(|&(hour, _)| hour)
     }
 
+    /// How many cells the next hour holds (0 when none is left).
+    pub(crate) fn next_hour_cells(&self) -> usize {
+        self.hours.front().map_or(0, |&(_, cells)| cells as usize)
+    }
+
     /// Reads the cells of the next hour, a block at a time through `buf`, and hands each to
     /// `cell`.
     pub(crate) fn read_hour(
