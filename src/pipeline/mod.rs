@@ -5,9 +5,10 @@
 //! ready; each block is numbered within its input and parsed on a rayon pool by its own
 //! [`ChunkProcessor`]. Each worker counts what its blocks resolve on their own into one
 //! aggregate it keeps from block to block, spilling its cells to a temporary file whenever its
-//! table is full ([`Config::spill`]); the workers' aggregates are merged once, at the end. A merger thread absorbs each block's correlation state strictly in input order, block
-//! order, through the [`queue::Correlator`], which counts the records that needed an earlier
-//! block (or file). A bounded number of blocks is in flight, and results that came before
+//! table is full ([`Config::spill`]); the workers' aggregates are merged once, at the end. A
+//! merger thread absorbs each block's correlation state strictly in input order, block order,
+//! through the [`queue::Correlator`], which counts the records that needed an earlier block
+//! (or file). A bounded number of blocks is in flight, and results that came before
 //! their turn wait within a bounded budget, so memory stays flat however large the input is,
 //! and the result is identical for any thread count, block size or interleaving of inputs.
 

@@ -489,10 +489,11 @@ fn partition_file(root: &Path, table: Table, day: &str) -> Result<PathBuf, SinkE
 /// A file written: its table, rows and bytes.
 type Written = (Table, usize, u64);
 
-/// Cells a day's `attempts` writer holds before it encodes them, in batches. The columns are
-/// encoded in parallel a flush at a time, with a wait for the slowest column after each, so a
-/// flush is several batches; it is no more because a spilled run's cells come an hour at a
-/// time and what is held counts in the peak memory.
+/// Most cells a day's `attempts` writer holds, in batches. A window's cells are encoded
+/// straight from it, a row group per parallel pass, in whole batches; what is left of a batch
+/// is held and, with the next window's first cells, makes up a flush of this many batches,
+/// encoded as one pass. A flush is several batches so that the pass is worth its wait for the
+/// slowest column; it is no more because what is held counts in the peak memory.
 const FLUSH_BATCHES: usize = 4;
 
 /// One day being written: its `attempts` file, encoded as the cells come, and its rollups,
@@ -573,8 +574,8 @@ impl<'n> DayWriter<'n> {
 }
 
 /// One day's `attempts` file. Each column of a row group is encoded batch by batch as a
-/// parallel task of its own, a flush of many batches at a time (no wait for the slowest
-/// column after every batch); a group's column chunks are appended in schema order when it
+/// parallel task of its own, many batches per pass (no wait for the slowest column after
+/// every batch, see [`FLUSH_BATCHES`]); a group's column chunks are appended in schema order when it
 /// is full. Batches and row groups start at the same rows whatever the windows the cells came
 /// in, so the file is the same.
 struct AttemptsWriter {
@@ -621,8 +622,9 @@ impl AttemptsWriter {
         }
     }
 
-    /// Adds the next cells. Encodes them a flush at a time (straight from `cells` when there
-    /// are enough), or everything when `last`; holds at most a flush of cells otherwise.
+    /// Adds the next cells: the held ones topped up to a flush, then the rest straight from
+    /// `cells` in whole batches; holds what is left (at most a flush), or encodes everything
+    /// when `last`.
     fn push(
         &mut self,
         config: &Config,
