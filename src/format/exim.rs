@@ -37,7 +37,7 @@ use std::sync::LazyLock;
 use memchr::memmem::{self, Finder};
 
 use super::postfix::reply_code_of;
-use super::syslog::{self, TimeContext, find_near};
+use super::syslog::{self, TimeContext, find_near, find_pair};
 use super::{Delivery, Envelope, Parsed, Reason, Record, Status};
 use crate::event::{EnhancedCode, Stage};
 
@@ -61,19 +61,6 @@ static FAILING_LONG: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new("have been failing for a long time"));
 static MX_NON_EXISTENT: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new("all relevant MX records point to non-existent hosts"));
-
-/// The first `a` immediately followed by `b` (`: `, `\n`).
-fn find_pair(haystack: &[u8], a: u8, b: u8) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = find_near(a, &haystack[from..]) {
-        let at = from + i;
-        if haystack.get(at + 1) == Some(&b) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
-}
 
 /// Parses one line (without its trailing newline): a mainlog line, or one written through
 /// syslog.
@@ -701,7 +688,7 @@ pub fn parse_reason(text: &[u8]) -> Reason<'_> {
             Some(open) => find_near(b'>', &after[open..]).map_or(0, |close| open + close),
             None => 0,
         };
-        let reply_at = find_pair(&after[command_end..], b':', b' ').map(|i| command_end + i + 2);
+        let reply_at = find_pair(&after[command_end..], b':', b" ").map(|i| command_end + i + 2);
         if let Some(reply_at) = reply_at {
             return reply_reason(after[reply_at..].trim_ascii(), stage);
         }
@@ -1021,7 +1008,7 @@ impl Reassembler {
     /// [`Reassembler::feed`] of a line that may be a part.
     fn feed_syslog(&mut self, line: &[u8]) -> Feed {
         // The message starts after the tag's `: `; the key is the two words before it.
-        let Some(colon) = find_pair(line, b':', b' ') else {
+        let Some(colon) = find_pair(line, b':', b" ") else {
             return Feed::Whole;
         };
         let Some(part) = split_part(&line[colon + 2..]) else {
@@ -1643,7 +1630,7 @@ mod tests {
     fn fold_reply_joining_then_folding(reply: &[u8], out: &mut Vec<u8>) {
         let mut spaced = Vec::with_capacity(reply.len());
         let mut rest = reply;
-        while let Some(at) = find_pair(rest, b'\\', b'n') {
+        while let Some(at) = find_pair(rest, b'\\', b"n") {
             spaced.extend_from_slice(&rest[..at]);
             spaced.push(b' ');
             rest = &rest[at + 2..];

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
-use super::syslog::{self, TimeContext};
+use super::syslog::{self, TimeContext, find_pair};
 use super::{Delivery, Envelope, Parsed, Reason, Record, Status};
 use crate::event::{EnhancedCode, Stage};
 
@@ -201,21 +201,6 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
         return Err(NO_RECIPIENT);
     }
     Ok(delivery)
-}
-
-/// Finds `first` followed by `then`: a search for the first byte, which is rare in the text
-/// searched, beats building a substring searcher for every field of every line.
-#[inline]
-fn find_pair(haystack: &[u8], first: u8, then: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(offset) = syslog::find_near(first, &haystack[from..]) {
-        let at = from + offset;
-        if haystack[at + 1..].starts_with(then) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
 }
 
 fn strip_angles(value: &[u8]) -> &[u8] {

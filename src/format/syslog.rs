@@ -265,6 +265,26 @@ pub(crate) fn find_near(needle: u8, hay: &[u8]) -> Option<usize> {
     memchr::memchr(needle, &hay[i..]).map(|p| p + i)
 }
 
+/// The first `first` followed at once by `then` (`>, `, `: `): a search for the first byte,
+/// which is rare in the text searched, beats building a substring searcher per field. `then`
+/// has a fixed length, so it is compared in place, not through a call to libc's `memcmp`.
+#[inline]
+pub(crate) fn find_pair<const N: usize>(
+    haystack: &[u8],
+    first: u8,
+    then: &[u8; N],
+) -> Option<usize> {
+    let mut from = 0;
+    while let Some(offset) = find_near(first, &haystack[from..]) {
+        let at = from + offset;
+        if haystack[at + 1..].first_chunk::<N>() == Some(then) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// The length of the timestamp at the start of `line`, by its shape alone.
 fn stamp_end(line: &[u8]) -> Option<usize> {
     let first = *line.first()?;
