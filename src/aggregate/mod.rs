@@ -18,6 +18,8 @@ mod spill;
 use std::cmp::Ordering;
 use std::io;
 
+use rayon::prelude::*;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use spill::{RunReader, SpillFile};
@@ -585,8 +587,7 @@ fn sort_cells<'a>(parts: Vec<(&'a Aggregate, Cells<'_>)>) -> SortedCells<'a> {
         runs: Vec::new(),
         canonical: Vec::new(),
         window: Vec::new(),
-        run_cells: Vec::new(),
-        read_buf: Vec::new(),
+        loads: Vec::new(),
     };
     if parts.iter().all(|(part, _)| part.spill.file.is_none()) {
         // Every part's cells in one list, a part after the other, sorted on all cores; then
@@ -616,7 +617,6 @@ fn sort_cells<'a>(parts: Vec<(&'a Aggregate, Cells<'_>)>) -> SortedCells<'a> {
 
 /// Sorts cells by key and adds up the entries of each key into one.
 fn sort_and_add_up(cells: &mut Vec<(PackedKey, i64)>) {
-    use rayon::prelude::*;
     if cells.len() > 1 << 16 {
         cells.par_sort_unstable_by_key(|cell| cell.0);
     } else {
@@ -687,10 +687,32 @@ pub struct SortedCells<'a> {
     /// Each part's symbols to canonical ones.
     canonical: Vec<Vec<Sym>>,
     window: Vec<(PackedKey, i64)>,
-    /// One run's cells of the hour, before they are merged into the window.
-    run_cells: Vec<(PackedKey, i64)>,
+    /// A batch of runs' cells of the hour, one run per thread, before they are merged into
+    /// the window.
+    loads: Vec<RunLoad>,
+}
+
+/// One run's cells of an hour, read back and sorted.
+#[derive(Default)]
+struct RunLoad {
+    cells: Vec<(PackedKey, i64)>,
     /// Bytes of spilled cells being read.
-    read_buf: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl RunLoad {
+    /// Reads `run`'s cells of its next hour, renumbered through `canonical`, sorted and
+    /// added up, in place of what was held before.
+    fn read(&mut self, run: &mut RunReader, canonical: &[Sym]) -> io::Result<()> {
+        let cells = &mut self.cells;
+        cells.clear();
+        cells.reserve_exact(run.next_hour_cells());
+        run.read_hour(&mut self.buf, |key, count| {
+            cells.push((key.remap(canonical), count));
+        })?;
+        sort_and_add_up(cells);
+        Ok(())
+    }
 }
 
 impl<'a> SortedCells<'a> {
@@ -713,24 +735,32 @@ impl<'a> SortedCells<'a> {
         };
         // Each source's cells of the hour are sorted (a run's after they are mapped to the
         // canonical symbols) and merged into the window, so the window never holds more than
-        // the hour's distinct cells and one run's share of them.
+        // the hour's distinct cells and one batch of runs' share of them.
         for (list, at) in &mut self.memory {
             let end = *at + list[*at..].partition_point(|cell| cell.0.hour() == hour);
             merge_into(&mut self.window, &list[*at..end]);
             *at = end;
         }
-        for (run, part) in &mut self.runs {
-            if run.next_hour() != Some(hour) {
-                continue;
+        // The runs are read, renumbered and sorted a batch at a time, one run per thread. A
+        // batch's runs are merged with each other first, so the window (the larger list) is
+        // gone through once per batch, not once per run; the merges are serial.
+        let mut due: Vec<&mut (RunReader, usize)> = (self.runs.iter_mut())
+            .filter(|(run, _)| run.next_hour() == Some(hour))
+            .collect();
+        let width = rayon::current_num_threads().max(1);
+        if self.loads.len() < width {
+            self.loads.resize_with(width, RunLoad::default);
+        }
+        let canonical = &self.canonical;
+        for batch in due.chunks_mut(width) {
+            let loads = &mut self.loads[..batch.len()];
+            (batch.par_iter_mut().zip(loads.par_iter_mut()))
+                .try_for_each(|(run, load)| load.read(&mut run.0, &canonical[run.1]))?;
+            let (first, rest) = loads.split_first_mut().expect("a batch is never empty");
+            for load in rest {
+                merge_into(&mut first.cells, &load.cells);
             }
-            let (run_cells, canonical) = (&mut self.run_cells, &self.canonical[*part]);
-            run_cells.clear();
-            run_cells.reserve_exact(run.next_hour_cells());
-            run.read_hour(&mut self.read_buf, |key, count| {
-                run_cells.push((key.remap(canonical), count));
-            })?;
-            sort_and_add_up(run_cells);
-            merge_into(&mut self.window, run_cells);
+            merge_into(&mut self.window, &first.cells);
         }
         Ok(true)
     }

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
 use super::PackedKey;
@@ -112,7 +112,7 @@ impl RunReader {
     }
 
     /// Reads the cells of the next hour, a block at a time through `buf`, and hands each to
-    /// `cell`.
+    /// `cell`. Reads are positioned, so the readers of one file may read at the same time.
     pub(crate) fn read_hour(
         &mut self,
         buf: &mut Vec<u8>,
@@ -125,9 +125,7 @@ impl RunReader {
         while left > 0 {
             let cells = left.min(READ_CELLS as u64) as usize;
             buf.resize(cells * CELL_BYTES, 0);
-            let mut file = &*self.file;
-            file.seek(SeekFrom::Start(self.next))?;
-            file.read_exact(buf)?;
+            read_exact_at(&self.file, buf, self.next)?;
             self.next += buf.len() as u64;
             left -= cells as u64;
             for bytes in buf.chunks_exact(CELL_BYTES) {
@@ -143,6 +141,27 @@ impl RunReader {
         }
         Ok(())
     }
+}
+
+/// Fills `buf` from `file` at `offset`, without moving (or racing for) the file's position.
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset)? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
