@@ -15,7 +15,6 @@
 mod packed;
 mod spill;
 
-use std::cmp::Ordering;
 use std::io;
 
 use rayon::prelude::*;
@@ -587,7 +586,6 @@ fn sort_cells<'a>(parts: Vec<(&'a Aggregate, Cells<'_>)>) -> SortedCells<'a> {
         runs: Vec::new(),
         canonical: Vec::new(),
         window: Vec::new(),
-        loads: Vec::new(),
     };
     if parts.iter().all(|(part, _)| part.spill.file.is_none()) {
         // Every part's cells in one list, a part after the other, sorted on all cores; then
@@ -631,48 +629,6 @@ fn sort_and_add_up(cells: &mut Vec<(PackedKey, i64)>) {
     });
 }
 
-/// Merges `add` (sorted by key, each key once) into `cells` (the same), adding up the counts
-/// of a key both hold. In place: the merge runs from the back into the room `add` needs.
-fn merge_into(cells: &mut Vec<(PackedKey, i64)>, add: &[(PackedKey, i64)]) {
-    debug_assert!(add.windows(2).all(|w| w[0].0 < w[1].0));
-    if add.is_empty() {
-        return;
-    }
-    let (mut i, mut j) = (cells.len(), add.len());
-    cells.extend_from_slice(add);
-    // Writes go to `k - 1`. `k - i` starts at `j` and never falls below it, so a write never
-    // lands on a cell of `cells` not yet read (those below `i`).
-    let mut k = cells.len();
-    while j > 0 {
-        let next = add[j - 1];
-        k -= 1;
-        let order = match i {
-            0 => Ordering::Less,
-            _ => cells[i - 1].0.cmp(&next.0),
-        };
-        cells[k] = match order {
-            Ordering::Greater => {
-                i -= 1;
-                cells[i]
-            }
-            Ordering::Equal => {
-                i -= 1;
-                j -= 1;
-                (next.0, cells[i].1 + next.1)
-            }
-            Ordering::Less => {
-                j -= 1;
-                next
-            }
-        };
-    }
-    // The cells below `i` come first; keys added up left a gap of `k - i` before the rest.
-    if k > i {
-        cells.copy_within(..i, k - i);
-        cells.drain(..k - i);
-    }
-}
-
 /// The cells of an [`Aggregate`] in the dataset's order, handed out a window at a time: all
 /// of them at once when nothing was spilled, an hour at a time otherwise. See
 /// [`Aggregate::sorted_cells`].
@@ -686,33 +642,8 @@ pub struct SortedCells<'a> {
     runs: Vec<(RunReader, usize)>,
     /// Each part's symbols to canonical ones.
     canonical: Vec<Vec<Sym>>,
+    /// The hour's cells: as the sources hold them while it is filled, then sorted and added up.
     window: Vec<(PackedKey, i64)>,
-    /// A batch of runs' cells of the hour, one run per thread, before they are merged into
-    /// the window.
-    loads: Vec<RunLoad>,
-}
-
-/// One run's cells of an hour, read back and sorted.
-#[derive(Default)]
-struct RunLoad {
-    cells: Vec<(PackedKey, i64)>,
-    /// Bytes of spilled cells being read.
-    buf: Vec<u8>,
-}
-
-impl RunLoad {
-    /// Reads `run`'s cells of its next hour, renumbered through `canonical`, sorted and
-    /// added up, in place of what was held before.
-    fn read(&mut self, run: &mut RunReader, canonical: &[Sym]) -> io::Result<()> {
-        let cells = &mut self.cells;
-        cells.clear();
-        cells.reserve_exact(run.next_hour_cells());
-        run.read_hour(&mut self.buf, |key, count| {
-            cells.push((key.remap(canonical), count));
-        })?;
-        sort_and_add_up(cells);
-        Ok(())
-    }
 }
 
 impl<'a> SortedCells<'a> {
@@ -733,35 +664,47 @@ impl<'a> SortedCells<'a> {
         let Some(hour) = in_memory.map(|cell| cell.0.hour()).chain(spilled).min() else {
             return Ok(false);
         };
-        // Each source's cells of the hour are sorted (a run's after they are mapped to the
-        // canonical symbols) and merged into the window, so the window never holds more than
-        // the hour's distinct cells and one batch of runs' share of them.
+        // Every source's cells of the hour go into the window as they are (a run's mapped to
+        // the canonical symbols on the way), and the window is sorted and added up once, on
+        // all cores: the window holds the hour's cells as the sources had them, a cell once
+        // per source that has it. The runs are read at the same time, each into its own
+        // stretch of the window.
         for (list, at) in &mut self.memory {
             let end = *at + list[*at..].partition_point(|cell| cell.0.hour() == hour);
-            merge_into(&mut self.window, &list[*at..end]);
+            self.window.extend_from_slice(&list[*at..end]);
             *at = end;
         }
-        // The runs are read, renumbered and sorted a batch at a time, one run per thread. A
-        // batch's runs are merged with each other first, so the window (the larger list) is
-        // gone through once per batch, not once per run; the merges are serial.
-        let mut due: Vec<&mut (RunReader, usize)> = (self.runs.iter_mut())
+        let mut due = Vec::new();
+        let from = self.window.len();
+        let cells = (self.runs.iter())
             .filter(|(run, _)| run.next_hour() == Some(hour))
-            .collect();
-        let width = rayon::current_num_threads().max(1);
-        if self.loads.len() < width {
-            self.loads.resize_with(width, RunLoad::default);
-        }
-        let canonical = &self.canonical;
-        for batch in due.chunks_mut(width) {
-            let loads = &mut self.loads[..batch.len()];
-            (batch.par_iter_mut().zip(loads.par_iter_mut()))
-                .try_for_each(|(run, load)| load.read(&mut run.0, &canonical[run.1]))?;
-            let (first, rest) = loads.split_first_mut().expect("a batch is never empty");
-            for load in rest {
-                merge_into(&mut first.cells, &load.cells);
+            .map(|(run, _)| run.next_hour_cells());
+        self.window
+            .resize(from + cells.sum::<usize>(), Default::default());
+        let mut rest = &mut self.window[from..];
+        for (run, part) in &mut self.runs {
+            if run.next_hour() == Some(hour) {
+                let (stretch, after) = rest.split_at_mut(run.next_hour_cells());
+                due.push((run, &self.canonical[*part], stretch));
+                rest = after;
             }
-            merge_into(&mut self.window, &first.cells);
         }
+        due.into_par_iter()
+            .try_for_each_init(Vec::new, |buf, (run, canonical, stretch)| {
+                let mut slots = stretch.iter_mut();
+                run.read_hour(buf, |key, count| {
+                    if let Some(slot) = slots.next() {
+                        *slot = (key.remap(canonical), count);
+                    }
+                })?;
+                // The stretch was sized by the run's own count of the hour's cells.
+                debug_assert!(
+                    slots.next().is_none(),
+                    "a run read fewer cells than it holds"
+                );
+                io::Result::Ok(())
+            })?;
+        sort_and_add_up(&mut self.window);
         Ok(true)
     }
 
