@@ -148,6 +148,22 @@ if command -v rg > /dev/null; then
 else
   add "floor: grep -c status=" grep -c status= "$log"
 fi
+# What two busy cores give on this machine: two single-threaded jobs at once, against one
+# alone. Their ratio bounds what 2 threads can gain over 1 (a shared or throttled host makes
+# each job slower when both cores work). A 1-thread ingest keeps a little more than one core
+# busy (its merger and the dataset's encoding threads), so its pair also crowds the cores a
+# little; two zstd -dc do not. MB/s is of both jobs' text.
+row_bytes=$((2 * bytes))
+pair_ingest=${#names[@]}
+add "2 x bouncestat ingest 1 thread, at once" bash -c \
+  'for o in a b; do "$1" ingest "$2" --threads 1 --quiet --timezone UTC --out "$3-$o" & done; wait' \
+  _ "$bin" "$log" "$dir/out-pair"
+pair_zstd=
+if command -v zstd > /dev/null; then
+  pair_zstd=${#names[@]}
+  add "2 x zstd -dc, at once" bash -c 'zstd -dc "$1" > /dev/null & zstd -dc "$1" > /dev/null; wait' _ "$log.zst"
+fi
+row_bytes=$bytes
 
 echo
 echo "input: $log ($(awk -v b="$bytes" 'BEGIN {printf "%.1f", b/1e6}') MB) and $exim_log ($(awk -v b="$exim_bytes" 'BEGIN {printf "%.1f", b/1e6}') MB, exim rows), median of $runs runs, warm cache"
@@ -162,13 +178,24 @@ for i in "${!names[@]}"; do
       (a == "-" ? "-" : sprintf("%.0f", a/1024)), (s > 0 ? base/s : 0)
   }'
 done
-# Scaling with cores (the target is at least 1.8 on a plain file), and throughput of ingest
-# as a share of our own decode-only throughput on the same file (the target is at least 0.85).
+# Scaling with cores (the target is at least 1.8 on a plain file), what two busy cores give
+# this machine at all, and throughput of ingest as a share of our own decode-only throughput
+# on the same file (the target is at least 0.85).
 echo
 for pair in "0 1 plain file" "$gz2_two $gz2_one two .gz files"; do
   read -r two one kind <<< "$pair"
   awk -v k="$kind" -v t="${results[$two]%% *}" -v o="${results[$one]%% *}" 'BEGIN {
     printf "2 threads vs 1, %s: %.2fx (%.3f s vs %.3f s)\n", k, (t > 0 ? o/t : 0), t, o
+  }'
+done
+# The single-job rows that match the pair rows: ingest with 1 thread, and zstd -dc.
+zstd_floor=
+for i in "${!names[@]}"; do [ "${names[$i]}" = "floor: zstd -dc" ] && zstd_floor=$i; done
+for pair in "$pair_ingest 1 ingest with 1 thread" "${pair_zstd:--} ${zstd_floor:--} zstd -dc"; do
+  read -r both one kind <<< "$pair"
+  [ "$both" = - ] || [ "$one" = - ] && continue
+  awk -v k="$kind" -v b="${results[$both]%% *}" -v o="${results[$one]%% *}" 'BEGIN {
+    printf "two jobs at once, %s: %.3f s against %.3f s alone, so 2 cores give at most %.2fx 1\n", k, b, o, (b > 0 ? 2*o/b : 0)
   }'
 done
 for pair in "gzip $gz_ingest $gz_decode" "zstd $zst_ingest $zst_decode"; do
