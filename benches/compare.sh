@@ -65,6 +65,9 @@ cat "$log" "$log.gz" "$log.zst" "$half1" "$half2" "$exim_log" > /dev/null   # wa
 # shellcheck source=benches/common.sh
 . benches/common.sh
 
+# The median of its arguments (numbers).
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
 # Runs a command $runs times, each time just after warming its inputs; prints
 # "median_seconds peak_rss_kb".
 measure() {
@@ -82,9 +85,7 @@ measure() {
     rss=$(tail -n 1 "$dir/.time")
     [ "$rss" -gt "$peak" ] && peak=$rss
   done
-  local median
-  median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  echo "$median $peak"
+  echo "$(median "${times[@]}") $peak"
 }
 
 # One row per command: its name, the uncompressed bytes it reads ($row_bytes when added), its
@@ -148,22 +149,35 @@ if command -v rg > /dev/null; then
 else
   add "floor: grep -c status=" grep -c status= "$log"
 fi
-# What two busy cores give on this machine: two single-threaded jobs at once, against one
-# alone. Their ratio bounds what 2 threads can gain over 1 (a shared or throttled host makes
-# each job slower when both cores work). A 1-thread ingest keeps a little more than one core
+# What two busy cores give on this machine: a single-threaded job alone, and two copies of it
+# at once, in alternation (rows timed minutes apart would mostly measure the drift of a shared
+# host). Their ratio bounds what 2 threads can gain over 1: a shared or throttled host makes
+# each job slower when both cores work. A 1-thread ingest keeps a little more than one core
 # busy (its merger and the dataset's encoding threads), so its pair also crowds the cores a
-# little; two zstd -dc do not. MB/s is of both jobs' text.
-row_bytes=$((2 * bytes))
-pair_ingest=${#names[@]}
-add "2 x bouncestat ingest 1 thread, at once" bash -c \
-  'for o in a b; do "$1" ingest "$2" --threads 1 --quiet --timezone UTC --out "$3-$o" & done; wait' \
-  _ "$bin" "$log" "$dir/out-pair"
-pair_zstd=
+# little; two zstd -dc do not. Prints "median_alone median_both".
+measure_pair() {
+  local job=$1 alone=() both=() start
+  for _ in $(seq "$runs"); do
+    warm "$log" "$log.zst"
+    start=$EPOCHREALTIME
+    "$job" a
+    alone+=("$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b - a}')")
+    warm "$log" "$log.zst"
+    start=$EPOCHREALTIME
+    "$job" a & "$job" b
+    wait
+    both+=("$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b - a}')")
+  done
+  echo "$(median "${alone[@]}") $(median "${both[@]}")"
+}
+ingest_1_thread() {
+  "$bin" ingest "$log" --threads 1 --quiet --timezone UTC --out "$dir/out-pair-$1" > /dev/null 2>&1 || true
+}
+zstd_decode() { zstd -dc "$log.zst" > /dev/null 2>&1 || true; }
+pairs=("ingest with 1 thread|$(measure_pair ingest_1_thread)")
 if command -v zstd > /dev/null; then
-  pair_zstd=${#names[@]}
-  add "2 x zstd -dc, at once" bash -c 'zstd -dc "$1" > /dev/null & zstd -dc "$1" > /dev/null; wait' _ "$log.zst"
+  pairs+=("zstd -dc|$(measure_pair zstd_decode)")
 fi
-row_bytes=$bytes
 
 echo
 echo "input: $log ($(awk -v b="$bytes" 'BEGIN {printf "%.1f", b/1e6}') MB) and $exim_log ($(awk -v b="$exim_bytes" 'BEGIN {printf "%.1f", b/1e6}') MB, exim rows), median of $runs runs, warm cache"
@@ -188,13 +202,9 @@ for pair in "0 1 plain file" "$gz2_two $gz2_one two .gz files"; do
     printf "2 threads vs 1, %s: %.2fx (%.3f s vs %.3f s)\n", k, (t > 0 ? o/t : 0), t, o
   }'
 done
-# The single-job rows that match the pair rows: ingest with 1 thread, and zstd -dc.
-zstd_floor=
-for i in "${!names[@]}"; do [ "${names[$i]}" = "floor: zstd -dc" ] && zstd_floor=$i; done
-for pair in "$pair_ingest 1 ingest with 1 thread" "${pair_zstd:--} ${zstd_floor:--} zstd -dc"; do
-  read -r both one kind <<< "$pair"
-  [ "$both" = - ] || [ "$one" = - ] && continue
-  awk -v k="$kind" -v b="${results[$both]%% *}" -v o="${results[$one]%% *}" 'BEGIN {
+for pair in "${pairs[@]}"; do
+  read -r alone both <<< "${pair#*|}"
+  awk -v k="${pair%%|*}" -v b="$both" -v o="$alone" 'BEGIN {
     printf "two jobs at once, %s: %.3f s against %.3f s alone, so 2 cores give at most %.2fx 1\n", k, b, o, (b > 0 ? 2*o/b : 0)
   }'
 done
