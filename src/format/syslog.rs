@@ -287,6 +287,23 @@ pub(crate) fn find_pair<const N: usize>(
 
 /// The length of the timestamp at the start of `line`, by its shape alone.
 fn stamp_end(line: &[u8]) -> Option<usize> {
+    // The common case at a glance: "Mmm dd HH:MM:SS " or "Mmm  d HH:MM:SS ", whole seconds.
+    if let Some(head) = line.first_chunk::<16>()
+        && head[0].is_ascii_alphabetic()
+        && head[3] == b' '
+        && (head[4] == b' ' || head[4].is_ascii_digit())
+        && head[5].is_ascii_digit()
+        && head[6] == b' '
+        && head[15] == b' '
+        && !head[7..15].contains(&b' ')
+    {
+        return Some(15);
+    }
+    stamp_end_by_style(line)
+}
+
+/// [`stamp_end`] without its shortcut: every style, told apart by its first bytes.
+fn stamp_end_by_style(line: &[u8]) -> Option<usize> {
     let first = *line.first()?;
     let clock_from = if first.is_ascii_alphabetic() {
         // "Mmm dd HH:MM:SS" or "Mmm  d HH:MM:SS".
@@ -481,6 +498,20 @@ mod tests {
             needle in prop::sample::select(vec![b' ', b':', 0x80, 0xff, 0]),
         ) {
             prop_assert_eq!(find_near(needle, &hay), hay.iter().position(|&b| b == needle));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+        /// Lines close to the shortcut's shape ("Mmm dd HH:MM:SS "), off by a byte here and
+        /// there: the shortcut must read them as the general code does, or leave them to it.
+        #[test]
+        fn stamp_shortcut_agrees_with_the_general_reading(
+            head in "[A-Za-z0-9]{3} [ 0-9x]{1,3}[0-9: .]{6,10}",
+            tail in "[ a-z]{0,3}",
+        ) {
+            let line = format!("{head}{tail}");
+            prop_assert_eq!(stamp_end(line.as_bytes()), stamp_end_by_style(line.as_bytes()));
         }
     }
 
