@@ -604,7 +604,8 @@ fn sort_cells<'a>(parts: Vec<(&'a Aggregate, Cells<'_>)>) -> SortedCells<'a> {
     for (index, ((part, cells), canonical)) in parts.into_iter().zip(&canonical).enumerate() {
         let mut list = Vec::with_capacity(cells.len());
         cells.remap_into(canonical, &mut list);
-        list.sort_unstable_by_key(|cell| cell.0);
+        // By hour only: each hour's window is sorted as a whole when it is read.
+        list.sort_unstable_by_key(|cell| cell.0.hour());
         sorted.memory.push((list, 0));
         let runs = part.spill.file.iter().flat_map(SpillFile::readers);
         sorted.runs.extend(runs.map(|run| (run, index)));
@@ -636,7 +637,8 @@ pub struct SortedCells<'a> {
     names: Vec<&'a str>,
     /// Nothing was spilled: every cell, sorted, to be the first and only window.
     whole: Option<Vec<(PackedKey, i64)>>,
-    /// Each part's cells held in memory, canonical and sorted, with the number handed out.
+    /// Each part's cells held in memory, canonical and in hour order, with the number handed
+    /// out.
     memory: Vec<(Vec<(PackedKey, i64)>, usize)>,
     /// Every spilled run, with the part whose symbols its keys use.
     runs: Vec<(RunReader, usize)>,
