@@ -5,7 +5,8 @@
 # The Postfix log is also compressed once with gzip -6 and zstd -3: `bouncestat ingest` on each
 # compressed file is timed next to `bouncestat decode` on it (our own reader decoding and
 # discarding the blocks, the ceiling for ingest), and the ratio of the two is printed at the end.
-# MB/s is always of uncompressed log text.
+# The end also says what two busy cores give this machine: a 1-thread ingest and `zstd -dc`
+# alone against two copies at once. MB/s is always of uncompressed log text.
 #
 #   benches/compare.sh [SIZE]        SIZE as `generate --size` takes it; default 1GiB
 #
