@@ -120,6 +120,11 @@ impl<'c> ChunkProcessor<'c> {
         }
     }
 
+    /// Makes room for `entries` messages in the chunk's correlation table.
+    pub fn reserve_queue_entries(&mut self, entries: usize) {
+        self.queues.reserve(entries);
+    }
+
     /// Counts a block that holds only the head of one overlong line.
     pub fn reject_oversized(&mut self, head: &[u8]) {
         self.stats.bytes += head.len() as u64;

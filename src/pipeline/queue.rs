@@ -277,6 +277,16 @@ impl LocalQueues {
         exported.strings
     }
 
+    /// Makes room for `entries` more messages.
+    pub fn reserve(&mut self, entries: usize) {
+        self.entries.reserve(entries);
+    }
+
+    /// How many messages the state holds.
+    pub fn messages(&self) -> usize {
+        self.entries.len()
+    }
+
     /// About how many bytes of heap the state holds (table slots, what entries hold outside
     /// them, unresolved records, instance names).
     pub fn heap_bytes(&self) -> usize {
