@@ -58,6 +58,9 @@ pub struct ChunkProcessor<'c> {
     aggregate: Aggregate,
     stats: Stats,
     queues: LocalQueues,
+    /// The host of each queue instance the chunk has seen, by instance id, once interned.
+    instance_hosts: Vec<Option<Sym>>,
+    /// ESP records: the last host interned.
     last_host: Vec<u8>,
     last_host_sym: Sym,
     have_last_host: bool,
@@ -94,6 +97,7 @@ impl<'c> ChunkProcessor<'c> {
             aggregate,
             stats: Stats::default(),
             queues: LocalQueues::default(),
+            instance_hosts: Vec::new(),
             last_host: Vec::new(),
             last_host_sym: Sym(0),
             have_last_host: false,
@@ -207,7 +211,8 @@ impl<'c> ChunkProcessor<'c> {
                     self.stats.content_filter_handoffs += 1;
                     return;
                 }
-                let cell = self.delivery_cell(envelope, &delivery);
+                let host = self.instance_host(instance, envelope.host);
+                let cell = self.delivery_cell(envelope, host, &delivery);
                 let recipient = recipient_id(delivery.recipient);
                 self.queues
                     .delivery(key, recipient, cell, &mut self.aggregate, &mut self.stats);
@@ -227,7 +232,7 @@ impl<'c> ChunkProcessor<'c> {
                 let cell = CubeKey {
                     hour: envelope.time_us.div_euclid(US_PER_HOUR),
                     source: self.format.source(),
-                    mta_host: self.host_sym(envelope.host),
+                    mta_host: self.instance_host(instance, envelope.host),
                     sender_domain,
                     recipient_domain: Sym(0),
                     provider: Provider::Other,
@@ -250,6 +255,22 @@ impl<'c> ChunkProcessor<'c> {
         }
     }
 
+    /// The symbol of `host`, the host of queue instance `instance`: interned once per chunk
+    /// and instance. The lines of a log's hosts and instances interleave, so remembering only
+    /// the last host would intern again on most records.
+    fn instance_host(&mut self, instance: u32, host: &[u8]) -> Sym {
+        let i = instance as usize;
+        if let Some(&Some(sym)) = self.instance_hosts.get(i) {
+            return sym;
+        }
+        let sym = self.aggregate.interner.intern_name(host);
+        if self.instance_hosts.len() <= i {
+            self.instance_hosts.resize(i + 1, None);
+        }
+        self.instance_hosts[i] = Some(sym);
+        sym
+    }
+
     fn host_sym(&mut self, host: &[u8]) -> Sym {
         if !self.have_last_host || !short_eq(&self.last_host, host) {
             self.last_host.clear();
@@ -261,7 +282,12 @@ impl<'c> ChunkProcessor<'c> {
     }
 
     /// The cube cell of a delivery, classified; sender fields are filled by correlation.
-    fn delivery_cell(&mut self, envelope: &Envelope<'_>, delivery: &Delivery<'_>) -> CubeKey {
+    fn delivery_cell(
+        &mut self,
+        envelope: &Envelope<'_>,
+        host: Sym,
+        delivery: &Delivery<'_>,
+    ) -> CubeKey {
         let outcome = delivery.status.outcome();
         let recipient_domain = domain_of(delivery.recipient);
         let reason = &delivery.reason;
@@ -287,7 +313,7 @@ impl<'c> ChunkProcessor<'c> {
         CubeKey {
             hour: envelope.time_us.div_euclid(US_PER_HOUR),
             source: self.format.source(),
-            mta_host: self.host_sym(envelope.host),
+            mta_host: host,
             sender_domain: Sym(0),
             recipient_domain: self.aggregate.interner.intern_name(recipient_domain),
             provider,
