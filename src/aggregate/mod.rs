@@ -47,22 +47,81 @@ pub struct Interner {
 /// Longest name kept inline in the interner's table.
 const SHORT: usize = 31;
 
-/// A name of at most [`SHORT`] bytes, zero-padded, with its length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ShortName {
-    len: u8,
-    bytes: [u8; SHORT],
-}
+/// A name of at most [`SHORT`] bytes, zero-padded, with its length in the last byte: four
+/// words, which the table hashes and compares as integers (a byte array is hashed byte run
+/// by byte run and compared through `memcmp`).
+#[derive(Debug, Clone, Copy, Eq)]
+struct ShortName([u64; 4]);
 
 impl ShortName {
     fn new(bytes: &[u8]) -> Option<ShortName> {
-        let mut name = ShortName {
-            len: bytes.len() as u8,
-            bytes: [0; SHORT],
-        };
-        name.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
-        Some(name)
+        if bytes.len() > SHORT {
+            return None;
+        }
+        let mut buf = [0u8; SHORT + 1];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        buf[SHORT] = bytes.len() as u8;
+        Some(ShortName(std::array::from_fn(|i| {
+            u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().expect("eight bytes"))
+        })))
     }
+
+    /// The name with ASCII `A`-`Z` lowercased, a word at a time (the length byte, at most
+    /// 31, is no letter).
+    fn lowercased(self) -> ShortName {
+        ShortName(self.0.map(ascii_lowercase_word))
+    }
+
+    /// Its bytes, and how many of them are the name's.
+    fn bytes(&self) -> ([u8; SHORT + 1], usize) {
+        let mut buf = [0u8; SHORT + 1];
+        for (chunk, word) in buf.chunks_exact_mut(8).zip(self.0) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        let len = usize::from(buf[SHORT]);
+        (buf, len)
+    }
+}
+
+/// All four words at once, without a branch per word.
+impl PartialEq for ShortName {
+    #[inline]
+    fn eq(&self, other: &ShortName) -> bool {
+        self.0
+            .iter()
+            .zip(other.0)
+            .fold(0, |differ, (a, b)| differ | (a ^ b))
+            == 0
+    }
+}
+
+/// The four words folded into one, each multiplied and shifted down, so the short names
+/// that differ only in their last bytes still spread over the table (as [`PackedKey`] does).
+impl std::hash::Hash for ShortName {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut h = 0u64;
+        for word in self.0 {
+            h = (h ^ word).wrapping_mul(K);
+            h ^= h >> 32;
+        }
+        state.write_u64(h);
+    }
+}
+
+/// The eight bytes of `word` with ASCII `A`-`Z` lowercased, every other byte as it was.
+pub(crate) fn ascii_lowercase_word(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Per byte, on its low seven bits (no carry crosses bytes): the high bit says whether the
+    // byte is at least `A`, and whether it is past `Z`.
+    let low = word & !HIGH;
+    let from_a = low + (0x80 - u64::from(b'A')) * ONES;
+    let past_z = low + (0x80 - u64::from(b'Z') - 1) * ONES;
+    // Upper-case where at least `A`, not past `Z`, and ASCII; 0x80 >> 2 is the case bit 0x20.
+    let upper = from_a & !past_z & !word & HIGH;
+    word | (upper >> 2)
 }
 
 impl Default for Interner {
@@ -86,34 +145,47 @@ impl Interner {
         if bytes.is_empty() {
             return Sym(0);
         }
-        let next = Sym(self.strings.len() as u32);
-        let sym = match ShortName::new(bytes) {
-            Some(name) => *self.short.entry(name).or_insert(next),
-            None => match self.long.get(bytes) {
-                Some(&sym) => sym,
-                None => {
-                    self.long.insert(bytes.into(), next);
-                    next
-                }
-            },
-        };
-        if sym == next {
-            self.strings.push(String::from_utf8_lossy(bytes).into());
+        match ShortName::new(bytes) {
+            Some(name) => self.intern_short(name),
+            None => self.intern_long(bytes),
         }
-        sym
     }
 
     /// Interns a case-insensitive name (domain, host): lowercased, trailing dot removed.
     pub fn intern_name(&mut self, bytes: &[u8]) -> Sym {
         let bytes = bytes.strip_suffix(b".").unwrap_or(bytes);
-        if !bytes.iter().any(u8::is_ascii_uppercase) {
-            return self.intern(bytes);
+        if bytes.is_empty() {
+            return Sym(0);
+        }
+        if let Some(name) = ShortName::new(bytes) {
+            return self.intern_short(name.lowercased());
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         scratch.extend(bytes.iter().map(u8::to_ascii_lowercase));
-        let sym = self.intern(&scratch);
+        let sym = self.intern_long(&scratch);
         self.scratch = scratch;
+        sym
+    }
+
+    fn intern_short(&mut self, name: ShortName) -> Sym {
+        let next = Sym(self.strings.len() as u32);
+        let sym = *self.short.entry(name).or_insert(next);
+        if sym == next {
+            let (buf, len) = name.bytes();
+            self.strings
+                .push(String::from_utf8_lossy(&buf[..len]).into());
+        }
+        sym
+    }
+
+    fn intern_long(&mut self, bytes: &[u8]) -> Sym {
+        if let Some(&sym) = self.long.get(bytes) {
+            return sym;
+        }
+        let sym = Sym(self.strings.len() as u32);
+        self.long.insert(bytes.into(), sym);
+        self.strings.push(String::from_utf8_lossy(bytes).into());
         sym
     }
 
@@ -873,6 +945,33 @@ mod tests {
     }
 
     proptest! {
+        /// Names of any length around the inline limit, in any case, with and without a
+        /// trailing dot: the same name (ASCII case aside) gets the same symbol, and reads
+        /// back lowercased, as a byte-by-byte model has it.
+        #[test]
+        fn intern_name_is_a_lowercased_lookup(
+            names in prop::collection::vec("[a-cA-C.@\\[\\x{e9}]{0,34}", 1..30),
+        ) {
+            let mut interner = Interner::new();
+            let mut model: Vec<String> = vec![String::new()];
+            for name in &names {
+                let sym = interner.intern_name(name.as_bytes());
+                let bytes = name.as_bytes();
+                let folded = bytes.strip_suffix(b".").unwrap_or(bytes).to_ascii_lowercase();
+                let folded = String::from_utf8_lossy(&folded).into_owned();
+                let expected = match model.iter().position(|m| *m == folded) {
+                    Some(i) => i,
+                    None => {
+                        model.push(folded.clone());
+                        model.len() - 1
+                    }
+                };
+                prop_assert_eq!(sym, Sym(expected as u32));
+                prop_assert_eq!(interner.resolve(sym), folded.as_str());
+            }
+            prop_assert_eq!(interner.len(), model.len());
+        }
+
         #[test]
         fn merge_is_associative_and_order_independent(
             a in prop::collection::vec((0u8..40, 0u8..4), 0..50),

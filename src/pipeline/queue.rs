@@ -17,7 +17,7 @@ use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
 
 use super::stats::Stats;
-use crate::aggregate::{Aggregate, CubeKey, Interner, Sym};
+use crate::aggregate::{Aggregate, CubeKey, Interner, Sym, ascii_lowercase_word};
 use crate::classify::{Category, Permanence};
 use crate::event::Outcome;
 use crate::format::postfix::MAX_QUEUE_ID;
@@ -121,20 +121,6 @@ pub fn recipient_id(recipient: &[u8]) -> u64 {
     hasher.write_u64(ascii_lowercase_word(u64::from_le_bytes(last)));
     hasher.write_usize(recipient.len());
     hasher.finish()
-}
-
-/// The eight bytes of `word` with ASCII `A`-`Z` lowercased, every other byte as it was.
-fn ascii_lowercase_word(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Per byte, on its low seven bits (no carry crosses bytes): the high bit says whether the
-    // byte is at least `A`, and whether it is past `Z`.
-    let low = word & !HIGH;
-    let from_a = low + (0x80 - u64::from(b'A')) * ONES;
-    let past_z = low + (0x80 - u64::from(b'Z') - 1) * ONES;
-    // Upper-case where at least `A`, not past `Z`, and ASCII; 0x80 >> 2 is the case bit 0x20.
-    let upper = from_a & !past_z & !word & HIGH;
-    word | (upper >> 2)
 }
 
 /// A recipient whose latest attempt was a deferral: the cell of that attempt.
