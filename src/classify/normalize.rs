@@ -158,11 +158,10 @@ impl Sink<'_, '_> {
     }
 }
 
-/// Appends `bytes` ASCII-lowercased.
+/// Appends `bytes` ASCII-lowercased, in one pass (most are words of a few letters, for
+/// which a copy and then a second pass cost more, the copy being a call into libc).
 fn push_lowercase(bytes: &[u8], out: &mut Vec<u8>) {
-    let at = out.len();
-    out.extend_from_slice(bytes);
-    out[at..].make_ascii_lowercase();
+    out.extend(bytes.iter().map(u8::to_ascii_lowercase));
 }
 
 const WS: u8 = 1;
