@@ -285,6 +285,15 @@ pub(crate) fn find_pair<const N: usize>(
     None
 }
 
+/// Whether any of the eight bytes is a space, tested on them as one word (a byte search
+/// costs a call for this).
+fn has_space(bytes: [u8; 8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_le_bytes(bytes) ^ (LO * u64::from(b' '));
+    x.wrapping_sub(LO) & !x & HI != 0
+}
+
 /// The length of the timestamp at the start of `line`, by its shape alone.
 fn stamp_end(line: &[u8]) -> Option<usize> {
     // The common case at a glance: "Mmm dd HH:MM:SS " or "Mmm  d HH:MM:SS ", whole seconds.
@@ -295,7 +304,7 @@ fn stamp_end(line: &[u8]) -> Option<usize> {
         && head[5].is_ascii_digit()
         && head[6] == b' '
         && head[15] == b' '
-        && !head[7..15].contains(&b' ')
+        && !has_space(head[7..15].try_into().expect("eight bytes"))
     {
         return Some(15);
     }
@@ -492,6 +501,13 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn has_space_agrees_with_a_plain_search(
+            bytes in prop::array::uniform8(prop::sample::select(vec![b' ', b'!', 0x1f, 0x20 | 0x80, 0xa0, 0, b'1'])),
+        ) {
+            prop_assert_eq!(has_space(bytes), bytes.contains(&b' '));
+        }
+
         #[test]
         fn find_near_agrees_with_a_plain_search(
             hay in prop::collection::vec(prop::sample::select(vec![b' ', b':', b'a', 0x80, 0xff, 0]), 0..200),
