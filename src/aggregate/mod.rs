@@ -87,26 +87,16 @@ impl ShortName {
 impl PartialEq for ShortName {
     #[inline]
     fn eq(&self, other: &ShortName) -> bool {
-        self.0
-            .iter()
-            .zip(other.0)
-            .fold(0, |differ, (a, b)| differ | (a ^ b))
-            == 0
+        packed::words_eq(&self.0, &other.0)
     }
 }
 
-/// The four words folded into one, each multiplied and shifted down, so the short names
-/// that differ only in their last bytes still spread over the table (as [`PackedKey`] does).
+/// The four words folded into one, so the short names that differ only in their last bytes
+/// still spread over the table (as [`PackedKey`]'s do).
 impl std::hash::Hash for ShortName {
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut h = 0u64;
-        for word in self.0 {
-            h = (h ^ word).wrapping_mul(K);
-            h ^= h >> 32;
-        }
-        state.write_u64(h);
+        state.write_u64(packed::fold_words(&self.0));
     }
 }
 

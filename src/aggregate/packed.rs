@@ -20,20 +20,13 @@ pub struct PackedKey([u64; WORDS]);
 
 pub(crate) const WORDS: usize = 6;
 
-/// Hashes the six words folded into one. Each word is multiplied (spreading its low bits up)
-/// and shifted down (spreading its high bits down): the cube's `FxHasher` only multiplies,
-/// and the symbols of a packed key sit in the middle and high bits of its words, where a plain
-/// multiply would leave the table's bucket bits all the same.
+/// Hashes the six words folded into one (see [`fold_words`]): the cube's `FxHasher` only
+/// multiplies, and the symbols of a packed key sit in the middle and high bits of its words,
+/// where a plain multiply would leave the table's bucket bits all the same.
 impl std::hash::Hash for PackedKey {
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut h = 0u64;
-        for word in self.0 {
-            h = (h ^ word).wrapping_mul(K);
-            h ^= h >> 32;
-        }
-        state.write_u64(h);
+        state.write_u64(fold_words(&self.0));
     }
 }
 
@@ -41,12 +34,27 @@ impl std::hash::Hash for PackedKey {
 impl PartialEq for PackedKey {
     #[inline]
     fn eq(&self, other: &PackedKey) -> bool {
-        self.0
-            .iter()
-            .zip(other.0)
-            .fold(0, |differ, (a, b)| differ | (a ^ b))
-            == 0
+        words_eq(&self.0, &other.0)
     }
+}
+
+/// Words folded into one for a hash table: each word is multiplied (spreading its low bits
+/// up) and shifted down (spreading its high bits down).
+#[inline]
+pub(crate) fn fold_words<const N: usize>(words: &[u64; N]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = 0u64;
+    for &word in words {
+        h = (h ^ word).wrapping_mul(K);
+        h ^= h >> 32;
+    }
+    h
+}
+
+/// Equality of two arrays of words, without a branch per word.
+#[inline]
+pub(crate) fn words_eq<const N: usize>(a: &[u64; N], b: &[u64; N]) -> bool {
+    a.iter().zip(b).fold(0, |differ, (x, y)| differ | (x ^ y)) == 0
 }
 
 impl Ord for PackedKey {
