@@ -233,9 +233,14 @@ impl Delivery<'_> {
     pub fn is_content_filter_handoff(&self) -> bool {
         self.status == Status::Sent
             && self.relay_ip.is_some_and(is_loopback)
-            && memmem::find(self.reason.text, b"queued as").is_some()
+            && QUEUED_AS.find(self.reason.text).is_some()
     }
 }
+
+/// Built once: a hand-off is checked on every delivery to a loopback relay, and building a
+/// searcher costs more than the search.
+static QUEUED_AS: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new("queued as"));
 
 fn is_loopback(ip: &[u8]) -> bool {
     ip.starts_with(b"127.") || ip == b"::1" || ip.eq_ignore_ascii_case(b"ipv6:::1")
