@@ -8,9 +8,10 @@
 //!
 //! Rules are data ([`rules`]): a TOML file compiled into the binary, which a user file can
 //! extend or override. The classifier resolves the codes (the reply's own, one found in the
-//! text, or the MTA's dsn), normalises the text ([`normalize`]), runs every text pattern at once
-//! (an aho-corasick automaton for plain phrases and one regex set for the rest, both built on
-//! first use), and takes the first rule that holds in precedence order: provider rules,
+//! text, or the MTA's dsn), normalises the text ([`normalize`]), matches every text pattern
+//! (one aho-corasick pass finds the plain phrases and the literals each regex must begin with;
+//! only the regexes whose literals occur are run, each built on first use), and takes the
+//! first rule that holds in precedence order: provider rules,
 //! text rules, specific enhanced codes, stage rules, generic codes, bare reply codes. Results
 //! are cached on the normalised reply (the `cache` module), so the millionth "user unknown"
 //! costs one hash lookup.

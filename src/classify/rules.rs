@@ -21,7 +21,8 @@ use std::sync::{Mutex, OnceLock};
 
 use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
-use regex_automata::{Input, MatchKind, PatternSet, meta};
+use regex_automata::{Input, meta};
+use regex_syntax::hir::Hir;
 use serde::Deserialize;
 
 use super::{Action, Category, Fault, Permanence, Provider};
@@ -297,7 +298,7 @@ impl RuleSet {
     /// The compiled text patterns (compiled now if this is the first call).
     pub(crate) fn text(&self) -> &TextMatcher {
         self.text.get_or_init(|| {
-            TextMatcher::new(&self.patterns).expect("built-in text patterns compile")
+            TextMatcher::new(&self.patterns, false).expect("built-in text patterns compile")
         })
     }
 
@@ -356,7 +357,7 @@ pub(crate) fn compile(sources: &[Source<'_>]) -> Result<RuleSet, ClassifyError> 
     // file is checked now, so that a bad pattern is reported when the rules are loaded.
     let text = OnceLock::new();
     if sources.iter().any(|s| s.user) {
-        let set = TextMatcher::new(&patterns).map_err(|e| {
+        let set = TextMatcher::new(&patterns, true).map_err(|e| {
             // Name the rule and pattern at fault: compile patterns one by one, as written.
             let culprit = specs.iter().find_map(|(spec, origin, _)| {
                 spec.text.iter().find_map(|pattern| {
@@ -390,94 +391,184 @@ pub(crate) fn compile(sources: &[Source<'_>]) -> Result<RuleSet, ClassifyError> 
 }
 
 /// All text patterns, compiled to be matched against case-folded text
-/// ([`super::normalize::fold_case`]) in one pass each of two matchers: an aho-corasick
-/// automaton for the patterns that are plain phrases and one `RegexSet` for the rest.
+/// ([`super::normalize::fold_case`]).
 ///
 /// Rules promise case-insensitive patterns. Unicode case folding turns every letter into a
-/// class (`[sSſ]`), which multiplies the literal alternatives the regex engine extracts for its
-/// prefilter and made building the built-in set cost about 0.1 s of CPU per run. The haystack
-/// is case-folded instead, so a pattern written in lowercase ASCII means the same without the
-/// flag; only patterns that could see a difference (see [`needs_case_folding`]) keep `(?i)`.
-/// A lowercase ASCII pattern without regex syntax then matches exactly where its text occurs,
-/// which aho-corasick finds without the lazy DFA's per-state cost on a cache miss.
+/// class (`[sSſ]`), which multiplies the literal alternatives a regex engine extracts and made
+/// building the built-in patterns cost about 0.1 s of CPU per run. The haystack is case-folded
+/// instead, so a pattern written in lowercase ASCII means the same without the flag; only
+/// patterns that could see a difference (see [`needs_case_folding`]) keep `(?i)`.
+///
+/// One aho-corasick pass over the text does most of the work. It finds the patterns that are
+/// plain phrases (a lowercase ASCII pattern without regex syntax matches exactly where its text
+/// occurs), and the literals that every match of a regex must begin with. Only the regexes
+/// whose literals were found, and those without such literals, are then run, each on its own.
+/// One set of all the regexes, searched for every pattern at once, cost about half a million
+/// instructions per text: a lazy DFA over some 180 unanchored patterns builds new states for
+/// almost every distinct reply, and a day of real replies has thousands of distinct ones.
 #[derive(Debug)]
 pub(crate) struct TextMatcher {
     len: usize,
-    phrases: aho_corasick::AhoCorasick,
-    /// Pattern index of each phrase.
-    phrase_patterns: Vec<usize>,
-    /// The other patterns as one set: what `regex::bytes::RegexSet` builds, less its literal
-    /// prefilter (see [`TextMatcher::new`]).
-    regexes: meta::Regex,
-    /// Pattern index of each regex in the set.
-    regex_patterns: Vec<usize>,
+    /// The phrases and the regexes' leading literals, each literal once.
+    literals: aho_corasick::AhoCorasick,
+    /// What finding each literal means.
+    found: Vec<Vec<Found>>,
+    regexes: Vec<GatedRegex>,
+    /// The regexes that no literal gates: run on every text.
+    ungated: Vec<usize>,
 }
 
-impl TextMatcher {
-    /// Compiles the patterns. The first worker that classifies a failure pays for this while
-    /// the others wait, so the set is configured for a short build: as `regex` configures a
-    /// `bytes::RegexSet`, without the literal prefilter. Picking and building
-    /// that prefilter was half of the build (about 4 of 8.6 ms for the built-in rules), and a
-    /// reply of a line or two is scanned as fast without one.
-    fn new(patterns: &[String]) -> Result<TextMatcher, Box<meta::BuildError>> {
-        let (mut phrases, mut phrase_patterns) = (Vec::new(), Vec::new());
-        let (mut regexes, mut regex_patterns) = (Vec::new(), Vec::new());
-        for (index, pattern) in patterns.iter().enumerate() {
-            if is_plain_phrase(pattern) {
-                phrases.push(pattern.as_str());
-                phrase_patterns.push(index);
-            } else {
-                regexes.push(if needs_case_folding(pattern) {
-                    format!("(?i){pattern}")
-                } else {
-                    pattern.clone()
-                });
-                regex_patterns.push(index);
-            }
-        }
+/// What a literal of [`TextMatcher::literals`] stands for.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    /// The whole of a plain-phrase pattern (its index among all patterns).
+    Phrase(usize),
+    /// A literal that the matches of this regex (index into `regexes`) may begin with.
+    Lead(usize),
+}
+
+/// Why a text pattern does not compile.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TextError {
+    #[error(transparent)]
+    Syntax(#[from] regex_syntax::Error),
+    #[error(transparent)]
+    Build(#[from] meta::BuildError),
+}
+
+#[derive(Debug)]
+struct GatedRegex {
+    /// The pattern's index among all patterns.
+    pattern: usize,
+    hir: Hir,
+    /// Built when a text first has one of its literals (most regexes never do in one run).
+    regex: OnceLock<meta::Regex>,
+}
+
+impl GatedRegex {
+    fn build(hir: &Hir) -> Result<meta::Regex, Box<meta::BuildError>> {
         let config = meta::Config::new()
-            .match_kind(MatchKind::All)
             .utf8_empty(false)
             .which_captures(WhichCaptures::None)
             .auto_prefilter(false)
-            .nfa_size_limit(Some(64 << 20))
-            .hybrid_cache_capacity(64 << 20);
-        let regexes = meta::Builder::new()
+            .onepass(false)
+            .backtrack(false)
+            .dfa(false);
+        meta::Builder::new()
             .configure(config)
-            .syntax(syntax::Config::new().utf8(false))
-            .build_many(&regexes)
-            .map_err(Box::new)?;
-        let phrases = aho_corasick::AhoCorasick::builder()
+            .build_from_hir(hir)
+            .map_err(Box::new)
+    }
+
+    fn regex(&self) -> &meta::Regex {
+        self.regex.get_or_init(|| {
+            // `TextMatcher::new` built every user pattern once, and the tests every built-in
+            // one: a pattern that fails here has never been seen.
+            GatedRegex::build(&self.hir).expect("text patterns were checked when loaded")
+        })
+    }
+}
+
+impl TextMatcher {
+    /// Parses the patterns and finds each regex's leading literals. The first worker that
+    /// classifies a failure pays for this while the others wait, so the regexes themselves
+    /// are built when first needed, and without a prefilter of their own (their leading
+    /// literals are their prefilter). With `build_all`, every regex is built now, so that a
+    /// pattern the engine cannot build is reported at once (a user's rule file).
+    fn new(patterns: &[String], build_all: bool) -> Result<TextMatcher, Box<TextError>> {
+        use regex_syntax::hir::literal::{ExtractKind, Extractor};
+        let syntax = syntax::Config::new().utf8(false);
+        // Each literal once, with everything its finding means.
+        let mut literals: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut found: Vec<Vec<Found>> = Vec::new();
+        let mut add = |literal: &[u8], what: Found| {
+            let next = found.len();
+            let at = *literals.entry(literal.to_vec()).or_insert(next);
+            if at == next {
+                found.push(Vec::new());
+            }
+            found[at].push(what);
+        };
+        let (mut regexes, mut ungated) = (Vec::new(), Vec::new());
+        let mut extractor = Extractor::new();
+        extractor.kind(ExtractKind::Prefix);
+        for (index, pattern) in patterns.iter().enumerate() {
+            if is_plain_phrase(pattern) {
+                add(pattern.as_bytes(), Found::Phrase(index));
+                continue;
+            }
+            let source = if needs_case_folding(pattern) {
+                format!("(?i){pattern}")
+            } else {
+                pattern.clone()
+            };
+            let hir = syntax::parse_with(&source, &syntax).map_err(|e| Box::new(e.into()))?;
+            let regex = OnceLock::new();
+            if build_all {
+                let _ = regex.set(GatedRegex::build(&hir).map_err(|e| Box::new((*e).into()))?);
+            }
+            // Every match begins with one of these, unless the set is unbounded or one of
+            // them is empty (then nothing is known about how a match begins). Trimmed to a
+            // few literals: case-insensitive patterns spell out every case of their letters.
+            let mut leads = extractor.extract(&hir);
+            leads.optimize_for_prefix_by_preference();
+            let at = regexes.len();
+            match leads.literals() {
+                Some(leads) if !leads.is_empty() && leads.iter().all(|l| !l.is_empty()) => {
+                    for lead in leads {
+                        add(lead.as_bytes(), Found::Lead(at));
+                    }
+                }
+                _ => ungated.push(at),
+            }
+            regexes.push(GatedRegex {
+                pattern: index,
+                hir,
+                regex,
+            });
+        }
+        let mut literals: Vec<(Vec<u8>, usize)> = literals.into_iter().collect();
+        literals.sort_unstable_by_key(|&(_, at)| at);
+        let literals = aho_corasick::AhoCorasick::builder()
             .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-            .build(phrases)
-            .expect("phrases are within aho-corasick's limits");
+            .build(literals.iter().map(|(literal, _)| literal))
+            .expect("literals are within aho-corasick's limits");
         Ok(TextMatcher {
             len: patterns.len(),
-            phrases,
-            phrase_patterns,
+            literals,
+            found,
             regexes,
-            regex_patterns,
+            ungated,
         })
     }
 
     /// Per pattern, whether it matches the case-folded `text`.
     pub(crate) fn matches(&self, text: &[u8]) -> Vec<bool> {
         let mut matched = vec![false; self.len];
-        for found in self.phrases.find_overlapping_iter(text) {
-            matched[self.phrase_patterns[found.pattern().as_usize()]] = true;
+        let mut candidate = vec![false; self.regexes.len()];
+        for literal in self.literals.find_overlapping_iter(text) {
+            for &what in &self.found[literal.pattern().as_usize()] {
+                match what {
+                    Found::Phrase(pattern) => matched[pattern] = true,
+                    Found::Lead(regex) => candidate[regex] = true,
+                }
+            }
         }
-        let mut found = PatternSet::new(self.regexes.pattern_len());
-        self.regexes
-            .which_overlapping_matches(&Input::new(text), &mut found);
-        for index in found.iter() {
-            matched[self.regex_patterns[index.as_usize()]] = true;
+        for &regex in &self.ungated {
+            candidate[regex] = true;
+        }
+        let input = Input::new(text);
+        for (gated, _) in self.regexes.iter().zip(candidate).filter(|(_, c)| *c) {
+            if !matched[gated.pattern] && gated.regex().is_match(input.clone()) {
+                matched[gated.pattern] = true;
+            }
         }
         matched
     }
 
     #[cfg(test)]
     pub(crate) fn counts(&self) -> (usize, usize) {
-        (self.phrase_patterns.len(), self.regex_patterns.len())
+        (self.len - self.regexes.len(), self.regexes.len())
     }
 }
 
@@ -778,5 +869,124 @@ category = "user_unknown"
         assert!(needs_case_folding("bo[iî]te pleine"));
         assert!(needs_case_folding("\\p{Greek}"));
         assert!(needs_case_folding("\\x{17f}"));
+    }
+
+    /// The built-in rule set's matcher, and each pattern compiled on its own as the engine
+    /// builds it by default (with its own prefilter), searched over the whole text.
+    fn matcher_and_reference() -> (RuleSet, Vec<meta::Regex>) {
+        let set = compile(&[Source {
+            origin: "built-in",
+            toml: BUILTIN_RULES,
+            user: false,
+        }])
+        .unwrap();
+        let reference = (set.patterns.iter())
+            .map(|pattern| {
+                let source = if needs_case_folding(pattern) {
+                    format!("(?i){pattern}")
+                } else {
+                    pattern.clone()
+                };
+                meta::Builder::new()
+                    .syntax(syntax::Config::new().utf8(false))
+                    .build(&source)
+                    .unwrap()
+            })
+            .collect();
+        (set, reference)
+    }
+
+    fn assert_same_matches(set: &RuleSet, reference: &[meta::Regex], text: &[u8]) {
+        let mut buffer = Vec::new();
+        let text = super::super::normalize::fold_case(text, &mut buffer);
+        let matched = set.text().matches(text);
+        for (i, regex) in reference.iter().enumerate() {
+            assert_eq!(
+                matched[i],
+                regex.is_match(text),
+                "pattern {:?} on {:?}",
+                set.patterns[i],
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    /// Gating the regexes by their leading literals never changes what matches: on every
+    /// labelled reply of the classifier's fixtures, normalised as the classifier sees it.
+    #[test]
+    fn gated_matcher_agrees_with_each_pattern_on_the_fixtures() {
+        let (set, reference) = matcher_and_reference();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/classify");
+        let mut texts = 0;
+        let mut hits = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let jsonl = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for line in jsonl.lines() {
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                let Some(text) = value["text"].as_str() else {
+                    continue;
+                };
+                let mut normalized = Vec::new();
+                super::super::normalize::normalize_into(text.as_bytes(), &[], &mut normalized);
+                assert_same_matches(&set, &reference, &normalized);
+                let mut buffer = Vec::new();
+                let folded = super::super::normalize::fold_case(&normalized, &mut buffer);
+                hits += set.text().matches(folded).iter().filter(|&&m| m).count();
+                texts += 1;
+            }
+        }
+        assert!(texts > 300, "{texts} texts");
+        assert!(hits > texts, "{hits} pattern matches in {texts} texts");
+    }
+
+    /// Words taken from the patterns themselves, so that generated texts match many of them
+    /// (wholly or in part), with the characters their syntax is about.
+    fn pattern_words() -> Vec<String> {
+        let mut words: Vec<String> = (BUILTIN_RULES.lines())
+            .filter_map(|line| line.strip_prefix("text = "))
+            .flat_map(|list| {
+                list.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_lowercase)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        words.extend(["#", "-", "[ts03]", "(ptr)", ".", "00", "'", "é"].map(String::from));
+        words.sort();
+        words.dedup();
+        words
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// The same on texts made of the patterns' own words, joined by spaces, hyphens or
+        /// nothing, in upper and lower case.
+        #[test]
+        fn gated_matcher_agrees_with_each_pattern_on_pattern_words(
+            picks in proptest::collection::vec((0usize..10_000, 0u8..4), 1..12),
+        ) {
+            use std::sync::LazyLock;
+            static CASE: LazyLock<(RuleSet, Vec<meta::Regex>, Vec<String>)> = LazyLock::new(|| {
+                let (set, reference) = matcher_and_reference();
+                (set, reference, pattern_words())
+            });
+            let (set, reference, words) = &*CASE;
+            let mut text = String::new();
+            for (pick, join) in picks {
+                let word = &words[pick % words.len()];
+                match join {
+                    0 => text.push(' '),
+                    1 => text.push('-'),
+                    2 => {}
+                    _ => {
+                        text.push(' ');
+                        text.push_str(&word.to_uppercase());
+                        continue;
+                    }
+                }
+                text.push_str(word);
+            }
+            assert_same_matches(set, reference, text.trim().as_bytes());
+        }
     }
 }
