@@ -26,6 +26,7 @@ mod chunk;
 mod decompress;
 mod discover;
 mod drain;
+mod newlines;
 mod priority;
 
 use std::io;
@@ -40,6 +41,7 @@ pub use chunk::{
 pub use decompress::{Compression, OpenOptions, Opened, map_file, open, open_with, sniff};
 pub use discover::{RotationRank, discover, rotation_key};
 pub use drain::{DrainOptions, Drained, STREAM_MAX_LINE, drain};
+pub use newlines::for_each_newline;
 pub use priority::yield_to_decoders;
 
 /// One input to read: a file found by [`discover`], or standard input.

@@ -115,10 +115,10 @@ impl<'c> ChunkProcessor<'c> {
         }
         self.stats.bytes += data.len() as u64;
         let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', data) {
+        crate::input::for_each_newline(data, |end| {
             self.line(&data[start..end]);
             start = end + 1;
-        }
+        });
         if start < data.len() {
             self.line(&data[start..]);
         }
