@@ -45,8 +45,7 @@ enum Daemon {
 
 fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
     // The daemons read here have names of at most seven letters: look no further back.
-    let tail = tag.len().saturating_sub(8);
-    let slash = tail + tag[tail..].iter().rposition(|&b| b == b'/')?;
+    let slash = last_slash_in_tail(tag)?;
     let daemon = match &tag[slash + 1..] {
         b"smtp" | b"lmtp" | b"local" | b"virtual" | b"pipe" | b"error" | b"discard" | b"retry" => {
             Daemon::DeliveryAgent
@@ -57,6 +56,24 @@ fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
     };
     let instance_end = syslog::find_near(b'/', tag).unwrap_or(slash);
     Some((&tag[..instance_end], daemon))
+}
+
+/// The position of the last `/` among the last eight bytes of `tag`. Those eight are tested
+/// as one word: the lines of every program pass here, so a byte loop costs on each of them.
+fn last_slash_in_tail(tag: &[u8]) -> Option<usize> {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let Some(last) = tag.last_chunk::<8>() else {
+        return tag.iter().rposition(|&b| b == b'/');
+    };
+    let x = u64::from_le_bytes(*last) ^ (0x0101_0101_0101_0101 * u64::from(b'/'));
+    // The high bit of each byte of `x` that is zero, and of no other (no borrows between
+    // bytes, unlike the shorter test that only finds the first zero byte).
+    let slashes = !(((x & LO7) + LO7) | x) & HI;
+    if slashes == 0 {
+        return None;
+    }
+    Some(tag.len() - 1 - (slashes.leading_zeros() / 8) as usize)
 }
 
 /// Parses one line (without its trailing newline).
@@ -574,5 +591,28 @@ mod tests {
             parse_line(b"Dec  9 10:18:23 mail postfix/local[1]: ABCDEF: to=<a@b>, relay=local, delay=0.14, dsn=2.0.0, status=sent (delivered to command: procmail -a \"$EXTENSION\" DEFAULT=$HOME/Maild", &mut c),
         );
         assert!(matches!(parse_line(b"ir/)", &mut c), Parsed::Malformed(_)));
+    }
+
+    proptest::proptest! {
+        /// The word test finds what a byte search of the tag's last eight bytes finds, with
+        /// slashes anywhere, bytes next to `/` in value (`.`, `0`) and with the high bit set.
+        #[test]
+        fn last_slash_in_tail_is_a_search_of_the_last_eight_bytes(
+            tag in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'/'),
+                    proptest::strategy::Just(b'.'),
+                    proptest::strategy::Just(b'0'),
+                    proptest::strategy::Just(0xaf_u8),
+                    proptest::prelude::any::<u8>(),
+                    proptest::strategy::Just(b's'),
+                ],
+                0..20,
+            ),
+        ) {
+            let tail = tag.len().saturating_sub(8);
+            let expected = tag[tail..].iter().rposition(|&b| b == b'/').map(|i| tail + i);
+            proptest::prop_assert_eq!(last_slash_in_tail(&tag), expected);
+        }
     }
 }
