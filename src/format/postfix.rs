@@ -153,7 +153,33 @@ pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
 
 /// Short hex ids (`08ACF1541B01`) and long base-52 ids (`4Lq3Yd0Yfbz9sXn`): alphanumeric.
 fn is_queue_id(id: &[u8]) -> bool {
-    id.len() >= 5 && id.iter().all(u8::is_ascii_alphanumeric) && id != b"NOQUEUE"
+    if id.len() < 5 || id == b"NOQUEUE" {
+        return false;
+    }
+    let Some(&last) = id.last_chunk::<8>() else {
+        return id.iter().all(u8::is_ascii_alphanumeric);
+    };
+    // Eight bytes at a time, the last word overlapping the one before it.
+    id.chunks_exact(8)
+        .all(|word| is_alphanumeric_word(word.try_into().expect("eight bytes")))
+        && is_alphanumeric_word(last)
+}
+
+/// Whether all eight bytes are ASCII letters or digits, tested as one word.
+fn is_alphanumeric_word(word: [u8; 8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let w = u64::from_le_bytes(word);
+    if w & HI != 0 {
+        return false;
+    }
+    // The high bit of each byte that is at least `c`: with each byte's high bit set first,
+    // no subtraction borrows from the byte above.
+    let at_least = |c: u8| ((w | HI) - ONES * u64::from(c)) & HI;
+    let digits = at_least(b'0') & !at_least(b'9' + 1);
+    let upper = at_least(b'A') & !at_least(b'Z' + 1);
+    let lower = at_least(b'a') & !at_least(b'z' + 1);
+    digits | upper | lower == HI
 }
 
 fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
@@ -613,6 +639,38 @@ mod tests {
             let tail = tag.len().saturating_sub(8);
             let expected = tag[tail..].iter().rposition(|&b| b == b'/').map(|i| tail + i);
             proptest::prop_assert_eq!(last_slash_in_tail(&tag), expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// The word test accepts exactly the ids a byte-by-byte check accepts: ids of letters
+        /// and digits, some with one other byte put in (the bytes just outside each range of
+        /// letters and digits, or any byte, high bit set included).
+        #[test]
+        fn queue_id_words_agree_with_a_byte_check(
+            mut id in proptest::collection::vec(
+                proptest::sample::select(
+                    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".to_vec(),
+                ),
+                0..26,
+            ),
+            odd in proptest::option::of((
+                proptest::prelude::any::<usize>(),
+                proptest::prop_oneof![
+                    proptest::sample::select(b"/:@[`{ \x7f".to_vec()),
+                    proptest::prelude::any::<u8>(),
+                ],
+            )),
+        ) {
+            if let Some((at, byte)) = odd
+                && !id.is_empty()
+            {
+                let at = at % id.len();
+                id[at] = byte;
+            }
+            let expected =
+                id.len() >= 5 && id.iter().all(u8::is_ascii_alphanumeric) && id != b"NOQUEUE";
+            proptest::prop_assert_eq!(is_queue_id(&id), expected);
         }
     }
 }
