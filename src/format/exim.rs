@@ -37,7 +37,10 @@ use std::sync::LazyLock;
 use memchr::memmem::{self, Finder};
 
 use super::postfix::reply_code_of;
-use super::syslog::{self, TimeContext, find_near, find_pair};
+use super::syslog::{
+    self, HIGH_BITS, LOW_BITS, TimeContext, alnum_bits, digit_bits, find_near, find_pair,
+    zero_byte_bits,
+};
 use super::{Delivery, Envelope, Parsed, Reason, Record, Status};
 use crate::event::{EnhancedCode, Stage};
 
@@ -323,36 +326,9 @@ fn leading_digits(b: &[u8]) -> usize {
     n + b[n..].iter().take_while(|c| c.is_ascii_digit()).count()
 }
 
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
 /// The high bit of byte `i` of a little-endian word.
 const fn dash_bit(i: u32) -> u64 {
     0x80 << (8 * i)
-}
-
-/// The high bit of every byte of `word` that is an ASCII letter or digit.
-#[inline]
-fn alnum_bits(word: u64) -> u64 {
-    let seven = word & !HIGH_BITS;
-    let digit = range_bits(seven, b'0', b'9');
-    let letter = range_bits(seven | (LOW_BITS * 0x20), b'a', b'z');
-    (digit | letter) & !word & HIGH_BITS
-}
-
-/// The high bit of every byte of `word` that is an ASCII digit.
-#[inline]
-fn digit_bits(word: u64) -> u64 {
-    range_bits(word & !HIGH_BITS, b'0', b'9') & !word & HIGH_BITS
-}
-
-/// The high bit of every byte of `seven` (a word whose bytes are below 0x80) that is in
-/// `lo..=hi`: the high bit of `x + (0x80 - lo)` says `x >= lo`, that of `x + (0x7f - hi)`
-/// says `x > hi`, and neither sum carries into the next byte. The callers clear the bytes
-/// that had their high bit set before it was masked off.
-#[inline]
-fn range_bits(seven: u64, lo: u8, hi: u8) -> u64 {
-    (seven + LOW_BITS * u64::from(0x80 - lo)) & !(seven + LOW_BITS * u64::from(0x7f - hi))
 }
 
 /// The header-dump lines only the reject log has: `Envelope-from: <...>`, a header with its
@@ -587,13 +563,6 @@ fn find_space(hay: &[u8]) -> Option<usize> {
         i += 8;
     }
     hay[i..].iter().position(|&c| c == b' ').map(|p| p + i)
-}
-
-/// The high bit of the first zero byte of `x` (and perhaps of bytes above it, through the
-/// borrow).
-#[inline]
-fn zero_byte_bits(x: u64) -> u64 {
-    x.wrapping_sub(LOW_BITS) & !x & HIGH_BITS
 }
 
 /// `H=name [ip]`, `H=(helo) [ip]`, `H=name (helo) [ip]:port`, `H=[ip]*`; a missing `]` (a

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
-use super::syslog::{self, TimeContext, find_pair};
+use super::syslog::{self, HIGH_BITS, LOW_BITS, TimeContext, alnum_bits, find_pair};
 use super::{Delivery, Envelope, Parsed, Reason, Record, Status};
 use crate::event::{EnhancedCode, Stage};
 
@@ -61,15 +61,14 @@ fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
 /// The position of the last `/` among the last eight bytes of `tag`. Those eight are tested
 /// as one word: the lines of every program pass here, so a byte loop costs on each of them.
 fn last_slash_in_tail(tag: &[u8]) -> Option<usize> {
-    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HI: u64 = 0x8080_8080_8080_8080;
     let Some(last) = tag.last_chunk::<8>() else {
         return tag.iter().rposition(|&b| b == b'/');
     };
-    let x = u64::from_le_bytes(*last) ^ (0x0101_0101_0101_0101 * u64::from(b'/'));
-    // The high bit of each byte of `x` that is zero, and of no other (no borrows between
-    // bytes, unlike the shorter test that only finds the first zero byte).
-    let slashes = !(((x & LO7) + LO7) | x) & HI;
+    let x = u64::from_le_bytes(*last) ^ (LOW_BITS * u64::from(b'/'));
+    // The high bit of each byte of `x` that is zero, and of no other: no borrows between
+    // bytes, unlike `zero_byte_bits`, which is exact only for the lowest zero byte.
+    let seven = !HIGH_BITS;
+    let slashes = !(((x & seven) + seven) | x) & HIGH_BITS;
     if slashes == 0 {
         return None;
     }
@@ -160,26 +159,10 @@ fn is_queue_id(id: &[u8]) -> bool {
         return id.iter().all(u8::is_ascii_alphanumeric);
     };
     // Eight bytes at a time, the last word overlapping the one before it.
+    let alphanumeric = |word: [u8; 8]| alnum_bits(u64::from_le_bytes(word)) == HIGH_BITS;
     id.chunks_exact(8)
-        .all(|word| is_alphanumeric_word(word.try_into().expect("eight bytes")))
-        && is_alphanumeric_word(last)
-}
-
-/// Whether all eight bytes are ASCII letters or digits, tested as one word.
-fn is_alphanumeric_word(word: [u8; 8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let w = u64::from_le_bytes(word);
-    if w & HI != 0 {
-        return false;
-    }
-    // The high bit of each byte that is at least `c`: with each byte's high bit set first,
-    // no subtraction borrows from the byte above.
-    let at_least = |c: u8| ((w | HI) - ONES * u64::from(c)) & HI;
-    let digits = at_least(b'0') & !at_least(b'9' + 1);
-    let upper = at_least(b'A') & !at_least(b'Z' + 1);
-    let lower = at_least(b'a') & !at_least(b'z' + 1);
-    digits | upper | lower == HI
+        .all(|word| alphanumeric(word.try_into().expect("eight bytes")))
+        && alphanumeric(last)
 }
 
 fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {

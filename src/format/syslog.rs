@@ -237,15 +237,48 @@ pub fn parse_lazy(line: &[u8]) -> Result<LazyHeader<'_>, HeaderError> {
     })
 }
 
+/// Eight bytes as one word: a one in each byte, and each byte's high bit.
+pub(crate) const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `word` that is an ASCII letter or digit.
+#[inline]
+pub(crate) fn alnum_bits(word: u64) -> u64 {
+    let seven = word & !HIGH_BITS;
+    let digit = range_bits(seven, b'0', b'9');
+    let letter = range_bits(seven | (LOW_BITS * 0x20), b'a', b'z');
+    (digit | letter) & !word & HIGH_BITS
+}
+
+/// The high bit of every byte of `word` that is an ASCII digit.
+#[inline]
+pub(crate) fn digit_bits(word: u64) -> u64 {
+    range_bits(word & !HIGH_BITS, b'0', b'9') & !word & HIGH_BITS
+}
+
+/// The high bit of every byte of `seven` (a word whose bytes are below 0x80) that is in
+/// `lo..=hi`: the high bit of `x + (0x80 - lo)` says `x >= lo`, that of `x + (0x7f - hi)`
+/// says `x > hi`, and neither sum carries into the next byte. The callers clear the bytes
+/// that had their high bit set before it was masked off.
+#[inline]
+fn range_bits(seven: u64, lo: u8, hi: u8) -> u64 {
+    (seven + LOW_BITS * u64::from(0x80 - lo)) & !(seven + LOW_BITS * u64::from(0x7f - hi))
+}
+
+/// The high bit of the first zero byte of `x` (and perhaps of bytes above it, through the
+/// borrow).
+#[inline]
+pub(crate) fn zero_byte_bits(x: u64) -> u64 {
+    x.wrapping_sub(LOW_BITS) & !x & HIGH_BITS
+}
+
 /// The position of `needle` in `hay`, for fields that are usually short (a clock, a host
 /// name, a program tag, a queue id): the first bytes are searched eight at a time in a plain
 /// register, which costs less than setting up a vector search; that takes over for the rest.
 #[inline(always)]
 pub(crate) fn find_near(needle: u8, hay: &[u8]) -> Option<usize> {
     const HEAD: usize = 64;
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let pattern = LO * u64::from(needle);
+    let pattern = LOW_BITS * u64::from(needle);
     let mut i = 0;
     while i < HEAD
         && let Some(word) = hay.get(i..i + 8)
@@ -253,7 +286,7 @@ pub(crate) fn find_near(needle: u8, hay: &[u8]) -> Option<usize> {
         let x = u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ pattern;
         // The lowest byte of `x` that is zero sets the lowest bit here (borrows only ever
         // mark bytes above a zero byte).
-        let zero = x.wrapping_sub(LO) & !x & HI;
+        let zero = zero_byte_bits(x);
         if zero != 0 {
             return Some(i + (zero.trailing_zeros() / 8) as usize);
         }
@@ -288,10 +321,7 @@ pub(crate) fn find_pair<const N: usize>(
 /// Whether any of the eight bytes is a space, tested on them as one word (a byte search
 /// costs a call for this).
 fn has_space(bytes: [u8; 8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let x = u64::from_le_bytes(bytes) ^ (LO * u64::from(b' '));
-    x.wrapping_sub(LO) & !x & HI != 0
+    zero_byte_bits(u64::from_le_bytes(bytes) ^ (LOW_BITS * u64::from(b' '))) != 0
 }
 
 /// The length of the timestamp at the start of `line`, by its shape alone.
