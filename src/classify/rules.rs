@@ -347,32 +347,27 @@ pub(crate) fn compile(sources: &[Source<'_>]) -> Result<RuleSet, ClassifyError> 
     }
 
     let mut patterns: Vec<String> = Vec::new();
+    // The rule (index into `specs`) each pattern belongs to.
+    let mut owners: Vec<usize> = Vec::new();
     let mut rules = Vec::with_capacity(specs.len());
-    for (spec, origin, user) in &specs {
+    for (at, (spec, origin, user)) in specs.iter().enumerate() {
         let start = patterns.len();
         patterns.extend(spec.text.iter().cloned());
+        owners.resize(patterns.len(), at);
         rules.push(compile_rule(spec, origin, *user, start..patterns.len())?);
     }
     // Built-in patterns are checked by the test suite and compiled when first needed; a user's
-    // file is checked now, so that a bad pattern is reported when the rules are loaded.
+    // file is checked now, so that a bad pattern is reported, with its rule, when the rules are
+    // loaded.
     let text = OnceLock::new();
     if sources.iter().any(|s| s.user) {
-        let set = TextMatcher::new(&patterns, true).map_err(|e| {
-            // Name the rule and pattern at fault: compile patterns one by one, as written.
-            let culprit = specs.iter().find_map(|(spec, origin, _)| {
-                spec.text.iter().find_map(|pattern| {
-                    let error = regex::bytes::RegexBuilder::new(pattern)
-                        .case_insensitive(true)
-                        .build()
-                        .err()?;
-                    Some(invalid(
-                        origin,
-                        &spec.id,
-                        &format!("text pattern {pattern:?}: {error}"),
-                    ))
-                })
-            });
-            culprit.unwrap_or_else(|| invalid("(all rules)", "(text patterns)", &e.to_string()))
+        let set = TextMatcher::new(&patterns, true).map_err(|(pattern, error)| {
+            let (spec, origin, _) = &specs[owners[pattern]];
+            invalid(
+                origin,
+                &spec.id,
+                &format!("text pattern {:?}: {error}", patterns[pattern]),
+            )
         })?;
         text.get_or_init(|| set);
     }
@@ -476,7 +471,12 @@ impl TextMatcher {
     /// are built when first needed, and without a prefilter of their own (their leading
     /// literals are their prefilter). With `build_all`, every regex is built now, so that a
     /// pattern the engine cannot build is reported at once (a user's rule file).
-    fn new(patterns: &[String], build_all: bool) -> Result<TextMatcher, Box<TextError>> {
+    ///
+    /// # Errors
+    ///
+    /// The index of the first pattern that does not parse (or, with `build_all`, build), and
+    /// why.
+    fn new(patterns: &[String], build_all: bool) -> Result<TextMatcher, (usize, Box<TextError>)> {
         use regex_syntax::hir::literal::{ExtractKind, Extractor};
         let syntax = syntax::Config::new().utf8(false);
         // Each literal once, with everything its finding means.
@@ -503,10 +503,12 @@ impl TextMatcher {
             } else {
                 pattern.clone()
             };
-            let hir = syntax::parse_with(&source, &syntax).map_err(|e| Box::new(e.into()))?;
+            let hir =
+                syntax::parse_with(&source, &syntax).map_err(|e| (index, Box::new(e.into())))?;
             let regex = OnceLock::new();
             if build_all {
-                let _ = regex.set(GatedRegex::build(&hir).map_err(|e| Box::new((*e).into()))?);
+                let built = GatedRegex::build(&hir).map_err(|e| (index, Box::new((*e).into())))?;
+                let _ = regex.set(built);
             }
             // Every match begins with one of these, unless the set is unbounded or one of
             // them is empty (then nothing is known about how a match begins). Trimmed to a
@@ -792,15 +794,28 @@ mod tests {
             }])
             .is_err()
         );
-        let bad_regex = "[[rule]]\nid = \"a\"\ncategory = \"spam_content\"\ntext = [\"(\"]\n";
-        assert!(
-            compile(&[Source {
-                origin: "t",
-                toml: bad_regex,
-                user: true
-            }])
-            .is_err()
-        );
+        // A pattern that does not parse is reported with its rule and file, not as "some
+        // pattern of some rule".
+        let bad_regex = "[[rule]]\nid = \"a\"\ncategory = \"spam_content\"\ntext = [\"x+\"]\n\n\
+                         [[rule]]\nid = \"b\"\ncategory = \"spam_content\"\ntext = [\"fine\", \"(\"]\n";
+        match compile(&[Source {
+            origin: "mine.toml",
+            toml: bad_regex,
+            user: true,
+        }]) {
+            Err(ClassifyError::Invalid {
+                origin,
+                id,
+                message,
+            }) => {
+                assert_eq!((origin.as_str(), id.as_str()), ("mine.toml", "b"));
+                assert!(
+                    message.starts_with("text pattern \"(\": ") && message.contains("unclosed"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected the bad pattern of rule b, got {other:?}"),
+        }
     }
 
     #[test]
