@@ -1,6 +1,17 @@
 # Shell functions shared by the benchmark scripts. Source it after setting $dir (where a
 # command's output goes).
 
+# The binary to time: $BIN when set (for example the PGO build of scripts/build-pgo.sh),
+# otherwise the release build, built first.
+release_binary() {
+  if [ -n "${BIN:-}" ]; then
+    echo "$BIN"
+  else
+    cargo build --release --quiet >&2
+    echo "${CARGO_TARGET_DIR:-$PWD/target}/release/bouncestat"
+  fi
+}
+
 # Reads a command's input files (its arguments that are files, and $also_warm) into the page
 # cache. Reading them once at the start is not enough: on a VM whose host reclaims memory, the
 # pages of a file not read for a minute are dropped, and a row timed late would read its

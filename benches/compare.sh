@@ -14,7 +14,8 @@
 # RUNS (default 5) timed runs per command, of which the median is shown. The page cache is
 # warm: the input files of a command are read just before each of its runs. Needs GNU time
 # (/usr/bin/time) and bash 5 (for $EPOCHREALTIME).
-# The binary is looked for in $CARGO_TARGET_DIR (default target/).
+# The binary is the release build in $CARGO_TARGET_DIR (default target/), built first, or $BIN
+# when set (for example the PGO build of scripts/build-pgo.sh).
 #
 # Other tools are timed when installed and skipped otherwise:
 #   pflogsumm   apt-get install pflogsumm
@@ -31,8 +32,9 @@ size=${1:-1GiB}
 dir=${BENCH_DIR:-/tmp/bouncestat-bench}
 runs=${RUNS:-5}
 mkdir -p "$dir"
-cargo build --release --quiet
-bin=${CARGO_TARGET_DIR:-$PWD/target}/release/bouncestat
+# shellcheck source=benches/common.sh
+. benches/common.sh
+bin=$(release_binary)
 log=$dir/postfix-$size.log
 if [ ! -s "$log" ]; then
   "$bin" generate --format postfix --size "$size" --seed 42 -o "$log" --truth "$dir/postfix-$size.truth.json" 2>/dev/null
@@ -63,8 +65,6 @@ if [ ! -s "$exim_log" ]; then
 fi
 exim_bytes=$(stat -c %s "$exim_log")
 cat "$log" "$log.gz" "$log.zst" "$half1" "$half2" "$exim_log" > /dev/null   # warm the page cache
-# shellcheck source=benches/common.sh
-. benches/common.sh
 
 # The median of its arguments (numbers).
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -183,6 +183,7 @@ fi
 echo
 echo "input: $log ($(awk -v b="$bytes" 'BEGIN {printf "%.1f", b/1e6}') MB) and $exim_log ($(awk -v b="$exim_bytes" 'BEGIN {printf "%.1f", b/1e6}') MB, exim rows), median of $runs runs, warm cache"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "binary: $bin"
 base=${results[0]%% *}
 printf '| %-46s | %9s | %9s | %12s | %13s | %10s |\n' command seconds MB/s "peak RSS MiB" "peak anon MiB" "vs ingest"
 printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..48})" ----------- ----------- -------------- --------------- ------------

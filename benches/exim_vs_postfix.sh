@@ -10,7 +10,7 @@
 #
 # Uses the logs benches/compare.sh generates, generating them when missing: BENCH_DIR as
 # there, SIZE for the Postfix log's size (compare.sh's argument; default 1GiB) and EXIM_SIZE
-# (default 300MiB). Needs bash 5 (for $EPOCHREALTIME).
+# (default 300MiB); BIN as there. Needs bash 5 (for $EPOCHREALTIME).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +19,9 @@ dir=${BENCH_DIR:-/tmp/bouncestat-bench}
 size=${SIZE:-1GiB}
 exim_size=${EXIM_SIZE:-300MiB}
 mkdir -p "$dir"
-cargo build --release --quiet
-bin=${CARGO_TARGET_DIR:-$PWD/target}/release/bouncestat
+# shellcheck source=benches/common.sh
+. benches/common.sh
+bin=$(release_binary)
 postfix=$dir/postfix-$size.log
 exim=$dir/exim-$exim_size.log
 [ -s "$postfix" ] || "$bin" generate --format postfix --size "$size" --seed 42 -o "$postfix" 2>/dev/null

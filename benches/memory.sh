@@ -8,7 +8,8 @@
 #   benches/memory.sh                SIZES (default "1GiB 4GiB") as `generate --size` takes them
 #
 # Environment: BENCH_DIR (default /tmp/bouncestat-bench) holds the generated logs (a 4 GiB log
-# needs 4.3 GB of disk, and about 20 s to generate); RUNS (default 3) runs per size.
+# needs 4.3 GB of disk, and about 20 s to generate); RUNS (default 3) runs per size; BIN as in
+# compare.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,10 +17,9 @@ dir=${BENCH_DIR:-/tmp/bouncestat-bench}
 runs=${RUNS:-3}
 read -r -a sizes <<< "${SIZES:-1GiB 4GiB}"
 mkdir -p "$dir"
-cargo build --release --quiet
-bin=${CARGO_TARGET_DIR:-$PWD/target}/release/bouncestat
 # shellcheck source=benches/common.sh
 . benches/common.sh
+bin=$(release_binary)
 
 printf '| %-6s | %8s | %-26s | %6s | %8s |\n' log MB "peak anon MiB, each run" median "vs first"
 printf '|%s|%s|%s|%s|%s|\n' -------- ---------- ---------------------------- -------- ----------
