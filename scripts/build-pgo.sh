@@ -72,7 +72,13 @@ t=$out/train
 "$instrumented" generate --format sendgrid --size 16MiB --seed 11 -o "$t/sendgrid.jsonl" --truth "$t/truth.json"
 # Only the runs below are the workload: the generator's own counts are dropped.
 rm -rf "$out/raw"
-run() { "$instrumented" "$@" > /dev/null 2>&1 || true; }
+# A step that fails would leave its path out of the profile without a word: stop instead.
+run() {
+  if ! "$instrumented" "$@" > /dev/null 2>&1; then
+    echo "build-pgo.sh: training step failed: bouncestat $*" >&2
+    exit 1
+  fi
+}
 run ingest "$t/postfix.log" --out "$t/out-postfix"
 run ingest "$t/postfix.log" --out "$t/out-postfix-1" --threads 1
 run ingest "$t/postfix.log.gz" --out "$t/out-gz"
