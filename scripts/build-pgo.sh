@@ -91,6 +91,8 @@ run eval fixtures/classify
 merge_profiles
 
 echo "== optimised build" >&2
+# Cargo does not see a new profile behind the same flag: build every crate again with it.
+rm -rf "$out/optimised"
 optimised=$(build "$out/optimised" "-Cprofile-use=$out/merged.profdata")
 cp "$optimised" "$out/bouncestat"
 rm -rf "$t"
