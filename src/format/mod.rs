@@ -3,6 +3,7 @@
 
 pub mod esp;
 pub mod exim;
+mod mask;
 pub mod postfix;
 pub mod syslog;
 

@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
+use super::mask::Marks;
 use super::syslog::{self, HIGH_BITS, LOW_BITS, TimeContext, alnum_bits, find_pair};
 use super::{Delivery, Envelope, Parsed, Reason, Record, Status};
 use crate::event::{EnhancedCode, Stage};
@@ -177,13 +178,16 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
         reason: Reason::default(),
     };
     let mut have_recipient = false;
+    // Every boundary of the fields before `status=` is one of these bytes: found a window at a
+    // time, instead of one search per key and per value.
+    let mut marks = Marks::new(body, [b'=', b',', b'>']);
     let mut pos = 0;
     loop {
-        let Some(eq) = syslog::find_near(b'=', &body[pos..]) else {
+        let Some(eq) = marks.find(b'=', pos) else {
             return Err(NO_STATUS);
         };
-        let key = &body[pos..pos + eq];
-        let value_start = pos + eq + 1;
+        let key = &body[pos..eq];
+        let value_start = eq + 1;
         if key == b"status" {
             let rest = &body[value_start..];
             let word_end = syslog::find_near(b' ', rest).unwrap_or(rest.len());
@@ -203,9 +207,9 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
         }
         // Angle-bracketed values may contain ", " (quoted local parts); end at ">, ".
         let value_end = if body.get(value_start) == Some(&b'<') {
-            find_pair(&body[value_start..], b'>', b", ").map(|i| value_start + i + 1)
+            marks.find_pair(b'>', b", ", value_start).map(|i| i + 1)
         } else {
-            find_pair(&body[value_start..], b',', b" ").map(|i| value_start + i)
+            marks.find_pair(b',', b" ", value_start)
         };
         let Some(value_end) = value_end else {
             return Err(NO_STATUS);

@@ -10,6 +10,8 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 
+use super::mask::byte_set_mask;
+
 /// The envelope of one syslog line, borrowing from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<'a> {
@@ -212,9 +214,8 @@ impl LazyHeader<'_> {
 #[inline]
 pub fn parse_lazy(line: &[u8]) -> Result<LazyHeader<'_>, HeaderError> {
     let line = strip_priority(line);
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     if let Some(window) = line.first_chunk::<64>() {
-        let delimiters = delimiter_mask(window);
+        let delimiters = byte_set_mask(window, HEADER_DELIMITERS);
         let stamp_len = if is_classic_stamp(window, delimiters) {
             15
         } else {
@@ -229,10 +230,13 @@ pub fn parse_lazy(line: &[u8]) -> Result<LazyHeader<'_>, HeaderError> {
     split_fields(line, stamp_len)
 }
 
+/// The bytes that end the fields of a syslog header: the space after the host, the colon
+/// after the tag and the bracket before its pid.
+const HEADER_DELIMITERS: [u8; 3] = [b' ', b':', b'['];
+
 /// Whether the window starts with "Mmm dd HH:MM:SS " or "Mmm  d HH:MM:SS " (whole seconds),
-/// read from its delimiter mask (see [`delimiter_mask`]) and a few bytes. It accepts a subset
+/// read from its mask of [`HEADER_DELIMITERS`] and a few bytes. It accepts a subset
 /// of what [`stamp_end`]'s own shortcut accepts, and for those that returns 15 too.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline]
 fn is_classic_stamp(window: &[u8; 64], delimiters: u64) -> bool {
     // Spaces at 3, 6 and 15, colons at 9 and 12, and no other delimiter in the first 16
@@ -283,13 +287,12 @@ fn split_fields(line: &[u8], stamp_len: usize) -> Result<LazyHeader<'_>, HeaderE
 }
 
 /// [`parse_lazy`] after the timestamp, for a line whose host, program tag and the colon after
-/// it all lie in its first 64 bytes (nearly every line of a mail log): one pass of SSE2
-/// compares gives a bit mask of the spaces, colons and brackets there, and the fields are read
-/// off its set bits, instead of three searches that each cost a call and a set-up. Returns
+/// it all lie in its first 64 bytes (nearly every line of a mail log): one pass of compares
+/// gives a bit mask of the spaces, colons and brackets there ([`HEADER_DELIMITERS`]), and the
+/// fields are read off its set bits, instead of three searches that each cost a call and a set-up. Returns
 /// `None` for anything else (a short line, a field that runs past the window, an empty host or
 /// tag, a delimiter where the usual shape has none), which [`split_fields`] then reads, or
 /// rejects with its error.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline]
 fn split_in_window(line: &[u8], delimiters: u64, stamp_len: usize) -> Option<LazyHeader<'_>> {
     let window: &[u8; 64] = line.first_chunk()?;
@@ -332,30 +335,6 @@ fn split_in_window(line: &[u8], delimiters: u64, stamp_len: usize) -> Option<Laz
         tag: &line[tag_start..tag_end],
         message: after.strip_prefix(b" ").unwrap_or(after),
     })
-}
-
-/// A mask with bit `i` set where `window[i]` is a space, a colon or an opening bracket (SSE2,
-/// which every x86-64 processor has).
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-fn delimiter_mask(window: &[u8; 64]) -> u64 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
-    let mut mask = 0;
-    for (i, lane) in window.chunks_exact(16).enumerate() {
-        // SAFETY: the build targets SSE2 (checked by the `cfg` on this function), and `lane`
-        // is 16 readable bytes, which this load reads without needing them aligned.
-        let found = unsafe {
-            let bytes = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
-            let space = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b' ' as i8));
-            let colon = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b':' as i8));
-            let bracket = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'[' as i8));
-            _mm_movemask_epi8(_mm_or_si128(space, _mm_or_si128(colon, bracket)))
-        };
-        mask |= u64::from(found as u16) << (16 * i);
-    }
-    mask
 }
 
 /// Eight bytes as one word: a one in each byte, and each byte's high bit.
