@@ -289,10 +289,10 @@ fn split_fields(line: &[u8], stamp_len: usize) -> Result<LazyHeader<'_>, HeaderE
 /// [`parse_lazy`] after the timestamp, for a line whose host, program tag and the colon after
 /// it all lie in its first 64 bytes (nearly every line of a mail log): one pass of compares
 /// gives a bit mask of the spaces, colons and brackets there ([`HEADER_DELIMITERS`]), and the
-/// fields are read off its set bits, instead of three searches that each cost a call and a set-up. Returns
-/// `None` for anything else (a short line, a field that runs past the window, an empty host or
-/// tag, a delimiter where the usual shape has none), which [`split_fields`] then reads, or
-/// rejects with its error.
+/// fields are read off its set bits, instead of three searches that each cost a call and a
+/// set-up. Returns `None` for anything else (a short line, a field that runs past the window,
+/// an empty host or tag, a delimiter where the usual shape has none), which [`split_fields`]
+/// then reads, or rejects with its error.
 #[inline]
 fn split_in_window(line: &[u8], delimiters: u64, stamp_len: usize) -> Option<LazyHeader<'_>> {
     let window: &[u8; 64] = line.first_chunk()?;
