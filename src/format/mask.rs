@@ -4,6 +4,9 @@
 //! colons). Searching for each in turn costs a call, a set-up and a scan per field; comparing
 //! 64 bytes against all the delimiters at once gives one bit mask, from which every field
 //! boundary in those bytes is read off with a count of trailing zeros.
+//!
+//! The line-end search (`input::for_each_newline`) keeps its own one-byte version of
+//! [`byte_set_mask`]: built on this one it ran 1% more instructions on a Postfix log.
 
 use super::syslog::{HIGH_BITS, LOW_BITS};
 

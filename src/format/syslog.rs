@@ -221,7 +221,7 @@ pub fn parse_lazy(line: &[u8]) -> Result<LazyHeader<'_>, HeaderError> {
         } else {
             stamp_end(line).ok_or(HeaderError::BadTimestamp)?
         };
-        if let Some(header) = split_in_window(line, delimiters, stamp_len) {
+        if let Some(header) = split_in_window(line, window, delimiters, stamp_len) {
             return Ok(header);
         }
         return split_fields(line, stamp_len);
@@ -290,12 +290,17 @@ fn split_fields(line: &[u8], stamp_len: usize) -> Result<LazyHeader<'_>, HeaderE
 /// it all lie in its first 64 bytes (nearly every line of a mail log): one pass of compares
 /// gives a bit mask of the spaces, colons and brackets there ([`HEADER_DELIMITERS`]), and the
 /// fields are read off its set bits, instead of three searches that each cost a call and a
-/// set-up. Returns `None` for anything else (a short line, a field that runs past the window,
-/// an empty host or tag, a delimiter where the usual shape has none), which [`split_fields`]
-/// then reads, or rejects with its error.
+/// set-up. `window` is the line's first 64 bytes, and `delimiters` their mask. Returns `None`
+/// for anything else (a field that runs past the window, an empty host or tag, a delimiter
+/// where the usual shape has none), which [`split_fields`] then reads, or rejects with its
+/// error.
 #[inline]
-fn split_in_window(line: &[u8], delimiters: u64, stamp_len: usize) -> Option<LazyHeader<'_>> {
-    let window: &[u8; 64] = line.first_chunk()?;
+fn split_in_window<'a>(
+    line: &'a [u8],
+    window: &[u8; 64],
+    delimiters: u64,
+    stamp_len: usize,
+) -> Option<LazyHeader<'a>> {
     // The next delimiter at or after `from`, if the window has one.
     let next = |from: usize| -> Option<usize> {
         let rest = delimiters.checked_shr(from as u32)?;
