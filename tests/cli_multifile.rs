@@ -171,9 +171,30 @@ fn compressed_inputs_read_at_once_give_the_answer_of_reading_them_in_turn() {
     let all = inputs.all();
     let runs: Vec<(String, Run)> = [
         &["--threads", "1"][..],
-        &["--threads", "2", "--block-bytes", "4096"],
-        &["--threads", "3", "--block-bytes", "4096"],
-        &["--threads", "2", "--block-bytes", "65536"],
+        &[
+            "--threads",
+            "2",
+            "--block-bytes",
+            "4096",
+            "--stream-block-bytes",
+            "4096",
+        ],
+        &[
+            "--threads",
+            "3",
+            "--block-bytes",
+            "4096",
+            "--stream-block-bytes",
+            "4096",
+        ],
+        &[
+            "--threads",
+            "2",
+            "--block-bytes",
+            "65536",
+            "--stream-block-bytes",
+            "65536",
+        ],
     ]
     .iter()
     .enumerate()
@@ -248,7 +269,7 @@ fn a_rotated_compressed_set_read_at_once_matches_its_log_read_whole() {
     let split = ingest(
         &rotated,
         &tmp.path().join("split"),
-        &["--threads", "2", "--block-bytes", "4096"],
+        &["--threads", "2", "--stream-block-bytes", "4096"],
         0,
     );
     // Every delivery found its sender across the file boundaries: every row is the same.

@@ -14,7 +14,7 @@ pub struct Args {
     /// are read with read(2), compressed ones decoded.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<String>,
-    /// Size of the blocks the decoded stream is cut into (as `ingest --block-bytes`).
+    /// Size of the blocks the decoded stream is cut into (as `ingest --stream-block-bytes`).
     #[arg(long, default_value_t = DrainOptions::default().block_size, hide = true)]
     block_bytes: usize,
 }

@@ -61,6 +61,9 @@ pub struct Args {
     /// Size of the blocks files are cut into for parallel parsing.
     #[arg(long, default_value_t = 16 << 20, hide = true)]
     block_bytes: usize,
+    /// Size of the blocks a compressed file or stdin is read in.
+    #[arg(long, default_value_t = input::STREAM_BLOCK_BYTES, hide = true)]
+    stream_block_bytes: usize,
     /// Cells a worker holds in memory before it moves them to a temporary file (0: never).
     #[arg(long, default_value_t = pipeline::SPILL_CELLS, hide = true)]
     spill_cells: usize,
@@ -109,6 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         timezone,
         year: args.year,
         block_bytes: config.block_bytes,
+        stream_block_bytes: args.stream_block_bytes.max(4096),
         no_mmap: args.no_mmap,
         format: args.format,
         // One input per worker: with as many decoders as workers, several compressed files

@@ -40,7 +40,7 @@ pub use chunk::{
 };
 pub use decompress::{Compression, OpenOptions, Opened, map_file, open, open_with, sniff};
 pub use discover::{RotationRank, discover, rotation_key};
-pub use drain::{DrainOptions, Drained, STREAM_MAX_LINE, drain};
+pub use drain::{DrainOptions, Drained, STREAM_BLOCK_BYTES, STREAM_MAX_LINE, drain};
 pub use newlines::for_each_newline;
 pub use priority::yield_to_decoders;
 

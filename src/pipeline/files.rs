@@ -31,7 +31,10 @@ pub struct ReadOptions {
     pub timezone: TimeZone,
     /// Year for year-less timestamps (see [`TimeContext`]); default: from the file's mtime.
     pub year: Option<i16>,
+    /// Target size of a mapped file's blocks.
     pub block_bytes: usize,
+    /// Target size of a stream's blocks (see [`input::STREAM_BLOCK_BYTES`]).
+    pub stream_block_bytes: usize,
     pub no_mmap: bool,
     /// Force a format instead of detecting it per file.
     pub format: Option<Format>,
@@ -250,7 +253,7 @@ impl<'f> FileBlocks<'f> {
                     return spawn_whole_reader(reader, head, &file.name, compression, waker);
                 }
                 let reader: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(reader));
-                let reader = BlockReader::new(reader, self.options.block_bytes)
+                let reader = BlockReader::new(reader, self.options.stream_block_bytes)
                     .with_max_line(crate::input::STREAM_MAX_LINE);
                 let stream = input::spawn_block_reader_with_waker(
                     reader,
