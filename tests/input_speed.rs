@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use bouncestat::input::{
-    BlockReader, DEFAULT_BLOCK_SIZE, InputFile, OpenOptions, Opened, discover, open_with,
+    BlockReader, InputFile, OpenOptions, Opened, STREAM_BLOCK_BYTES, discover, open_with,
     spawn_block_reader,
 };
 
@@ -93,7 +93,7 @@ fn block_size() -> usize {
     std::env::var("INPUT_SPEED_BLOCK")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_BLOCK_SIZE)
+        .unwrap_or(STREAM_BLOCK_BYTES)
 }
 
 fn input(path: &Path) -> InputFile {

@@ -27,9 +27,6 @@ use memchr::{memchr, memrchr};
 
 use super::{Compression, InputError};
 
-/// Default block size for streams: big enough that per-block overhead vanishes, small enough
-/// that a few blocks in flight per file keep memory flat.
-pub const DEFAULT_BLOCK_SIZE: usize = 8 * 1024 * 1024;
 /// Default longest line kept whole. No real log line comes near it; binary junk or a file
 /// without newlines does.
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024 * 1024;

@@ -35,8 +35,8 @@ use std::time::SystemTime;
 
 pub(crate) use chunk::WakeOnExit;
 pub use chunk::{
-    Block, BlockReader, BlockStream, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE, OwnedBlock,
-    spawn_block_reader, spawn_block_reader_with_waker, split_chunks, split_chunks_tapered,
+    Block, BlockReader, BlockStream, DEFAULT_MAX_LINE, OwnedBlock, spawn_block_reader,
+    spawn_block_reader_with_waker, split_chunks, split_chunks_tapered,
 };
 pub use decompress::{Compression, OpenOptions, Opened, map_file, open, open_with, sniff};
 pub use discover::{RotationRank, discover, rotation_key};
