@@ -12,6 +12,7 @@
 //! emptied (see `spill.rs`). [`SortedCells`] reads the runs and the tables back an hour at a
 //! time, in the dataset's order, adding up the entries of a cell that several runs hold.
 
+mod cube;
 mod packed;
 mod spill;
 
@@ -21,6 +22,7 @@ use rayon::prelude::*;
 
 use rustc_hash::FxHashMap as HashMap;
 
+use cube::Cube;
 use spill::{RunReader, SpillFile};
 
 pub use packed::PackedKey;
@@ -292,7 +294,7 @@ pub struct CubeRow<'a> {
 pub struct Aggregate {
     pub interner: Interner,
     /// Counts by cell, keyed by the packed form (see [`PackedKey`]).
-    cube: HashMap<PackedKey, i64>,
+    cube: Cube,
     /// Whole aggregates added with [`Aggregate::add_part`], each with its own interner. They
     /// are combined only when [`Aggregate::rows`] sorts every cell, which costs less than
     /// hashing every cell of one into another.
@@ -380,12 +382,13 @@ impl Aggregate {
             return;
         }
         if !spill.policy.keep {
-            for (key, count) in self.cube.drain() {
+            for &(key, count) in self.cube.cells() {
                 spill.totals.add(key, count);
             }
+            self.cube.clear();
             return;
         }
-        let mut cells: Vec<(PackedKey, i64)> = self.cube.iter().map(|(&k, &c)| (k, c)).collect();
+        let mut cells = self.cube.cells().to_vec();
         cells.sort_unstable_by_key(|cell| cell.0);
         let written = match &mut spill.file {
             Some(file) => file.append(&cells),
@@ -454,12 +457,12 @@ impl Aggregate {
             esp_type: self.interner.intern(event.esp_type.unwrap_or_default()),
             esp_subtype: self.interner.intern(event.esp_subtype.unwrap_or_default()),
         };
-        *self.cube.entry(PackedKey::new(&key)).or_insert(0) += 1;
+        self.cube.add(PackedKey::new(&key), 1);
     }
 
     /// Counts `count` attempts in one cell whose symbols belong to this aggregate's interner.
     pub fn add_cell(&mut self, key: CubeKey, count: i64) {
-        *self.cube.entry(PackedKey::new(&key)).or_insert(0) += count;
+        self.cube.add(PackedKey::new(&key), count);
     }
 
     /// Merges `other` into `self` and returns the table that maps `other`'s symbols to
@@ -476,8 +479,8 @@ impl Aggregate {
             .iter()
             .map(|s| self.interner.intern(s.as_bytes()))
             .collect();
-        for (key, count) in other.cube {
-            *self.cube.entry(key.remap(&remap)).or_insert(0) += count;
+        for (key, count) in other.cube.into_cells() {
+            self.cube.add(key.remap(&remap), count);
         }
         remap
     }
@@ -517,7 +520,7 @@ impl Aggregate {
         let mut totals = Totals::default();
         for part in self.all_parts() {
             totals.merge(&part.spill.totals);
-            for (&key, &count) in &part.cube {
+            for &(key, count) in part.cube.cells() {
                 totals.add(key, count);
             }
         }
@@ -585,8 +588,8 @@ impl Aggregate {
 
 /// A part's cube table, read in place or consumed.
 enum Cells<'c> {
-    Borrowed(&'c HashMap<PackedKey, i64>),
-    Owned(HashMap<PackedKey, i64>),
+    Borrowed(&'c Cube),
+    Owned(Cube),
 }
 
 impl Cells<'_> {
@@ -601,15 +604,10 @@ impl Cells<'_> {
     /// table is freed as it is copied).
     fn remap_into(self, canonical: &[Sym], out: &mut Vec<(PackedKey, i64)>) {
         match self {
-            Cells::Borrowed(table) => out.extend(
-                table
-                    .iter()
-                    .map(|(&key, &count)| (key.remap(canonical), count)),
-            ),
+            Cells::Borrowed(table) => out
+                .extend((table.cells().iter()).map(|&(key, count)| (key.remap(canonical), count))),
             Cells::Owned(table) => out.extend(
-                table
-                    .into_iter()
-                    .map(|(key, count)| (key.remap(canonical), count)),
+                (table.into_cells().into_iter()).map(|(key, count)| (key.remap(canonical), count)),
             ),
         }
     }
