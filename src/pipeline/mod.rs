@@ -15,6 +15,7 @@
 pub mod chunk;
 pub mod files;
 pub mod queue;
+mod queue_table;
 pub mod stats;
 
 use std::collections::BTreeMap;

@@ -10,12 +10,12 @@
 //! state kept between chunks is the set of queue files still open, which stays flat as input
 //! grows.
 
-use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
 
+use super::queue_table::QueueTable;
 use super::stats::Stats;
 use crate::aggregate::{Aggregate, CubeKey, Interner, Sym, ascii_lowercase_word};
 use crate::classify::{Category, Permanence};
@@ -238,7 +238,7 @@ enum Unresolved {
 #[derive(Debug, Default)]
 pub struct LocalQueues {
     pub instances: InstanceTable,
-    entries: FxHashMap<QueueKey, LocalEntry>,
+    entries: QueueTable<LocalEntry>,
     unresolved: Vec<Unresolved>,
 }
 
@@ -279,11 +279,9 @@ impl LocalQueues {
         self.entries.len()
     }
 
-    /// About how many bytes of heap the state holds (table slots, what entries hold outside
-    /// them, unresolved records, instance names).
+    /// About how many bytes of heap the state holds (the table, what entries hold outside
+    /// it, unresolved records, instance names).
     pub fn heap_bytes(&self) -> usize {
-        // A hash table slot holds the pair and one control byte.
-        let slot = size_of::<(QueueKey, LocalEntry)>() + 1;
         // What an entry holds outside its slot: a deferred or finalized list that outgrew its
         // inline room, and a boxed expiry.
         let outside: usize = self
@@ -303,7 +301,7 @@ impl LocalQueues {
             .iter()
             .map(|(host, instance)| host.len() + instance.len() + size_of::<InstanceName>())
             .sum();
-        self.entries.capacity() * slot
+        self.entries.heap_bytes()
             + outside
             + self.unresolved.capacity() * size_of::<Unresolved>()
             + instances
@@ -395,14 +393,12 @@ impl LocalQueues {
     /// forgotten at once: the merger would have nothing to join it with and nothing of it to
     /// keep, and the table stays as small as the set of messages still queued.
     pub fn removed(&mut self, key: QueueKey) {
-        let entry = match self.entries.entry(key) {
-            Entry::Occupied(entry) if entry.get().arrived => {
-                entry.remove();
-                return;
-            }
-            Entry::Occupied(entry) => entry.into_mut(),
-            Entry::Vacant(slot) => slot.insert(LocalEntry::new(Sym(0), false, false)),
-        };
+        let entry =
+            (self.entries).get_or_insert_with(key, || LocalEntry::new(Sym(0), false, false));
+        if entry.arrived {
+            self.entries.remove(&key);
+            return;
+        }
         entry.removed = true;
         entry.deferred.clear();
     }
@@ -454,7 +450,7 @@ struct GlobalEntry {
 #[derive(Debug, Default)]
 pub struct Correlator {
     instances: InstanceTable,
-    entries: FxHashMap<QueueKey, GlobalEntry>,
+    entries: QueueTable<GlobalEntry>,
 }
 
 impl Correlator {
@@ -592,10 +588,8 @@ mod tests {
         // Postfix: `from=` then `removed` may end a message an earlier chunk saw deferred.
         queues.sender(key(b"3F2A51C0D2"), Sym(0), false, false);
         queues.removed(key(b"3F2A51C0D2"));
-        let mut left: Vec<&[u8]> = queues
-            .entries
-            .keys()
-            .map(|k| &k.id[..usize::from(k.len)])
+        let mut left: Vec<Vec<u8>> = (queues.entries.into_iter())
+            .map(|(k, _)| k.id[..usize::from(k.len)].to_vec())
             .collect();
         left.sort();
         assert_eq!(
