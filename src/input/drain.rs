@@ -41,7 +41,8 @@ impl Default for DrainOptions {
 /// own: the decoder fills one, a few wait in its channel and a few more are being parsed, so
 /// the peak memory of a compressed input grows with this size. 2 MiB is still about 12 k lines
 /// per block. On the 1 GiB benchmark log's gzip copy, 2 threads, blocks of 16, 4, 2 and 1 MiB
-/// peaked at 193, 61, 37 and 31 MiB of anonymous memory in the same time (see README).
+/// peaked at 193, 61, 37 and 31 MiB of anonymous memory in the same time (one series; the
+/// times are in docs/performance.md).
 pub const STREAM_BLOCK_BYTES: usize = 2 << 20;
 
 /// The longest line the ingest pipeline keeps whole when it reads a stream. It matters for

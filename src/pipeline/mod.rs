@@ -49,8 +49,8 @@ pub struct Config {
 
 /// Cells an aggregate's table holds before they are spilled, by default: a table of about 2 MB
 /// per worker (it grows past the limit within a block). Smaller tables cost no measurable time
-/// (the spills are a few MB written to the page cache) and keep the peak memory flat: see the
-/// README's performance section.
+/// (the spills are a few MB written to the page cache) and keep the peak memory flat: see
+/// docs/performance.md.
 pub const SPILL_CELLS: usize = 1 << 14;
 
 impl Default for Config {

@@ -70,17 +70,10 @@ impl<V> QueueTable<V> {
 
     /// Sets the value under `key`, replacing any there was.
     pub fn insert(&mut self, key: QueueKey, value: V) {
-        let QueueTable { index, slots, free } = self;
-        let entry = index.entry(
-            hash(&key),
-            |&at| holds(slots, at, &key),
-            |&at| hash(key_of(slots, at)),
-        );
-        match entry {
-            Entry::Occupied(at) => slots[*at.get() as usize] = Some((key, value)),
-            Entry::Vacant(vacant) => {
-                vacant.insert(take_slot(slots, free, (key, value)));
-            }
+        let mut value = Some(value);
+        let held = self.get_or_insert_with(key, || value.take().expect("made once"));
+        if let Some(value) = value {
+            *held = value;
         }
     }
 
