@@ -377,6 +377,7 @@ impl Aggregate {
     /// between blocks, never per event. If the file cannot be created or written, the cells
     /// stay in memory, spilling stops, and [`Aggregate::spill_error`] says why.
     pub fn spill_if_full(&mut self) {
+        self.cube.flush();
         let spill = &mut self.spill;
         if spill.policy.cells == 0 || self.cube.len() < spill.policy.cells {
             return;
@@ -461,8 +462,16 @@ impl Aggregate {
     }
 
     /// Counts `count` attempts in one cell whose symbols belong to this aggregate's interner.
+    ///
+    /// The count reaches the table two calls later (see [`Cube::add_soon`]): whoever counts
+    /// this way calls [`Aggregate::flush`] before the aggregate is read or handed on.
     pub fn add_cell(&mut self, key: CubeKey, count: i64) {
-        self.cube.add(PackedKey::new(&key), count);
+        self.cube.add_soon(PackedKey::new(&key), count);
+    }
+
+    /// Completes the counts [`Aggregate::add_cell`] left waiting.
+    pub fn flush(&mut self) {
+        self.cube.flush();
     }
 
     /// Merges `other` into `self` and returns the table that maps `other`'s symbols to
@@ -488,6 +497,8 @@ impl Aggregate {
     /// Adds `other` into `self`. Associative and commutative (up to symbol numbering, which
     /// never shows in [`Aggregate::rows`]).
     pub fn merge(&mut self, mut other: Aggregate) {
+        self.cube.flush();
+        other.cube.flush();
         for part in std::mem::take(&mut other.parts) {
             self.merge(part);
         }
@@ -508,6 +519,7 @@ impl Aggregate {
     /// Adds `other` as a part kept whole: the same result as [`Aggregate::merge`], at no cost
     /// until [`Aggregate::rows`].
     pub fn add_part(&mut self, mut other: Aggregate) {
+        other.cube.flush();
         self.parts.append(&mut other.parts);
         if !other.cube.is_empty() || other.has_spilled() {
             self.parts.push(other);
@@ -575,6 +587,7 @@ impl Aggregate {
     /// part's table is freed once copied, so the tables and the sorted list are never both
     /// whole in memory. The names and spilled runs stay; the tables hold no cells afterwards.
     pub fn take_sorted_cells(&mut self) -> SortedCells<'_> {
+        self.cube.flush();
         let mut cubes = vec![std::mem::take(&mut self.cube)];
         cubes.extend(self.parts.iter_mut().map(|p| std::mem::take(&mut p.cube)));
         let this: &Aggregate = self;

@@ -145,6 +145,7 @@ impl<'c> ChunkProcessor<'c> {
                 self.parse(&entry);
             }
         }
+        self.aggregate.flush();
         let symbols = self.queues.export(&self.aggregate.interner);
         let result = ChunkResult {
             stats: self.stats,

@@ -376,6 +376,7 @@ impl Merger {
         debug_assert!(self.waiting.is_empty());
         debug_assert_eq!(self.head, self.ends.len(), "every input ended");
         self.output.open_queue_files = self.correlator.open_queue_files();
+        self.output.aggregate.flush();
         self.output
     }
 }
