@@ -16,6 +16,7 @@ pub mod event;
 pub mod format;
 pub mod input;
 pub mod pipeline;
+mod positions;
 pub mod progress;
 pub mod sink;
 pub mod synth;

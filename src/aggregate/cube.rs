@@ -7,55 +7,49 @@
 //! table of a worker holds tens of thousands of cells: `perf` put 7.6% of a 2-thread ingest
 //! of the 1 GiB benchmark log on that one instruction sequence, for 0.8% of its instructions.
 //!
-//! Here the cells are kept in a list in the order they first came, and the hash table holds
-//! only their positions (4 bytes each). A new cell is appended to the list, whose end is in
-//! the cache; the table of positions is an eighth of the size of the entries it indexes and
-//! stays in the core's cache far longer. Emptying the table (a spill) keeps both allocations.
+//! Here the cells are kept in a list in the order they first came, and a table of
+//! [`Positions`] indexes them. A new cell is appended to the list, whose end is in the cache.
+//! And an event's count can be left to land two events later ([`Cube::add_soon`]), its slot
+//! and its cell fetched in the meantime. Emptying the table (a spill) keeps both allocations.
 
 use std::hash::BuildHasher;
 
 use rustc_hash::FxBuildHasher;
 
 use super::PackedKey;
+use crate::positions::{Positions, prefetch};
 
 /// Counts by cell, in the order the cells were first counted.
-///
-/// The table of positions is open addressing with linear probing: a slot is 0 when empty,
-/// else the high half of the key's hash over its position plus one, so that one load tells a
-/// probe both whether the slot may hold the key and where its cell is.
 ///
 /// [`Cube::add_soon`] counts a key two calls later: it only asks the processor for the key's
 /// slot; the next call reads the slot (in the cache by then) and asks for the cell; the one
 /// after adds to the cell. A worker counts one event every few thousand instructions, each in
-/// a cell its table has not seen for a while, so the three cache misses of a lookup are paid
-/// while it parses the next lines instead of one after another.
+/// a cell its table has not seen for a while, so the three cache misses of a lookup (the
+/// slot, and the cell, which most often straddles two lines) are paid while it parses the
+/// next lines instead of one after another.
 ///
 /// `S` hashes the keys; tests give it one that makes keys collide.
 #[derive(Default)]
 pub(crate) struct Cube<S = FxBuildHasher> {
     hasher: S,
-    slots: Vec<u64>,
+    positions: Positions,
     cells: Vec<(PackedKey, i64)>,
     /// An add whose slot was asked for: key, hash, count.
     probing: Option<(PackedKey, u64, i64)>,
-    /// An add whose cell was asked for: the position found for its key's hash, the key and
-    /// the count. The cell's key is compared when it is added (hashes may collide).
+    /// An add whose cell was asked for: the first position under its key's hash tag, the key
+    /// and the count. The cell's key is compared when it is added (tags may collide).
     matching: Option<(u32, PackedKey, i64)>,
 }
 
 impl<S> std::fmt::Debug for Cube<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cube")
-            .field("slots", &self.slots.len())
             .field("cells", &self.cells)
             .field("probing", &self.probing)
             .field("matching", &self.matching)
             .finish()
     }
 }
-
-/// Slots in a new table.
-const FIRST_SLOTS: usize = 1 << 10;
 
 impl<S: BuildHasher> Cube<S> {
     /// Adds `count` to the cell `key`, which starts at 0.
@@ -71,14 +65,12 @@ impl<S: BuildHasher> Cube<S> {
     #[inline]
     pub fn add_soon(&mut self, key: PackedKey, count: i64) {
         let hash = self.hash(&key);
-        if !self.slots.is_empty() {
-            prefetch(&self.slots[hash as usize & (self.slots.len() - 1)]);
-        }
+        self.positions.prefetch(hash);
         if let Some((at, key, count)) = self.matching.take() {
             self.add_at(at, key, count);
         }
         if let Some((key, hash, count)) = self.probing.replace((key, hash, count)) {
-            match self.candidate(hash) {
+            match self.positions.candidates(hash).next() {
                 Some(at) => {
                     prefetch(&self.cells[at as usize]);
                     self.matching = Some((at, key, count));
@@ -110,71 +102,20 @@ impl<S: BuildHasher> Cube<S> {
         }
     }
 
-    /// The position in the first slot of `hash`'s probe whose tag is `hash`'s, or `None` when
-    /// an empty slot comes first: then no cell has `hash`.
-    #[inline]
-    fn candidate(&self, hash: u64) -> Option<u32> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mask = self.slots.len() - 1;
-        let tag = hash & TAG;
-        let mut i = hash as usize & mask;
-        loop {
-            let slot = self.slots[i];
-            if slot == 0 {
-                return None;
-            }
-            if slot & TAG == tag {
-                return Some((slot & !TAG) as u32 - 1);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
     fn add_hashed(&mut self, key: PackedKey, hash: u64, count: i64) {
-        if !self.slots.is_empty() {
-            let mask = self.slots.len() - 1;
-            let tag = hash & TAG;
-            let mut i = hash as usize & mask;
-            loop {
-                let slot = self.slots[i];
-                if slot == 0 {
-                    break;
-                }
-                if slot & TAG == tag {
-                    let cell = &mut self.cells[((slot & !TAG) - 1) as usize];
-                    if cell.0 == key {
-                        cell.1 += count;
-                        return;
-                    }
-                }
-                i = (i + 1) & mask;
-            }
+        let cells = &self.cells;
+        match self.positions.find(hash, |at| cells[at as usize].0 == key) {
+            Some(at) => self.cells[at as usize].1 += count,
+            None => self.insert(key, hash, count),
         }
-        self.insert(key, hash, count);
     }
 
     /// Appends a cell for `key`, which no cell has.
     fn insert(&mut self, key: PackedKey, hash: u64, count: i64) {
-        // Three quarters full at most, so that a probe meets an empty slot soon.
-        if (self.cells.len() + 1) * 4 > self.slots.len() * 3 {
-            self.grow();
-        }
         // A table of 2^32 cells would need 240 GB for its list alone.
-        let position = u32::try_from(self.cells.len() + 1).expect("fewer than 2^32 cells");
-        place(&mut self.slots, hash, u64::from(position));
+        let at = u32::try_from(self.cells.len()).expect("fewer than 2^32 cells in a table");
+        self.positions.insert(hash, at);
         self.cells.push((key, count));
-    }
-
-    /// Doubles the slots and places every cell again.
-    fn grow(&mut self) {
-        let slots = (self.slots.len() * 2).max(FIRST_SLOTS);
-        self.slots.clear();
-        self.slots.resize(slots, 0);
-        for (i, (key, _)) in self.cells.iter().enumerate() {
-            place(&mut self.slots, self.hasher.hash_one(key), i as u64 + 1);
-        }
     }
 
     /// The cube's hash of a key (see the `Hash` impl of [`PackedKey`]).
@@ -206,7 +147,7 @@ impl<S: BuildHasher> Cube<S> {
     /// Empties the table, keeping its allocations.
     pub fn clear(&mut self) {
         debug_assert!(self.is_flushed(), "cube cleared with adds waiting");
-        self.slots.fill(0);
+        self.positions.clear();
         self.cells.clear();
     }
 
@@ -215,33 +156,6 @@ impl<S: BuildHasher> Cube<S> {
         self.flush();
         self.cells
     }
-}
-
-/// The high half of a hash, kept in a slot to tell keys apart without reading their cells.
-const TAG: u64 = 0xffff_ffff_0000_0000;
-
-/// Writes `position` (plus one) with `hash`'s tag into the first empty slot of its probe.
-fn place(slots: &mut [u64], hash: u64, position: u64) {
-    let mask = slots.len() - 1;
-    let mut i = hash as usize & mask;
-    while slots[i] != 0 {
-        i = (i + 1) & mask;
-    }
-    slots[i] = (hash & TAG) | position;
-}
-
-/// Asks the processor to bring `value`'s cache line in, without waiting for it.
-#[inline(always)]
-fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: SSE, which the intrinsic needs, is part of every x86-64 processor, and a
-        // prefetch only hints: it reads nothing and cannot fault.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
 }
 
 #[cfg(test)]
@@ -366,7 +280,6 @@ mod tests {
             for (i, cell) in cube.cells().iter().enumerate() {
                 assert_eq!(*cell, (key(i as u64), 3));
             }
-            assert!(cube.slots.len() >= n as usize * 4 / 3);
         }
         many(Cube::<FxBuildHasher>::default(), 20_000);
         many(Cube::<ThreeHashes>::default(), 1_500);

@@ -5,21 +5,21 @@
 //! hash map the insert writes the entry (over a hundred bytes: the deferred recipients are
 //! held inline) into a bucket chosen by the hash, which has usually left the cache since it
 //! was last used. Here entries live in slots, and the slot a removal frees is the next one an
-//! insert takes, while it is still in the cache; the hash table holds 4-byte slot numbers.
+//! insert takes, while it is still in the cache; a table of [`Positions`] holds the slot
+//! numbers, and a caller that knows its next key early can [`QueueTable::prefetch`] it.
 
 use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
 use rustc_hash::FxBuildHasher;
 
 use super::queue::QueueKey;
+use crate::positions::Positions;
 
 /// Values by queue file.
 #[derive(Debug, Clone)]
 pub(crate) struct QueueTable<V> {
     /// Numbers of the full slots, hashed by their key.
-    index: HashTable<u32>,
+    index: Positions,
     slots: Vec<Option<(QueueKey, V)>>,
     /// Empty slots, the most recently emptied last.
     free: Vec<u32>,
@@ -28,7 +28,7 @@ pub(crate) struct QueueTable<V> {
 impl<V> Default for QueueTable<V> {
     fn default() -> Self {
         QueueTable {
-            index: HashTable::new(),
+            index: Positions::default(),
             slots: Vec::new(),
             free: Vec::new(),
         }
@@ -40,25 +40,27 @@ impl<V> QueueTable<V> {
         self.index.len()
     }
 
+    /// Asks the processor for the line where a lookup of `key` starts, without waiting.
+    #[inline]
+    pub fn prefetch(&self, key: &QueueKey) {
+        self.index.prefetch(hash(key));
+    }
+
     pub fn get_mut(&mut self, key: &QueueKey) -> Option<&mut V> {
         let slots = &self.slots;
-        let at = *self.index.find(hash(key), |&at| holds(slots, at, key))?;
+        let at = self.index.find(hash(key), |at| holds(slots, at, key))?;
         self.slots[at as usize].as_mut().map(|(_, value)| value)
     }
 
     /// The value under `key`, made by `make` if there is none.
     pub fn get_or_insert_with(&mut self, key: QueueKey, make: impl FnOnce() -> V) -> &mut V {
         let QueueTable { index, slots, free } = self;
-        let entry = index.entry(
-            hash(&key),
-            |&at| holds(slots, at, &key),
-            |&at| hash(key_of(slots, at)),
-        );
-        let at = match entry {
-            Entry::Occupied(at) => *at.get(),
-            Entry::Vacant(vacant) => {
+        let hash = hash(&key);
+        let at = match index.find(hash, |at| holds(slots, at, &key)) {
+            Some(at) => at,
+            None => {
                 let at = take_slot(slots, free, (key, make()));
-                vacant.insert(at);
+                index.insert(hash, at);
                 at
             }
         };
@@ -79,17 +81,17 @@ impl<V> QueueTable<V> {
 
     pub fn remove(&mut self, key: &QueueKey) -> Option<V> {
         let QueueTable { index, slots, free } = self;
-        let found = index.find_entry(hash(key), |&at| holds(slots, at, key));
-        let (at, _) = found.ok()?.remove();
+        let hash = hash(key);
+        let at = index.find(hash, |at| holds(slots, at, key))?;
+        index.remove(hash, at);
         free.push(at);
         slots[at as usize].take().map(|(_, value)| value)
     }
 
     /// Makes room for `more` entries.
     pub fn reserve(&mut self, more: usize) {
-        let QueueTable { index, slots, free } = self;
-        index.reserve(more, |&at| hash(key_of(slots, at)));
-        slots.reserve(more.saturating_sub(free.len()));
+        self.index.reserve(more);
+        self.slots.reserve(more.saturating_sub(self.free.len()));
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
@@ -102,7 +104,7 @@ impl<V> QueueTable<V> {
 
     /// Bytes of heap the table itself holds (what values hold outside it is not counted).
     pub fn heap_bytes(&self) -> usize {
-        self.index.allocation_size()
+        self.index.heap_bytes()
             + self.slots.capacity() * size_of::<Option<(QueueKey, V)>>()
             + self.free.capacity() * size_of::<u32>()
     }
@@ -139,13 +141,6 @@ fn take_slot<V>(
 
 fn holds<V>(slots: &[Option<(QueueKey, V)>], at: u32, key: &QueueKey) -> bool {
     matches!(&slots[at as usize], Some((held, _)) if held == key)
-}
-
-fn key_of<V>(slots: &[Option<(QueueKey, V)>], at: u32) -> &QueueKey {
-    &slots[at as usize]
-        .as_ref()
-        .expect("an indexed slot is full")
-        .0
 }
 
 #[inline]
