@@ -117,6 +117,9 @@ impl Positions {
     /// Makes room for `more` positions without growing.
     pub fn reserve(&mut self, more: usize) {
         let needed = (self.len + more) * 4;
+        if needed <= self.slots.len() * 3 {
+            return;
+        }
         let mut slots = self.slots.len().max(FIRST_SLOTS / 2);
         while needed > slots * 3 {
             slots *= 2;
@@ -285,6 +288,19 @@ mod tests {
                 prop_assert_eq!(full, map.len());
             }
         }
+    }
+
+    /// Reserving room the table has (or none) allocates nothing.
+    #[test]
+    fn reserving_what_fits_allocates_nothing() {
+        let mut positions = Positions::default();
+        positions.reserve(0);
+        assert_eq!(positions.heap_bytes(), 0);
+        positions.reserve(10);
+        let slots = positions.slots.len();
+        assert!(slots > 0);
+        positions.reserve(slots / 2);
+        assert_eq!(positions.slots.len(), slots);
     }
 
     #[test]
