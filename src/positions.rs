@@ -120,7 +120,7 @@ impl Positions {
         if needed <= self.slots.len() * 3 {
             return;
         }
-        let mut slots = self.slots.len().max(FIRST_SLOTS / 2);
+        let mut slots = self.slots.len().max(FIRST_SLOTS);
         while needed > slots * 3 {
             slots *= 2;
         }

@@ -206,8 +206,6 @@ impl<'c> ChunkProcessor<'c> {
             self.stats.reject("bad queue id", self.input, n, line);
             return;
         };
-        // A delivery is classified before its message is looked up.
-        self.queues.prefetch(&key);
         match record {
             Record::Delivery(delivery) => {
                 if delivery.is_content_filter_handoff() {

@@ -269,13 +269,6 @@ impl LocalQueues {
         exported.strings
     }
 
-    /// Asks the processor for the line where a lookup of `key` starts: a caller that knows
-    /// the key of its next record early can do other work while it comes in.
-    #[inline]
-    pub fn prefetch(&self, key: &QueueKey) {
-        self.entries.prefetch(key);
-    }
-
     /// Makes room for `entries` more messages.
     pub fn reserve(&mut self, entries: usize) {
         self.entries.reserve(entries);

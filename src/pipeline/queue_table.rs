@@ -6,7 +6,7 @@
 //! held inline) into a bucket chosen by the hash, which has usually left the cache since it
 //! was last used. Here entries live in slots, and the slot a removal frees is the next one an
 //! insert takes, while it is still in the cache; a table of [`Positions`] holds the slot
-//! numbers, and a caller that knows its next key early can [`QueueTable::prefetch`] it.
+//! numbers.
 
 use std::hash::BuildHasher;
 
@@ -38,12 +38,6 @@ impl<V> Default for QueueTable<V> {
 impl<V> QueueTable<V> {
     pub fn len(&self) -> usize {
         self.index.len()
-    }
-
-    /// Asks the processor for the line where a lookup of `key` starts, without waiting.
-    #[inline]
-    pub fn prefetch(&self, key: &QueueKey) {
-        self.index.prefetch(hash(key));
     }
 
     pub fn get_mut(&mut self, key: &QueueKey) -> Option<&mut V> {
