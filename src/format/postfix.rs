@@ -255,9 +255,26 @@ fn parse_relay<'a>(value: &'a [u8], delivery: &mut Delivery<'a>) {
     {
         delivery.relay_ip = Some(&value[open + 1..close]);
         if let Some(port) = value[close + 1..].strip_prefix(b":") {
-            delivery.relay_port = std::str::from_utf8(port).ok().and_then(|p| p.parse().ok());
+            delivery.relay_port = parse_port(port);
         }
     }
+}
+
+/// A port number as `str::parse::<u16>` reads one (an optional `+`, then decimal digits, no
+/// more than fit), read from the bytes without checking them for UTF-8 first: every delivery
+/// has a port, and the check and the parse each branch on every byte.
+fn parse_port(bytes: &[u8]) -> Option<u16> {
+    let digits = bytes.strip_prefix(b"+").unwrap_or(bytes);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u16, |port, &b| {
+        let digit = b.wrapping_sub(b'0');
+        (digit < 10)
+            .then_some(port)?
+            .checked_mul(10)?
+            .checked_add(u16::from(digit))
+    })
 }
 
 // Searchers for the phrases looked for in every delivery's text, built once (building one
@@ -658,6 +675,51 @@ mod tests {
             let expected =
                 id.len() >= 5 && id.iter().all(u8::is_ascii_alphanumeric) && id != b"NOQUEUE";
             proptest::prop_assert_eq!(is_queue_id(&id), expected);
+        }
+
+        /// The same port as the standard parse of the same text, for digits, signs, spaces,
+        /// leading zeros, numbers past 65535, the bytes next to the digits and bytes that are
+        /// not UTF-8.
+        #[test]
+        fn port_reads_as_the_standard_parse(
+            port in proptest::collection::vec(
+                proptest::prop_oneof![
+                    (b'0'..=b'9'),
+                    proptest::strategy::Just(b'0'),
+                    proptest::strategy::Just(b'+'),
+                    proptest::strategy::Just(b'-'),
+                    proptest::strategy::Just(b' '),
+                    // The bytes on either side of the digits.
+                    proptest::strategy::Just(b'/'),
+                    proptest::strategy::Just(b':'),
+                    proptest::prelude::any::<u8>(),
+                ],
+                0..8,
+            ),
+        ) {
+            let standard = std::str::from_utf8(&port).ok().and_then(|p| p.parse::<u16>().ok());
+            proptest::prop_assert_eq!(parse_port(&port), standard);
+        }
+    }
+
+    #[test]
+    fn ports_at_the_edges() {
+        for (text, port) in [
+            ("25", Some(25)),
+            ("+587", Some(587)),
+            ("000025", Some(25)),
+            ("65535", Some(65535)),
+            ("65536", None),
+            ("99999999999", None),
+            ("", None),
+            ("+", None),
+            ("-1", None),
+            ("25 ", None),
+            ("2a", None),
+            ("2:", None),
+            ("/5", None),
+        ] {
+            assert_eq!(parse_port(text.as_bytes()), port, "{text:?}");
         }
     }
 }
