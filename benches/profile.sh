@@ -19,12 +19,12 @@
 # are two levels with the machine's first-level and last-level sizes (no second level). On
 # this project's machine a build with 5% fewer instructions, and one with 12% fewer simulated
 # mispredictions, ran no faster (docs/performance.md): time a change with benches/ab.sh.
-# A run takes about a minute per 100 k lines: profile a slice (`head -n 400000`), and put the
+# A run takes 10-15 seconds per 100 k lines: profile a slice (`head -n 400000`), and put the
 # slice, not the whole log, in the page cache. Needs valgrind (apt-get install valgrind).
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
-  sed -n '2,20p' "$0" >&2
+  sed -n '2,23p' "$0" >&2
   exit 2
 fi
 file=$1
