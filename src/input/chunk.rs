@@ -88,7 +88,8 @@ pub struct Block<'a> {
 }
 
 /// Like [`Block`], but owning its buffer; produced by [`BlockReader::next_owned_block`] and
-/// [`spawn_block_reader`]. Hand `data` back with [`BlockStream::recycle`] when done with it.
+/// [`spawn_block_reader`]. Hand `data` back with [`BlockStream::recycle`] (or a
+/// [`Recycler`]) when done with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedBlock {
     /// As [`Block::data`].
@@ -172,8 +173,9 @@ impl<R: Read> BlockReader<R> {
         let carry = self.filled - self.start;
         let wanted = self.block_size.max(carry);
         if spare.capacity() < wanted {
-            // `vec![0; n]` asks the allocator for zeroed memory; for a buffer this big that is
-            // fresh pages the OS zeroes on first touch, not a memset here.
+            // `vec![0; n]` asks the allocator for zeroed memory: fresh pages the OS zeroes on
+            // first touch, or, once the allocator reuses freed blocks, a memset here. Either
+            // way this thread pays, so consumers hand buffers back (`BlockStream::recycler`).
             spare = vec![0; wanted];
         } else {
             // A recycled buffer: zero-fills only the tail past its previous block's end.
@@ -325,17 +327,37 @@ impl<R: Read> BlockReader<R> {
 /// Dropping the stream early is fine: the decoding thread notices at its next send and exits.
 pub struct BlockStream {
     blocks: Receiver<Result<OwnedBlock, InputError>>,
-    recycled: SyncSender<Vec<u8>>,
+    recycled: Recycler,
     /// Joined when the channel closes, to tell a finished decoder from one that panicked.
     decoder: Option<JoinHandle<()>>,
     name: String,
 }
 
+/// Hands a stream's block buffers back to its decoding thread, from any thread: see
+/// [`BlockStream::recycler`].
+#[derive(Debug, Clone)]
+pub struct Recycler(SyncSender<Vec<u8>>);
+
+impl Recycler {
+    /// Returns a block's buffer for reuse. When the pool is full, or the decoder has ended,
+    /// the buffer is simply freed.
+    pub fn recycle(&self, buffer: Vec<u8>) {
+        let _ = self.0.try_send(buffer);
+    }
+}
+
 impl BlockStream {
     /// Returns a block's buffer for reuse, so a long stream needs only a few allocations.
     pub fn recycle(&self, buffer: Vec<u8>) {
-        // When the pool is full the buffer is simply freed.
-        let _ = self.recycled.try_send(buffer);
+        self.recycled.recycle(buffer);
+    }
+
+    /// A handle that returns buffers to this stream's decoder from other threads (the
+    /// workers a block is parsed on). A buffer that comes back is filled again as it is;
+    /// a fresh one is zeroed memory first, which the decoder's thread pays for: a `memset`
+    /// once the allocator reuses freed blocks, page faults before that.
+    pub fn recycler(&self) -> Recycler {
+        self.recycled.clone()
     }
 
     /// The next block if the decoder has one ready, without waiting: `Poll::Pending` when it
@@ -458,7 +480,7 @@ fn spawn<R: Read + Send + 'static>(
     match spawned {
         Ok(decoder) => Ok(BlockStream {
             blocks,
-            recycled,
+            recycled: Recycler(recycled),
             decoder: Some(decoder),
             name: name.to_string(),
         }),

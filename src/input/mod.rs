@@ -35,7 +35,7 @@ use std::time::SystemTime;
 
 pub(crate) use chunk::WakeOnExit;
 pub use chunk::{
-    Block, BlockReader, BlockStream, DEFAULT_MAX_LINE, OwnedBlock, spawn_block_reader,
+    Block, BlockReader, BlockStream, DEFAULT_MAX_LINE, OwnedBlock, Recycler, spawn_block_reader,
     spawn_block_reader_with_waker, split_chunks, split_chunks_tapered,
 };
 pub use decompress::{Compression, OpenOptions, Opened, map_file, open, open_with, sniff};

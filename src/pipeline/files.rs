@@ -121,7 +121,7 @@ impl Lane {
                         .format
                         .get_or_insert_with(|| format_of(forced, &owned.data));
                     return block(
-                        BlockData::Owned(owned.data),
+                        BlockData::Decoded(owned.data, stream.recycler()),
                         format,
                         owned.oversized.is_some(),
                         false,

@@ -80,16 +80,22 @@ impl Config {
 pub enum BlockData<'d> {
     Borrowed(&'d [u8]),
     Owned(Vec<u8>),
+    /// A block of a stream, whose buffer goes back to the stream's decoder when it is parsed.
+    Decoded(Vec<u8>, crate::input::Recycler),
     Mapped(Arc<memmap2::Mmap>, Range<usize>),
 }
 
 impl BlockData<'_> {
-    /// Tells the kernel that a mapped block's pages will not be read again, so the resident
-    /// size of a run stays flat however large the mapped file is (file-backed pages would
-    /// otherwise stay counted against the process until the whole file is unmapped).
-    fn release(&self) {
-        let BlockData::Mapped(map, range) = self else {
-            return;
+    /// Lets go of a parsed block's memory. A decoded block's buffer goes back to its
+    /// decoder. A mapped block's pages are dropped from the process: the kernel is told they
+    /// will not be read again, so the resident size of a run stays flat however large the
+    /// mapped file is (file-backed pages would otherwise stay counted against the process
+    /// until the whole file is unmapped).
+    fn release(self) {
+        let (map, range) = match self {
+            BlockData::Mapped(map, range) => (map, range),
+            BlockData::Decoded(buffer, recycler) => return recycler.recycle(buffer),
+            BlockData::Borrowed(_) | BlockData::Owned(_) => return,
         };
         const PAGE: usize = 4096;
         let start = range.start.div_ceil(PAGE) * PAGE;
@@ -117,7 +123,7 @@ impl BlockData<'_> {
     fn bytes(&self) -> &[u8] {
         match self {
             BlockData::Borrowed(bytes) => bytes,
-            BlockData::Owned(bytes) => bytes,
+            BlockData::Owned(bytes) | BlockData::Decoded(bytes, _) => bytes,
             BlockData::Mapped(map, range) => &map[range.clone()],
         }
     }
@@ -612,7 +618,7 @@ fn parse(
 ) -> ChunkResult {
     const MIB: usize = 1 << 20;
     block.data.prefetch();
-    if matches!(block.data, BlockData::Owned(_)) {
+    if matches!(block.data, BlockData::Owned(_) | BlockData::Decoded(..)) {
         crate::input::yield_to_decoders();
     }
     let bytes = block.data.bytes();
@@ -636,7 +642,6 @@ fn parse(
     }
     let len = bytes.len();
     block.data.release();
-    drop(block.data);
     let (result, mut counted) = processor.finish();
     counted.spill_if_full();
     worker.aggregate = counted;
