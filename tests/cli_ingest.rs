@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
@@ -10,7 +9,7 @@ use arrow_array::types::Int64Type;
 use bouncestat::sink::{Table, read_table};
 
 mod common;
-use common::{bouncestat, fixtures_in, render};
+use common::{bouncestat, fixtures_in, gzip, render};
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/postfix")
@@ -128,12 +127,6 @@ fn thread_count_and_block_size_do_not_change_the_dataset() {
     }
     assert_eq!(datasets[0], datasets[1]);
     assert_eq!(datasets[0], datasets[2]);
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(data).unwrap();
-    encoder.finish().unwrap()
 }
 
 /// The lifecycle fixture cut into a rotated set under `root/rotated`: the oldest part gzipped,

@@ -5,26 +5,19 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bouncestat::sink::{Table, read_table};
 use bouncestat::synth::{PostfixConfig, generate_postfix};
 
 mod common;
-use common::{bouncestat, render};
+use common::{bouncestat, gzip, render};
 
 /// A generated Postfix log in which many queue files are open at any point.
 fn log(seed: u64, bytes: u64) -> Vec<u8> {
     let mut log = Vec::new();
     generate_postfix(&PostfixConfig::many_open_queue_files(seed, bytes), &mut log).unwrap();
     log
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(data).unwrap();
-    encoder.finish().unwrap()
 }
 
 fn zstd(data: &[u8]) -> Vec<u8> {

@@ -6,7 +6,6 @@
 //! a whole ingest allocates.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bouncestat::classify::Classifier;
@@ -15,6 +14,9 @@ use bouncestat::pipeline::files::{FileBlocks, ReadOptions};
 use bouncestat::pipeline::{self, Config};
 use bouncestat::progress::Progress;
 use bouncestat::synth::{PostfixConfig, generate_postfix};
+
+mod common;
+use common::gzip;
 
 /// An odd size that nothing else in a run allocates.
 const BLOCK: usize = 100_003;
@@ -65,11 +67,9 @@ static ALLOCATOR: Counting = Counting;
 fn a_compressed_stream_reuses_its_block_buffers() {
     let mut log = Vec::new();
     generate_postfix(&PostfixConfig::many_open_queue_files(7, 12 << 20), &mut log).unwrap();
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(&log).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mail.log.gz");
-    std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+    std::fs::write(&path, gzip(&log)).unwrap();
 
     let (files, errors) = discover(&[path.to_str().unwrap().to_string()]);
     assert!(errors.is_empty(), "{errors:?}");
