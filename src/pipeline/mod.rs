@@ -546,8 +546,8 @@ where
                         gate.update(|state| state.in_flight += 1);
                         let tx = result_tx.clone();
                         scope.spawn(move |_| {
-                            // Frees the slot when the job ends (`parse` has freed the block's
-                            // memory by then), also if it panics.
+                            // Frees the slot when the job ends (`parse` has let go of the
+                            // block's memory by then), also if it panics.
                             let _done = Done(gate, |state: &mut GateState| state.in_flight -= 1);
                             let result = parse(block, classifier, workers, threads, on_block);
                             let _ = tx.send(Merge::Result {
@@ -607,8 +607,9 @@ impl Worker {
     }
 }
 
-/// Parses one block on a pool thread, counting into that thread's aggregate; frees the
-/// block's memory before returning its result.
+/// Parses one block on a pool thread, counting into that thread's aggregate; lets go of the
+/// block's memory before returning its result (a decoded block's buffer goes back to its
+/// decoder, whose pool of returned buffers is bounded: see [`BlockData::release`]).
 fn parse(
     block: Block<'_>,
     classifier: &Classifier,
