@@ -152,12 +152,21 @@ fn generated_mainlog_ingests_to_its_ground_truth() {
         attempts["bounced"],
         attempts["expired"],
     );
+    // Retries of mail that arrived before the log's first line: no `<=` names the sender.
+    let unknown: u64 = truth["by_sender_domain"][""]
+        .as_object()
+        .expect("the log opens on a queue of retries")
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
     bouncestat()
         .args(["ingest", "--timezone", "UTC", "--quiet", "--threads", "2"])
         .arg(&log)
         .assert()
         .success()
         .stdout(predicates::str::contains(expected))
-        .stdout(predicates::str::contains("without a known sender: 0;"))
+        .stdout(predicates::str::contains(format!(
+            "without a known sender: {unknown};"
+        )))
         .stdout(predicates::str::contains("rejected lines: 0"));
 }

@@ -5,8 +5,11 @@
 //! Like the Postfix generator, this is a small discrete-event simulation: messages arrive as a
 //! Poisson process, each recipient is given a fate up front (delivered, failed, deferred then
 //! delivered or failed, or deferred until the retry timeout), and every step is an event in a
-//! time-ordered heap, so lines come out in time order. The log starts with an empty queue and
-//! stops as soon as the size target is reached, leaving messages in flight.
+//! time-ordered heap, so lines come out in time order. The simulation starts a warm-up before
+//! the log's first line and writes nothing of it, so the log opens on a queue already holding
+//! the retries of earlier mail, as a rotated log does, and its mix of outcomes is the same
+//! from its first hour to its last. It stops as soon as the size target is reached, leaving
+//! messages in flight.
 //!
 //! Options cover what differs between real mainlogs: the 16-character message ids of Exim
 //! before 4.97 and the 23-character ids after it (or both, as after an upgrade),
@@ -94,7 +97,10 @@ impl Default for EximConfig {
 /// The ground truth counts lines by flag: `status_lines.sent` the `=>` and `->` lines,
 /// `deferred` the `==` lines, `bounced` the `**` lines except retry timeouts, which are
 /// `expired` (a reader counts them as expiries, like Postfix's). No line is a content-filter
-/// hand-off. Every delivery line comes after its message's `<=` line.
+/// hand-off. The log opens on a queue of retries: those of messages that arrived before its
+/// first line have no `<=` line in it, so a reader knows no sender for them, and
+/// `by_sender_domain` counts them under the empty domain (bounce messages among them too, as
+/// nothing in the log marks them). Every other delivery line comes after its message's `<=`.
 ///
 /// # Errors
 /// `InvalidInput` when no size target is given or a rate is not positive; otherwise whatever
@@ -117,6 +123,16 @@ pub fn generate_exim(cfg: &EximConfig, mut out: impl Write) -> io::Result<GenSta
     sim.run(&mut out)?;
     out.flush()?;
     Ok(sim.stats)
+}
+
+/// How long before the log's first line the simulation starts: long enough for every
+/// recipient still queued at the first line to have arrived (one deferred until the retry
+/// timeout, or one deferred the most times at the longest back-off).
+fn warm_up_micros(cfg: &EximConfig) -> i64 {
+    let longest = u64::from(cfg.retry_timeout_secs)
+        .max(u64::from(MAX_DEFERRALS) * u64::from(cfg.max_backoff_secs))
+        + 120;
+    longest as i64 * US
 }
 
 fn invalid(message: &str) -> io::Error {
@@ -439,6 +455,51 @@ enum Fate {
     Unrouteable,
 }
 
+impl Fate {
+    /// Whether the recipient is deferred at least once, so may still be queued long after
+    /// its message arrived.
+    fn retries(self) -> bool {
+        matches!(
+            self,
+            Fate::DeferredThenDelivered(_) | Fate::DeferredThenFailed(_) | Fate::TimedOut
+        )
+    }
+}
+
+/// The most deferrals a recipient deferred then delivered or failed goes through.
+const MAX_DEFERRALS: u32 = 3;
+
+/// Recipient shares of the fates other than delivered, tuned so that attempts come out near
+/// 85% delivered, 8% deferred and 5% failed, as in the Postfix generator: a deferred
+/// recipient is deferred one to three times, one timed out about five times, and each
+/// failure sends a bounce message, whose delivery is an attempt too.
+const SHARE_FAILED: f64 = 0.045;
+const SHARE_DEFERRED_THEN_DELIVERED: f64 = 0.03;
+const SHARE_DEFERRED_THEN_FAILED: f64 = 0.005;
+const SHARE_TIMED_OUT: f64 = 0.005;
+const SHARE_UNROUTEABLE: f64 = 0.015;
+
+/// The share of messages with at least one recipient that retries, for the one to three
+/// recipients of `Sim::pick_fates` (7 in 10 have one, 2 two, 1 three).
+fn retrying_message_share() -> f64 {
+    let p = SHARE_DEFERRED_THEN_DELIVERED + SHARE_DEFERRED_THEN_FAILED + SHARE_TIMED_OUT;
+    [(0.7, 1), (0.2, 2), (0.1, 3)]
+        .iter()
+        .map(|&(weight, n)| weight * (1.0 - (1.0 - p).powi(n)))
+        .sum()
+}
+
+/// What a reader of the log can know of the message an attempt belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Seen<'a> {
+    /// Our sender's mail, from this domain (the `<=` line is in the log).
+    Sender(&'a str),
+    /// A bounce message (`<= <>` is in the log).
+    BounceMessage,
+    /// The message arrived before the log starts: its `<=` line is not in the log.
+    Unknown,
+}
+
 #[derive(Debug, Clone)]
 struct Recipient {
     address: String,
@@ -465,6 +526,8 @@ struct Message {
     arrived: i64,
     recipients: Vec<Recipient>,
     open: usize,
+    /// Whether its `<=` line is in the log (it arrived after the warm-up).
+    logged: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -497,6 +560,11 @@ struct Sim<'c> {
     cached_second: i64,
     cached_stamp: Vec<u8>,
     done: bool,
+    /// The time of the log's first line (Unix microseconds).
+    start: i64,
+    /// Whether the event being simulated is in the warm-up: its lines are dropped, and the
+    /// ground truth does not count them.
+    warming: bool,
 }
 
 const US: i64 = 1_000_000;
@@ -529,8 +597,10 @@ impl<'c> Sim<'c> {
             cached_second: i64::MIN,
             cached_stamp: Vec::new(),
             done: false,
+            start,
+            warming: false,
         };
-        sim.schedule(start, Event::Arrival);
+        sim.schedule(start - warm_up_micros(cfg), Event::Arrival);
         if cfg.noise_per_message > 0.0 {
             sim.schedule(start, Event::Noise);
         }
@@ -547,11 +617,22 @@ impl<'c> Sim<'c> {
             let Some(Reverse((now, _, event))) = self.heap.pop() else {
                 break;
             };
+            self.warming = now < self.start;
             match event {
                 Event::Arrival => {
                     self.arrival(now);
-                    let gap = self.rng.exponential(1.0 / self.cfg.messages_per_second);
-                    self.schedule(now + (gap * US as f64) as i64 + 1, Event::Arrival);
+                    let thinning = if self.warming {
+                        retrying_message_share()
+                    } else {
+                        1.0
+                    };
+                    let rate = self.cfg.messages_per_second * thinning;
+                    let gap = self.rng.exponential(1.0 / rate);
+                    let mut next = now + (gap * US as f64) as i64 + 1;
+                    if self.warming {
+                        next = next.min(self.start);
+                    }
+                    self.schedule(next, Event::Arrival);
                 }
                 Event::Noise => {
                     self.noise(now);
@@ -616,6 +697,10 @@ impl<'c> Sim<'c> {
     }
 
     fn end(&mut self, micros: i64, line_start: usize) {
+        if self.warming {
+            self.buf.truncate(line_start);
+            return;
+        }
         self.buf.push(b'\n');
         let len = (self.buf.len() - line_start) as u64;
         let stats = &mut self.stats;
@@ -684,33 +769,57 @@ impl<'c> Sim<'c> {
     // -- events ---------------------------------------------------------------------------
 
     fn pick_fate(&mut self) -> Fate {
-        let roll = self.rng.unit();
-        let max_deferrals = 1 + self.rng.below(3) as u32;
-        match roll {
-            x if x < 0.84 => Fate::Delivered,
-            x if x < 0.885 => Fate::Failed,
-            x if x < 0.955 => Fate::DeferredThenDelivered(max_deferrals),
-            x if x < 0.97 => Fate::DeferredThenFailed(max_deferrals),
-            x if x < 0.985 => Fate::TimedOut,
-            _ => Fate::Unrouteable,
+        let mut roll = self.rng.unit();
+        let max_deferrals = 1 + self.rng.below(u64::from(MAX_DEFERRALS)) as u32;
+        let mut share = |p: f64| {
+            roll -= p;
+            roll < 0.0
+        };
+        if share(SHARE_FAILED) {
+            Fate::Failed
+        } else if share(SHARE_DEFERRED_THEN_DELIVERED) {
+            Fate::DeferredThenDelivered(max_deferrals)
+        } else if share(SHARE_DEFERRED_THEN_FAILED) {
+            Fate::DeferredThenFailed(max_deferrals)
+        } else if share(SHARE_TIMED_OUT) {
+            Fate::TimedOut
+        } else if share(SHARE_UNROUTEABLE) {
+            Fate::Unrouteable
+        } else {
+            Fate::Delivered
         }
     }
 
+    /// A message's recipients' fates: one to three recipients.
+    fn pick_fates(&mut self) -> Vec<Fate> {
+        let count = match self.rng.below(10) {
+            0..=6 => 1,
+            7 | 8 => 2,
+            _ => 3,
+        };
+        (0..count).map(|_| self.pick_fate()).collect()
+    }
+
     fn arrival(&mut self, now: i64) {
+        let mut fates = self.pick_fates();
+        if self.warming {
+            // Before the log starts, only mail that will still be queued then matters: such
+            // messages arrive at their own thinned rate (see `run`) and are drawn here by
+            // rejection; of their recipients, those that never retry are gone by then.
+            while !fates.iter().any(|fate| fate.retries()) {
+                fates = self.pick_fates();
+            }
+            fates.retain(|fate| fate.retries());
+        }
+        let count = fates.len();
         let sender_domain = self.rng.pick(&self.sender_domains).clone();
         let sender = if self.rng.chance(0.7) {
             format!("{}@{sender_domain}", self.rng.pick(SENDER_ROLES))
         } else {
             format!("{}@{sender_domain}", self.rng.pick(FIRST_NAMES))
         };
-        let count = match self.rng.below(10) {
-            0..=6 => 1,
-            7 | 8 => 2,
-            _ => 3,
-        };
         let mut recipients = Vec::with_capacity(count);
-        for _ in 0..count {
-            let fate = self.pick_fate();
+        for fate in fates {
             let (address, domain) = if fate == Fate::Unrouteable {
                 let name = self.rng.pick(&self.unroutable).clone();
                 (
@@ -754,6 +863,7 @@ impl<'c> Sim<'c> {
             arrived: now,
             recipients,
             open: count,
+            logged: !self.warming,
         };
         let line = self.buf.len();
         let pid = self.pid();
@@ -786,7 +896,9 @@ impl<'c> Sim<'c> {
             self.buf.push(b' ');
             self.buf.extend_from_slice(rcpt.address.as_bytes());
         }
-        self.stats.messages += 1;
+        if !self.warming {
+            self.stats.messages += 1;
+        }
         self.end(now, line);
         let first_run = now + 200_000 + self.rng.below(1_500_000) as i64;
         let slot = self.store(message);
@@ -808,6 +920,11 @@ impl<'c> Sim<'c> {
         let mut rcpt = message.recipients[index].clone();
         let bounce_message = message.sender.is_empty();
         let sender_domain = message.sender_domain.clone();
+        let seen = match (message.logged, bounce_message) {
+            (false, _) => Seen::Unknown,
+            (true, true) => Seen::BounceMessage,
+            (true, false) => Seen::Sender(&sender_domain),
+        };
         let outcome;
         if rcpt.domain.0 == OWN_DOMAIN {
             outcome = self.deliver_bounce_message(now, &message, &rcpt);
@@ -820,7 +937,8 @@ impl<'c> Sim<'c> {
             self.push(&rcpt.address);
             self.push(" : Unrouteable address");
             outcome = Outcome::Failed;
-            self.count(outcome, bounce_message, &sender_domain, "other", None);
+            let segment = if bounce_message { "own" } else { "unroutable" };
+            self.count(outcome, seen, "other", segment);
             self.end(now, line);
         } else {
             let domain = self.domains[rcpt.domain.0][rcpt.domain.1].clone();
@@ -888,13 +1006,7 @@ impl<'c> Sim<'c> {
                 } else {
                     domain.provider
                 };
-                self.count(
-                    Outcome::Deferred,
-                    bounce_message,
-                    &sender_domain,
-                    provider,
-                    Some(domain.segment),
-                );
+                self.count(Outcome::Deferred, seen, provider, domain.segment.name());
                 self.end(now, line);
                 rcpt.deferrals += 1;
                 let backoff = self.rng.range(
@@ -957,13 +1069,7 @@ impl<'c> Sim<'c> {
                 } else {
                     domain.provider
                 };
-                self.count(
-                    outcome,
-                    bounce_message,
-                    &sender_domain,
-                    provider,
-                    Some(domain.segment),
-                );
+                self.count(outcome, seen, provider, domain.segment.name());
                 self.end(now, line);
             }
         }
@@ -1021,7 +1127,12 @@ impl<'c> Sim<'c> {
             Some(host.as_bytes()),
             Some(message.sender_domain.as_bytes()),
         );
-        self.count(outcome, true, "", provider.as_str(), None);
+        let seen = if message.logged {
+            Seen::BounceMessage
+        } else {
+            Seen::Unknown
+        };
+        self.count(outcome, seen, provider.as_str(), "own");
         self.end(now, line);
         outcome
     }
@@ -1082,8 +1193,10 @@ impl<'c> Sim<'c> {
         push_u64(&mut self.buf, original.size + 1_500);
         self.push(" T=\"Mail delivery failed: returning message to sender\" for ");
         self.push(&original.sender);
-        self.stats.messages += 1;
-        self.stats.bounce_messages += 1;
+        if !self.warming {
+            self.stats.messages += 1;
+            self.stats.bounce_messages += 1;
+        }
         self.end(at, line);
         if self.done {
             return;
@@ -1107,6 +1220,7 @@ impl<'c> Sim<'c> {
             arrived: at,
             recipients: vec![recipient],
             open: 1,
+            logged: !self.warming,
         };
         let slot = self.store(message);
         let when = at + 100_000 + self.rng.below(400_000) as i64;
@@ -1119,14 +1233,12 @@ impl<'c> Sim<'c> {
         );
     }
 
-    fn count(
-        &mut self,
-        outcome: Outcome,
-        bounce_message: bool,
-        sender_domain: &str,
-        provider: &str,
-        segment: Option<Segment>,
-    ) {
+    /// Counts one attempt in the ground truth, as a reader of the log sees it (`seen`), and
+    /// by the generator's own `segment` of the recipient. Warm-up attempts are not counted.
+    fn count(&mut self, outcome: Outcome, seen: Seen<'_>, provider: &str, segment: &str) {
+        if self.warming {
+            return;
+        }
         let add = |counts: &mut OutcomeCounts| match outcome {
             Outcome::Delivered => counts.sent += 1,
             Outcome::Deferred => counts.deferred += 1,
@@ -1138,25 +1250,24 @@ impl<'c> Sim<'c> {
         if outcome == Outcome::Expired {
             self.stats.expired_recipients += 1;
         }
-        if bounce_message {
-            add(&mut self.stats.bounce_message_attempts);
-        } else {
-            add(self
+        match seen {
+            Seen::BounceMessage => add(&mut self.stats.bounce_message_attempts),
+            Seen::Sender(domain) => add(self
                 .stats
                 .by_sender_domain
-                .entry(sender_domain.to_owned())
-                .or_default());
+                .entry(domain.to_owned())
+                .or_default()),
+            Seen::Unknown => add(self
+                .stats
+                .by_sender_domain
+                .entry(String::new())
+                .or_default()),
         }
         add(self
             .stats
             .by_provider
             .entry(provider.to_owned())
             .or_default());
-        let segment = match segment {
-            Some(segment) => segment.name(),
-            None if bounce_message => "own",
-            None => "unroutable",
-        };
         add(self.stats.by_segment.entry(segment.to_owned()).or_default());
     }
 
