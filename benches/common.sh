@@ -1,5 +1,6 @@
+# shellcheck shell=bash
 # Shell functions shared by the benchmark scripts. Source it after setting $dir (where a
-# command's output goes).
+# command's output goes); generated_log also needs $bin (see release_binary).
 
 # The binary to time: $BIN when set (for example the PGO build of scripts/build-pgo.sh),
 # otherwise the release build, built first.
@@ -28,7 +29,7 @@ warm() {
 # benchmark issue: a mapped input's pages are page cache, whatever the RSS column counts.
 peak_anon() {
   warm "$@"
-  "$@" > "$dir/.out" 2> /dev/null &
+  "$@" > "${dir:?}/.out" 2> /dev/null &
   local pid=$! peak=0 key value _
   while kill -0 "$pid" 2> /dev/null; do
     while read -r key value _; do
@@ -40,3 +41,25 @@ peak_anon() {
   echo "$peak"
 }
 
+
+# Makes LOG with `$bin generate --format FORMAT --size SIZE --seed 42 [GENERATE ARGS...]`,
+# unless it is there already and was written by a generator that writes what $bin's does. A
+# log left by an older generator (another mix of outcomes, say) would time another log than
+# the one the docs describe. The generator's fingerprint, a checksum of a small log it writes
+# with the same format and seed, is kept in LOG.fingerprint; when it differs, LOG is written
+# again, and the copies compare.sh makes of it (LOG.gz, LOG.zst, and the halves NAME.half1.log.gz
+# and NAME.half2.log.gz of LOG = NAME.log) are removed, to be made again from the new one.
+#
+#   generated_log FORMAT SIZE LOG [GENERATE ARGS...]
+generated_log() {
+  local format=$1 size=$2 log=$3 print
+  shift 3
+  print=$("${bin:?}" generate --format "$format" --lines 50000 --seed 42 2> /dev/null | cksum)
+  if [ -s "$log" ] && [ "$(cat "$log.fingerprint" 2> /dev/null)" = "$print" ]; then
+    return
+  fi
+  [ -e "$log" ] && echo "$log: written by another generator; writing it again" >&2
+  rm -f "$log" "$log.fingerprint" "$log.gz" "$log.zst" "${log%.log}".half[12].log.gz
+  "$bin" generate --format "$format" --size "$size" --seed 42 -o "$log" "$@" 2> /dev/null
+  echo "$print" > "$log.fingerprint"
+}

@@ -36,9 +36,9 @@ mkdir -p "$dir"
 . benches/common.sh
 bin=$(release_binary)
 log=$dir/postfix-$size.log
-if [ ! -s "$log" ]; then
-  "$bin" generate --format postfix --size "$size" --seed 42 -o "$log" --truth "$dir/postfix-$size.truth.json" 2>/dev/null
-fi
+half1=$dir/postfix-$size.half1.log.gz
+half2=$dir/postfix-$size.half2.log.gz
+generated_log postfix "$size" "$log" --truth "$dir/postfix-$size.truth.json"
 bytes=$(stat -c %s "$log")
 # The same log compressed, for the decode and compressed-ingest rows and the decoder floors.
 [ -s "$log.gz" ] || gzip -c -6 "$log" > "$log.gz"
@@ -51,8 +51,6 @@ if [ ! -s "$log.zst" ]; then
   fi
 fi
 # The same log as two gzip files (its halves, cut at a line), for the several-files rows.
-half1=$dir/postfix-$size.half1.log.gz
-half2=$dir/postfix-$size.half2.log.gz
 if [ ! -s "$half1" ] || [ ! -s "$half2" ]; then
   split -n l/2 -d "$log" "$dir/.half"
   gzip -c -6 "$dir/.half00" > "$half1"
@@ -60,9 +58,7 @@ if [ ! -s "$half1" ] || [ ! -s "$half2" ]; then
   rm -f "$dir/.half00" "$dir/.half01"
 fi
 exim_log=$dir/exim-${EXIM_SIZE:-300MiB}.log
-if [ ! -s "$exim_log" ]; then
-  "$bin" generate --format exim --size "${EXIM_SIZE:-300MiB}" --seed 42 -o "$exim_log" 2>/dev/null
-fi
+generated_log exim "${EXIM_SIZE:-300MiB}" "$exim_log"
 exim_bytes=$(stat -c %s "$exim_log")
 cat "$log" "$log.gz" "$log.zst" "$half1" "$half2" "$exim_log" > /dev/null   # warm the page cache
 

@@ -13,8 +13,8 @@
 # grow with its input (start-up, the last blocks that leave a core idle, sorting and encoding
 # the dataset, whose rows grow far slower than the log), and they weigh more on a smaller
 # file: a 300 MiB log against a 1 GiB one compares sizes as much as formats. SIZE=1GiB times
-# the pair compare.sh's table shows. Logs are generated when missing (seed 42, as compare.sh
-# does): BENCH_DIR as there; BIN as there. Needs bash 5 (for $EPOCHREALTIME).
+# the pair compare.sh's table shows. Logs are generated when missing or written by another
+# generator (seed 42, as compare.sh does): BENCH_DIR as there; BIN as there. Needs bash 5 (for $EPOCHREALTIME).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,8 +28,8 @@ mkdir -p "$dir"
 bin=$(release_binary)
 postfix=$dir/postfix-$size.log
 exim=$dir/exim-$exim_size.log
-[ -s "$postfix" ] || "$bin" generate --format postfix --size "$size" --seed 42 -o "$postfix" 2>/dev/null
-[ -s "$exim" ] || "$bin" generate --format exim --size "$exim_size" --seed 42 -o "$exim" 2>/dev/null
+generated_log postfix "$size" "$postfix"
+generated_log exim "$exim_size" "$exim"
 
 # Prints the MB/s of one warm run of ingest with the dataset written.
 mbps() {

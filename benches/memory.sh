@@ -26,9 +26,7 @@ printf '|%s|%s|%s|%s|%s|\n' -------- ---------- ---------------------------- ---
 first=
 for size in "${sizes[@]}"; do
   log=$dir/postfix-$size.log
-  if [ ! -s "$log" ]; then
-    "$bin" generate --format postfix --size "$size" --seed 42 -o "$log" 2> /dev/null
-  fi
+  generated_log postfix "$size" "$log"
   peaks=()
   for _ in $(seq "$runs"); do
     rm -rf "$dir/out-memory"
