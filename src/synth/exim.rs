@@ -1250,18 +1250,18 @@ impl<'c> Sim<'c> {
         if outcome == Outcome::Expired {
             self.stats.expired_recipients += 1;
         }
-        match seen {
-            Seen::BounceMessage => add(&mut self.stats.bounce_message_attempts),
-            Seen::Sender(domain) => add(self
+        let sender_domain = match seen {
+            Seen::BounceMessage => None,
+            Seen::Sender(domain) => Some(domain),
+            Seen::Unknown => Some(""),
+        };
+        match sender_domain {
+            Some(domain) => add(self
                 .stats
                 .by_sender_domain
                 .entry(domain.to_owned())
                 .or_default()),
-            Seen::Unknown => add(self
-                .stats
-                .by_sender_domain
-                .entry(String::new())
-                .or_default()),
+            None => add(&mut self.stats.bounce_message_attempts),
         }
         add(self
             .stats
