@@ -144,7 +144,7 @@ fn invalid(message: &str) -> io::Error {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Segment {
+pub(super) enum Segment {
     Gmail,
     GoogleWorkspace,
     Microsoft,
@@ -180,8 +180,8 @@ const SEGMENT_SHARES: &[(u32, Segment)] = &[
 
 /// A reply and the SMTP stage it answers.
 #[derive(Debug, Clone, Copy)]
-struct Reply {
-    text: &'static str,
+pub(super) struct Reply {
+    pub(super) text: &'static str,
     stage: Stage,
 }
 
@@ -304,7 +304,10 @@ const SMALL_OK: &[&str] = &[
     "250 OK id=1tKq8v-0003Xy-2b",
 ];
 
-fn replies(segment: Segment) -> (&'static [Reply], &'static [Reply], &'static [&'static str]) {
+/// A segment's replies: temporary failures, permanent failures, and acceptances.
+pub(super) fn replies(
+    segment: Segment,
+) -> (&'static [Reply], &'static [Reply], &'static [&'static str]) {
     match segment {
         Segment::Gmail | Segment::GoogleWorkspace => (GOOGLE_TEMP, GOOGLE_PERM, GOOGLE_OK),
         Segment::Microsoft | Segment::Microsoft365 => {
@@ -351,11 +354,11 @@ fn made_up_domain(rng: &mut SplitMix64) -> String {
 
 /// One recipient domain with its MX host and address block.
 #[derive(Debug, Clone)]
-struct Domain {
-    name: String,
-    segment: Segment,
+pub(super) struct Domain {
+    pub(super) name: String,
+    pub(super) segment: Segment,
     mx: Vec<String>,
-    ip_prefix: &'static str,
+    pub(super) ip_prefix: &'static str,
     /// The provider a reader derives from a line with `H=` (the MX decides) and from one
     /// without (only the recipient domain is known).
     provider: &'static str,
@@ -375,7 +378,42 @@ fn domain(name: &str, segment: Segment, mx: &[String], ip_prefix: &'static str) 
     }
 }
 
-fn domains(rng: &mut SplitMix64, small: u32) -> Vec<Vec<Domain>> {
+/// Appends an address of the block `prefix` (`142.250.102.` or `52.101.`): `last` is its
+/// last byte, and a block of two bytes gets a third from it too.
+pub(super) fn push_ip(buf: &mut Vec<u8>, prefix: &str, last: u64) {
+    buf.extend_from_slice(prefix.as_bytes());
+    if prefix.matches('.').count() < 3 {
+        push_u64(buf, last % 16);
+        buf.push(b'.');
+    }
+    push_u64(buf, last % 256);
+}
+
+/// A recipient domain drawn with the segments' shares: the indices into `domains` (as
+/// [`domains`] made it) of its segment and of the domain in it.
+pub(super) fn pick_domain(rng: &mut SplitMix64, domains: &[Vec<Domain>]) -> (usize, usize) {
+    let segment = rng.pick_weighted(SEGMENT_SHARES);
+    let s = SEGMENT_SHARES
+        .iter()
+        .position(|(_, x)| x == segment)
+        .expect("segment is in the table");
+    (s, rng.below(domains[s].len() as u64) as usize)
+}
+
+/// The local part of a made-up person's address: `maria.ten42`.
+pub(super) fn local_part(rng: &mut SplitMix64) -> String {
+    format!(
+        "{}.{}{}",
+        rng.pick(FIRST_NAMES),
+        rng.pick(SYLLABLES),
+        rng.below(100)
+    )
+}
+
+/// The recipient domains of each segment of [`SEGMENT_SHARES`], in its order: the providers'
+/// own domains and MX hosts, then `small` made-up small domains. The ESP generators draw
+/// their recipients from these too.
+pub(super) fn domains(rng: &mut SplitMix64, small: u32) -> Vec<Vec<Domain>> {
     let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
     let google = s(&[
         "gmail-smtp-in.l.google.com",
@@ -827,18 +865,8 @@ impl<'c> Sim<'c> {
                     (usize::MAX, 0),
                 )
             } else {
-                let segment = self.rng.pick_weighted(SEGMENT_SHARES);
-                let s = SEGMENT_SHARES
-                    .iter()
-                    .position(|(_, x)| x == segment)
-                    .expect("segment is in the table");
-                let d = self.rng.below(self.domains[s].len() as u64) as usize;
-                let local = format!(
-                    "{}.{}{}",
-                    self.rng.pick(FIRST_NAMES),
-                    self.rng.pick(SYLLABLES),
-                    self.rng.below(100)
-                );
+                let (s, d) = pick_domain(&mut self.rng, &self.domains);
+                let local = local_part(&mut self.rng);
                 (format!("{local}@{}", self.domains[s][d].name), (s, d))
             };
             recipients.push(Recipient {
@@ -971,8 +999,7 @@ impl<'c> Sim<'c> {
                     self.push(" H=");
                     self.push(&mx_host);
                     self.push(" [");
-                    self.push(domain.ip_prefix);
-                    push_u64(&mut self.buf, ip_last);
+                    push_ip(&mut self.buf, domain.ip_prefix, ip_last);
                     self.push("] Connection timed out");
                     self.end(now, line);
                 }
@@ -1142,14 +1169,7 @@ impl<'c> Sim<'c> {
         self.push("H=");
         self.push(host);
         self.push(" [");
-        self.push(ip_prefix);
-        if ip_prefix.matches('.').count() == 2 {
-            push_u64(&mut self.buf, ip_last);
-        } else {
-            push_u64(&mut self.buf, ip_last % 16);
-            self.push(".");
-            push_u64(&mut self.buf, ip_last);
-        }
+        push_ip(&mut self.buf, ip_prefix, ip_last);
         self.push("]");
         if reused {
             self.push("*");
@@ -1379,6 +1399,29 @@ mod tests {
             .map(str::len)
             .collect();
         assert!(ids.contains(&16) && ids.contains(&23), "{:?}", &ids[..5]);
+    }
+
+    #[test]
+    fn addresses_have_four_bytes() {
+        let (log, _) = generate(&EximConfig {
+            target_lines: Some(20_000),
+            ..EximConfig::default()
+        });
+        let text = String::from_utf8(log).unwrap();
+        let mut seen = 0;
+        for line in text.lines() {
+            for (at, _) in line.match_indices(" [") {
+                let rest = &line[at + 2..];
+                let Some(end) = rest.find(']') else { continue };
+                let ip = &rest[..end];
+                // Not the pid (`[51218]`) nor a queue run's.
+                if ip.starts_with(|c: char| c.is_ascii_digit()) && ip.contains('.') {
+                    assert!(ip.parse::<std::net::Ipv4Addr>().is_ok(), "{ip} in {line}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 10_000, "{seen}");
     }
 
     #[test]
