@@ -3,15 +3,20 @@
 //!
 //! Records look like the providers' documented payloads (SES records carry the `mail` object
 //! with headers and tags, which is most of their bytes), with a realistic mix of event types:
-//! mostly deliveries and engagement, a few bounces (some to several recipients), delays,
-//! complaints and suppressions. [`EspGenStats`] is the ground truth: events by outcome, as
-//! `ingest` should count them.
+//! mostly deliveries and engagement; of the delivery outcomes about 85% delivered, 8% delayed
+//! and 5% bounced (some to several recipients), as in the mail-server generators; a few
+//! complaints and suppressions. Recipients are drawn from the Exim generator's providers and
+//! domains (Gmail, Google Workspace, Microsoft's consumer and 365 domains, Yahoo, Apple, small
+//! domains), and each delay or bounce carries one of that provider's replies, so the
+//! classifier sees the variety of a real export. [`EspGenStats`] is the ground truth: events
+//! by outcome, as `ingest` should count them.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use super::SplitMix64;
+use super::exim::{self, Domain, Reply};
 
 /// Which provider's export to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,18 +65,8 @@ pub struct EspGenStats {
     pub events: EspOutcomes,
 }
 
-const DOMAINS: [&str; 10] = [
-    "gmail.com",
-    "outlook.com",
-    "yahoo.com",
-    "icloud.com",
-    "hotmail.com",
-    "example-corp.com",
-    "mail.example.net",
-    "shop-customers.example",
-    "uni.example.edu",
-    "web.example.de",
-];
+/// Small domains among the recipients' (besides the big providers' own).
+const SMALL_DOMAINS: u32 = 2000;
 
 const SENDERS: [&str; 3] = [
     "news@shop.example",
@@ -102,11 +97,55 @@ fn rfc3339(us: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
 }
 
-fn address(rng: &mut SplitMix64, buf: &mut String) {
-    use std::fmt::Write as _;
+/// Draws a recipient into `buf` and returns its domain.
+fn address<'d>(rng: &mut SplitMix64, domains: &'d [Vec<Domain>], buf: &mut String) -> &'d Domain {
+    let (s, d) = exim::pick_domain(rng, domains);
+    let domain = &domains[s][d];
     buf.clear();
-    let domain = rng.pick(&DOMAINS);
-    let _ = write!(buf, "user{}@{domain}", rng.below(5_000_000));
+    buf.push_str(&exim::local_part(rng));
+    buf.push('@');
+    buf.push_str(&domain.name);
+    domain
+}
+
+/// One of the replies of `domain`'s provider: a temporary failure, a permanent one, or an
+/// acceptance.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    Temporary,
+    Permanent,
+    Accepted,
+}
+
+fn reply(rng: &mut SplitMix64, domain: &Domain, answer: Answer) -> &'static str {
+    let (temporary, permanent, accepted) = exim::replies(domain.segment);
+    let pick = |rng: &mut SplitMix64, replies: &'static [Reply]| rng.pick(replies).text;
+    match answer {
+        Answer::Temporary => pick(rng, temporary),
+        Answer::Permanent => pick(rng, permanent),
+        Answer::Accepted => rng.pick::<&str>(accepted),
+    }
+}
+
+/// The enhanced status code of a reply (`550-5.1.1 The mailbox...` -> `5.1.1`), or
+/// `fallback` when it has none.
+fn status_of<'r>(reply: &'r str, fallback: &'r str) -> &'r str {
+    let Some(rest) = reply.get(4..) else {
+        return fallback;
+    };
+    let code = rest.split(' ').next().unwrap_or("");
+    let shaped = code.split('.').count() == 3
+        && code.split('.').all(|part| {
+            !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit())
+        });
+    if shaped { code } else { fallback }
+}
+
+/// The remote MTA's address for `domain`.
+fn remote_ip(domain: &Domain, last: u64) -> String {
+    let mut buf = Vec::new();
+    exim::push_ip(&mut buf, domain.ip_prefix, last);
+    String::from_utf8(buf).expect("digits and dots")
 }
 
 /// Writes an export per `cfg` and returns its ground truth.
@@ -114,12 +153,13 @@ fn address(rng: &mut SplitMix64, buf: &mut String) {
 /// # Errors
 /// Whatever writing to `out` returns.
 pub fn generate_esp(cfg: &EspConfig, out: &mut dyn Write) -> io::Result<EspGenStats> {
+    let mut rng = SplitMix64::new(cfg.seed);
+    let domains = exim::domains(&mut rng, SMALL_DOMAINS);
     let mut writer = Writer {
         out,
         buf: Vec::with_capacity(8192),
         stats: EspGenStats::default(),
     };
-    let mut rng = SplitMix64::new(cfg.seed);
     let step_us = (1e6 / cfg.rate.max(1e-3)) as i64;
     let mut now = cfg.start.as_microsecond();
     let done = |stats: &EspGenStats| {
@@ -129,7 +169,7 @@ pub fn generate_esp(cfg: &EspConfig, out: &mut dyn Write) -> io::Result<EspGenSt
     while !done(&writer.stats) {
         match cfg.kind {
             EspKind::Ses => {
-                ses_record(&mut rng, now, &mut writer)?;
+                ses_record(&mut rng, &domains, now, &mut writer)?;
                 now += step_us;
             }
             EspKind::Sendgrid => {
@@ -139,7 +179,7 @@ pub fn generate_esp(cfg: &EspConfig, out: &mut dyn Write) -> io::Result<EspGenSt
                     if i > 0 {
                         writer.buf.push(b',');
                     }
-                    sendgrid_event(&mut rng, now, &mut writer);
+                    sendgrid_event(&mut rng, &domains, now, &mut writer);
                     now += step_us;
                     if cfg
                         .target_records
@@ -157,23 +197,31 @@ pub fn generate_esp(cfg: &EspConfig, out: &mut dyn Write) -> io::Result<EspGenSt
     Ok(writer.stats)
 }
 
-fn ses_record(rng: &mut SplitMix64, now: i64, w: &mut Writer<'_>) -> io::Result<()> {
+fn ses_record(
+    rng: &mut SplitMix64,
+    domains: &[Vec<Domain>],
+    now: i64,
+    w: &mut Writer<'_>,
+) -> io::Result<()> {
     use std::io::Write as _;
     let sender = *rng.pick(&SENDERS);
     let id = rng.next_u64();
     let recipients = if rng.chance(0.1) { rng.range(2, 5) } else { 1 };
     let mut rcpts = Vec::with_capacity(recipients as usize);
+    let mut rcpt_domains = Vec::with_capacity(recipients as usize);
     let mut one = String::new();
     for _ in 0..recipients {
-        address(rng, &mut one);
+        rcpt_domains.push(address(rng, domains, &mut one));
         rcpts.push(one.clone());
     }
+    // Delivery, delay and bounce records near 85:8:5 (a bounce record's recipients are
+    // bounced, but for one in ten of its permanent ones, which SES suppressed).
     let roll = rng.below(1000);
     let kind = match roll {
         0..=579 => "Delivery",
         580..=699 => "Send",
-        700..=759 => "Bounce",
-        760..=789 => "DeliveryDelay",
+        700..=736 => "Bounce",
+        737..=789 => "DeliveryDelay",
         790..=799 => "Complaint",
         800..=809 => "Reject",
         810..=939 => "Open",
@@ -197,57 +245,69 @@ fn ses_record(rng: &mut SplitMix64, now: i64, w: &mut Writer<'_>) -> io::Result<
     let e = &mut w.stats.events;
     match kind {
         "Delivery" => {
+            let first = rcpt_domains[0];
             write!(
                 buf,
-                ",\"delivery\":{{\"timestamp\":\"{at}\",\"processingTimeMillis\":2000,\"recipients\":[{destination}],\"smtpResponse\":\"250 2.0.0 OK 1764237600 a1b2c3 - gsmtp\",\"remoteMtaIp\":\"198.51.100.{}\",\"reportingMTA\":\"a8-1.smtp-out.eu-west-1.amazonses.com\"}}",
-                id % 250
+                ",\"delivery\":{{\"timestamp\":\"{at}\",\"processingTimeMillis\":2000,\"recipients\":[{destination}],\"smtpResponse\":\"{}\",\"remoteMtaIp\":\"{}\",\"reportingMTA\":\"a8-1.smtp-out.eu-west-1.amazonses.com\"}}",
+                reply(rng, first, Answer::Accepted),
+                remote_ip(first, 10 + id % 20),
             )?;
             e.delivered += recipients;
         }
         "Bounce" => {
+            // Permanent (four in five), of which SES suppressed one in ten without sending;
+            // otherwise a soft bounce SES gave up retrying. Each recipient has its
+            // provider's reply.
             let permanent = rng.chance(0.8);
-            let (kind, sub, status, diag) = if permanent {
-                if rng.chance(0.1) {
-                    (
-                        "Permanent",
-                        "Suppressed",
-                        "5.1.1",
-                        "Amazon SES has suppressed sending to this address because it has a recent history of bouncing as an invalid address.",
-                    )
-                } else {
-                    (
-                        "Permanent",
-                        "General",
-                        "5.1.1",
-                        "smtp; 550 5.1.1 The email account that you tried to reach does not exist.",
-                    )
+            let suppressed = permanent && rng.chance(0.1);
+            let answers: Vec<&str> = rcpt_domains
+                .iter()
+                .map(|&domain| {
+                    let answer = if permanent {
+                        Answer::Permanent
+                    } else {
+                        Answer::Temporary
+                    };
+                    reply(rng, domain, answer)
+                })
+                .collect();
+            let (kind, sub) = match (permanent, suppressed) {
+                (true, true) => ("Permanent", "Suppressed"),
+                (true, false) => ("Permanent", "General"),
+                // SES names a full mailbox; other soft bounces are general.
+                (false, _) if status_of(answers[0], "").ends_with(".2.2") => {
+                    ("Transient", "MailboxFull")
                 }
-            } else {
-                (
-                    "Transient",
-                    "MailboxFull",
-                    "4.2.2",
-                    "smtp; 452 4.2.2 The recipient's inbox is out of storage space.",
-                )
+                (false, _) => ("Transient", "General"),
             };
             write!(
                 buf,
                 ",\"bounce\":{{\"feedbackId\":\"0100019{id:x}-feedback\",\"bounceType\":\"{kind}\",\"bounceSubType\":\"{sub}\",\"bouncedRecipients\":["
             )?;
-            for (i, r) in rcpts.iter().enumerate() {
+            for (i, (r, answer)) in rcpts.iter().zip(&answers).enumerate() {
                 if i > 0 {
                     buf.push(b',');
                 }
-                write!(
-                    buf,
-                    "{{\"emailAddress\":\"{r}\",\"action\":\"failed\",\"status\":\"{status}\",\"diagnosticCode\":\"{diag}\"}}"
-                )?;
+                if suppressed {
+                    write!(
+                        buf,
+                        "{{\"emailAddress\":\"{r}\",\"action\":\"failed\",\"status\":\"5.1.1\",\"diagnosticCode\":\"Amazon SES has suppressed sending to this address because it has a recent history of bouncing as an invalid address.\"}}"
+                    )?;
+                } else {
+                    let fallback = if permanent { "5.0.0" } else { "4.0.0" };
+                    write!(
+                        buf,
+                        "{{\"emailAddress\":\"{r}\",\"action\":\"failed\",\"status\":\"{}\",\"diagnosticCode\":\"smtp; {answer}\"}}",
+                        status_of(answer, fallback)
+                    )?;
+                }
             }
             write!(
                 buf,
-                "],\"timestamp\":\"{at}\",\"remoteMtaIp\":\"198.51.100.7\",\"reportingMTA\":\"dsn; a8-1.smtp-out.eu-west-1.amazonses.com\"}}"
+                "],\"timestamp\":\"{at}\",\"remoteMtaIp\":\"{}\",\"reportingMTA\":\"dsn; a8-1.smtp-out.eu-west-1.amazonses.com\"}}",
+                remote_ip(rcpt_domains[0], 10 + id % 20),
             )?;
-            if sub == "Suppressed" {
+            if suppressed {
                 e.suppressed += recipients;
             } else {
                 e.bounced += recipients;
@@ -256,15 +316,17 @@ fn ses_record(rng: &mut SplitMix64, now: i64, w: &mut Writer<'_>) -> io::Result<
         "DeliveryDelay" => {
             write!(
                 buf,
-                ",\"deliveryDelay\":{{\"timestamp\":\"{at}\",\"delayType\":\"TransientCommunicationFailure\",\"expirationTime\":\"{at}\",\"delayedRecipients\":["
+                ",\"deliveryDelay\":{{\"timestamp\":\"{at}\",\"delayType\":\"RecipientServerError\",\"expirationTime\":\"{at}\",\"delayedRecipients\":["
             )?;
-            for (i, r) in rcpts.iter().enumerate() {
+            for (i, (r, &domain)) in rcpts.iter().zip(&rcpt_domains).enumerate() {
                 if i > 0 {
                     buf.push(b',');
                 }
+                let answer = reply(rng, domain, Answer::Temporary);
                 write!(
                     buf,
-                    "{{\"emailAddress\":\"{r}\",\"status\":\"4.4.1\",\"diagnosticCode\":\"smtp; 421 4.4.1 Unable to connect to remote host\"}}"
+                    "{{\"emailAddress\":\"{r}\",\"status\":\"{}\",\"diagnosticCode\":\"smtp; {answer}\"}}",
+                    status_of(answer, "4.0.0")
                 )?;
             }
             buf.extend_from_slice(b"]}");
@@ -299,21 +361,22 @@ fn ses_record(rng: &mut SplitMix64, now: i64, w: &mut Writer<'_>) -> io::Result<
     w.line()
 }
 
-fn sendgrid_event(rng: &mut SplitMix64, now: i64, w: &mut Writer<'_>) {
+fn sendgrid_event(rng: &mut SplitMix64, domains: &[Vec<Domain>], now: i64, w: &mut Writer<'_>) {
     use std::io::Write as _;
     let mut email = String::new();
-    address(rng, &mut email);
+    let domain = address(rng, domains, &mut email);
     let id = rng.next_u64();
     let seconds = now.div_euclid(1_000_000);
+    // Delivered, deferred and bounce events near 85:8:5.
     let roll = rng.below(1000);
     let event = match roll {
         0..=299 => "processed",
         300..=619 => "delivered",
-        620..=669 => "deferred",
-        670..=709 => "bounce",
-        710..=729 => "dropped",
-        730..=734 => "spamreport",
-        735..=899 => "open",
+        620..=649 => "deferred",
+        650..=668 => "bounce",
+        669..=688 => "dropped",
+        689..=693 => "spamreport",
+        694..=899 => "open",
         _ => "click",
     };
     w.stats.records += 1;
@@ -327,24 +390,35 @@ fn sendgrid_event(rng: &mut SplitMix64, now: i64, w: &mut Writer<'_>) {
         "delivered" => {
             let _ = write!(
                 buf,
-                ",\"response\":\"250 2.0.0 OK  {seconds} a1si{id:x} - gsmtp\",\"tls\":1,\"ip\":\"149.72.1.1\""
+                ",\"response\":\"{}\",\"tls\":1,\"ip\":\"149.72.1.1\"",
+                reply(rng, domain, Answer::Accepted)
             );
             e.delivered += 1;
         }
         "deferred" => {
             let _ = write!(
                 buf,
-                ",\"response\":\"421 4.7.0 [TSS04] Messages temporarily deferred due to unexpected volume\",\"attempt\":\"{}\"",
+                ",\"response\":\"{}\",\"attempt\":\"{}\"",
+                reply(rng, domain, Answer::Temporary),
                 id % 5 + 1
             );
             e.deferred += 1;
         }
         "bounce" => {
-            if rng.chance(0.3) {
-                buf.extend_from_slice(b",\"type\":\"blocked\",\"bounce_classification\":\"Reputation\",\"reason\":\"550 5.7.1 Our system has detected an unusual rate of unsolicited mail\"");
-            } else {
-                buf.extend_from_slice(b",\"type\":\"bounce\",\"bounce_classification\":\"Invalid Address\",\"status\":\"5.1.1\",\"reason\":\"550 5.1.1 The email account that you tried to reach does not exist.\"");
-            }
+            // SendGrid's own grouping of the reason: blocks aimed at the sender are
+            // `blocked`, the rest `bounce`.
+            let answer = reply(rng, domain, Answer::Permanent);
+            let status = status_of(answer, "5.0.0");
+            let (kind, class) = match status.get(..4) {
+                Some("5.7.") => ("blocked", "Reputation"),
+                Some("5.1.") => ("bounce", "Invalid Address"),
+                Some("5.2.") => ("bounce", "Mailbox Unavailable"),
+                _ => ("bounce", "Technical"),
+            };
+            let _ = write!(
+                buf,
+                ",\"type\":\"{kind}\",\"bounce_classification\":\"{class}\",\"status\":\"{status}\",\"reason\":\"{answer}\""
+            );
             e.bounced += 1;
         }
         "dropped" => {
@@ -420,5 +494,48 @@ mod tests {
     #[test]
     fn sendgrid_ground_truth_matches_ingest() {
         roundtrip(EspKind::Sendgrid, Format::Sendgrid);
+    }
+
+    /// Of the delivery outcomes, about 85% delivered, 8% deferred and 5% bounced, as in the
+    /// mail-server generators; the failures, drawn from the providers' replies, fall in many
+    /// categories and providers, not one.
+    fn mix(kind: EspKind) {
+        let cfg = EspConfig {
+            kind,
+            seed: 42,
+            target_bytes: None,
+            target_records: Some(40_000),
+            start: "2026-11-27T00:00:00Z".parse().unwrap(),
+            rate: 50.0,
+        };
+        let mut data = Vec::new();
+        let truth = generate_esp(&cfg, &mut data).unwrap();
+        let e = truth.events;
+        let outcomes = (e.delivered + e.deferred + e.bounced) as f64;
+        let shares = [e.delivered, e.deferred, e.bounced].map(|n| n as f64 / outcomes);
+        assert!((0.82..0.89).contains(&shares[0]), "{shares:?}");
+        assert!((0.065..0.10).contains(&shares[1]), "{shares:?}");
+        assert!((0.04..0.07).contains(&shares[2]), "{shares:?}");
+        let time = TimeContext::utc(cfg.start);
+        let out = run_in_memory(&[(&data, time)], &Config::default(), &Classifier::new());
+        let rows = out.aggregate.rows().unwrap();
+        let failed = rows
+            .iter()
+            .filter(|r| r.outcome == "deferred" || r.outcome == "bounced");
+        let categories: std::collections::BTreeSet<_> =
+            failed.clone().map(|r| r.category).collect();
+        let providers: std::collections::BTreeSet<_> = failed.map(|r| r.provider).collect();
+        assert!(categories.len() >= 10, "{categories:?}");
+        assert!(providers.len() >= 5, "{providers:?}");
+    }
+
+    #[test]
+    fn ses_mix_and_replies() {
+        mix(EspKind::Ses);
+    }
+
+    #[test]
+    fn sendgrid_mix_and_replies() {
+        mix(EspKind::Sendgrid);
     }
 }
