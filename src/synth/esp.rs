@@ -17,6 +17,8 @@ use serde::Serialize;
 
 use super::SplitMix64;
 use super::exim::{self, Domain, Reply};
+use crate::event::EnhancedCode;
+use crate::format::postfix;
 
 /// Which provider's export to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,19 +129,17 @@ fn reply(rng: &mut SplitMix64, domain: &Domain, answer: Answer) -> &'static str 
     }
 }
 
-/// The enhanced status code of a reply (`550-5.1.1 The mailbox...` -> `5.1.1`), or
-/// `fallback` when it has none.
-fn status_of<'r>(reply: &'r str, fallback: &'r str) -> &'r str {
-    let Some(rest) = reply.get(4..) else {
-        return fallback;
-    };
-    let code = rest.split(' ').next().unwrap_or("");
-    let shaped = code.split('.').count() == 3
-        && code.split('.').all(|part| {
-            !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit())
-        });
-    if shaped { code } else { fallback }
+/// The enhanced status code of a reply (`550-5.1.1 The mailbox...` -> `5.1.1`), read as the
+/// Postfix parser reads one, or `fallback` when it has none.
+fn status_of(reply: &str, fallback: EnhancedCode) -> EnhancedCode {
+    let reply = reply.as_bytes();
+    postfix::reply_code_of(reply)
+        .and_then(|_| postfix::enhanced_code_after_reply_code(&reply[3..]))
+        .unwrap_or(fallback)
 }
+
+const UNSPECIFIED_PERMANENT: EnhancedCode = EnhancedCode::new(5, 0, 0);
+const UNSPECIFIED_TEMPORARY: EnhancedCode = EnhancedCode::new(4, 0, 0);
 
 /// The remote MTA's address for `domain`.
 fn remote_ip(domain: &Domain, last: u64) -> String {
@@ -275,7 +275,16 @@ fn ses_record(
                 (true, true) => ("Permanent", "Suppressed"),
                 (true, false) => ("Permanent", "General"),
                 // SES names a full mailbox; other soft bounces are general.
-                (false, _) if status_of(answers[0], "").ends_with(".2.2") => {
+                (false, _)
+                    if matches!(
+                        status_of(answers[0], UNSPECIFIED_TEMPORARY),
+                        EnhancedCode {
+                            subject: 2,
+                            detail: 2,
+                            ..
+                        }
+                    ) =>
+                {
                     ("Transient", "MailboxFull")
                 }
                 (false, _) => ("Transient", "General"),
@@ -294,7 +303,11 @@ fn ses_record(
                         "{{\"emailAddress\":\"{r}\",\"action\":\"failed\",\"status\":\"5.1.1\",\"diagnosticCode\":\"Amazon SES has suppressed sending to this address because it has a recent history of bouncing as an invalid address.\"}}"
                     )?;
                 } else {
-                    let fallback = if permanent { "5.0.0" } else { "4.0.0" };
+                    let fallback = if permanent {
+                        UNSPECIFIED_PERMANENT
+                    } else {
+                        UNSPECIFIED_TEMPORARY
+                    };
                     write!(
                         buf,
                         "{{\"emailAddress\":\"{r}\",\"action\":\"failed\",\"status\":\"{}\",\"diagnosticCode\":\"smtp; {answer}\"}}",
@@ -326,7 +339,7 @@ fn ses_record(
                 write!(
                     buf,
                     "{{\"emailAddress\":\"{r}\",\"status\":\"{}\",\"diagnosticCode\":\"smtp; {answer}\"}}",
-                    status_of(answer, "4.0.0")
+                    status_of(answer, UNSPECIFIED_TEMPORARY)
                 )?;
             }
             buf.extend_from_slice(b"]}");
@@ -408,11 +421,11 @@ fn sendgrid_event(rng: &mut SplitMix64, domains: &[Vec<Domain>], now: i64, w: &m
             // SendGrid's own grouping of the reason: blocks aimed at the sender are
             // `blocked`, the rest `bounce`.
             let answer = reply(rng, domain, Answer::Permanent);
-            let status = status_of(answer, "5.0.0");
-            let (kind, class) = match status.get(..4) {
-                Some("5.7.") => ("blocked", "Reputation"),
-                Some("5.1.") => ("bounce", "Invalid Address"),
-                Some("5.2.") => ("bounce", "Mailbox Unavailable"),
+            let status = status_of(answer, UNSPECIFIED_PERMANENT);
+            let (kind, class) = match status.subject {
+                7 => ("blocked", "Reputation"),
+                1 => ("bounce", "Invalid Address"),
+                2 => ("bounce", "Mailbox Unavailable"),
                 _ => ("bounce", "Technical"),
             };
             let _ = write!(
@@ -446,23 +459,29 @@ mod tests {
     use crate::event::Outcome;
     use crate::format::Format;
     use crate::format::syslog::TimeContext;
-    use crate::pipeline::{Config, run_in_memory};
+    use crate::pipeline::{Config, Output, run_in_memory};
 
-    fn roundtrip(kind: EspKind, format: Format) {
+    /// An export of `records` records and what ingest makes of it.
+    fn export_and_ingest(kind: EspKind, seed: u64, records: u64) -> (Vec<u8>, EspGenStats, Output) {
         let cfg = EspConfig {
             kind,
-            seed: 7,
+            seed,
             target_bytes: None,
-            target_records: Some(3000),
+            target_records: Some(records),
             start: "2026-11-27T00:00:00Z".parse().unwrap(),
             rate: 50.0,
         };
         let mut data = Vec::new();
         let truth = generate_esp(&cfg, &mut data).unwrap();
-        assert_eq!(truth.bytes, data.len() as u64);
-        assert_eq!(Format::detect(&data), Some(format));
         let time = TimeContext::utc(cfg.start);
         let out = run_in_memory(&[(&data, time)], &Config::default(), &Classifier::new());
+        (data, truth, out)
+    }
+
+    fn roundtrip(kind: EspKind, format: Format) {
+        let (data, truth, out) = export_and_ingest(kind, 7, 3000);
+        assert_eq!(truth.bytes, data.len() as u64);
+        assert_eq!(Format::detect(&data), Some(format));
         assert_eq!(out.stats.rejected_lines(), 0, "{:?}", out.stats.samples);
         assert_eq!(out.stats.lines, truth.records);
         let got = |o| out.aggregate.total(o) as u64;
@@ -500,24 +519,13 @@ mod tests {
     /// mail-server generators; the failures, drawn from the providers' replies, fall in many
     /// categories and providers, not one.
     fn mix(kind: EspKind) {
-        let cfg = EspConfig {
-            kind,
-            seed: 42,
-            target_bytes: None,
-            target_records: Some(40_000),
-            start: "2026-11-27T00:00:00Z".parse().unwrap(),
-            rate: 50.0,
-        };
-        let mut data = Vec::new();
-        let truth = generate_esp(&cfg, &mut data).unwrap();
+        let (_, truth, out) = export_and_ingest(kind, 42, 40_000);
         let e = truth.events;
         let outcomes = (e.delivered + e.deferred + e.bounced) as f64;
         let shares = [e.delivered, e.deferred, e.bounced].map(|n| n as f64 / outcomes);
         assert!((0.82..0.89).contains(&shares[0]), "{shares:?}");
         assert!((0.065..0.10).contains(&shares[1]), "{shares:?}");
         assert!((0.04..0.07).contains(&shares[2]), "{shares:?}");
-        let time = TimeContext::utc(cfg.start);
-        let out = run_in_memory(&[(&data, time)], &Config::default(), &Classifier::new());
         let rows = out.aggregate.rows().unwrap();
         let failed = rows
             .iter()
