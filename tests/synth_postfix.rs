@@ -1,6 +1,8 @@
 //! The synthetic Postfix generator: determinism, size targets, outcome mix, and ground truth
 //! that matches what is actually in the bytes.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
@@ -145,12 +147,7 @@ fn outcome_mix_and_ground_truth_match_the_bytes() {
         assert!(stats.by_provider[provider].total() > 500, "{provider}");
     }
 
-    let shares = stats.attempt_shares();
-    let share = |kind: &str| shares.iter().find(|(k, _)| *k == kind).unwrap().1;
-    assert!((0.82..0.89).contains(&share("sent")), "{shares:?}");
-    assert!((0.065..0.10).contains(&share("deferred")), "{shares:?}");
-    assert!((0.04..0.065).contains(&share("bounced")), "{shares:?}");
-    assert!((0.0005..0.01).contains(&share("expired")), "{shares:?}");
+    common::assert_issue_mix(&stats);
     assert!(stats.noise_lines > 10_000);
     let start = PostfixConfig::default().start.as_microsecond();
     assert!(stats.first_line_micros >= start && stats.first_line_micros < start + 1_000_000);

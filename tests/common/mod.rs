@@ -115,3 +115,14 @@ pub fn render(batches: &[RecordBatch]) -> String {
     }
     text
 }
+
+/// Asserts that a generated mail-server log's attempts have the benchmark issue's mix: about
+/// 85% sent, 8% deferred, 5% bounced, and some expiries.
+pub fn assert_issue_mix(stats: &bouncestat::synth::GenStats) {
+    let shares = stats.attempt_shares();
+    let share = |kind: &str| shares.iter().find(|(k, _)| *k == kind).unwrap().1;
+    assert!((0.82..0.89).contains(&share("sent")), "{shares:?}");
+    assert!((0.065..0.10).contains(&share("deferred")), "{shares:?}");
+    assert!((0.04..0.07).contains(&share("bounced")), "{shares:?}");
+    assert!((0.0005..0.01).contains(&share("expired")), "{shares:?}");
+}
