@@ -184,6 +184,9 @@ pub enum Record<'a> {
     Expired { sender: &'a [u8] },
     /// The queue file is gone and its id may be reused (Postfix `removed`, Exim `Completed`).
     Removed,
+    /// A new queue file was written (Postfix cleanup `message-id=`, logged once per message,
+    /// before its first `from=`). Exim's arrival is its [`Record::Sender`] line itself.
+    Arrival,
     /// A non-delivery notification was generated for the message (Postfix bounce
     /// `sender non-delivery notification: NEWID`).
     BounceNotice { notice_queue_id: &'a [u8] },

@@ -1,8 +1,8 @@
 //! Postfix log lines: delivery attempts, queue manager records and bounce notices.
 //!
 //! [`parse_line`] takes one line, parses its syslog envelope, dispatches on the program tag
-//! with a byte comparison (most lines in a mail log are smtpd, cleanup or other programs and
-//! are skipped right there) and returns a [`Parsed`] borrowing from the line. Correlating the
+//! with a byte comparison (most lines in a mail log are smtpd, postscreen or other programs
+//! and are skipped right there) and returns a [`Parsed`] borrowing from the line. Correlating the
 //! records of one queue file (sender, deliveries, expiry, removal) is the pipeline's job.
 
 use std::sync::LazyLock;
@@ -42,6 +42,8 @@ enum Daemon {
     DeliveryAgent,
     Qmgr,
     Bounce,
+    /// Only its `message-id=` line, a message's arrival.
+    Cleanup,
 }
 
 fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
@@ -53,6 +55,7 @@ fn daemon_of(tag: &[u8]) -> Option<(&[u8], Daemon)> {
         }
         b"qmgr" | b"nqmgr" => Daemon::Qmgr,
         b"bounce" => Daemon::Bounce,
+        b"cleanup" => Daemon::Cleanup,
         _ => return None,
     };
     let instance_end = syslog::find_near(b'/', tag).unwrap_or(slash);
@@ -122,6 +125,8 @@ pub fn parse_line<'a>(line: &'a [u8], time: &mut TimeContext) -> Parsed<'a> {
             }
         }
         Daemon::Qmgr if body == b"removed" => Record::Removed,
+        // cleanup logs the Message-ID once, when it writes a new queue file.
+        Daemon::Cleanup if body.starts_with(b"message-id=") => Record::Arrival,
         Daemon::Bounce => {
             let Some(at) = NOTIFICATION.find(body) else {
                 return Parsed::Skip;
@@ -582,6 +587,31 @@ mod tests {
             record("Sep 30 20:46:08 n16 postfix/bounce[23567]: 23EBE3D5C0: sender non-delivery notification: A7E673C067").1,
             Record::BounceNotice { notice_queue_id: b"A7E673C067" }
         );
+    }
+
+    #[test]
+    fn cleanup_message_id_is_an_arrival_and_nothing_else_of_cleanup_is_read() {
+        let (envelope, arrival) = record(
+            "Jan 25 18:54:50 mx postfix-out/cleanup[8966]: B37FD2E05B9: message-id=<h-ce5@h-79b.example>",
+        );
+        assert_eq!(arrival, Record::Arrival);
+        assert_eq!(envelope.instance, b"postfix-out");
+        assert_eq!(envelope.queue_id, b"B37FD2E05B9");
+        // An empty Message-ID (Postfix logs `message-id=` with nothing after it) still
+        // means a new queue file.
+        assert_eq!(
+            record("Jan 25 18:54:50 mx postfix/cleanup[8966]: 4bGf3Q04ZyzD9Rw: message-id=").1,
+            Record::Arrival
+        );
+        let mut c = ctx();
+        for line in [
+            "Jan 25 18:54:51 mx postfix/cleanup[8966]: B37FD2E05B9: milter-reject: END-OF-MESSAGE from h[254.65.43.194]: 4.7.1 Try again later; from=<a@s.example> to=<b@r.example> proto=ESMTP helo=<h>",
+            "Jan 25 18:54:51 mx postfix/cleanup[8966]: B37FD2E05B9: resent-message-id=<r@s.example>",
+            "Jan 25 18:54:51 mx postfix/cleanup[8966]: B37FD2E05B9: replace: header MIME-Version: 1.0 from h[254.65.43.194]",
+            "Jan 25 18:54:51 mx postfix/cleanup[8966]: warning: milter inet:127.0.0.1:8891: can't read SMFIC_EOH reply packet header",
+        ] {
+            assert_eq!(parse_line(line.as_bytes(), &mut c), Parsed::Skip, "{line}");
+        }
     }
 
     #[test]

@@ -252,6 +252,7 @@ impl<'c> ChunkProcessor<'c> {
                     .expired(key, cell, &mut self.aggregate, &mut self.stats);
             }
             Record::Removed => self.queues.removed(key),
+            Record::Arrival => self.queues.arrival(key),
             Record::BounceNotice { .. } => self.stats.bounce_notices += 1,
         }
     }
@@ -434,5 +435,51 @@ impl EventSink for ChunkProcessor<'_> {
 
     fn reject(&mut self, reason: &'static str, record: u64, text: &[u8]) {
         self.stats.reject(reason, self.input, record, text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a chunk leaves for the merger: a Postfix message that arrived (cleanup's
+    /// `message-id=`) and was removed within the chunk is forgotten, as is one that cleanup
+    /// rejected; a reused id that the chunk saw removed first, and a message still queued,
+    /// are kept; a delivery between the arrival and the first `from=` has no sender.
+    #[test]
+    fn postfix_messages_that_arrive_and_leave_in_the_chunk_are_not_exported() {
+        let log = "\
+Jun 10 06:27:30 mta1 postfix/smtpd[1]: 0233313FFAD: client=a.example[192.0.2.1]
+Jun 10 06:27:30 mta1 postfix/cleanup[2]: 0233313FFAD: message-id=<1@s.example>
+Jun 10 06:27:30 mta1 postfix/qmgr[3]: 0233313FFAD: from=<n@s.example>, size=100, nrcpt=1 (queue active)
+Jun 10 06:27:31 mta1 postfix/smtp[4]: 0233313FFAD: to=<u@gmail.com>, relay=gmail-smtp-in.l.google.com[142.250.1.27]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK 1718000000 - gsmtp)
+Jun 10 06:27:31 mta1 postfix/qmgr[3]: 0233313FFAD: removed
+Jun 10 06:27:32 mta1 postfix/cleanup[2]: 1A2B3C4D5E: message-id=<2@s.example>
+Jun 10 06:27:32 mta1 postfix/cleanup[2]: 1A2B3C4D5E: milter-reject: END-OF-MESSAGE from a.example[192.0.2.1]: 5.7.1 Spam message rejected; from=<n@s.example> to=<v@gmail.com> proto=ESMTP helo=<a.example>
+Jun 10 06:27:33 mta1 postfix/smtp[4]: 2B3C4D5E6F: to=<w@gmail.com>, relay=gmail-smtp-in.l.google.com[142.250.1.27]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK 1718000001 - gsmtp)
+Jun 10 06:27:34 mta1 postfix/cleanup[2]: 3C4D5E6F70: message-id=<3@s.example>
+Jun 10 06:27:34 mta1 postfix/qmgr[3]: 3C4D5E6F70: from=<n@s.example>, size=100, nrcpt=1 (queue active)
+Jun 10 06:27:35 mta1 postfix/smtp[4]: 3C4D5E6F70: to=<x@yahoo.com>, relay=mta5.am0.yahoodns.net[67.195.204.72]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.7.0, status=deferred (host mta5.am0.yahoodns.net[67.195.204.72] said: 421 4.7.0 [TSS04] Messages from 192.0.2.9 temporarily deferred (in reply to MAIL FROM command))
+Jun 10 06:27:36 mta1 postfix/qmgr[3]: 4D5E6F7081: removed
+Jun 10 06:27:36 mta1 postfix/cleanup[2]: 4D5E6F7081: message-id=<4@s.example>
+Jun 10 06:27:36 mta1 postfix/qmgr[3]: 4D5E6F7081: from=<n@s.example>, size=100, nrcpt=1 (queue active)
+Jun 10 06:27:37 mta1 postfix/smtp[4]: 4D5E6F7081: to=<y@gmail.com>, relay=gmail-smtp-in.l.google.com[142.250.1.27]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK 1718000002 - gsmtp)
+Jun 10 06:27:37 mta1 postfix/qmgr[3]: 4D5E6F7081: removed
+Jun 10 06:27:38 mta1 postfix/cleanup[2]: 5E6F708192: message-id=<5@s.example>
+Jun 10 06:27:39 mta1 postfix/smtp[4]: 5E6F708192: to=<z@gmail.com>, relay=gmail-smtp-in.l.google.com[142.250.1.27]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK 1718000003 - gsmtp)
+";
+        let classifier = Classifier::new();
+        let time = TimeContext::utc("2025-06-10T12:00:00Z".parse().unwrap());
+        let mut processor = ChunkProcessor::new(&classifier, Format::Postfix, time, 0);
+        processor.process(log.as_bytes());
+        let (result, _) = processor.finish();
+        assert_eq!(result.stats.rejected_lines(), 0);
+        // Kept: 3C4D5E6F70 (still queued) and 4D5E6F7081 (its removal before its arrival
+        // ends an earlier message the merger may hold).
+        assert_eq!(result.queues.messages(), 2);
+        // Counted here: the deliveries of 0233313FFAD, 3C4D5E6F70, 4D5E6F7081 and 5E6F708192;
+        // that of 2B3C4D5E6F waits for the merger.
+        assert_eq!(result.stats.total_events(), 4);
+        assert_eq!(result.stats.events_without_sender, 1);
     }
 }

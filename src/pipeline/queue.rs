@@ -180,11 +180,17 @@ struct LocalEntry {
     /// The chunk saw this id removed before this message appeared: nothing from earlier
     /// chunks applies to it.
     fresh: bool,
-    /// The chunk saw the message arrive (see [`Format::sender_is_arrival`]): no earlier chunk
-    /// holds anything under this id. Implies `fresh`.
+    /// The chunk saw the message arrive (Exim's `<=`, see [`Format::sender_is_arrival`], or
+    /// Postfix's [`Record::Arrival`]): no earlier chunk holds anything under this id. Implies
+    /// `fresh`.
     ///
     /// [`Format::sender_is_arrival`]: crate::format::Format::sender_is_arrival
+    /// [`Record::Arrival`]: crate::format::Record::Arrival
     arrived: bool,
+    /// Arrived, and its sender not logged yet (Postfix: between cleanup's `message-id=` and
+    /// qmgr's first `from=`). Holds nothing worth exporting: a message that cleanup rejects
+    /// never gets a `from=` or a `removed`.
+    awaiting_sender: bool,
     removed: bool,
     deferred: Deferred,
     /// Recipients that reached a final outcome here (only kept when not fresh, to drop them
@@ -203,6 +209,7 @@ impl LocalEntry {
             bounce_message,
             fresh,
             arrived: false,
+            awaiting_sender: false,
             removed: false,
             deferred: Deferred::new(),
             finalized: SmallVec::new(),
@@ -249,6 +256,7 @@ impl LocalQueues {
     /// the worker keeps its aggregate across blocks, and only what correlation still needs
     /// travels to the merger, which maps these strings to its own symbols.
     pub fn export(&mut self, interner: &Interner) -> Vec<Box<str>> {
+        self.entries.retain(|entry| !entry.awaiting_sender);
         let mut exported = Exported::new(interner);
         for entry in self.entries.values_mut() {
             entry.sender = exported.sym(entry.sender);
@@ -329,7 +337,21 @@ impl LocalQueues {
             Some(entry) => {
                 entry.sender = sender_domain;
                 entry.bounce_message = bounce_message;
+                entry.awaiting_sender = false;
             }
+        }
+    }
+
+    /// Postfix cleanup `message-id=`: a new queue file. Unless the chunk already holds
+    /// something under its id (an earlier message's records, which the merger must still see),
+    /// the message is marked arrived, so that its `removed` forgets it here instead of sending
+    /// it to the merger.
+    pub fn arrival(&mut self, key: QueueKey) {
+        if self.entries.get_mut(&key).is_none() {
+            let mut entry = LocalEntry::new(Sym(0), false, true);
+            entry.arrived = true;
+            entry.awaiting_sender = true;
+            self.entries.insert(key, entry);
         }
     }
 
@@ -343,6 +365,8 @@ impl LocalQueues {
         stats: &mut Stats,
     ) {
         match self.entries.get_mut(&key) {
+            // Arrived in this chunk and no `from=` yet: no chunk knows the sender.
+            Some(entry) if entry.awaiting_sender => count(agg, stats, cell, false),
             Some(entry) if !entry.removed => {
                 entry.sender_cell(&mut cell);
                 count(agg, stats, cell, true);

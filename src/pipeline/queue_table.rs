@@ -82,6 +82,20 @@ impl<V> QueueTable<V> {
         slots[at as usize].take().map(|(_, value)| value)
     }
 
+    /// Removes the entries whose value fails `keep`.
+    pub fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        let QueueTable { index, slots, free } = self;
+        for (at, slot) in slots.iter_mut().enumerate() {
+            if let Some((key, value)) = slot
+                && !keep(value)
+            {
+                index.remove(hash(key), at as u32);
+                free.push(at as u32);
+                *slot = None;
+            }
+        }
+    }
+
     /// Makes room for `more` entries.
     pub fn reserve(&mut self, more: usize) {
         self.index.reserve(more);
