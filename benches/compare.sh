@@ -6,7 +6,10 @@
 # compressed file is timed next to `bouncestat decode` on it (our own reader decoding and
 # discarding the blocks, the ceiling for ingest), and the ratio of the two is printed at the end.
 # The end also says what two busy cores give this machine: a 1-thread ingest and `zstd -dc`
-# alone against two copies at once. MB/s is always of uncompressed log text.
+# alone against two copies at once. MB/s is always of uncompressed log text. Last, the
+# targets' ratios (2 threads against 1; ingest against decode-only for gzip and zstd) are
+# measured again with their two commands in alternation, which this machine's drift cannot
+# bias the way it biases two rows timed minutes apart.
 #
 #   benches/compare.sh [SIZE]        SIZE as `generate --size` takes it; default 1GiB
 #
@@ -177,13 +180,45 @@ measure_pair() {
   echo "$(median "${alone[@]}") $(median "${both[@]}")"
 }
 ingest_1_thread() {
-  "$bin" ingest "$log" --threads 1 --quiet --timezone UTC --out "$dir/out-pair-$1" > /dev/null 2>&1 || true
+  "$bin" ingest "$log" --threads 1 --quiet --timezone UTC --out "$dir/out-pair-${1:-alt}" > /dev/null 2>&1 || true
 }
 zstd_decode() { zstd -dc "$log.zst" > /dev/null 2>&1 || true; }
 pairs=("ingest with 1 thread|$(measure_pair ingest_1_thread)")
 if command -v zstd > /dev/null; then
   pairs+=("zstd -dc|$(measure_pair zstd_decode)")
 fi
+
+# The targets' ratios once more, each from its two commands timed in alternation: rounds of
+# A, B, B, A (as benches/ab.sh), each round giving the ratio of its two sums. The rows above
+# are timed one after the other, minutes apart, and this machine's speed drifts by more than
+# the targets' margins within minutes; a ratio of two rows then measures the drift too.
+# Prints "median_ratio median_a median_b" (ratio = B's time over A's).
+seconds_of() {
+  local start=$EPOCHREALTIME
+  "$@" > /dev/null 2>&1 || true
+  awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b - a}'
+}
+alternate() {
+  local a=$1 b=$2 ratios=() ta=() tb=() a1 b1 b2 a2
+  for _ in $(seq "$runs"); do
+    warm "$log" "$log.gz" "$log.zst"
+    a1=$(seconds_of "$a"); b1=$(seconds_of "$b"); b2=$(seconds_of "$b"); a2=$(seconds_of "$a")
+    ta+=("$a1" "$a2")
+    tb+=("$b1" "$b2")
+    ratios+=("$(awk -v a1="$a1" -v a2="$a2" -v b1="$b1" -v b2="$b2" 'BEGIN {printf "%.4f", (b1 + b2) / (a1 + a2)}')")
+  done
+  echo "$(median "${ratios[@]}") $(median "${ta[@]}") $(median "${tb[@]}")"
+}
+ingest_2_threads() { "$bin" ingest "$log" --threads 2 --quiet --timezone UTC --out "$dir/out"; }
+ingest_gz() { "$bin" ingest "$log.gz" --threads 2 --quiet --timezone UTC --out "$dir/out-gz"; }
+decode_gz() { "$bin" decode "$log.gz"; }
+ingest_zst() { "$bin" ingest "$log.zst" --threads 2 --quiet --timezone UTC --out "$dir/out-zst"; }
+decode_zst() { "$bin" decode "$log.zst"; }
+alternated=(
+  "2 threads vs 1, plain file (2 threads A, 1 thread B)|$(alternate ingest_2_threads ingest_1_thread)"
+  "ingest/decode, gzip (ingest A, decode only B)|$(alternate ingest_gz decode_gz)"
+  "ingest/decode, zstd (ingest A, decode only B)|$(alternate ingest_zst decode_zst)"
+)
 
 echo
 echo "input: $log ($(awk -v b="$bytes" 'BEGIN {printf "%.1f", b/1e6}') MB) and $exim_log ($(awk -v b="$exim_bytes" 'BEGIN {printf "%.1f", b/1e6}') MB, exim rows), median of $runs runs, warm cache"
@@ -227,5 +262,13 @@ for pair in "gzip $gz_ingest $gz_decode" "zstd $zst_ingest $zst_decode"; do
   read -r kind ingest decode <<< "$pair"
   awk -v k="$kind" -v i="${results[$ingest]%% *}" -v d="${results[$decode]%% *}" 'BEGIN {
     printf "ingest/decode, %s: %.2f (ingest %.3f s, decode only %.3f s)\n", k, (i > 0 ? d/i : 0), i, d
+  }'
+done
+echo
+echo "in alternation ($runs rounds of A, B, B, A; median of the rounds' ratios B/A, and of each command's times):"
+for pair in "${alternated[@]}"; do
+  read -r ratio a b <<< "${pair#*|}"
+  awk -v k="${pair%%|*}" -v r="$ratio" -v a="$a" -v b="$b" 'BEGIN {
+    printf "%s: %.2f (A %.3f s, B %.3f s)\n", k, r, a, b
   }'
 done
