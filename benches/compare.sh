@@ -7,7 +7,8 @@
 # discarding the blocks, the ceiling for ingest), and the ratio of the two is printed at the end.
 # The end also says what two busy cores give this machine: a 1-thread ingest and `zstd -dc`
 # alone against two copies at once. MB/s is always of uncompressed log text. Last, the
-# targets' ratios (2 threads against 1; ingest against decode-only for gzip and zstd) are
+# targets' ratios (2 threads against 1; ingest against decode-only for gzip and zstd; two
+# .gz files on 2 cores against 1) are
 # measured again with their two commands in alternation, which this machine's drift cannot
 # bias the way it biases two rows timed minutes apart.
 #
@@ -201,7 +202,7 @@ seconds_of() {
 alternate() {
   local a=$1 b=$2 ratios=() ta=() tb=() a1 b1 b2 a2
   for _ in $(seq "$runs"); do
-    warm "$log" "$log.gz" "$log.zst"
+    warm "$log" "$log.gz" "$log.zst" "$half1" "$half2"
     a1=$(seconds_of "$a"); b1=$(seconds_of "$b"); b2=$(seconds_of "$b"); a2=$(seconds_of "$a")
     ta+=("$a1" "$a2")
     tb+=("$b1" "$b2")
@@ -219,6 +220,13 @@ alternated=(
   "ingest/decode, gzip (ingest A, decode only B)|$(alternate ingest_gz decode_gz)"
   "ingest/decode, zstd (ingest A, decode only B)|$(alternate ingest_zst decode_zst)"
 )
+if [ -n "$gz2_core" ]; then
+  ingest_gz2() { "$bin" ingest "$half1" "$half2" --threads 2 --quiet --timezone UTC --out "$dir/out-gz2"; }
+  ingest_gz2_core() {
+    taskset -c "$core" "$bin" ingest "$half1" "$half2" --quiet --timezone UTC --out "$dir/out-gz2"
+  }
+  alternated+=("2 cores vs 1, two .gz files (2 cores A, 1 core B)|$(alternate ingest_gz2 ingest_gz2_core)")
+fi
 
 echo
 echo "input: $log ($(awk -v b="$bytes" 'BEGIN {printf "%.1f", b/1e6}') MB) and $exim_log ($(awk -v b="$exim_bytes" 'BEGIN {printf "%.1f", b/1e6}') MB, exim rows), median of $runs runs, warm cache"
