@@ -169,6 +169,8 @@ mod tests {
         Add(u8, u32),
         Remove(u8),
         Reserve(u8),
+        /// Keeps the values with this remainder modulo 3.
+        Retain(u32),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -178,6 +180,7 @@ mod tests {
             (0u8..40, any::<u32>()).prop_map(|(k, v)| Op::Add(k, v)),
             (0u8..40).prop_map(Op::Remove),
             (0u8..40).prop_map(Op::Reserve),
+            (0u32..3).prop_map(Op::Retain),
         ]
     }
 
@@ -219,6 +222,10 @@ mod tests {
                     }
                     Op::Remove(k) => prop_assert_eq!(table.remove(&key(k)), map.remove(&key(k))),
                     Op::Reserve(n) => table.reserve(usize::from(n)),
+                    Op::Retain(r) => {
+                        table.retain(|v| v % 3 == r);
+                        map.retain(|_, v| *v % 3 == r);
+                    }
                 }
                 prop_assert_eq!(table.len(), map.len());
                 most = most.max(map.len());
