@@ -2,8 +2,9 @@
 //!
 //! [`parse_line`] takes one line, parses its syslog envelope, dispatches on the program tag
 //! with a byte comparison (most lines in a mail log are smtpd, postscreen or other programs
-//! and are skipped right there) and returns a [`Parsed`] borrowing from the line. Correlating the
-//! records of one queue file (sender, deliveries, expiry, removal) is the pipeline's job.
+//! and are skipped right there) and returns a [`Parsed`] borrowing from the line. Correlating
+//! the records of one queue file (arrival, sender, deliveries, expiry, removal) is the
+//! pipeline's job.
 
 use std::sync::LazyLock;
 

@@ -347,12 +347,12 @@ impl LocalQueues {
     /// the message is marked arrived, so that its `removed` forgets it here instead of sending
     /// it to the merger.
     pub fn arrival(&mut self, key: QueueKey) {
-        if self.entries.get_mut(&key).is_none() {
+        self.entries.get_or_insert_with(key, || {
             let mut entry = LocalEntry::new(Sym(0), false, true);
             entry.arrived = true;
             entry.awaiting_sender = true;
-            self.entries.insert(key, entry);
-        }
+            entry
+        });
     }
 
     /// A delivery attempt. `cell` is complete except for sender and bounce flag.

@@ -260,16 +260,14 @@ fn ses_record(
             // provider's reply.
             let permanent = rng.chance(0.8);
             let suppressed = permanent && rng.chance(0.1);
+            let (answer, fallback) = if permanent {
+                (Answer::Permanent, UNSPECIFIED_PERMANENT)
+            } else {
+                (Answer::Temporary, UNSPECIFIED_TEMPORARY)
+            };
             let answers: Vec<&str> = rcpt_domains
                 .iter()
-                .map(|&domain| {
-                    let answer = if permanent {
-                        Answer::Permanent
-                    } else {
-                        Answer::Temporary
-                    };
-                    reply(rng, domain, answer)
-                })
+                .map(|&domain| reply(rng, domain, answer))
                 .collect();
             let (kind, sub) = match (permanent, suppressed) {
                 (true, true) => ("Permanent", "Suppressed"),
@@ -303,11 +301,6 @@ fn ses_record(
                         "{{\"emailAddress\":\"{r}\",\"action\":\"failed\",\"status\":\"5.1.1\",\"diagnosticCode\":\"Amazon SES has suppressed sending to this address because it has a recent history of bouncing as an invalid address.\"}}"
                     )?;
                 } else {
-                    let fallback = if permanent {
-                        UNSPECIFIED_PERMANENT
-                    } else {
-                        UNSPECIFIED_TEMPORARY
-                    };
                     write!(
                         buf,
                         "{{\"emailAddress\":\"{r}\",\"action\":\"failed\",\"status\":\"{}\",\"diagnosticCode\":\"smtp; {answer}\"}}",
