@@ -303,7 +303,7 @@ impl DatasetWriter {
         let spill_error = |e| SinkError::io("read back counts spilled to", std::env::temp_dir(), e);
         while cells.advance().map_err(spill_error)? {
             let window = cells.window();
-            let last = cells.is_last();
+            let last = cells.is_whole();
             let mut start = 0;
             while start < window.len() {
                 let day = day_of_hour(window[start].0.hour());
@@ -322,8 +322,7 @@ impl DatasetWriter {
                         DayWriter::create(self, &new_root, day, name, &names)?
                     }
                 };
-                // A day is complete when the window goes on past it, or no window follows: the
-                // last day's rollups are then written beside the encoding of its last cells.
+                // A day is complete when the window goes on past it, or this is the only window.
                 if end < window.len() || last {
                     written.push(writer.finish(self, day_cells, &dictionaries, &syncs)?);
                 } else {
