@@ -300,6 +300,58 @@ fn no_mmap_streams_plain_files_and_progress_counts_disk_bytes() {
     assert_eq!(progress.position(), log.len() as u64 + on_disk);
 }
 
+/// A log whose lines carry ids that do not repeat (message ids, session hashes), so that it
+/// compresses to several MiB: a mapped compressed file is offered to its decoder 1 MiB at a
+/// time.
+fn hard_to_compress_log(lines: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut log = Vec::with_capacity(lines * 120);
+    for n in 0..lines {
+        let mut id = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (a, b, c) = (id(), id(), id());
+        log.extend_from_slice(
+            format!(
+                "Feb 14 06:{:02}:{:02} mx1 postfix/cleanup[{}]: {:010X}: message-id=<{a:016x}.{b:016x}@{c:x}.example>\n",
+                n / 60 % 60,
+                n % 60,
+                1000 + n % 9000,
+                a >> 24,
+            )
+            .as_bytes(),
+        );
+    }
+    log
+}
+
+#[test]
+fn mapped_compressed_files_decode_across_windows_and_count_disk_bytes() {
+    let dir = TempDir::new().unwrap();
+    let log = hard_to_compress_log(100_000);
+    let progress = Progress::new(None, true);
+    let options = OpenOptions {
+        no_mmap: false,
+        progress: Some(progress.clone()),
+    };
+    let mut expected_progress = 0;
+    for (name, bytes) in [
+        ("mail.log.2.gz", gzip(&log)),
+        ("mail.log.2.zst", zstd_frame(&log)),
+    ] {
+        assert!(bytes.len() > 3 << 20, "{name}: {} bytes", bytes.len());
+        let path = write(&dir, name, &bytes);
+        let (opened, _) = open_with(&input(&path), &options).unwrap();
+        assert!(matches!(opened, Opened::Stream(_)));
+        assert!(read_all(opened) == log, "{name} decoded to other bytes");
+        expected_progress += bytes.len() as u64;
+        assert_eq!(progress.position(), expected_progress, "{name}");
+    }
+}
+
 #[test]
 fn threaded_block_reader_delivers_every_byte_and_recycles_buffers() {
     let dir = TempDir::new().unwrap();
