@@ -279,7 +279,7 @@ fn a_file_removed_after_discovery_is_not_found() {
 }
 
 #[test]
-fn no_mmap_streams_plain_files_and_progress_counts_disk_bytes() {
+fn no_mmap_and_stream_plain_stream_plain_files_and_progress_counts_disk_bytes() {
     let dir = TempDir::new().unwrap();
     let log = postfix_log(3000, 0);
     let plain = write(&dir, "mail.log", &log);
@@ -288,6 +288,7 @@ fn no_mmap_streams_plain_files_and_progress_counts_disk_bytes() {
     let options = OpenOptions {
         no_mmap: true,
         progress: Some(progress.clone()),
+        ..OpenOptions::default()
     };
     let (opened, _) = open_with(&input(&plain), &options).unwrap();
     assert!(matches!(opened, Opened::Stream(_)));
@@ -298,6 +299,22 @@ fn no_mmap_streams_plain_files_and_progress_counts_disk_bytes() {
     assert_eq!(read_all(opened), log);
     let on_disk = fs::metadata(&compressed).unwrap().len();
     assert_eq!(progress.position(), log.len() as u64 + on_disk);
+
+    // The decode-only reading: plain files streamed, compressed ones as by default.
+    let options = OpenOptions {
+        stream_plain: true,
+        progress: Some(progress.clone()),
+        ..OpenOptions::default()
+    };
+    let (opened, _) = open_with(&input(&plain), &options).unwrap();
+    assert!(matches!(opened, Opened::Stream(_)));
+    assert_eq!(read_all(opened), log);
+    let (opened, _) = open_with(&input(&compressed), &options).unwrap();
+    assert_eq!(read_all(opened), log);
+    assert_eq!(progress.position(), 2 * (log.len() as u64 + on_disk));
+    // By default a plain file is mapped.
+    let (opened, _) = open_with(&input(&plain), &OpenOptions::default()).unwrap();
+    assert!(matches!(opened, Opened::Mapped(_)));
 }
 
 /// A log whose lines carry ids that do not repeat (message ids, session hashes), so that it
@@ -334,8 +351,8 @@ fn mapped_compressed_files_decode_across_windows_and_count_disk_bytes() {
     let log = hard_to_compress_log(100_000);
     let progress = Progress::new(None, true);
     let options = OpenOptions {
-        no_mmap: false,
         progress: Some(progress.clone()),
+        ..OpenOptions::default()
     };
     let mut expected_progress = 0;
     for (name, bytes) in [

@@ -108,7 +108,7 @@ fn stream(
 ) {
     let options = OpenOptions {
         no_mmap: true,
-        progress: None,
+        ..OpenOptions::default()
     };
     match open_with(file, &options).unwrap() {
         (Opened::Stream(stream), compression) => (stream, compression),

@@ -55,7 +55,8 @@ pub struct Args {
     /// Read every input as this format instead of detecting it per file.
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: Option<Format>,
-    /// Read plain files with read(2) instead of memory-mapping them.
+    /// Read files with read(2) instead of memory-mapping them (plain and compressed alike):
+    /// for a log that may be truncated while it is read.
     #[arg(long)]
     no_mmap: bool,
     /// Size of the blocks files are cut into for parallel parsing.

@@ -75,9 +75,13 @@ impl fmt::Debug for Opened {
 /// Knobs for [`open_with`].
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
-    /// Never memory-map: read plain files as streams too. Safer when another process may
-    /// truncate the file while it is read (see [`map_file`]'s safety note).
+    /// Never memory-map: read plain files as streams too, and compressed files through a
+    /// buffer. Safer when another process may truncate the file while it is read (see
+    /// [`map_file`]'s safety note).
     pub no_mmap: bool,
+    /// Read plain files as streams, but map compressed files as by default: the decode-only
+    /// measurement reads plain files with read(2) and decodes compressed ones as `ingest` does.
+    pub stream_plain: bool,
     /// Progress to advance by the number of bytes read from disk (compressed bytes for compressed
     /// inputs, so it matches the sizes [`super::discover`] reports). Mapped files are not counted
     /// here: the caller advances progress per chunk it parses.
@@ -125,7 +129,7 @@ pub fn open_with(
     }
     let prefix = read_prefix(&mut handle).map_err(io_error)?;
     let compression = sniff(&prefix);
-    if compression == Compression::None && metadata.len() > 0 {
+    if compression == Compression::None && metadata.len() > 0 && !options.stream_plain {
         // SAFETY: see `map_file`; bouncestat reads finished log files. Users who ingest a file
         // that is being truncated at the same time can pass `no_mmap`.
         if let Ok(map) = unsafe { map_file(&handle) } {
@@ -145,7 +149,8 @@ pub fn open_with(
                 .map_err(io_error);
         }
     }
-    // Empty, or not mappable: stream from the start again, re-using the prefix.
+    // Empty, not mappable, or a plain file to stream: read from the start again, re-using
+    // the prefix.
     let rest: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(handle));
     stream(rest, options).map_err(io_error)
 }

@@ -65,7 +65,8 @@ pub struct Drained {
 /// Opens `file`, decodes it to the end on a decoding thread and discards every block.
 ///
 /// Plain files are read with read(2) rather than memory-mapped, so they take the stream path
-/// too; for them this measures reading, not decoding.
+/// too; for them this measures reading, not decoding. Compressed files are mapped and decoded
+/// in place, as `ingest` reads them.
 ///
 /// # Errors
 ///
@@ -73,12 +74,12 @@ pub struct Drained {
 /// data is damaged ([`InputError::Corrupt`]). Either way it names the file.
 pub fn drain(file: &InputFile, options: &DrainOptions) -> Result<Drained, InputError> {
     let open_options = OpenOptions {
-        no_mmap: true,
-        progress: None,
+        stream_plain: true,
+        ..OpenOptions::default()
     };
     let (opened, compression) = open_with(file, &open_options)?;
     let Opened::Stream(stream) = opened else {
-        unreachable!("no_mmap opens every input as a stream");
+        unreachable!("stream_plain opens every input as a stream");
     };
     let reader = BlockReader::new(stream, options.block_size).with_max_line(options.max_line);
     let mut blocks = spawn_block_reader(reader, &file.name, compression, options.depth)?;

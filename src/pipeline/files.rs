@@ -222,6 +222,7 @@ impl<'f> FileBlocks<'f> {
         let open_options = OpenOptions {
             no_mmap: self.options.no_mmap,
             progress: Some(self.progress.clone()),
+            ..OpenOptions::default()
         };
         let (opened, compression) =
             input::open_with(file, &open_options).map_err(|err| err.to_string())?;
