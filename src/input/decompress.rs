@@ -83,8 +83,9 @@ pub struct OpenOptions {
     /// measurement reads plain files with read(2) and decodes compressed ones as `ingest` does.
     pub stream_plain: bool,
     /// Progress to advance by the number of bytes read from disk (compressed bytes for compressed
-    /// inputs, so it matches the sizes [`super::discover`] reports). Mapped files are not counted
-    /// here: the caller advances progress per chunk it parses.
+    /// inputs, so it matches the sizes [`super::discover`] reports; a mapped compressed file
+    /// counts the bytes its decoder consumes). Mapped plain files are not counted here: the
+    /// caller advances progress per chunk it parses.
     pub progress: Option<Progress>,
 }
 
