@@ -279,7 +279,7 @@ fn a_file_removed_after_discovery_is_not_found() {
 }
 
 #[test]
-fn no_mmap_and_stream_plain_stream_plain_files_and_progress_counts_disk_bytes() {
+fn streaming_options_stream_plain_files_and_progress_counts_disk_bytes() {
     let dir = TempDir::new().unwrap();
     let log = postfix_log(3000, 0);
     let plain = write(&dir, "mail.log", &log);

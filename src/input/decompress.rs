@@ -17,8 +17,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// Bytes needed to recognise every supported format.
 const SNIFF_LEN: usize = 4;
-/// Read buffer between the file and the decoder; large enough that the decoder rarely waits on a
-/// system call, small enough to stay in cache.
+/// Read buffer between a stream (stdin, a pipe, a file under `no_mmap`) and its decoder; large
+/// enough that the decoder rarely waits on a system call, small enough to stay in cache. A
+/// mapped compressed file needs none (see [`MappedReader`]).
 const COMPRESSED_BUFFER: usize = 256 * 1024;
 
 /// How the bytes of an input are encoded.
@@ -130,25 +131,26 @@ pub fn open_with(
     }
     let prefix = read_prefix(&mut handle).map_err(io_error)?;
     let compression = sniff(&prefix);
-    if compression == Compression::None && metadata.len() > 0 && !options.stream_plain {
-        // SAFETY: see `map_file`; bouncestat reads finished log files. Users who ingest a file
-        // that is being truncated at the same time can pass `no_mmap`.
-        if let Ok(map) = unsafe { map_file(&handle) } {
-            return Ok((Opened::Mapped(map), Compression::None));
+    // A compressed file is mapped whatever its use; a plain one unless it is to be streamed.
+    // An empty file cannot be mapped.
+    let mapped = match compression {
+        Compression::None => metadata.len() > 0 && !options.stream_plain,
+        Compression::Gzip | Compression::Zstd => true,
+    };
+    // SAFETY: see `map_file`; bouncestat reads finished log files. Users who ingest a file that
+    // is being truncated at the same time can pass `no_mmap`.
+    if mapped && let Ok(map) = unsafe { map_file(&handle) } {
+        if compression == Compression::None {
+            return Ok((Opened::Mapped(map), compression));
         }
-    }
-    if compression != Compression::None {
-        // SAFETY: as above.
-        if let Ok(map) = unsafe { map_file(&handle) } {
-            let raw = MappedReader {
-                map,
-                at: 0,
-                progress: options.progress.clone(),
-            };
-            return decoder(raw, compression)
-                .map(|decoded| (Opened::Stream(decoded), compression))
-                .map_err(io_error);
-        }
+        let raw = MappedReader {
+            map,
+            at: 0,
+            progress: options.progress.clone(),
+        };
+        return decoder(raw, compression)
+            .map(|decoded| (Opened::Stream(decoded), compression))
+            .map_err(io_error);
     }
     // Empty, not mappable, or a plain file to stream: read from the start again, re-using
     // the prefix.
