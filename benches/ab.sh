@@ -10,8 +10,9 @@
 #   benches/ab.sh FILE ROUNDS BIN_A BIN_B [INGEST ARGS...]
 #
 # Each run is `BIN ingest FILE --out DIR [INGEST ARGS...]` (for example `--threads 1`,
-# `--quiet`), just after FILE is read into the page cache. Outputs go to BENCH_DIR (default
-# /tmp/bouncestat-bench). This machine needs 40-50 rounds on a 100 MB log to tell a 3%
+# `--quiet`), just after FILE is read into the page cache. With FILE_B set, B's runs read
+# that file instead (the same build on two inputs: BIN_A and BIN_B may then be the same).
+# Outputs go to BENCH_DIR (default /tmp/bouncestat-bench). This machine needs 40-50 rounds on a 100 MB log to tell a 3%
 # change from its noise. Needs GNU time (/usr/bin/time).
 set -euo pipefail
 
@@ -26,12 +27,12 @@ mkdir -p "$dir"
 
 walls_a=() walls_b=() cpus_a=() cpus_b=()
 time_one() {
-  local which=$1 bin
+  local which=$1 bin input=$file
   shift
-  if [ "$which" = a ]; then bin=$bin_a; else bin=$bin_b; fi
-  cat "$file" > /dev/null
+  if [ "$which" = a ]; then bin=$bin_a; else bin=$bin_b input=${FILE_B:-$file}; fi
+  cat "$input" > /dev/null
   /usr/bin/time -o "$dir/.ab-time" -f "%e %U %S" \
-    "$bin" ingest "$file" --out "$dir/out-ab-$which" "$@" > /dev/null 2>&1
+    "$bin" ingest "$input" --out "$dir/out-ab-$which" "$@" > /dev/null 2>&1
   read -r wall cpu < <(tail -1 "$dir/.ab-time" |
     awk '{printf "%d %d\n", $1 * 1000, ($2 + $3) * 1000}')
   if [ "$which" = a ]; then
