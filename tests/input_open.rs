@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use bouncestat::input::{
-    BlockReader, Compression, InputError, InputFile, OpenOptions, Opened, discover, open,
+    BlockReader, Compression, InputError, InputFile, Mapping, OpenOptions, Opened, discover, open,
     open_with, spawn_block_reader, split_chunks,
 };
 use bouncestat::progress::Progress;
@@ -286,9 +286,8 @@ fn streaming_options_stream_plain_files_and_progress_counts_disk_bytes() {
     let compressed = write(&dir, "mail.log.1.gz", &gzip(&log));
     let progress = Progress::new(None, true);
     let options = OpenOptions {
-        no_mmap: true,
+        mapping: Mapping::Never,
         progress: Some(progress.clone()),
-        ..OpenOptions::default()
     };
     let (opened, _) = open_with(&input(&plain), &options).unwrap();
     assert!(matches!(opened, Opened::Stream(_)));
@@ -302,9 +301,8 @@ fn streaming_options_stream_plain_files_and_progress_counts_disk_bytes() {
 
     // The decode-only reading: plain files streamed, compressed ones as by default.
     let options = OpenOptions {
-        stream_plain: true,
+        mapping: Mapping::CompressedOnly,
         progress: Some(progress.clone()),
-        ..OpenOptions::default()
     };
     let (opened, _) = open_with(&input(&plain), &options).unwrap();
     assert!(matches!(opened, Opened::Stream(_)));

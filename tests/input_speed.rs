@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use bouncestat::input::{
-    BlockReader, InputFile, OpenOptions, Opened, STREAM_BLOCK_BYTES, discover, open_with,
+    BlockReader, InputFile, Mapping, OpenOptions, Opened, STREAM_BLOCK_BYTES, discover, open_with,
     spawn_block_reader,
 };
 
@@ -107,12 +107,12 @@ fn stream(
     bouncestat::input::Compression,
 ) {
     let options = OpenOptions {
-        no_mmap: true,
+        mapping: Mapping::Never,
         ..OpenOptions::default()
     };
     match open_with(file, &options).unwrap() {
         (Opened::Stream(stream), compression) => (stream, compression),
-        (Opened::Mapped(_), _) => unreachable!("no_mmap"),
+        (Opened::Mapped(_), _) => unreachable!("Mapping::Never maps nothing"),
     }
 }
 

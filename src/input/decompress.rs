@@ -17,7 +17,7 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// Bytes needed to recognise every supported format.
 const SNIFF_LEN: usize = 4;
-/// Read buffer between a stream (stdin, a pipe, a file under `no_mmap`) and its decoder; large
+/// Read buffer between a stream (stdin, a pipe, a file under `Mapping::Never`) and its decoder; large
 /// enough that the decoder rarely waits on a system call, small enough to stay in cache. A
 /// mapped compressed file needs none (see [`MappedReader`]).
 const COMPRESSED_BUFFER: usize = 256 * 1024;
@@ -73,16 +73,27 @@ impl fmt::Debug for Opened {
     }
 }
 
+/// Which regular files [`open_with`] memory-maps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mapping {
+    /// Plain files are mapped for the pipeline to cut; compressed ones are mapped and their
+    /// decoder reads the map in place.
+    #[default]
+    All,
+    /// Compressed files are mapped as by default, plain files read as streams: the decode-only
+    /// measurement reads plain files with read(2) and decodes compressed ones as `ingest` does.
+    CompressedOnly,
+    /// Nothing is mapped: plain files are streams too, and compressed files are read through a
+    /// buffer. Safer when another process may truncate the file while it is read (see
+    /// [`map_file`]'s safety note).
+    Never,
+}
+
 /// Knobs for [`open_with`].
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
-    /// Never memory-map: read plain files as streams too, and compressed files through a
-    /// buffer. Safer when another process may truncate the file while it is read (see
-    /// [`map_file`]'s safety note).
-    pub no_mmap: bool,
-    /// Read plain files as streams, but map compressed files as by default: the decode-only
-    /// measurement reads plain files with read(2) and decodes compressed ones as `ingest` does.
-    pub stream_plain: bool,
+    /// Which regular files are memory-mapped.
+    pub mapping: Mapping,
     /// Progress to advance by the number of bytes read from disk (compressed bytes for compressed
     /// inputs, so it matches the sizes [`super::discover`] reports; a mapped compressed file
     /// counts the bytes its decoder consumes). Mapped plain files are not counted here: the
@@ -126,19 +137,19 @@ pub fn open_with(
     };
     let mut handle = File::open(path).map_err(io_error)?;
     let metadata = handle.metadata().map_err(io_error)?;
-    if !metadata.is_file() || options.no_mmap {
+    if !metadata.is_file() || options.mapping == Mapping::Never {
         return stream(Box::new(handle), options).map_err(io_error);
     }
     let prefix = read_prefix(&mut handle).map_err(io_error)?;
     let compression = sniff(&prefix);
-    // A compressed file is mapped whatever its use; a plain one unless it is to be streamed.
-    // An empty file cannot be mapped.
+    // A compressed file is mapped unless nothing is; a plain one only when all are. An empty
+    // file cannot be mapped.
     let mapped = match compression {
-        Compression::None => metadata.len() > 0 && !options.stream_plain,
+        Compression::None => metadata.len() > 0 && options.mapping == Mapping::All,
         Compression::Gzip | Compression::Zstd => true,
     };
     // SAFETY: see `map_file`; bouncestat reads finished log files. Users who ingest a file that
-    // is being truncated at the same time can pass `no_mmap`.
+    // is being truncated at the same time can pass `--no-mmap` (`Mapping::Never`).
     if mapped && let Ok(map) = unsafe { map_file(&handle) } {
         if compression == Compression::None {
             return Ok((Opened::Mapped(map), compression));
@@ -203,7 +214,7 @@ impl Read for MappedReader {
 /// later reads of the map fault (SIGBUS), and a rewritten one changes bytes the parser already
 /// borrows. Appending is harmless, the map only covers the length at the time of mapping.
 /// Rotated logs are never rewritten; for a live log being rotated by `copytruncate` at the
-/// moment of reading, use [`OpenOptions::no_mmap`].
+/// moment of reading, use [`Mapping::Never`].
 pub unsafe fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
     // SAFETY: the caller upholds the contract above.
     let map = unsafe { memmap2::Mmap::map(file)? };

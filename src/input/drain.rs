@@ -10,7 +10,7 @@
 //! `benches/compare.sh` compare the two).
 
 use super::{
-    BlockReader, Compression, InputError, InputFile, OpenOptions, Opened, open_with,
+    BlockReader, Compression, InputError, InputFile, Mapping, OpenOptions, Opened, open_with,
     spawn_block_reader,
 };
 
@@ -74,12 +74,12 @@ pub struct Drained {
 /// data is damaged ([`InputError::Corrupt`]). Either way it names the file.
 pub fn drain(file: &InputFile, options: &DrainOptions) -> Result<Drained, InputError> {
     let open_options = OpenOptions {
-        stream_plain: true,
+        mapping: Mapping::CompressedOnly,
         ..OpenOptions::default()
     };
     let (opened, compression) = open_with(file, &open_options)?;
     let Opened::Stream(stream) = opened else {
-        unreachable!("stream_plain opens every input as a stream");
+        unreachable!("only compressed files are mapped, and they are decoded as streams");
     };
     let reader = BlockReader::new(stream, options.block_size).with_max_line(options.max_line);
     let mut blocks = spawn_block_reader(reader, &file.name, compression, options.depth)?;

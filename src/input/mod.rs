@@ -38,7 +38,7 @@ pub use chunk::{
     Block, BlockReader, BlockStream, DEFAULT_MAX_LINE, OwnedBlock, Recycler, spawn_block_reader,
     spawn_block_reader_with_waker, split_chunks, split_chunks_tapered,
 };
-pub use decompress::{Compression, OpenOptions, Opened, map_file, open, open_with, sniff};
+pub use decompress::{Compression, Mapping, OpenOptions, Opened, map_file, open, open_with, sniff};
 pub use discover::{RotationRank, discover, rotation_key};
 pub use drain::{DrainOptions, Drained, STREAM_BLOCK_BYTES, STREAM_MAX_LINE, drain};
 pub use newlines::for_each_newline;

@@ -22,7 +22,9 @@ use jiff::tz::TimeZone;
 use super::{Admission, Block, BlockData, DETECT_BYTES, InputFailure, Item, Source};
 use crate::format::Format;
 use crate::format::syslog::TimeContext;
-use crate::input::{self, BlockReader, BlockStream, Compression, InputFile, OpenOptions, Opened};
+use crate::input::{
+    self, BlockReader, BlockStream, Compression, InputFile, Mapping, OpenOptions, Opened,
+};
 use crate::progress::Progress;
 
 /// How to read the inputs.
@@ -220,9 +222,12 @@ impl<'f> FileBlocks<'f> {
     ) -> Result<LaneState, String> {
         let file = &self.files[index];
         let open_options = OpenOptions {
-            no_mmap: self.options.no_mmap,
+            mapping: if self.options.no_mmap {
+                Mapping::Never
+            } else {
+                Mapping::All
+            },
             progress: Some(self.progress.clone()),
-            ..OpenOptions::default()
         };
         let (opened, compression) =
             input::open_with(file, &open_options).map_err(|err| err.to_string())?;
