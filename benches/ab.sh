@@ -12,8 +12,8 @@
 # Each run is `BIN ingest FILE --out DIR [INGEST ARGS...]` (for example `--threads 1`,
 # `--quiet`), just after FILE is read into the page cache. With FILE_B set, B's runs read
 # that file instead (the same build on two inputs: BIN_A and BIN_B may then be the same).
-# Outputs go to BENCH_DIR (default /tmp/bouncestat-bench). This machine needs 40-50 rounds on a 100 MB log to tell a 3%
-# change from its noise. Needs GNU time (/usr/bin/time).
+# Outputs go to BENCH_DIR (default /tmp/bouncestat-bench). This machine needs 40-50 rounds on
+# a 100 MB log to tell a 3% change from its noise. Needs GNU time (/usr/bin/time).
 set -euo pipefail
 
 if [ $# -lt 4 ]; then
