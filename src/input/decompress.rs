@@ -17,9 +17,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// Bytes needed to recognise every supported format.
 const SNIFF_LEN: usize = 4;
-/// Read buffer between a stream (stdin, a pipe, a file under `Mapping::Never`) and its decoder; large
-/// enough that the decoder rarely waits on a system call, small enough to stay in cache. A
-/// mapped compressed file needs none (see [`MappedReader`]).
+/// Read buffer between a stream (stdin, a pipe, a file under `Mapping::Never`) and its
+/// decoder; large enough that the decoder rarely waits on a system call, small enough to stay
+/// in cache. A mapped compressed file needs none (see [`MappedReader`]).
 const COMPRESSED_BUFFER: usize = 256 * 1024;
 
 /// How the bytes of an input are encoded.
