@@ -189,12 +189,16 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
     let mut marks = Marks::new(body, [b'=', b',', b'>']);
     let mut pos = 0;
     loop {
-        let Some(eq) = marks.find(b'=', pos) else {
-            return Err(NO_STATUS);
+        let (field, value_start) = match Field::at(&body[pos..]) {
+            Some((field, name_len)) => (field, pos + name_len),
+            None => {
+                let Some(eq) = marks.find(b'=', pos) else {
+                    return Err(NO_STATUS);
+                };
+                (Field::of(&body[pos..eq]), eq + 1)
+            }
         };
-        let key = &body[pos..eq];
-        let value_start = eq + 1;
-        if key == b"status" {
+        if field == Field::Status {
             let rest = &body[value_start..];
             let word_end = syslog::find_near(b' ', rest).unwrap_or(rest.len());
             delivery.status = status_word(&rest[..word_end]).ok_or(NO_STATUS)?;
@@ -208,7 +212,16 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
                 },
                 None => text,
             };
-            delivery.reason = parse_reason(text);
+            delivery.reason = match delivery.status {
+                // The receiving server's acceptance (`250 2.0.0 OK ...`) or the local agent's
+                // (`delivered to mailbox`): no failure, so no reply, code or stage to read
+                // from it, only its text (a content filter's hand-off is told by it).
+                Status::Sent => Reason {
+                    text,
+                    ..Reason::default()
+                },
+                _ => parse_reason(text),
+            };
             break;
         }
         // Angle-bracketed values may contain ", " (quoted local parts); end at ">, ".
@@ -221,15 +234,15 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
             return Err(NO_STATUS);
         };
         let value = &body[value_start..value_end];
-        match key {
-            b"to" => {
+        match field {
+            Field::To => {
                 delivery.recipient = strip_angles(value);
                 have_recipient = true;
             }
-            b"orig_to" => delivery.orig_recipient = Some(strip_angles(value)),
-            b"relay" => parse_relay(value, &mut delivery),
-            b"dsn" => delivery.dsn = EnhancedCode::parse(value),
-            _ => {}
+            Field::OrigTo => delivery.orig_recipient = Some(strip_angles(value)),
+            Field::Relay => parse_relay(value, &mut delivery),
+            Field::Dsn => delivery.dsn = EnhancedCode::parse(value),
+            Field::Status | Field::Other => {}
         }
         pos = value_end + 2;
     }
@@ -237,6 +250,70 @@ fn parse_delivery(body: &[u8]) -> Result<Delivery<'_>, &'static str> {
         return Err(NO_RECIPIENT);
     }
     Ok(delivery)
+}
+
+/// The fields of a delivery line that are read; the others (`delay=`, `delays=`,
+/// `conn_use=`...) are only stepped over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    To,
+    OrigTo,
+    Relay,
+    Dsn,
+    Status,
+    Other,
+}
+
+impl Field {
+    fn of(name: &[u8]) -> Field {
+        match name {
+            b"to" => Field::To,
+            b"orig_to" => Field::OrigTo,
+            b"relay" => Field::Relay,
+            b"dsn" => Field::Dsn,
+            b"status" => Field::Status,
+            _ => Field::Other,
+        }
+    }
+
+    /// The field whose `name=` begins `rest`, and that prefix's length, for the names Postfix
+    /// writes in its delivery lines: told from the first eight bytes at once, with no search
+    /// for the `=` and no comparison of the name as a slice. `None` for any other name (and
+    /// for fewer than eight bytes), which [`Field::of`] then reads after a search.
+    #[inline]
+    fn at(rest: &[u8]) -> Option<(Field, usize)> {
+        /// `name=` as the low bytes of a little-endian word.
+        const fn word(name: &[u8]) -> u64 {
+            let mut word = 0;
+            let mut i = 0;
+            while i < name.len() {
+                word |= (name[i] as u64) << (8 * i);
+                i += 1;
+            }
+            word
+        }
+        const TO: u64 = word(b"to=");
+        const ORIG_TO: u64 = word(b"orig_to=");
+        const RELAY: u64 = word(b"relay=");
+        const DELAY: u64 = word(b"delay=");
+        const DELAYS: u64 = word(b"delays=");
+        const DSN: u64 = word(b"dsn=");
+        const STATUS: u64 = word(b"status=");
+        let bytes = u64::from_le_bytes(*rest.first_chunk::<8>()?);
+        // The first `len` bytes of the eight.
+        let head = |len: usize| bytes & (u64::MAX >> (64 - 8 * len));
+        let found = match bytes as u8 {
+            b't' if head(3) == TO => (Field::To, 3),
+            b'r' if head(6) == RELAY => (Field::Relay, 6),
+            b'd' if head(6) == DELAY => (Field::Other, 6),
+            b'd' if head(7) == DELAYS => (Field::Other, 7),
+            b'd' if head(4) == DSN => (Field::Dsn, 4),
+            b's' if head(7) == STATUS => (Field::Status, 7),
+            b'o' if bytes == ORIG_TO => (Field::OrigTo, 8),
+            _ => return None,
+        };
+        Some(found)
+    }
 }
 
 fn strip_angles(value: &[u8]) -> &[u8] {
@@ -505,6 +582,29 @@ mod tests {
         );
     }
 
+    /// A sent delivery with every field Postfix may write (`orig_to=`, `conn_use=`) and one
+    /// it might add one day: the fields read are found whatever stands between them, and the
+    /// acceptance's text is kept without a failure's reading (no reply code, no stage).
+    #[test]
+    fn sent_delivery_with_every_field() {
+        let d = delivery(
+            "Jun 10 06:27:31 mta1 postfix/smtp[4]: 0233313FFAD: to=<u@gmail.com>, orig_to=<alias@s.example>, relay=gmail-smtp-in.l.google.com[142.250.1.27]:2525, conn_use=3, delay=1, delays=0/0/0.5/0.5, future=x, dsn=2.0.0, status=sent (250 2.0.0 OK while sending RCPT TO 1718000000 - gsmtp)",
+        );
+        assert_eq!(d.recipient, b"u@gmail.com");
+        assert_eq!(d.orig_recipient, Some(&b"alias@s.example"[..]));
+        assert_eq!(d.relay_host, Some(&b"gmail-smtp-in.l.google.com"[..]));
+        assert_eq!(d.relay_port, Some(2525));
+        assert_eq!(d.dsn, Some(EnhancedCode::new(2, 0, 0)));
+        assert_eq!(d.status, Status::Sent);
+        assert_eq!(
+            d.reason,
+            Reason {
+                text: b"250 2.0.0 OK while sending RCPT TO 1718000000 - gsmtp",
+                ..Reason::default()
+            }
+        );
+    }
+
     #[test]
     fn envelope_and_instance() {
         let (env, _) = record(
@@ -674,6 +774,40 @@ mod tests {
             let tail = tag.len().saturating_sub(8);
             let expected = tag[tail..].iter().rposition(|&b| b == b'/').map(|i| tail + i);
             proptest::prop_assert_eq!(last_slash_in_tail(&tag), expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// The names told from a word are the names a search for the `=` finds, read as a
+        /// slice: every field name of a delivery line, names one byte longer or shorter, one
+        /// byte changed, and any bytes.
+        #[test]
+        fn field_names_from_a_word_agree_with_a_search(
+            name in proptest::sample::select(vec![
+                &b"to"[..], b"orig_to", b"relay", b"delay", b"delays", b"dsn", b"status",
+                b"conn_use", b"t", b"too", b"delayss", b"dsnx", b"statu", b"orig_t", b"",
+            ]),
+            change in proptest::option::of((0usize..9, proptest::prelude::any::<u8>())),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..10),
+        ) {
+            let mut rest = [name, b"="].concat();
+            if let Some((at, byte)) = change {
+                let at = at % rest.len();
+                rest[at] = byte;
+            }
+            rest.extend_from_slice(&tail);
+            if let Some((field, len)) = Field::at(&rest) {
+                let eq = rest.iter().position(|&b| b == b'=');
+                proptest::prop_assert_eq!(eq, Some(len - 1));
+                proptest::prop_assert_eq!(field, Field::of(&rest[..len - 1]));
+                proptest::prop_assert!(field != Field::Other || rest.starts_with(b"delay"));
+            } else if rest.len() >= 8
+                && let Some(eq) = rest.iter().position(|&b| b == b'=')
+            {
+                // Only names it does not know are left to the search.
+                let known = [&b"to"[..], b"orig_to", b"relay", b"delay", b"delays", b"dsn", b"status"];
+                proptest::prop_assert!(!known.contains(&&rest[..eq]));
+            }
         }
     }
 
