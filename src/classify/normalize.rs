@@ -13,6 +13,7 @@
 //! untouched here and are case-folded for matching by [`fold_case`].
 
 use crate::event::{EnhancedCode, Stage};
+use crate::format::syslog::{HIGH_BITS, LOW_BITS};
 
 /// The replacement for a token that identifies one message, host or address.
 const VARIABLE: u8 = b'#';
@@ -47,6 +48,14 @@ pub fn normalize_into(text: &[u8], known: &[&[u8]], out: &mut Vec<u8>) {
             break;
         }
         let piece_start = i;
+        // Most of a reply is plain words (ASCII letters) one space apart: such a run is
+        // written in one piece, as the words one by one would be.
+        let run = plain_run(&text[i..]);
+        if run.end > 0 {
+            sink.words(&text[i..i + run.end], &text[i + run.last_word..i + run.end]);
+            i += run.end;
+            continue;
+        }
         let mut packed = PACKED[usize::from(text[i])];
         i += 1;
         while i < n {
@@ -60,15 +69,119 @@ pub fn normalize_into(text: &[u8], known: &[&[u8]], out: &mut Vec<u8>) {
         let token = &text[piece_start..i];
         let before_bracket = i < n && text[i] == b'[';
         if token.len() <= LANE_MAX {
-            if packed >> NOT_LETTER_LANE == 0 {
-                sink.word(token);
-            } else {
-                sink.token(token, Stats::unpack(packed), before_bracket);
-            }
+            sink.token(token, Stats::unpack(packed), before_bracket);
         } else {
             sink.token(token, Stats::of(token), before_bracket);
         }
     }
+}
+
+/// A run of plain words at the start of a text, as [`plain_run`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    /// Where the run ends (0: the text does not start with a plain word).
+    end: usize,
+    /// Where its last word starts.
+    last_word: usize,
+}
+
+/// The run of plain words that `text` starts with: words of ASCII letters, each maybe ended by
+/// one `.`, `,`, `;` or `:` (`address.`, `busy,`, `said:`), one space between each and the
+/// next, the last of them ending at whitespace, a `[` or the end of `text` (where any piece
+/// ends). [`Sink::token`] writes such a word as it is, lowercased, as [`Sink::words`] does. A
+/// word that runs on into other bytes (`mx.example.org`, `IP4`, `later.)`) is not plain, and
+/// the run ends at the space before it.
+///
+/// Read eight bytes at a time: a byte stays in the run if it is a letter, a space that a letter
+/// follows, or one of the four marks between a letter and a space (or the end).
+fn plain_run(text: &[u8]) -> Run {
+    let kept_at = |at: usize| {
+        let letter = |at: usize| text.get(at).is_some_and(u8::is_ascii_alphabetic);
+        match text[at] {
+            b' ' => letter(at + 1),
+            b'.' | b',' | b';' | b':' => {
+                at > 0 && letter(at - 1) && text.get(at + 1).is_none_or(|&b| b == b' ')
+            }
+            b => b.is_ascii_alphabetic(),
+        }
+    };
+    let mut stop = 0;
+    // The letters of the eight bytes before `stop`, for the marks.
+    let mut letters_before = 0;
+    loop {
+        let (Some(here), Some(next)) = (text.get(stop..stop + 8), text.get(stop + 1..stop + 9))
+        else {
+            // The last bytes, one at a time.
+            while stop < text.len() && kept_at(stop) {
+                stop += 1;
+            }
+            break;
+        };
+        let here = u64::from_le_bytes(here.try_into().expect("eight bytes"));
+        let next = u64::from_le_bytes(next.try_into().expect("eight bytes"));
+        let letters = letter_bits(here);
+        let after_letter = (letters << 8) | (letters_before >> 56);
+        let marks = [b'.', b',', b';', b':']
+            .into_iter()
+            .fold(0, |marks, mark| marks | byte_bits(here, mark));
+        let kept = letters
+            | (byte_bits(here, b' ') & letter_bits(next))
+            | (marks & after_letter & byte_bits(next, b' '));
+        let left = !kept & HIGH_BITS;
+        if left != 0 {
+            stop += (left.trailing_zeros() / 8) as usize;
+            break;
+        }
+        letters_before = letters;
+        stop += 8;
+    }
+    // `text[..stop]` is words one space apart (or empty). Its last word is plain if it ends
+    // where a piece ends.
+    let last_word = text[..stop]
+        .iter()
+        .rposition(|&b| b == b' ')
+        .map_or(0, |space| space + 1);
+    let ends_piece = text
+        .get(stop)
+        .is_none_or(|&b| CLASS[usize::from(b)] & (WS | OPEN_BRACKET) != 0);
+    if ends_piece {
+        return Run {
+            end: stop,
+            last_word,
+        };
+    }
+    match last_word {
+        0 => Run {
+            end: 0,
+            last_word: 0,
+        },
+        after_space => {
+            let end = after_space - 1;
+            let last_word = text[..end]
+                .iter()
+                .rposition(|&b| b == b' ')
+                .map_or(0, |space| space + 1);
+            Run { end, last_word }
+        }
+    }
+}
+
+/// The high bit of each byte of `word` that is `byte` (exact: the sum of the low seven bits
+/// carries into no other byte).
+fn byte_bits(word: u64, byte: u8) -> u64 {
+    let x = word ^ (LOW_BITS * u64::from(byte));
+    let seven = !HIGH_BITS;
+    !(((x & seven) + seven) | x) & HIGH_BITS
+}
+
+/// The high bit of each byte of `word` that is an ASCII letter. `| 0x20` folds the case of
+/// letters (and of no other byte into a letter); with the high bits cleared no sum or
+/// difference below carries from one byte into the next.
+fn letter_bits(word: u64) -> u64 {
+    let folded = (word | (LOW_BITS * 0x20)) & !HIGH_BITS;
+    let from_a = folded + LOW_BITS * u64::from(0x80 - b'a');
+    let to_z = LOW_BITS * u64::from(0x80 + b'z') - folded;
+    from_a & to_z & !word & HIGH_BITS
 }
 
 /// The word before a token, where it tells what the token names.
@@ -112,11 +225,29 @@ impl Sink<'_, '_> {
 
     /// A token of ASCII letters only (most words of a reply): it holds no code, number,
     /// address, URL or punctuation, so [`Sink::token`] would copy it lowercased, and this does
-    /// just that.
+    /// just that. (The tests' reading, one word at a time; [`Sink::words`] writes runs.)
+    #[cfg(test)]
     fn word(&mut self, word: &[u8]) {
         self.separate();
         self.after = After::word(word);
         push_lowercase(word, self.out);
+    }
+
+    /// Plain words one space apart (see [`plain_run`]), `last` the last of them: what
+    /// [`Sink::word`] writes for each, written at once. Setting bit 5 lowercases a letter and
+    /// leaves a space as it is.
+    fn words(&mut self, run: &[u8], last: &[u8]) {
+        self.separate();
+        self.after = After::word(last);
+        self.out.reserve(run.len());
+        let mut chunks = run.chunks_exact(8);
+        for chunk in &mut chunks {
+            let chunk = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            self.out
+                .extend_from_slice(&(chunk | (LOW_BITS * 0x20)).to_le_bytes());
+        }
+        self.out
+            .extend(chunks.remainder().iter().map(|&b| b | 0x20));
     }
 
     fn token(&mut self, token: &[u8], mut stats: Stats, before_bracket: bool) {
@@ -202,6 +333,7 @@ const LANE_BITS: u32 = 9;
 const LANE_MAX: usize = (1 << LANE_BITS) - 1;
 /// The last lane, above the six of [`Stats`], counts bytes that are not ASCII letters: a token
 /// where it is zero is a plain word (see [`push_word`]).
+#[cfg(test)]
 const NOT_LETTER_LANE: u32 = 6 * LANE_BITS;
 
 /// Per byte, the [`Stats`] counts it adds, packed into one word (see [`Stats::unpack`]), so
@@ -624,6 +756,163 @@ mod tests {
                 assert!(same.is_match(original), "{c:?} folds to {folded:?}");
             }
         }
+    }
+
+    /// [`normalize_into`] as it was before it looked for plain words eight bytes at a time:
+    /// every piece scanned byte by byte, a plain word told by its packed counts.
+    fn normalize_bytewise(text: &[u8], known: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut sink = Sink {
+            start: 0,
+            out: &mut out,
+            after: After::Other,
+            known,
+        };
+        let mut i = 0;
+        let n = text.len();
+        while i < n {
+            while i < n && CLASS[usize::from(text[i])] & WS != 0 {
+                i += 1;
+            }
+            if i == n {
+                break;
+            }
+            let piece_start = i;
+            let mut packed = PACKED[usize::from(text[i])];
+            i += 1;
+            while i < n {
+                let byte = usize::from(text[i]);
+                if CLASS[byte] & (WS | OPEN_BRACKET) != 0 {
+                    break;
+                }
+                packed += PACKED[byte];
+                i += 1;
+            }
+            let token = &text[piece_start..i];
+            let before_bracket = i < n && text[i] == b'[';
+            if token.len() <= LANE_MAX {
+                if packed >> NOT_LETTER_LANE == 0 {
+                    sink.word(token);
+                } else {
+                    sink.token(token, Stats::unpack(packed), before_bracket);
+                }
+            } else {
+                sink.token(token, Stats::of(token), before_bracket);
+            }
+        }
+        out
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// The same form as the byte-by-byte reading, for texts of words, codes, addresses,
+        /// hosts and ids, with any whitespace, brackets, punctuation (words ended by a mark
+        /// among them), bytes past ASCII and the bytes next to the letters (`@`, `[`, `` ` ``,
+        /// `{`), in words of any length.
+        #[test]
+        fn same_form_as_the_bytewise_reading(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        &b"Host"[..], b"host", b"mx.example.org", b"said:", b"550-5.7.1",
+                        b"5.1.1", b"<bob@example.com>:", b"[192.0.2.1]", b"for", b"'example.org'",
+                        b"name=example.org", b"https://x.example/?id=12345", b"TSS04",
+                        b"abcdefghijklmnopqrstuvwxyz", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"a",
+                        b"od20si504618ejb.621", b"caf\xc3\xa9", b"@", b"`", b"{", b"[", b"]",
+                        b"address.", b"busy,", b"Host:", b"for;", b"later.)", b"http:", b"a.",
+                    ]).prop_map(<[u8]>::to_vec),
+                    proptest::collection::vec(
+                        proptest::sample::select(b"aZ@[`{ \t\n.:,;0\x80\xff".to_vec()),
+                        0..20,
+                    ),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+                ],
+                0..12,
+            ),
+            separators in proptest::collection::vec(
+                proptest::sample::select(vec![&b" "[..], b"", b"  ", b"\t", b"["]),
+                12,
+            ),
+        ) {
+            let mut text = Vec::new();
+            for (piece, separator) in pieces.iter().zip(&separators) {
+                text.extend_from_slice(piece);
+                text.extend_from_slice(separator);
+            }
+            let known: [&[u8]; 2] = [b"mx.example.org", b"example.org"];
+            let mut out = b"kept ".to_vec();
+            normalize_into(&text, &known, &mut out);
+            proptest::prop_assert_eq!(&out[..5], b"kept ");
+            proptest::prop_assert_eq!(&out[5..], &normalize_bytewise(&text, &known)[..]);
+        }
+
+        /// The run read eight bytes at a time is the run read one byte at a time, for texts
+        /// of letters, spaces, the four marks and the bytes next to them (`@`, `[`, `` ` ``,
+        /// `{`, `!`, `\x1f`).
+        #[test]
+        fn plain_runs_agree_with_a_byte_reading(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::sample::select(b"azAZ ".to_vec()),
+                    2 => proptest::sample::select(b".,;:".to_vec()),
+                    1 => proptest::sample::select(b"@[`{!\x1f\t-/\xc1\xe1\xa0\xae".to_vec()),
+                    1 => proptest::prelude::any::<u8>(),
+                ],
+                0..40,
+            ),
+        ) {
+            // Words of letters one space apart, each maybe ended by a mark, then the last word
+            // taken back unless it ends a piece.
+            let letter = |at: usize| bytes.get(at).is_some_and(u8::is_ascii_alphabetic);
+            let mut stop = 0;
+            while stop < bytes.len()
+                && (letter(stop)
+                    || (bytes[stop] == b' ' && letter(stop + 1))
+                    || (b".,;:".contains(&bytes[stop])
+                        && stop > 0
+                        && letter(stop - 1)
+                        && (stop + 1 == bytes.len() || bytes[stop + 1] == b' ')))
+            {
+                stop += 1;
+            }
+            let ends_piece = bytes.get(stop).is_none_or(|&b| b.is_ascii_whitespace() || b == b'[');
+            let mut end = stop;
+            if !ends_piece {
+                end = bytes[..stop].iter().rposition(|&b| b == b' ').unwrap_or(0);
+            }
+            let last_word = bytes[..end].iter().rposition(|&b| b == b' ').map_or(0, |space| space + 1);
+            let expected = Run { end, last_word: if end == 0 { 0 } else { last_word } };
+            proptest::prop_assert_eq!(plain_run(&bytes), expected);
+        }
+    }
+
+    /// Runs across the eight-byte steps: a mark right after a step, whose letter is in the
+    /// step before; a word that is not plain in the second step; the last bytes one by one.
+    #[test]
+    fn plain_runs_across_steps() {
+        let run = |text: &[u8]| {
+            let run = plain_run(text);
+            (
+                String::from_utf8(text[..run.end].to_vec()).unwrap(),
+                String::from_utf8(text[run.last_word..run.end].to_vec()).unwrap(),
+            )
+        };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            run(b"abcdefgh. ijk lmnop q"),
+            pair("abcdefgh. ijk lmnop q", "q")
+        );
+        assert_eq!(
+            run(b"Server busy, try again later. [SN1]"),
+            pair("Server busy, try again later.", "later.")
+        );
+        assert_eq!(run(b"from your IP4 address"), pair("from your", "your"));
+        assert_eq!(run(b"see mx.example.org"), pair("see", "see"));
+        assert_eq!(run(b"said: 550 x"), pair("said:", "said:"));
+        assert_eq!(run(b"mx.example.org"), pair("", ""));
+        assert_eq!(run(b"ab.."), pair("", ""));
+        assert_eq!(run(b"ab ."), pair("ab", "ab"));
     }
 
     #[test]
