@@ -28,7 +28,9 @@ pub mod rules;
 
 use std::cell::RefCell;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
+
+use memchr::memmem::Finder;
 
 use crate::event::{EnhancedCode, Event, Outcome, Stage};
 
@@ -791,14 +793,18 @@ fn reply_code_in_text(text: &[u8]) -> Option<u16> {
         None
     }
     let dsn_prefix = text.len() >= 5 && text[..5].eq_ignore_ascii_case(b"smtp;");
+    // Built once: a one-off search builds its searcher on every call, which costs more than
+    // the search (this runs for every failure that came without a code).
+    static SAID: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("said:"));
+    static AFTER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("mail server after "));
     at(if dsn_prefix { &text[5..] } else { text })
         .or_else(|| {
-            let said = memchr::memmem::find(text, b"said:")?;
+            let said = SAID.find(text)?;
             at(&text[said + 5..])
         })
         .or_else(|| {
             // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ..."
-            let after = memchr::memmem::find(text, b"mail server after ")?;
+            let after = AFTER.find(text)?;
             let rest = &text[after..];
             memchr::memmem::find_iter(rest, b": ").find_map(|i| at(&rest[i + 2..]))
         })

@@ -8,7 +8,7 @@
 
 use std::sync::LazyLock;
 
-use memchr::memmem::{Finder, FinderRev};
+use memchr::memmem::Finder;
 
 use super::mask::Marks;
 use super::syslog::{self, HIGH_BITS, LOW_BITS, TimeContext, alnum_bits, find_pair};
@@ -366,8 +366,6 @@ static SAID: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(" said: ")
 static REFUSED: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new(" refused to talk to me: "));
 static WHILE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(" while "));
-static IN_REPLY_TO: LazyLock<FinderRev<'static>> =
-    LazyLock::new(|| FinderRev::new("(in reply to "));
 static NOTIFICATION: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new("non-delivery notification: "));
 
@@ -453,14 +451,21 @@ pub fn reply_code_of(reply: &[u8]) -> Option<u16> {
 /// Splits `... (in reply to RCPT TO command)` off the end of a reply.
 fn split_stage_suffix(reply: &[u8]) -> (&[u8], Option<Stage>) {
     let trimmed = reply.trim_ascii_end();
-    if let Some(at) = IN_REPLY_TO.rfind(trimmed)
-        && trimmed.ends_with(b")")
+    if trimmed.ends_with(b")")
+        && let Some(at) = last_in_reply_to(trimmed)
     {
         let phrase = &trimmed[at + 13..trimmed.len() - 1];
         let stage = std::str::from_utf8(phrase).ok().and_then(Stage::parse);
         return (&trimmed[..at], stage);
     }
     (trimmed, None)
+}
+
+/// Where the last `(in reply to ` in `reply` starts: the last `(` that begins it, the
+/// parentheses found from the end by a vector search (a reverse search for the whole phrase
+/// has no such fast path, and a reply holds few parentheses).
+fn last_in_reply_to(reply: &[u8]) -> Option<usize> {
+    memchr::memrchr_iter(b'(', reply).find(|&at| reply[at..].starts_with(b"(in reply to "))
 }
 
 /// The stage in `lost connection with X while sending RCPT TO` and the like.
@@ -580,6 +585,31 @@ mod tests {
             String::from_utf8(folded).unwrap(),
             "550 5.7.26 Unauthenticated email from sender.example is not accepted due to domain's DMARC policy. - gsmtp"
         );
+    }
+
+    /// The last `(in reply to ` is found as a search for the phrase finds it: with other
+    /// parentheses after it, inside it, before it, a phrase cut short, and none.
+    #[test]
+    fn last_in_reply_to_is_the_phrase_searched_from_the_end() {
+        let texts: [&[u8]; 7] = [
+            b"550 no (in reply to RCPT TO command)",
+            b"550 no (x) (in reply to end of DATA command) (y)",
+            b"550 (in reply to A) (in reply to RCPT TO command)",
+            b"550 ((in reply to RCPT TO command",
+            b"550 (in reply t",
+            b"(in reply to ",
+            b"550 no",
+        ];
+        for text in texts {
+            let searched = memchr::memmem::rfind(text, b"(in reply to ");
+            assert_eq!(
+                last_in_reply_to(text),
+                searched,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        assert_eq!(last_in_reply_to(texts[2]), Some(20));
     }
 
     /// A sent delivery with every field Postfix may write (`orig_to=`, `conn_use=`) and one
