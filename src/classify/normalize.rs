@@ -32,22 +32,13 @@ const VARIABLE: u8 = b'#';
 /// example.org does not accept mail`) says the same thing to every domain, so they are masked
 /// wherever they stand. They are compared whole and without regard to ASCII case.
 pub fn normalize_into(text: &[u8], known: &[&[u8]], out: &mut Vec<u8>) {
-    let mut sink = Sink {
-        start: out.len(),
-        out,
-        after: After::Other,
-        known,
-    };
+    let mut sink = Sink::new(out, known);
     let mut i = 0;
-    let n = text.len();
-    while i < n {
-        while i < n && CLASS[usize::from(text[i])] & WS != 0 {
-            i += 1;
-        }
-        if i == n {
+    while i < text.len() {
+        i = skip_whitespace(text, i);
+        if i == text.len() {
             break;
         }
-        let piece_start = i;
         // Most of a reply is plain words (ASCII letters) one space apart: such a run is
         // written in one piece, as the words one by one would be.
         let run = plain_run(&text[i..]);
@@ -56,24 +47,40 @@ pub fn normalize_into(text: &[u8], known: &[&[u8]], out: &mut Vec<u8>) {
             i += run.end;
             continue;
         }
-        let mut packed = PACKED[usize::from(text[i])];
-        i += 1;
-        while i < n {
-            let byte = usize::from(text[i]);
-            if CLASS[byte] & (WS | OPEN_BRACKET) != 0 {
-                break;
-            }
-            packed += PACKED[byte];
-            i += 1;
-        }
-        let token = &text[piece_start..i];
-        let before_bracket = i < n && text[i] == b'[';
-        if token.len() <= LANE_MAX {
-            sink.token(token, Stats::unpack(packed), before_bracket);
-        } else {
-            sink.token(token, Stats::of(token), before_bracket);
-        }
+        let (end, packed) = piece_end(text, i);
+        sink.piece(&text[i..end], packed, text.get(end) == Some(&b'['));
+        i = end;
     }
+}
+
+/// Where the whitespace at `from` in `text` ends.
+#[inline(always)]
+fn skip_whitespace(text: &[u8], mut from: usize) -> usize {
+    while from < text.len() && CLASS[usize::from(text[from])] & WS != 0 {
+        from += 1;
+    }
+    from
+}
+
+/// The piece of `text` that starts at `start` (its first byte taken whatever it is): where it
+/// ends (at whitespace, a `[` or the end of `text`), and the sum of its bytes' [`PACKED`]
+/// counts, read byte by byte.
+///
+/// This and [`skip_whitespace`] are always inlined: left to the compiler, the scan loop ran
+/// the 40,000 failures of the callgrind series in 447.1 M instructions, against 440.7 M.
+#[inline(always)]
+fn piece_end(text: &[u8], start: usize) -> (usize, u64) {
+    let mut packed = PACKED[usize::from(text[start])];
+    let mut end = start + 1;
+    while end < text.len() {
+        let byte = usize::from(text[end]);
+        if CLASS[byte] & (WS | OPEN_BRACKET) != 0 {
+            break;
+        }
+        packed += PACKED[byte];
+        end += 1;
+    }
+    (end, packed)
 }
 
 /// A run of plain words at the start of a text, as [`plain_run`] finds it.
@@ -216,7 +223,17 @@ struct Sink<'o, 'k> {
     known: &'k [&'k [u8]],
 }
 
-impl Sink<'_, '_> {
+impl<'o, 'k> Sink<'o, 'k> {
+    /// A sink that appends to what `out` holds.
+    fn new(out: &'o mut Vec<u8>, known: &'k [&'k [u8]]) -> Self {
+        Sink {
+            start: out.len(),
+            out,
+            after: After::Other,
+            known,
+        }
+    }
+
     fn separate(&mut self) {
         if self.out.len() > self.start {
             self.out.push(b' ');
@@ -248,6 +265,17 @@ impl Sink<'_, '_> {
         }
         self.out
             .extend(chunks.remainder().iter().map(|&b| b | 0x20));
+    }
+
+    /// A piece read byte by byte ([`piece_end`]), with its packed counts: the counts are
+    /// exact up to [`LANE_MAX`] bytes, and a longer piece is counted again.
+    fn piece(&mut self, token: &[u8], packed: u64, before_bracket: bool) {
+        let stats = if token.len() <= LANE_MAX {
+            Stats::unpack(packed)
+        } else {
+            Stats::of(token)
+        };
+        self.token(token, stats, before_bracket);
     }
 
     fn token(&mut self, token: &[u8], mut stats: Stats, before_bracket: bool) {
@@ -762,43 +790,21 @@ mod tests {
     /// every piece scanned byte by byte, a plain word told by its packed counts.
     fn normalize_bytewise(text: &[u8], known: &[&[u8]]) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut sink = Sink {
-            start: 0,
-            out: &mut out,
-            after: After::Other,
-            known,
-        };
+        let mut sink = Sink::new(&mut out, known);
         let mut i = 0;
-        let n = text.len();
-        while i < n {
-            while i < n && CLASS[usize::from(text[i])] & WS != 0 {
-                i += 1;
-            }
-            if i == n {
+        while i < text.len() {
+            i = skip_whitespace(text, i);
+            if i == text.len() {
                 break;
             }
-            let piece_start = i;
-            let mut packed = PACKED[usize::from(text[i])];
-            i += 1;
-            while i < n {
-                let byte = usize::from(text[i]);
-                if CLASS[byte] & (WS | OPEN_BRACKET) != 0 {
-                    break;
-                }
-                packed += PACKED[byte];
-                i += 1;
-            }
-            let token = &text[piece_start..i];
-            let before_bracket = i < n && text[i] == b'[';
-            if token.len() <= LANE_MAX {
-                if packed >> NOT_LETTER_LANE == 0 {
-                    sink.word(token);
-                } else {
-                    sink.token(token, Stats::unpack(packed), before_bracket);
-                }
+            let (end, packed) = piece_end(text, i);
+            let token = &text[i..end];
+            if token.len() <= LANE_MAX && packed >> NOT_LETTER_LANE == 0 {
+                sink.word(token);
             } else {
-                sink.token(token, Stats::of(token), before_bracket);
+                sink.piece(token, packed, text.get(end) == Some(&b'['));
             }
+            i = end;
         }
         out
     }
