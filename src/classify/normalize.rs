@@ -13,7 +13,7 @@
 //! untouched here and are case-folded for matching by [`fold_case`].
 
 use crate::event::{EnhancedCode, Stage};
-use crate::format::syslog::{HIGH_BITS, LOW_BITS};
+use crate::format::syslog::{HIGH_BITS, LOW_BITS, byte_bits, letter_bits};
 
 /// The replacement for a token that identifies one message, host or address.
 const VARIABLE: u8 = b'#';
@@ -171,24 +171,6 @@ fn plain_run(text: &[u8]) -> Run {
             Run { end, last_word }
         }
     }
-}
-
-/// The high bit of each byte of `word` that is `byte` (exact: the sum of the low seven bits
-/// carries into no other byte).
-fn byte_bits(word: u64, byte: u8) -> u64 {
-    let x = word ^ (LOW_BITS * u64::from(byte));
-    let seven = !HIGH_BITS;
-    !(((x & seven) + seven) | x) & HIGH_BITS
-}
-
-/// The high bit of each byte of `word` that is an ASCII letter. `| 0x20` folds the case of
-/// letters (and of no other byte into a letter); with the high bits cleared no sum or
-/// difference below carries from one byte into the next.
-fn letter_bits(word: u64) -> u64 {
-    let folded = (word | (LOW_BITS * 0x20)) & !HIGH_BITS;
-    let from_a = folded + LOW_BITS * u64::from(0x80 - b'a');
-    let to_z = LOW_BITS * u64::from(0x80 + b'z') - folded;
-    from_a & to_z & !word & HIGH_BITS
 }
 
 /// The word before a token, where it tells what the token names.
@@ -360,7 +342,7 @@ static CLASS: [u8; 256] = {
 const LANE_BITS: u32 = 9;
 const LANE_MAX: usize = (1 << LANE_BITS) - 1;
 /// The last lane, above the six of [`Stats`], counts bytes that are not ASCII letters: a token
-/// where it is zero is a plain word (see [`push_word`]).
+/// where it is zero is a plain word (see [`Sink::word`]).
 #[cfg(test)]
 const NOT_LETTER_LANE: u32 = 6 * LANE_BITS;
 

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 
 use super::mask::Marks;
-use super::syslog::{self, HIGH_BITS, LOW_BITS, TimeContext, alnum_bits, find_pair};
+use super::syslog::{self, HIGH_BITS, TimeContext, alnum_bits, byte_bits, find_pair};
 use super::{Delivery, Envelope, Parsed, Reason, Record, Status};
 use crate::event::{EnhancedCode, Stage};
 
@@ -69,11 +69,7 @@ fn last_slash_in_tail(tag: &[u8]) -> Option<usize> {
     let Some(last) = tag.last_chunk::<8>() else {
         return tag.iter().rposition(|&b| b == b'/');
     };
-    let x = u64::from_le_bytes(*last) ^ (LOW_BITS * u64::from(b'/'));
-    // The high bit of each byte of `x` that is zero, and of no other: no borrows between
-    // bytes, unlike `zero_byte_bits`, which is exact only for the lowest zero byte.
-    let seven = !HIGH_BITS;
-    let slashes = !(((x & seven) + seven) | x) & HIGH_BITS;
+    let slashes = byte_bits(u64::from_le_bytes(*last), b'/');
     if slashes == 0 {
         return None;
     }

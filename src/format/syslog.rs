@@ -349,10 +349,23 @@ pub(crate) const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// The high bit of every byte of `word` that is an ASCII letter or digit.
 #[inline]
 pub(crate) fn alnum_bits(word: u64) -> u64 {
-    let seven = word & !HIGH_BITS;
-    let digit = range_bits(seven, b'0', b'9');
-    let letter = range_bits(seven | (LOW_BITS * 0x20), b'a', b'z');
-    (digit | letter) & !word & HIGH_BITS
+    letter_bits(word) | digit_bits(word)
+}
+
+/// The high bit of every byte of `word` that is an ASCII letter (`| 0x20` folds the case of
+/// letters, and turns no other byte into a letter).
+#[inline]
+pub(crate) fn letter_bits(word: u64) -> u64 {
+    range_bits((word & !HIGH_BITS) | (LOW_BITS * 0x20), b'a', b'z') & !word & HIGH_BITS
+}
+
+/// The high bit of every byte of `word` that is `byte`, and of no other (exact: the sum of the
+/// low seven bits carries into no other byte, unlike [`zero_byte_bits`]).
+#[inline]
+pub(crate) fn byte_bits(word: u64, byte: u8) -> u64 {
+    let x = word ^ (LOW_BITS * u64::from(byte));
+    let seven = !HIGH_BITS;
+    !(((x & seven) + seven) | x) & HIGH_BITS
 }
 
 /// The high bit of every byte of `word` that is an ASCII digit.
