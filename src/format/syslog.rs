@@ -359,6 +359,28 @@ pub(crate) fn letter_bits(word: u64) -> u64 {
     range_bits((word & !HIGH_BITS) | (LOW_BITS * 0x20), b'a', b'z') & !word & HIGH_BITS
 }
 
+/// The first eight bytes of `b` (or all of them, zero-padded) as a little-endian word. Two
+/// overlapping loads read a short tail, so there is no loop and no copy.
+#[inline]
+pub(crate) fn partial_word(b: &[u8]) -> u64 {
+    let len = b.len();
+    match len {
+        8.. => u64::from_le_bytes(*b.first_chunk::<8>().expect("eight bytes")),
+        4..=7 => {
+            let low = u64::from(u32::from_le_bytes(*b.first_chunk::<4>().expect("four")));
+            let high = u64::from(u32::from_le_bytes(*b.last_chunk::<4>().expect("four")));
+            low | high << (8 * (len - 4))
+        }
+        2..=3 => {
+            let low = u64::from(u16::from_le_bytes(*b.first_chunk::<2>().expect("two")));
+            let high = u64::from(u16::from_le_bytes(*b.last_chunk::<2>().expect("two")));
+            low | high << (8 * (len - 2))
+        }
+        1 => u64::from(b[0]),
+        _ => 0,
+    }
+}
+
 /// The high bit of every byte of `word` that is `byte`, and of no other (exact: the sum of the
 /// low seven bits carries into no other byte, unlike [`zero_byte_bits`]).
 #[inline]
@@ -654,6 +676,14 @@ mod tests {
             bytes in prop::array::uniform8(prop::sample::select(vec![b' ', b'!', 0x1f, 0x20 | 0x80, 0xa0, 0, b'1'])),
         ) {
             prop_assert_eq!(has_space(bytes), bytes.contains(&b' '));
+        }
+
+        #[test]
+        fn partial_word_is_the_bytes_zero_padded(b in proptest::collection::vec(any::<u8>(), 0..12)) {
+            let mut padded = [0u8; 8];
+            let n = b.len().min(8);
+            padded[..n].copy_from_slice(&b[..n]);
+            prop_assert_eq!(partial_word(&b), u64::from_le_bytes(padded));
         }
 
         #[test]
