@@ -1,5 +1,8 @@
 //! The receiving mailbox provider, from the MX host that answered or the recipient domain.
 
+use crate::aggregate::ascii_lowercase_word;
+use crate::format::syslog::{byte_bits, partial_word};
+
 /// A receiving provider. The dataset's `provider` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Provider {
@@ -56,9 +59,20 @@ impl Provider {
         if let Some(provider) = remote_host.and_then(by_mx) {
             return provider;
         }
-        recipient_domain
-            .and_then(by_domain)
-            .unwrap_or(Provider::Other)
+        recipient_domain.map_or(Provider::Other, Provider::of_domain)
+    }
+
+    /// The provider whose mail network `remote_host` belongs to, if it is a known one: the
+    /// first half of [`Provider::detect`].
+    pub fn of_mx(remote_host: &[u8]) -> Option<Provider> {
+        by_mx(remote_host)
+    }
+
+    /// The provider of a recipient domain ([`Provider::Other`] for any domain not known): the
+    /// second half of [`Provider::detect`]. It depends on the domain's name alone, case and
+    /// a trailing dot aside, so a caller may remember it by the interned name.
+    pub fn of_domain(recipient_domain: &[u8]) -> Provider {
+        by_domain(recipient_domain).unwrap_or(Provider::Other)
     }
 }
 
@@ -80,23 +94,99 @@ fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; MAX_KNOWN]) -> Option<&'b [u8]> 
 
 /// An MX host that identifies a provider whatever the recipient domain is: one whose last two
 /// labels name the provider's mail network (`*.google.com`, `*.protection.outlook.com`...).
-/// Only those two labels are lowercased: the rest of the name never matters.
+///
+/// Called for every delivery, so it works on the host's last 16 bytes as two words (a known
+/// pair of labels is shorter): the dots are found and the letters lowercased a word at a time,
+/// and the last two labels, as one number, are compared with the known ones.
 fn by_mx(host: &[u8]) -> Option<Provider> {
     let host = host.strip_suffix(b".").unwrap_or(host);
-    let last_dot = memchr::memrchr(b'.', host)?;
-    let start = memchr::memrchr(b'.', &host[..last_dot]).map_or(0, |dot| dot + 1);
-    let mut buf = [0u8; MAX_KNOWN];
-    Some(match lowercase(&host[start..], &mut buf)? {
-        b"google.com" | b"googlemail.com" => Provider::Google,
-        b"outlook.com" | b"hotmail.com" => Provider::Microsoft,
-        b"yahoodns.net" | b"yahoo.com" | b"aol.com" => Provider::Yahoo,
-        b"icloud.com" | b"me.com" => Provider::Apple,
-        b"comcast.net" => Provider::Comcast,
-        b"gmx.net" | b"web.de" => Provider::Gmx,
-        b"yandex.ru" | b"yandex.net" => Provider::Yandex,
-        b"mail.ru" => Provider::MailRu,
-        _ => return None,
-    })
+    let n = host.len().min(16);
+    let tail = &host[host.len() - n..];
+    let (low, high) = (
+        partial_word(tail),
+        partial_word(tail.get(8..).unwrap_or_default()),
+    );
+    let dots = u128::from(byte_bits(low, b'.')) | u128::from(byte_bits(high, b'.')) << 64;
+    // The byte index of the highest dot in `mask`.
+    let last = |mask: u128| (127 - mask.leading_zeros() as usize) / 8;
+    if dots == 0 {
+        return None;
+    }
+    let before_last = dots & !(0x80 << (8 * last(dots)));
+    let start = match before_last {
+        0 => 0,
+        mask => last(mask) + 1,
+    };
+    // Sixteen bytes with at most one dot: a longer host's last two labels, or a single
+    // label's; no known name is that long.
+    let len = n - start;
+    if len >= 16 {
+        return None;
+    }
+    let lowered =
+        u128::from(ascii_lowercase_word(low)) | u128::from(ascii_lowercase_word(high)) << 64;
+    let key = lowered >> (8 * start) | (len as u128) << 120;
+    mx_network(key)
+}
+
+/// The bytes of `name` (at most 15) as a little-endian number, with its length in the top
+/// byte: the form [`by_mx`] compares.
+const fn name_key(name: &[u8]) -> u128 {
+    assert!(name.len() < 16);
+    let mut key = (name.len() as u128) << 120;
+    let mut i = 0;
+    while i < name.len() {
+        key |= (name[i] as u128) << (8 * i);
+        i += 1;
+    }
+    key
+}
+
+/// The last two labels of the known providers' MX hosts.
+const MX_NETWORKS: [(&[u8], Provider); 15] = [
+    (b"google.com", Provider::Google),
+    (b"googlemail.com", Provider::Google),
+    (b"outlook.com", Provider::Microsoft),
+    (b"hotmail.com", Provider::Microsoft),
+    (b"yahoodns.net", Provider::Yahoo),
+    (b"yahoo.com", Provider::Yahoo),
+    (b"aol.com", Provider::Yahoo),
+    (b"icloud.com", Provider::Apple),
+    (b"me.com", Provider::Apple),
+    (b"comcast.net", Provider::Comcast),
+    (b"gmx.net", Provider::Gmx),
+    (b"web.de", Provider::Gmx),
+    (b"yandex.ru", Provider::Yandex),
+    (b"yandex.net", Provider::Yandex),
+    (b"mail.ru", Provider::MailRu),
+];
+
+/// The slot of a [`name_key`] in [`MX_TABLE`]. The multiplier (one of SplitMix64's) gives
+/// the names of [`MX_NETWORKS`] a slot each; a name added that collides stops the build, and
+/// another odd multiplier will do.
+const fn mx_slot(key: u128) -> usize {
+    let folded = (key as u64) ^ (key >> 64) as u64;
+    (folded.wrapping_mul(0x94d0_49bb_1331_11eb) >> 58) as usize
+}
+
+/// [`MX_NETWORKS`] by [`mx_slot`]: each known name has a slot of its own (checked when the
+/// table is built, at compile time), so a lookup is one comparison.
+const MX_TABLE: [(u128, Option<Provider>); 64] = {
+    let mut table = [(0, None); 64];
+    let mut i = 0;
+    while i < MX_NETWORKS.len() {
+        let key = name_key(MX_NETWORKS[i].0);
+        let slot = mx_slot(key);
+        assert!(table[slot].1.is_none(), "two MX networks share a slot");
+        table[slot] = (key, Some(MX_NETWORKS[i].1));
+        i += 1;
+    }
+    table
+};
+
+fn mx_network(key: u128) -> Option<Provider> {
+    let (known, provider) = MX_TABLE[mx_slot(key)];
+    if known == key { provider } else { None }
 }
 
 /// A consumer recipient domain (whose MX we may not have seen: deferrals before connecting),

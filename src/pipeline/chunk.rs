@@ -60,6 +60,9 @@ pub struct ChunkProcessor<'c> {
     queues: LocalQueues,
     /// The host of each queue instance the chunk has seen, by instance id, once interned.
     instance_hosts: Vec<Option<Sym>>,
+    /// The provider of each recipient domain the chunk has seen (by its symbol, which the
+    /// interner gives to the name whatever its case), once looked up.
+    domain_providers: Vec<Option<Provider>>,
     /// ESP records: the last host interned.
     last_host: Vec<u8>,
     last_host_sym: Sym,
@@ -98,6 +101,7 @@ impl<'c> ChunkProcessor<'c> {
             stats: Stats::default(),
             queues: LocalQueues::default(),
             instance_hosts: Vec::new(),
+            domain_providers: Vec::new(),
             last_host: Vec::new(),
             last_host_sym: Sym(0),
             have_last_host: false,
@@ -275,6 +279,21 @@ impl<'c> ChunkProcessor<'c> {
         sym
     }
 
+    /// [`Provider::of_domain`] of `domain`, whose symbol is `sym`: looked up once per chunk
+    /// and domain. A log's deliveries go to a few thousand domains, again and again.
+    fn domain_provider(&mut self, sym: Sym, domain: &[u8]) -> Provider {
+        let i = sym.0 as usize;
+        if let Some(&Some(provider)) = self.domain_providers.get(i) {
+            return provider;
+        }
+        let provider = Provider::of_domain(domain);
+        if self.domain_providers.len() <= i {
+            self.domain_providers.resize(i + 1, None);
+        }
+        self.domain_providers[i] = Some(provider);
+        provider
+    }
+
     fn host_sym(&mut self, host: &[u8]) -> Sym {
         if !self.have_last_host || !short_eq(&self.last_host, host) {
             self.last_host.clear();
@@ -294,9 +313,14 @@ impl<'c> ChunkProcessor<'c> {
     ) -> CubeKey {
         let outcome = delivery.status.outcome();
         let recipient_domain = domain_of(delivery.recipient);
+        let recipient_sym = self.aggregate.interner.intern_name(recipient_domain);
         let reason = &delivery.reason;
         let (provider, category, permanence) = if outcome == Outcome::Delivered {
-            let provider = Provider::detect(delivery.relay_host, Some(recipient_domain));
+            // As `Provider::detect`, with the domain's half remembered by its symbol.
+            let provider = match delivery.relay_host.and_then(Provider::of_mx) {
+                Some(provider) => provider,
+                None => self.domain_provider(recipient_sym, recipient_domain),
+            };
             (provider, Category::Delivered, Permanence::None)
         } else {
             let text = self
@@ -319,7 +343,7 @@ impl<'c> ChunkProcessor<'c> {
             source: self.format.source(),
             mta_host: host,
             sender_domain: Sym(0),
-            recipient_domain: self.aggregate.interner.intern_name(recipient_domain),
+            recipient_domain: recipient_sym,
             provider,
             outcome,
             reply_code: reason.reply_code,
@@ -483,5 +507,52 @@ Jun 10 06:27:39 mta1 postfix/smtp[4]: 5E6F708192: to=<z@gmail.com>, relay=gmail-
         // that of 2B3C4D5E6F waits for the merger.
         assert_eq!(result.stats.total_events(), 4);
         assert_eq!(result.stats.events_without_sender, 1);
+    }
+    /// The provider of a delivered message: the relay's mail network when it is a known one,
+    /// else the recipient domain's, which the chunk looks up once per domain (whatever its
+    /// case) and must not mix up between domains.
+    #[test]
+    fn delivered_provider_comes_from_the_relay_or_the_remembered_domain() {
+        let sent = |id: &str, to: &str, relay: &str| {
+            format!(
+                "Jun 10 06:27:30 mta1 postfix/cleanup[2]: {id}: message-id=<{id}@s.example>\n\
+                 Jun 10 06:27:31 mta1 postfix/smtp[4]: {id}: to=<{to}>, relay={relay}[192.0.2.7]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK)\n"
+            )
+        };
+        let log = [
+            sent("0233313FFAD", "a@gmail.com", "mx.relay.example"),
+            sent("1A2B3C4D5E", "b@outlook.com", "mx.relay.example"),
+            sent("2B3C4D5E6F", "c@corp.example", "aspmx.l.google.com"),
+            sent("3C4D5E6F70", "d@corp.example", "mx.corp.example"),
+            sent("4D5E6F7081", "e@GMail.COM", "mx.relay.example"),
+            sent("5E6F708192", "f@yahoo.com", "mx.relay.example"),
+            sent("6F70819203", "g@outlook.com", "mx.relay.example"),
+        ]
+        .concat();
+        let classifier = Classifier::new();
+        let time = TimeContext::utc("2025-06-10T12:00:00Z".parse().unwrap());
+        let mut processor = ChunkProcessor::new(&classifier, Format::Postfix, time, 0);
+        processor.process(log.as_bytes());
+        let (result, aggregate) = processor.finish();
+        assert_eq!(result.stats.rejected_lines(), 0);
+        let mut seen: Vec<(String, &str, i64)> = aggregate
+            .rows()
+            .unwrap()
+            .iter()
+            .map(|row| (row.recipient_domain.to_owned(), row.provider, row.count))
+            .collect();
+        seen.sort();
+        let expected = [
+            ("corp.example", "google", 1),
+            ("corp.example", "other", 1),
+            ("gmail.com", "google", 2),
+            ("outlook.com", "microsoft", 2),
+            ("yahoo.com", "yahoo", 1),
+        ];
+        let expected: Vec<(String, &str, i64)> = expected
+            .iter()
+            .map(|&(domain, provider, count)| (domain.to_owned(), provider, count))
+            .collect();
+        assert_eq!(seen, expected);
     }
 }
