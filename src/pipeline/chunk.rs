@@ -468,6 +468,17 @@ impl EventSink for ChunkProcessor<'_> {
 mod tests {
     use super::*;
 
+    /// `log` read as one Postfix chunk, which must reject none of its lines.
+    fn one_postfix_chunk(log: &str) -> (ChunkResult, Aggregate) {
+        let classifier = Classifier::new();
+        let time = TimeContext::utc("2025-06-10T12:00:00Z".parse().unwrap());
+        let mut processor = ChunkProcessor::new(&classifier, Format::Postfix, time, 0);
+        processor.process(log.as_bytes());
+        let (result, aggregate) = processor.finish();
+        assert_eq!(result.stats.rejected_lines(), 0);
+        (result, aggregate)
+    }
+
     /// What a chunk leaves for the merger: a Postfix message that arrived (cleanup's
     /// `message-id=`) and was removed within the chunk is forgotten, as is one that cleanup
     /// rejected; a reused id that the chunk saw removed first, and a message still queued,
@@ -494,12 +505,7 @@ Jun 10 06:27:37 mta1 postfix/qmgr[3]: 4D5E6F7081: removed
 Jun 10 06:27:38 mta1 postfix/cleanup[2]: 5E6F708192: message-id=<5@s.example>
 Jun 10 06:27:39 mta1 postfix/smtp[4]: 5E6F708192: to=<z@gmail.com>, relay=gmail-smtp-in.l.google.com[142.250.1.27]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK 1718000003 - gsmtp)
 ";
-        let classifier = Classifier::new();
-        let time = TimeContext::utc("2025-06-10T12:00:00Z".parse().unwrap());
-        let mut processor = ChunkProcessor::new(&classifier, Format::Postfix, time, 0);
-        processor.process(log.as_bytes());
-        let (result, _) = processor.finish();
-        assert_eq!(result.stats.rejected_lines(), 0);
+        let (result, _) = one_postfix_chunk(log);
         // Kept: 3C4D5E6F70 (still queued) and 4D5E6F7081 (its removal before its arrival
         // ends an earlier message the merger may hold).
         assert_eq!(result.queues.messages(), 2);
@@ -529,12 +535,7 @@ Jun 10 06:27:39 mta1 postfix/smtp[4]: 5E6F708192: to=<z@gmail.com>, relay=gmail-
             sent("6F70819203", "g@outlook.com", "mx.relay.example"),
         ]
         .concat();
-        let classifier = Classifier::new();
-        let time = TimeContext::utc("2025-06-10T12:00:00Z".parse().unwrap());
-        let mut processor = ChunkProcessor::new(&classifier, Format::Postfix, time, 0);
-        processor.process(log.as_bytes());
-        let (result, aggregate) = processor.finish();
-        assert_eq!(result.stats.rejected_lines(), 0);
+        let (_, aggregate) = one_postfix_chunk(&log);
         let mut seen: Vec<(String, &str, i64)> = aggregate
             .rows()
             .unwrap()
