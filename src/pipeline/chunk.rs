@@ -267,31 +267,18 @@ impl<'c> ChunkProcessor<'c> {
     /// and instance. The lines of a log's hosts and instances interleave, so remembering only
     /// the last host would intern again on most records.
     fn instance_host(&mut self, instance: u32, host: &[u8]) -> Sym {
-        let i = instance as usize;
-        if let Some(&Some(sym)) = self.instance_hosts.get(i) {
-            return sym;
-        }
-        let sym = self.aggregate.interner.intern_name(host);
-        if self.instance_hosts.len() <= i {
-            self.instance_hosts.resize(i + 1, None);
-        }
-        self.instance_hosts[i] = Some(sym);
-        sym
+        let interner = &mut self.aggregate.interner;
+        remembered(&mut self.instance_hosts, instance as usize, || {
+            interner.intern_name(host)
+        })
     }
 
     /// [`Provider::of_domain`] of `domain`, whose symbol is `sym`: looked up once per chunk
     /// and domain. A log's deliveries go to a few thousand domains, again and again.
     fn domain_provider(&mut self, sym: Sym, domain: &[u8]) -> Provider {
-        let i = sym.0 as usize;
-        if let Some(&Some(provider)) = self.domain_providers.get(i) {
-            return provider;
-        }
-        let provider = Provider::of_domain(domain);
-        if self.domain_providers.len() <= i {
-            self.domain_providers.resize(i + 1, None);
-        }
-        self.domain_providers[i] = Some(provider);
-        provider
+        remembered(&mut self.domain_providers, sym.0 as usize, || {
+            Provider::of_domain(domain)
+        })
     }
 
     fn host_sym(&mut self, host: &[u8]) -> Sym {
@@ -441,6 +428,20 @@ impl ChunkProcessor<'_> {
         );
         self.aggregate.add_cell(cell, 1);
     }
+}
+
+/// `memo[i]`, made by `make` and kept the first time `i` is asked for.
+#[inline]
+fn remembered<T: Copy>(memo: &mut Vec<Option<T>>, i: usize, make: impl FnOnce() -> T) -> T {
+    if let Some(&Some(value)) = memo.get(i) {
+        return value;
+    }
+    let value = make();
+    if memo.len() <= i {
+        memo.resize(i + 1, None);
+    }
+    memo[i] = Some(value);
+    value
 }
 
 /// Categories that say the recipient address itself is bad.
