@@ -8,9 +8,10 @@
 //!
 //! The cells of a long run outgrow memory (a cell is an hour of one combination of hosts,
 //! domains and codes), so a worker's aggregate can move them out: with a [`SpillPolicy`], a
-//! table that holds its number of cells is written to a temporary file as one sorted run and
-//! emptied (see `spill.rs`). [`SortedCells`] reads the runs and the tables back an hour at a
-//! time, in the dataset's order, adding up the entries of a cell that several runs hold.
+//! table that holds its number of cells is written to a temporary file as one run, grouped
+//! by hour, and emptied (see `spill.rs`). [`SortedCells`] reads the runs and the tables back
+//! an hour at a time, in the dataset's order, adding up the entries of a cell that several
+//! runs hold.
 
 mod cube;
 mod packed;
@@ -404,8 +405,12 @@ impl Aggregate {
             self.cube.clear();
             return;
         }
+        // A run is read back an hour at a time and each hour is sorted whole when it is
+        // written (its keys use this part's symbols, not the names' order), so grouping the
+        // cells by hour is all the run needs: an integer sort over the one or two hours a
+        // table holds, not a sort of whole keys.
         let mut cells = self.cube.cells().to_vec();
-        cells.sort_unstable_by_key(|cell| cell.0);
+        cells.sort_unstable_by_key(|cell| cell.0.hour());
         let written = match &mut spill.file {
             Some(file) => file.append(&cells),
             None => SpillFile::create().and_then(|mut file| {

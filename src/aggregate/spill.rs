@@ -3,7 +3,7 @@
 //! A cube cell is an hour of one sender/recipient/code combination, so the number of cells
 //! grows with the hours and volume of the input, not with what is in flight. A worker whose
 //! table reaches its limit writes the table's cells to an unnamed temporary file as one run,
-//! sorted by key (so by hour), and starts again with an empty table; the cells of one hour
+//! grouped by hour, and starts again with an empty table; the cells of one hour
 //! may then sit in several runs, and they are added up when the runs are read back, an hour
 //! at a time, in the dataset's order (see [`super::SortedCells`]).
 //!
@@ -48,7 +48,7 @@ impl SpillFile {
         })
     }
 
-    /// Appends `cells`, sorted by key, as one run. On an error nothing is recorded: the
+    /// Appends `cells`, grouped by hour (in any order within an hour), as one run. On an error nothing is recorded: the
     /// caller still holds the cells.
     pub(crate) fn append(&mut self, cells: &[(PackedKey, i64)]) -> io::Result<()> {
         let mut file = &*self.file;
@@ -60,10 +60,13 @@ impl SpillFile {
                 Some((hour, cells)) if *hour == key.hour() => *cells += 1,
                 _ => hours.push((key.hour(), 1)),
             }
-            for word in key.to_words() {
-                out.write_all(&word.to_le_bytes())?;
+            // The cell's bytes made whole first: one copy into the buffer, not seven.
+            let mut bytes = [0u8; CELL_BYTES];
+            let words = key.to_words().into_iter().chain([*count as u64]);
+            for (slot, word) in bytes.chunks_exact_mut(8).zip(words) {
+                slot.copy_from_slice(&word.to_le_bytes());
             }
-            out.write_all(&count.to_le_bytes())?;
+            out.write_all(&bytes)?;
         }
         out.flush()?;
         self.runs.push(Run {
