@@ -239,9 +239,31 @@ fn missing_input_is_reported_and_the_rest_is_read() {
         .stdout(predicates::str::contains("events: 15"));
 }
 
+/// The distinct hours of a dataset's `attempts` rows.
+fn hours(out: &Path) -> usize {
+    let mut hours = std::collections::BTreeSet::new();
+    for batch in read_table(out, Table::Attempts).unwrap() {
+        let column = batch.column_by_name("hour").unwrap();
+        let column = column.as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+        hours.extend(column.values().iter().copied());
+    }
+    hours.len()
+}
+
+/// The number of windows `--timings` says the write handed its cells out in.
+fn windows(stderr: &str) -> usize {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("timings: write "))
+        .unwrap();
+    let (_, after) = line.split_once(" (").unwrap();
+    after.split_once(" window").unwrap().0.parse().unwrap()
+}
+
 /// Cells moved to a temporary file after every block give the dataset of a run that kept them
 /// in memory; when the temporary directory cannot be written, the run warns, keeps the cells
-/// in memory, and still writes that dataset.
+/// in memory, and still writes that dataset. `--timings` shows the spilled cells coming back
+/// an hour at a time.
 #[test]
 fn spilled_cells_and_a_failed_spill_give_the_same_dataset() {
     let dir = tempfile::tempdir().unwrap();
@@ -251,6 +273,7 @@ fn spilled_cells_and_a_failed_spill_give_the_same_dataset() {
         let mut cmd = bouncestat();
         cmd.args(["ingest", "--quiet", "--timezone", "UTC", "--threads", "2"])
             .args(["--block-bytes", "4096", "--spill-cells", spill_cells])
+            .arg("--timings")
             .arg(&logs)
             .arg("--out")
             .arg(&out);
@@ -262,14 +285,19 @@ fn spilled_cells_and_a_failed_spill_give_the_same_dataset() {
         let tables: Vec<String> = (Table::ALL.iter())
             .map(|&table| render(&read_table(&out, table).unwrap()))
             .collect();
-        (tables, String::from_utf8(output.stderr).unwrap())
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("timings: parse "), "{stderr}");
+        (tables, stderr, hours(&out))
     };
-    let (in_memory, _) = run("in-memory", "0", None);
+    let (in_memory, timings, hours) = run("in-memory", "0", None);
     assert!(in_memory[0].lines().count() > 10, "{}", in_memory[0]);
-    let (spilled, warnings) = run("spilled", "1", None);
+    assert!(hours > 1, "the fixtures span several hours");
+    assert_eq!(windows(&timings), 1, "{timings}");
+    let (spilled, warnings, _) = run("spilled", "1", None);
     assert_eq!(spilled, in_memory);
+    assert_eq!(windows(&warnings), hours, "{warnings}");
     assert!(!warnings.contains("temporary file"), "{warnings}");
-    let (kept, warnings) = run("kept", "1", Some(&dir.path().join("no-such-directory")));
+    let (kept, warnings, _) = run("kept", "1", Some(&dir.path().join("no-such-directory")));
     assert_eq!(kept, in_memory);
     assert!(
         warnings.contains("cannot move counts to a temporary file"),

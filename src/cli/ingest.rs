@@ -68,6 +68,9 @@ pub struct Args {
     /// Cells a worker holds in memory before it moves them to a temporary file (0: never).
     #[arg(long, default_value_t = pipeline::SPILL_CELLS, hide = true)]
     spill_cells: usize,
+    /// Print where the time went (the parse, then the dataset's writing step by step) to stderr.
+    #[arg(long, hide = true)]
+    timings: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -145,6 +148,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let report = sink::write_dataset(out, aggregate, &manifest)
             .with_context(|| format!("writing the dataset in {}", out.display()))?;
         written = Some((out.clone(), report, write_clock.elapsed().as_secs_f64()));
+    }
+    if args.timings {
+        eprint!(
+            "{}",
+            timings(parse_seconds, written.as_ref().map(|(_, r, s)| (r, *s)))
+        );
     }
 
     let summary = summarize(
@@ -287,6 +296,25 @@ fn summarize(
                 superseded.date, superseded.path
             );
         }
+    }
+    s
+}
+
+/// The `--timings` lines: the parse's wall time, and the write's with its steps.
+fn timings(parse_seconds: f64, written: Option<(&sink::WriteReport, f64)>) -> String {
+    let mut s = format!("timings: parse {parse_seconds:.3}s\n");
+    if let Some((report, seconds)) = written {
+        let t = &report.timings;
+        let _ = writeln!(
+            s,
+            "timings: write {seconds:.3}s: sort {:.3}s ({} window(s)), encode {:.3}s, \
+             fsync {:.3}s, publish {:.3}s",
+            t.sort.as_secs_f64(),
+            t.windows,
+            t.encode.as_secs_f64(),
+            t.sync.as_secs_f64(),
+            t.publish.as_secs_f64(),
+        );
     }
     s
 }

@@ -39,7 +39,7 @@ use std::path::PathBuf;
 pub use manifest::{InputFingerprint, Manifest, SupersededInput, fingerprint_file};
 pub use read::{read_table, read_table_file};
 pub use tables::{SCHEMA_VERSION, Table};
-pub use write::{DatasetWriter, DatasetWriterBuilder, WriteReport, write_dataset};
+pub use write::{DatasetWriter, DatasetWriterBuilder, WriteReport, WriteTimings, write_dataset};
 
 #[cfg(doc)]
 use crate::aggregate::Aggregate;

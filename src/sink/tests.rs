@@ -923,12 +923,19 @@ proptest::proptest! {
                 .write(aggregate, &manifest("a"))
                 .unwrap()
         };
-        write(dir.path(), aggregate_of(&attempts));
+        let whole = write(dir.path(), aggregate_of(&attempts));
         proptest::prop_assert_eq!(&read_rows(dir.path()), &expected);
+        let hours: std::collections::BTreeSet<i64> =
+            aggregate.rows().unwrap().iter().map(|r| r.hour).collect();
+        proptest::prop_assert_eq!(whole.timings.windows, hours.len().min(1));
         // Spilled cells come back an hour at a time, and the files are the same bytes.
         let spilled = tempfile::tempdir().unwrap();
-        let report = write(spilled.path(), spilled_aggregate_of(&attempts, spill));
+        let spilled_aggregate = spilled_aggregate_of(&attempts, spill);
+        let was_spilled = spilled_aggregate.spilled_cells() > 0;
+        let report = write(spilled.path(), spilled_aggregate);
         proptest::prop_assert_eq!(&read_rows(spilled.path()), &expected);
+        let windows = if was_spilled { hours.len() } else { hours.len().min(1) };
+        proptest::prop_assert_eq!(report.timings.windows, windows);
         for file in &report.files {
             let same = file.strip_prefix(spilled.path()).unwrap();
             proptest::prop_assert_eq!(fs::read(file).unwrap(), fs::read(dir.path().join(same)).unwrap());

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -173,6 +173,25 @@ pub struct WriteReport {
     pub superseded: Vec<SupersededInput>,
     /// Staging directories of crashed runs that were cleaned up first.
     pub stale_staging_removed: usize,
+    /// Where the write's time went.
+    pub timings: WriteTimings,
+}
+
+/// The wall time of a write's steps (`ingest --timings` prints them): what to look at when the
+/// writing's share of a run changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteTimings {
+    /// Windows the cells were handed out in: one when nothing was spilled, else one per hour.
+    pub windows: usize,
+    /// Putting the cells in the dataset's order: the names sorted, spilled cells read back,
+    /// each window sorted and its entries of a cell added up.
+    pub sort: Duration,
+    /// Encoding and writing the files as the windows came (`attempts` and the rollups).
+    pub encode: Duration,
+    /// Waiting for the files' and directories' fsyncs, after the last file was written.
+    pub sync: Duration,
+    /// Moving the days into the dataset, the manifest and `_SUCCESS`.
+    pub publish: Duration,
 }
 
 /// Writes `aggregate` into the dataset at `out_dir` with the default settings.
@@ -244,17 +263,20 @@ impl DatasetWriter {
 
         let mut staging = Staging::create(out)?;
         // The aggregate's tables are freed as their cells are sorted into one list.
+        let sorting = Instant::now();
         let mut cells = aggregate.take_sorted_cells();
         let mut report = WriteReport {
             stale_staging_removed,
             ..WriteReport::default()
         };
+        report.timings.sort = sorting.elapsed();
         self.stage(&mut cells, &staging.path, &mut report)?;
         #[cfg(test)]
         if self.config.fail_at == Some(FailPoint::AfterStaging) {
             return Err(injected(&staging.path));
         }
 
+        let publishing = Instant::now();
         report.replaced_days = self.swap(&report.days, &mut staging)?;
         report.files = report
             .days
@@ -281,6 +303,7 @@ impl DatasetWriter {
         merged.save(out)?;
         write_file_atomically(out, SUCCESS_FILE, b"")?;
         drop(staging);
+        report.timings.publish = publishing.elapsed();
         Ok(report)
     }
 
@@ -301,7 +324,16 @@ impl DatasetWriter {
         let mut written = Vec::new();
         let mut open: Option<DayWriter<'_>> = None;
         let spill_error = |e| SinkError::io("read back counts spilled to", std::env::temp_dir(), e);
-        while cells.advance().map_err(spill_error)? {
+        let timings = &mut report.timings;
+        loop {
+            let sorting = Instant::now();
+            let more = cells.advance().map_err(spill_error)?;
+            timings.sort += sorting.elapsed();
+            if !more {
+                break;
+            }
+            timings.windows += 1;
+            let encoding = Instant::now();
             let window = cells.window();
             let last = cells.is_whole();
             let mut start = 0;
@@ -331,9 +363,12 @@ impl DatasetWriter {
                 }
                 start = end;
             }
+            timings.encode += encoding.elapsed();
         }
         if let Some(writer) = open {
+            let encoding = Instant::now();
             written.push(writer.finish(self, &[], &dictionaries, &syncs)?);
+            timings.encode += encoding.elapsed();
         }
         let mut dirs = Vec::new();
         for (day, tables) in written {
@@ -354,7 +389,10 @@ impl DatasetWriter {
             dirs.push(new_root);
         }
         dirs.push(staging.to_path_buf());
-        syncs.wait(&dirs)
+        let syncing = Instant::now();
+        let synced = syncs.wait(&dirs);
+        report.timings.sync = syncing.elapsed();
+        synced
     }
 
     /// Writes one day's rollup tables. Starts each file's fsync (see [`Syncs`]).
