@@ -48,8 +48,8 @@ impl SpillFile {
         })
     }
 
-    /// Appends `cells`, grouped by hour (in any order within an hour), as one run. On an error nothing is recorded: the
-    /// caller still holds the cells.
+    /// Appends `cells`, grouped by hour (in any order within an hour), as one run. On an
+    /// error nothing is recorded: the caller still holds the cells.
     pub(crate) fn append(&mut self, cells: &[(PackedKey, i64)]) -> io::Result<()> {
         let mut file = &*self.file;
         file.seek(SeekFrom::Start(self.len))?;
