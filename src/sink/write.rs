@@ -181,7 +181,8 @@ pub struct WriteReport {
 /// writing's share of a run changes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteTimings {
-    /// Windows the cells were handed out in: one when nothing was spilled, else one per hour.
+    /// Windows the cells were handed out in: one when nothing was spilled (none without
+    /// cells), else one per hour.
     pub windows: usize,
     /// Putting the cells in the dataset's order: the names sorted, spilled cells read back,
     /// each window sorted and its entries of a cell added up.
