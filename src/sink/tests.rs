@@ -958,6 +958,16 @@ proptest::proptest! {
     }
 }
 
+/// The order the `attempts` columns are encoded in names each column of the table once: a
+/// column left out would never be encoded.
+#[test]
+fn encode_order_names_every_attempts_column_once() {
+    let mut order = super::write::ENCODE_ORDER.to_vec();
+    order.sort_unstable();
+    let columns: Vec<usize> = (0..Table::Attempts.schema().fields().len()).collect();
+    assert_eq!(order, columns);
+}
+
 /// Writes the two-day sample dataset where `tests/readback.py` can read it with DuckDB, polars
 /// and pyarrow: `BOUNCESTAT_SAMPLE_OUT=DIR cargo test --lib write_sample_dataset -- --ignored`.
 #[test]
