@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use bouncestat::sink::{Table, read_table};
+use predicates::prelude::*;
 
 mod common;
 use common::{bouncestat, fixtures_in, gzip, render};
@@ -216,13 +217,34 @@ fn stdin_and_rejects_report() {
             "--show-rejects",
             "-",
         ])
-        .write_stdin(bad)
+        .write_stdin(bad.clone())
         .assert()
         .code(1)
         .stdout(predicates::str::contains("bad syslog timestamp: 2"))
         .stdout(predicates::str::contains(
             "-:2: this line has no syslog header at all",
+        ))
+        // The exit status is explained where a scheduled job's errors are read.
+        .stderr(predicates::str::contains(
+            "3 of 8 lines rejected (37.50%), more than --max-reject-rate 0.01 allows; exit status 1",
         ));
+    // Under a rate that allows them, the same rejects are still counted, and the run succeeds
+    // without the complaint.
+    bouncestat()
+        .args([
+            "ingest",
+            "--year",
+            "2025",
+            "--quiet",
+            "--max-reject-rate",
+            "0.4",
+            "-",
+        ])
+        .write_stdin(bad)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("bad syslog timestamp: 2"))
+        .stderr(predicates::str::contains("rejected").not());
 }
 
 #[test]

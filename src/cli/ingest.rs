@@ -169,6 +169,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rejected = output.stats.rejected_lines();
     let too_many_rejects = output.stats.lines > 0
         && rejected as f64 > args.max_reject_rate * output.stats.lines as f64;
+    if too_many_rejects {
+        // The summary above counts the rejects; say why the exit status is 1, on stderr
+        // where a scheduled job's failures are read.
+        eprintln!(
+            "bouncestat: {rejected} of {} lines rejected ({:.2}%), more than --max-reject-rate \
+             {} allows; exit status 1",
+            output.stats.lines,
+            100.0 * rejected as f64 / output.stats.lines as f64,
+            args.max_reject_rate,
+        );
+    }
     let failed_inputs = !output.failures.is_empty() || !discovery_errors.is_empty();
     Ok(if failed_inputs || too_many_rejects {
         ExitCode::from(1)
