@@ -13,6 +13,9 @@ release_binary() {
   fi
 }
 
+# The median of its arguments (numbers; the lower middle one of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
 # Reads a command's input files (its arguments that are files, and $also_warm) into the page
 # cache. Reading them once at the start is not enough: on a VM whose host reclaims memory, the
 # pages of a file not read for a minute are dropped, and a row timed late would read its

@@ -66,9 +66,6 @@ generated_log exim "${EXIM_SIZE:-300MiB}" "$exim_log"
 exim_bytes=$(stat -c %s "$exim_log")
 cat "$log" "$log.gz" "$log.zst" "$half1" "$half2" "$exim_log" > /dev/null   # warm the page cache
 
-# The median of its arguments (numbers).
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
 # Runs a command $runs times, each time just after warming its inputs; prints
 # "median_seconds peak_rss_kb".
 measure() {
