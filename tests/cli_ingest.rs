@@ -326,3 +326,73 @@ fn spilled_cells_and_a_failed_spill_give_the_same_dataset() {
         "{warnings}"
     );
 }
+
+#[test]
+fn summary_lists_the_commonest_failures() {
+    let summary = |dir: &str| {
+        let assert = bouncestat()
+            .args(["ingest", "--timezone", "UTC", "--year", "2025", "--quiet"])
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir))
+            .assert()
+            .success();
+        String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+    };
+    // The rows under a heading, split into words.
+    let rows = |stdout: &str, heading: &str| -> Vec<Vec<String>> {
+        let (_, after) = stdout
+            .split_once(heading)
+            .unwrap_or_else(|| panic!("{heading} in {stdout}"));
+        (after.lines().skip(1))
+            .take_while(|line| line.starts_with("  "))
+            .map(|line| line.split_whitespace().map(str::to_string).collect())
+            .collect()
+    };
+
+    // Thirteen combinations in the Postfix fixtures: the ten commonest, the ties in the order
+    // of their names.
+    let stdout = summary("fixtures/postfix");
+    let list = rows(
+        &stdout,
+        "failed attempts by provider, outcome and category (the 10 commonest of 13):",
+    );
+    assert_eq!(list.len(), 10, "{stdout}");
+    assert_eq!(list[0], ["other", "deferred", "network_error", "2"]);
+    assert_eq!(list[1], ["apple", "bounced", "spam_content", "1"]);
+    assert!(
+        list.contains(
+            &["google", "deferred", "rate_limited", "1"]
+                .map(String::from)
+                .to_vec()
+        )
+    );
+
+    // All of them for the Exim fixtures, where each provider's failed attempts add up to
+    // its deferred, bounced and expired attempts in the providers table.
+    let stdout = summary("fixtures/exim");
+    let list = rows(
+        &stdout,
+        "failed attempts by provider, outcome and category:",
+    );
+    let providers = rows(
+        &stdout,
+        "providers (delivered / deferred / bounced / expired):",
+    );
+    assert!(
+        list.contains(
+            &["microsoft", "deferred", "bad_reputation", "1"]
+                .map(String::from)
+                .to_vec()
+        )
+    );
+    for provider in &providers {
+        let failed: i64 = provider[2..]
+            .iter()
+            .map(|n| n.parse::<i64>().unwrap())
+            .sum();
+        let listed: i64 = (list.iter())
+            .filter(|row| row[0] == provider[0])
+            .map(|row| row[3].parse::<i64>().unwrap())
+            .sum();
+        assert_eq!(listed, failed, "{}: {stdout}", provider[0]);
+    }
+}

@@ -342,32 +342,71 @@ pub struct SpillPolicy {
     pub keep: bool,
 }
 
-/// Attempts by bounce-message flag, provider and outcome: what the run's summary prints.
-/// Indexed by discriminant, which is the position in `Provider::ALL` and `Outcome::ALL` (a
-/// test in `aggregate::packed` checks it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Totals([[[i64; Outcome::ALL.len()]; Provider::ALL.len()]; 2]);
+/// Attempts by bounce-message flag, provider and outcome, and the failed attempts of senders'
+/// mail by provider, outcome and category: what the run's summary prints. Indexed by
+/// discriminant, which is the position in `Provider::ALL`, `Outcome::ALL` and `Category::ALL`
+/// (a test in `aggregate::packed` checks it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totals {
+    attempts: [[[i64; Outcome::ALL.len()]; Provider::ALL.len()]; 2],
+    /// Boxed: the summary's breakdown is larger than the rest of an [`Aggregate`].
+    failures: Box<[i64; FAILURE_SLOTS]>,
+}
+
+const FAILURE_SLOTS: usize = Provider::ALL.len() * Outcome::ALL.len() * Category::ALL.len();
 
 impl Default for Totals {
     fn default() -> Totals {
-        Totals([[[0; Outcome::ALL.len()]; Provider::ALL.len()]; 2])
+        Totals {
+            attempts: [[[0; Outcome::ALL.len()]; Provider::ALL.len()]; 2],
+            failures: Box::new([0; FAILURE_SLOTS]),
+        }
     }
 }
 
 impl Totals {
     /// Attempts of `provider` with `outcome`, of bounce messages or of senders' mail.
     pub fn get(&self, bounce_message: bool, provider: Provider, outcome: Outcome) -> i64 {
-        self.0[usize::from(bounce_message)][provider as usize][outcome as usize]
+        self.attempts[usize::from(bounce_message)][provider as usize][outcome as usize]
+    }
+
+    /// The failed attempts (deferred, bounced, expired; not an ESP's complaints and
+    /// suppressions, which are no attempts) of senders' mail, by provider, outcome and
+    /// category: the combinations that occurred, with their counts.
+    pub fn failures(&self) -> impl Iterator<Item = (Provider, Outcome, Category, i64)> + '_ {
+        self.failures
+            .iter()
+            .enumerate()
+            .filter(|&(_, &count)| count != 0)
+            .map(|(slot, &count)| {
+                let category = Category::ALL[slot % Category::ALL.len()];
+                let rest = slot / Category::ALL.len();
+                let outcome = Outcome::ALL[rest % Outcome::ALL.len()];
+                let provider = Provider::ALL[rest / Outcome::ALL.len()];
+                (provider, outcome, category, count)
+            })
     }
 
     fn add(&mut self, key: PackedKey, count: i64) {
-        self.0[usize::from(key.bounce_message())][key.provider() as usize]
-            [key.outcome() as usize] += count;
+        let (provider, outcome) = (key.provider() as usize, key.outcome());
+        self.attempts[usize::from(key.bounce_message())][provider][outcome as usize] += count;
+        let failed = matches!(
+            outcome,
+            Outcome::Deferred | Outcome::Bounced | Outcome::Expired
+        );
+        if failed && !key.bounce_message() {
+            let slot = (provider * Outcome::ALL.len() + outcome as usize) * Category::ALL.len()
+                + key.category() as usize;
+            self.failures[slot] += count;
+        }
     }
 
     fn merge(&mut self, other: &Totals) {
-        let cells = self.0.iter_mut().flatten().flatten();
-        for (total, add) in cells.zip(other.0.iter().flatten().flatten()) {
+        let cells = self.attempts.iter_mut().flatten().flatten();
+        for (total, add) in cells.zip(other.attempts.iter().flatten().flatten()) {
+            *total += add;
+        }
+        for (total, add) in self.failures.iter_mut().zip(other.failures.iter()) {
             *total += add;
         }
     }
@@ -953,6 +992,53 @@ mod tests {
         assert_eq!(interner.resolve(syms[2]).len(), SHORT + 1);
         assert_eq!(interner.resolve(syms[0]), "gmail.com");
         assert_eq!(interner.len(), 4);
+    }
+
+    #[test]
+    fn totals_break_failures_down_by_provider_outcome_and_category() {
+        let classified = |provider, category| Classification {
+            provider,
+            category,
+            ..class()
+        };
+        let mut agg = Aggregate::with_spill(SpillPolicy {
+            cells: 1,
+            keep: false,
+        });
+        // `event(i, ..)`: outcome `Outcome::ALL[i % 6]`, a bounce message when `i % 5 == 0`.
+        let google_rate = classified(Provider::Google, Category::RateLimited);
+        agg.add(&event(1, b"gmail.com"), &google_rate);
+        agg.spill_if_full();
+        agg.add(&event(7, b"gmail.com"), &google_rate);
+        let unknown = classified(Provider::Microsoft, Category::UserUnknown);
+        agg.add(&event(2, b"outlook.com"), &unknown);
+        // Neither a delivery, nor a complaint (an ESP's event, no attempt), nor an attempt of a
+        // bounce message counts as a failure.
+        agg.add(&event(4, b"gmail.com"), &google_rate);
+        agg.add(
+            &event(6, b"gmail.com"),
+            &classified(Provider::Google, Category::Delivered),
+        );
+        agg.add(&event(25, b"gmail.com"), &google_rate);
+        let mut failures: Vec<_> = agg.totals().failures().collect();
+        failures.sort_by_key(|f| f.3);
+        assert_eq!(
+            failures,
+            [
+                (
+                    Provider::Microsoft,
+                    Outcome::Bounced,
+                    Category::UserUnknown,
+                    1
+                ),
+                (
+                    Provider::Google,
+                    Outcome::Deferred,
+                    Category::RateLimited,
+                    2
+                ),
+            ]
+        );
     }
 
     #[test]

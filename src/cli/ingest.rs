@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use bouncestat::aggregate::{Aggregate, SpillPolicy};
-use bouncestat::classify::{Classifier, Provider};
+use bouncestat::classify::{Category, Classifier, Provider};
 use bouncestat::event::Outcome;
 use bouncestat::format::Format;
 use bouncestat::input::{self, InputFile};
@@ -137,7 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     // Counted before the write, which consumes the aggregate.
-    let providers = provider_totals(&output.aggregate);
+    let breakdown = Breakdown::of(&output.aggregate);
     let mut written = None;
     if let Some(out) = &args.out {
         let mut manifest = Manifest::new(started);
@@ -160,7 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args,
         &files,
         &output,
-        &providers,
+        &breakdown,
         parse_seconds,
         written.as_ref(),
     );
@@ -217,7 +217,7 @@ fn summarize(
     args: &Args,
     files: &[InputFile],
     output: &Output,
-    providers: &[(&str, [i64; ATTEMPTS.len()])],
+    breakdown: &Breakdown,
     seconds: f64,
     written: Option<&(PathBuf, sink::WriteReport, f64)>,
 ) -> String {
@@ -257,15 +257,31 @@ fn summarize(
         stats.bounce_message_events, stats.events_without_sender, stats.content_filter_handoffs
     );
 
-    if !providers.is_empty() {
+    if !breakdown.providers.is_empty() {
         let names: Vec<&str> = ATTEMPTS.iter().map(|o| o.as_str()).collect();
         let _ = writeln!(s, "providers ({}):", names.join(" / "));
-        for (name, counts) in providers.iter().take(6) {
+        for (name, counts) in breakdown.providers.iter().take(6) {
             let _ = write!(s, "  {name:<10}");
             for count in counts {
                 let _ = write!(s, " {count:>10}");
             }
             let _ = writeln!(s);
+        }
+    }
+    if !breakdown.failures.is_empty() {
+        let _ = write!(s, "failed attempts by provider, outcome and category");
+        let _ = match breakdown.failures.len() {
+            n if n > TOP_FAILURES => writeln!(s, " (the {TOP_FAILURES} commonest of {n}):"),
+            _ => writeln!(s, ":"),
+        };
+        for (provider, outcome, category, count) in breakdown.failures.iter().take(TOP_FAILURES) {
+            let _ = writeln!(
+                s,
+                "  {:<10} {:<9} {:<22} {count:>10}",
+                provider.as_str(),
+                outcome.as_str(),
+                category.as_str()
+            );
         }
     }
 
@@ -345,22 +361,46 @@ const ATTEMPTS: [Outcome; 4] = [
     Outcome::Expired,
 ];
 
-/// Attempts per provider by outcome (in [`ATTEMPTS`] order), senders' mail only, most failed
-/// attempts first.
-fn provider_totals(aggregate: &Aggregate) -> Vec<(&'static str, [i64; ATTEMPTS.len()])> {
-    let totals = aggregate.totals();
-    let mut providers: Vec<_> = Provider::ALL
-        .iter()
-        .map(|&provider| {
+/// How many of the commonest failures the summary lists.
+const TOP_FAILURES: usize = 10;
+
+/// What the summary says of the attempts, senders' mail only: per provider by outcome (in
+/// [`ATTEMPTS`] order), most failed attempts first; and the failed attempts by provider,
+/// outcome and category, commonest first, which answer "why are a provider's deferrals up"
+/// without a query of the dataset.
+struct Breakdown {
+    providers: Vec<(&'static str, [i64; ATTEMPTS.len()])>,
+    failures: Vec<(Provider, Outcome, Category, i64)>,
+}
+
+impl Breakdown {
+    fn of(aggregate: &Aggregate) -> Breakdown {
+        let totals = aggregate.totals();
+        let mut providers: Vec<_> = Provider::ALL
+            .iter()
+            .map(|&provider| {
+                (
+                    provider.as_str(),
+                    ATTEMPTS.map(|outcome| totals.get(false, provider, outcome)),
+                )
+            })
+            .filter(|(_, counts)| counts.iter().any(|&n| n != 0))
+            .collect();
+        // Everything but the first slot (delivered) failed.
+        let failed = |counts: &[i64; ATTEMPTS.len()]| -> i64 { counts[1..].iter().sum() };
+        providers.sort_by_key(|(name, counts)| (std::cmp::Reverse(failed(counts)), *name));
+        let mut failures: Vec<_> = totals.failures().collect();
+        failures.sort_by_key(|&(provider, outcome, category, count)| {
             (
+                std::cmp::Reverse(count),
                 provider.as_str(),
-                ATTEMPTS.map(|outcome| totals.get(false, provider, outcome)),
+                outcome.as_str(),
+                category.as_str(),
             )
-        })
-        .filter(|(_, counts)| counts.iter().any(|&n| n != 0))
-        .collect();
-    // Everything but the first slot (delivered) failed.
-    let failed = |counts: &[i64; ATTEMPTS.len()]| -> i64 { counts[1..].iter().sum() };
-    providers.sort_by_key(|(name, counts)| (std::cmp::Reverse(failed(counts)), *name));
-    providers
+        });
+        Breakdown {
+            providers,
+            failures,
+        }
+    }
 }
