@@ -84,6 +84,15 @@ impl Outcome {
         }
     }
 
+    /// True for an attempt the remote side did not accept: deferred, bounced, expired (an ESP's
+    /// complaints and suppressions are no attempts).
+    pub fn is_failed_attempt(self) -> bool {
+        matches!(
+            self,
+            Outcome::Deferred | Outcome::Bounced | Outcome::Expired
+        )
+    }
+
     /// True for the outcomes each recipient reaches exactly once: delivered, bounced, expired.
     pub fn is_final(self) -> bool {
         matches!(

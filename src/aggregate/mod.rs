@@ -370,9 +370,8 @@ impl Totals {
         self.attempts[usize::from(bounce_message)][provider as usize][outcome as usize]
     }
 
-    /// The failed attempts (deferred, bounced, expired; not an ESP's complaints and
-    /// suppressions, which are no attempts) of senders' mail, by provider, outcome and
-    /// category: the combinations that occurred, with their counts.
+    /// The failed attempts ([`Outcome::is_failed_attempt`]) of senders' mail, by provider,
+    /// outcome and category: the combinations that occurred, with their counts.
     pub fn failures(&self) -> impl Iterator<Item = (Provider, Outcome, Category, i64)> + '_ {
         self.failures
             .iter()
@@ -390,11 +389,7 @@ impl Totals {
     fn add(&mut self, key: PackedKey, count: i64) {
         let (provider, outcome) = (key.provider() as usize, key.outcome());
         self.attempts[usize::from(key.bounce_message())][provider][outcome as usize] += count;
-        let failed = matches!(
-            outcome,
-            Outcome::Deferred | Outcome::Bounced | Outcome::Expired
-        );
-        if failed && !key.bounce_message() {
+        if outcome.is_failed_attempt() && !key.bounce_message() {
             let slot = (provider * Outcome::ALL.len() + outcome as usize) * Category::ALL.len()
                 + key.category() as usize;
             self.failures[slot] += count;
