@@ -396,3 +396,106 @@ fn summary_lists_the_commonest_failures() {
         assert_eq!(listed, failed, "{}: {stdout}", provider[0]);
     }
 }
+
+/// `--suppressions` on a log written for it (`fixtures/suppressions/postfix.log`): hard
+/// bounces and a mailbox that stayed full for days are listed; the same address delivered to
+/// after its bounce, a mailbox full for a few hours, a rate limit that went on for days, a
+/// banned sending IP and a `5.1.1` whose text blames the sender's volume are not. Threads and
+/// block sizes do not change the list.
+#[test]
+fn suppression_list_names_only_recipient_faults() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = fixtures_in("suppressions", tmp.path());
+    let expected = "\
+recipient,reason,category,reply_code,enhanced_code,provider,source,events,first_seen,last_seen
+full@example.net,repeated_deferral,mailbox_full,452,4.2.2,other,postfix,6,2026-03-02T08:00:02Z,2026-03-05T10:00:02Z
+kim@partner.example,hard_bounce,mailbox_full,552,5.2.2,other,postfix,1,2026-03-02T11:00:02Z,2026-03-02T11:00:02Z
+typo.user@gmail.com,hard_bounce,user_unknown,550,5.1.1,google,postfix,1,2026-03-03T14:00:02Z,2026-03-03T14:00:02Z
+";
+    for (threads, block) in [("1", "1048576"), ("2", "4096")] {
+        let list = tmp.path().join(format!("suppress-{threads}.csv"));
+        bouncestat()
+            .args(["ingest", "--timezone", "UTC", "--year", "2026", "--quiet"])
+            .args([
+                "--threads",
+                threads,
+                "--block-bytes",
+                block,
+                "--suppressions",
+            ])
+            .arg(&list)
+            .arg(&logs)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!(
+                "wrote 3 recipient(s) to suppress to {} (hard_bounce 2, repeated_deferral 1, \
+                 complaint 0)",
+                list.display()
+            )));
+        assert_eq!(
+            fs::read_to_string(&list).unwrap(),
+            expected,
+            "{threads} thread(s)"
+        );
+    }
+
+    // The full mailbox's six attempts span exactly 74 hours: the policy's two limits decide.
+    let listed = |policy: [&str; 4]| {
+        let list = tmp.path().join("policy.csv");
+        bouncestat()
+            .args(["ingest", "--timezone", "UTC", "--year", "2026", "--quiet"])
+            .args(policy)
+            .arg("--suppressions")
+            .arg(&list)
+            .arg(&logs)
+            .assert()
+            .success();
+        let text = fs::read_to_string(&list).unwrap();
+        text.contains("\nfull@example.net,repeated_deferral,")
+    };
+    let attempts = "--suppress-after-attempts";
+    let hours = "--suppress-after-hours";
+    assert!(listed([attempts, "6", hours, "74"]));
+    assert!(!listed([attempts, "7", hours, "74"]));
+    assert!(!listed([attempts, "6", hours, "74.01"]));
+}
+
+/// ESP exports: complaints are listed whatever came after, hard bounces as classified, and an
+/// unwritable list is an error that names it.
+#[test]
+fn suppression_list_from_esp_events_and_an_unwritable_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = fixtures_in("esp/ses", tmp.path());
+    let list = tmp.path().join("ses.csv");
+    bouncestat()
+        .args(["ingest", "--quiet", "--suppressions"])
+        .arg(&list)
+        .arg(&logs)
+        .assert()
+        .success();
+    let text = fs::read_to_string(&list).unwrap();
+    assert!(
+        text.contains("\nangry@yahoo.com,complaint,,,,yahoo,ses,1,"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nana.lopez@gmail.com,hard_bounce,user_unknown,550,5.1.1,google,ses,1,"),
+        "{text}"
+    );
+    for line in text.lines().skip(1) {
+        let reason = line.split(',').nth(1).unwrap();
+        assert!(["hard_bounce", "complaint"].contains(&reason), "{line}");
+    }
+
+    let missing = tmp.path().join("no-such-dir/list.csv");
+    bouncestat()
+        .args(["ingest", "--quiet", "--suppressions"])
+        .arg(&missing)
+        .arg(&logs)
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("writing the suppression list")
+                .and(predicate::str::contains("no-such-dir")),
+        );
+}

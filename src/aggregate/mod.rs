@@ -15,6 +15,7 @@
 
 mod cube;
 mod packed;
+pub mod recipients;
 mod spill;
 
 use std::io;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
+use bouncestat::aggregate::recipients::{Reason, SuppressionPolicy};
 use bouncestat::aggregate::{Aggregate, SpillPolicy};
 use bouncestat::classify::{Category, Classifier, Provider};
 use bouncestat::event::Outcome;
@@ -55,6 +56,18 @@ pub struct Args {
     /// Read every input as this format instead of detecting it per file.
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: Option<Format>,
+    /// Write the recipients to stop mailing to FILE, as CSV: addresses that hard-bounced or
+    /// complained, and those whose temporary failures went on (see --suppress-after-attempts),
+    /// unless delivered to since. A block aimed at the sender never lists a recipient.
+    #[arg(long, value_name = "FILE")]
+    suppressions: Option<PathBuf>,
+    /// With --suppressions: temporary failures that blame the recipient (a full mailbox, say)
+    /// list the address after this many attempts since its last delivery...
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    suppress_after_attempts: usize,
+    /// ...spread over at least this many hours.
+    #[arg(long, default_value_t = 72.0, value_name = "HOURS")]
+    suppress_after_hours: f64,
     /// Read files with read(2) instead of memory-mapping them (plain and compressed alike):
     /// for a log that may be truncated while it is read.
     #[arg(long)]
@@ -111,6 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             cells: args.spill_cells,
             keep: args.out.is_some(),
         },
+        track_recipients: args.suppressions.is_some(),
     };
     let read = ReadOptions {
         timezone,
@@ -149,6 +163,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing the dataset in {}", out.display()))?;
         written = Some((out.clone(), report, write_clock.elapsed().as_secs_f64()));
     }
+    let suppression_list = match (&args.suppressions, &mut output.recipients) {
+        (Some(path), Some(recipients)) => {
+            let policy = SuppressionPolicy {
+                temporary_attempts: args.suppress_after_attempts.max(1),
+                temporary_span_us: (args.suppress_after_hours.max(0.0) * 3.6e9) as i64,
+            };
+            let list = recipients.suppressions(&policy);
+            sink::write_suppressions(path, &list)
+                .with_context(|| format!("writing the suppression list {}", path.display()))?;
+            let mut by_reason = [0; Reason::ALL.len()];
+            for row in &list {
+                by_reason[row.reason as usize] += 1;
+            }
+            Some((path.clone(), by_reason))
+        }
+        _ => None,
+    };
     if args.timings {
         eprint!(
             "{}",
@@ -163,6 +194,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &breakdown,
         parse_seconds,
         written.as_ref(),
+        suppression_list.as_ref(),
     );
     print!("{summary}");
 
@@ -220,6 +252,7 @@ fn summarize(
     breakdown: &Breakdown,
     seconds: f64,
     written: Option<&(PathBuf, sink::WriteReport, f64)>,
+    suppression_list: Option<&(PathBuf, [usize; Reason::ALL.len()])>,
 ) -> String {
     let stats = &output.stats;
     let mut s = String::new();
@@ -323,6 +356,20 @@ fn summarize(
                 superseded.date, superseded.path
             );
         }
+    }
+    if let Some((path, by_reason)) = suppression_list {
+        let reasons: Vec<String> = Reason::ALL
+            .iter()
+            .zip(by_reason)
+            .map(|(reason, n)| format!("{} {n}", reason.as_str()))
+            .collect();
+        let _ = writeln!(
+            s,
+            "wrote {} recipient(s) to suppress to {} ({})",
+            by_reason.iter().sum::<usize>(),
+            path.display(),
+            reasons.join(", ")
+        );
     }
     s
 }

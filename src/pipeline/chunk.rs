@@ -7,8 +7,11 @@
 
 use super::queue::{LocalQueues, QueueKey, recipient_id, short_eq};
 use super::stats::Stats;
+use crate::aggregate::recipients::{Detail, Recipients, Strike};
 use crate::aggregate::{Aggregate, CubeKey, Sym};
-use crate::classify::{Category, Classifier, ClassifyInput, Permanence, Provider};
+use crate::classify::{
+    Category, Classifier, ClassifyInput, Permanence, Provider, fault_and_action,
+};
 use crate::event::{Event, Outcome, domain_of};
 use crate::format::esp::{self, EventSink};
 use crate::format::exim::{Feed, Reassembler};
@@ -71,6 +74,8 @@ pub struct ChunkProcessor<'c> {
     folded: Vec<u8>,
     /// Exim only: joins entries syslog split into `[n/m]` parts (see [`Reassembler`]).
     exim: Option<Reassembler>,
+    /// Per-address strikes and deliveries, when the run lists recipients to suppress.
+    recipients: Option<Recipients>,
 }
 
 impl<'c> ChunkProcessor<'c> {
@@ -107,7 +112,14 @@ impl<'c> ChunkProcessor<'c> {
             have_last_host: false,
             folded: Vec::new(),
             exim: (format == Format::Exim).then(Reassembler::new),
+            recipients: None,
         }
+    }
+
+    /// Records strikes and deliveries per address into `recipients` (see
+    /// [`crate::aggregate::recipients`]); [`ChunkProcessor::finish`] hands it back.
+    pub fn track_recipients(&mut self, recipients: Recipients) {
+        self.recipients = Some(recipients);
     }
 
     /// Processes every line of `data`. A last line without a newline is processed too.
@@ -141,8 +153,9 @@ impl<'c> ChunkProcessor<'c> {
         self.stats.reject("line too long", self.input, n, head);
     }
 
-    /// Ends the chunk: its result for the merger, and the aggregate it counted into.
-    pub fn finish(mut self) -> (ChunkResult, Aggregate) {
+    /// Ends the chunk: its result for the merger, the aggregate it counted into, and the
+    /// per-address record if it kept one.
+    pub fn finish(mut self) -> (ChunkResult, Aggregate, Option<Recipients>) {
         // Exim entries whose later parts lie beyond this block: read what they hold.
         if let Some(mut reassembler) = self.exim.take() {
             for entry in reassembler.flush() {
@@ -156,7 +169,7 @@ impl<'c> ChunkProcessor<'c> {
             queues: self.queues,
             symbols,
         };
-        (result, self.aggregate)
+        (result, self.aggregate, self.recipients)
     }
 
     fn line(&mut self, line: &[u8]) {
@@ -219,7 +232,16 @@ impl<'c> ChunkProcessor<'c> {
                     return;
                 }
                 let host = self.instance_host(instance, envelope.host);
-                let cell = self.delivery_cell(envelope, host, delivery);
+                let (cell, strike) = self.delivery_cell(envelope, host, delivery);
+                if let Some(recipients) = &mut self.recipients {
+                    note_attempt(
+                        recipients,
+                        delivery.recipient,
+                        envelope.time_us,
+                        &cell,
+                        strike,
+                    );
+                }
                 let recipient = recipient_id(delivery.recipient);
                 self.queues
                     .delivery(key, recipient, cell, &mut self.aggregate, &mut self.stats);
@@ -291,24 +313,25 @@ impl<'c> ChunkProcessor<'c> {
         self.last_host_sym
     }
 
-    /// The cube cell of a delivery, classified; sender fields are filled by correlation.
+    /// The cube cell of a delivery, classified, and the strike it is against its recipient;
+    /// sender fields are filled by correlation.
     fn delivery_cell(
         &mut self,
         envelope: &Envelope<'_>,
         host: Sym,
         delivery: &Delivery<'_>,
-    ) -> CubeKey {
+    ) -> (CubeKey, Option<Strike>) {
         let outcome = delivery.status.outcome();
         let recipient_domain = domain_of(delivery.recipient);
         let recipient_sym = self.aggregate.interner.intern_name(recipient_domain);
         let reason = &delivery.reason;
-        let (provider, category, permanence) = if outcome == Outcome::Delivered {
+        let (provider, category, permanence, strike) = if outcome == Outcome::Delivered {
             // As `Provider::detect`, with the domain's half remembered by its symbol.
             let provider = match delivery.relay_host.and_then(Provider::of_mx) {
                 Some(provider) => provider,
                 None => self.domain_provider(recipient_sym, recipient_domain),
             };
-            (provider, Category::Delivered, Permanence::None)
+            (provider, Category::Delivered, Permanence::None, None)
         } else {
             let text = self
                 .format
@@ -323,9 +346,10 @@ impl<'c> ChunkProcessor<'c> {
                 remote_host: delivery.relay_host,
                 recipient_domain: Some(recipient_domain),
             });
-            (class.provider, class.category, class.permanence)
+            let strike = Strike::of_failure(class.fault, class.action, class.permanence);
+            (class.provider, class.category, class.permanence, strike)
         };
-        CubeKey {
+        let cell = CubeKey {
             hour: envelope.time_us.div_euclid(US_PER_HOUR),
             source: self.format.source(),
             mta_host: host,
@@ -342,7 +366,8 @@ impl<'c> ChunkProcessor<'c> {
             bounce_message: false,
             esp_type: Sym(0),
             esp_subtype: Sym(0),
-        }
+        };
+        (cell, strike)
     }
 }
 
@@ -365,7 +390,7 @@ impl ChunkProcessor<'_> {
     pub fn event(&mut self, event: &Event<'_>) {
         let verdict = esp::verdict(event.source, event.esp_type, event.esp_subtype);
         let recipient_domain = event.recipient_domain;
-        let (provider, category, permanence) = match event.outcome {
+        let (provider, category, permanence, strike) = match event.outcome {
             Outcome::Delivered | Outcome::Complained | Outcome::Suppressed => {
                 let provider = Provider::detect(event.remote_host, Some(recipient_domain));
                 let category = match event.outcome {
@@ -377,7 +402,8 @@ impl ChunkProcessor<'_> {
                     Outcome::Suppressed => Permanence::Permanent,
                     _ => Permanence::None,
                 };
-                (provider, category, permanence)
+                let strike = (event.outcome == Outcome::Complained).then_some(Strike::Complaint);
+                (provider, category, permanence, strike)
             }
             _ => {
                 let class = self.classifier.classify(&ClassifyInput::from_event(event));
@@ -388,7 +414,14 @@ impl ChunkProcessor<'_> {
                     Some(v) if v.address_ok && blames_address(class.category) => v.category,
                     _ => class.category,
                 };
-                (class.provider, category, class.permanence)
+                // The classifier's verdict, unless the provider's replaced its category.
+                let (fault, action) = if category == class.category {
+                    (class.fault, class.action)
+                } else {
+                    fault_and_action(category, class.permanence)
+                };
+                let strike = Strike::of_failure(fault, action, class.permanence);
+                (class.provider, category, class.permanence, strike)
             }
         };
         let sender_domain = match event.sender {
@@ -426,6 +459,9 @@ impl ChunkProcessor<'_> {
             event.is_bounce_message,
             event.sender.is_some(),
         );
+        if let Some(recipients) = &mut self.recipients {
+            note_attempt(recipients, event.recipient, event.time_us, &cell, strike);
+        }
         self.aggregate.add_cell(cell, 1);
     }
 }
@@ -442,6 +478,29 @@ fn remembered<T: Copy>(memo: &mut Vec<Option<T>>, i: usize, make: impl FnOnce() 
     }
     memo[i] = Some(value);
     value
+}
+
+/// Records an attempt (or a complaint) in the per-address record: a delivery's time, or the
+/// strike it is against its recipient.
+fn note_attempt(
+    recipients: &mut Recipients,
+    address: &[u8],
+    time_us: i64,
+    cell: &CubeKey,
+    strike: Option<Strike>,
+) {
+    if cell.outcome == Outcome::Delivered {
+        recipients.delivered(address, time_us);
+    } else if let Some(strike) = strike {
+        let detail = Detail {
+            category: cell.category,
+            reply_code: cell.reply_code,
+            enhanced_code: cell.enhanced_code,
+            provider: cell.provider,
+            source: cell.source,
+        };
+        recipients.strike(address, time_us, strike, detail);
+    }
 }
 
 /// Categories that say the recipient address itself is bad.
@@ -475,7 +534,7 @@ mod tests {
         let time = TimeContext::utc("2025-06-10T12:00:00Z".parse().unwrap());
         let mut processor = ChunkProcessor::new(&classifier, Format::Postfix, time, 0);
         processor.process(log.as_bytes());
-        let (result, aggregate) = processor.finish();
+        let (result, aggregate, _) = processor.finish();
         assert_eq!(result.stats.rejected_lines(), 0);
         (result, aggregate)
     }

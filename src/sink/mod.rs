@@ -27,6 +27,7 @@
 
 mod manifest;
 mod read;
+mod suppressions;
 mod tables;
 mod write;
 
@@ -38,6 +39,7 @@ use std::path::PathBuf;
 
 pub use manifest::{InputFingerprint, Manifest, SupersededInput, fingerprint_file};
 pub use read::{read_table, read_table_file};
+pub use suppressions::{SUPPRESSIONS_HEADER, suppressions_csv, write_suppressions};
 pub use tables::{SCHEMA_VERSION, Table};
 pub use write::{DatasetWriter, DatasetWriterBuilder, WriteReport, WriteTimings, write_dataset};
 

@@ -1,0 +1,529 @@
+//! The recipients a sender should stop mailing: the per-address record behind
+//! `ingest --suppressions`.
+//!
+//! The dataset counts attempts by domain and provider; acting on a hard bounce needs the
+//! address. Only what blames the recipient is kept per address (a permanent failure whose
+//! verdict is to remove the address, a temporary failure of the recipient's mailbox, a
+//! complaint), never a block aimed at the sender. Deliveries are kept as one hash and one time
+//! per address, so that an address that accepted mail after it failed is not suppressed: a
+//! list appended to and sorted now and then, which costs less than a hash table whose every
+//! lookup misses the cache (a run's addresses are many, and each is delivered to once or twice).
+//!
+//! Like [`super::Aggregate`], a [`Recipients`] merges with any other in any order to the same
+//! result, so the list never depends on how the input was split or how many threads ran.
+
+use std::hash::{DefaultHasher, Hasher};
+
+use rayon::slice::ParallelSliceMut as _;
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::classify::{Action, Category, Fault, Permanence, Provider};
+use crate::event::{EnhancedCode, Source};
+
+/// What one failed attempt, or one complaint, says about its recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Strike {
+    /// A permanent failure whose verdict is to remove the address (unknown user, domain
+    /// without mail, disabled or full mailbox).
+    Permanent,
+    /// A temporary failure that blames the recipient (a full mailbox, a user unknown for now).
+    Temporary,
+    /// The recipient reported the message as spam (an ESP's complaint event).
+    Complaint,
+}
+
+impl Strike {
+    /// The strike of a failed attempt with this verdict, if it blames the recipient.
+    pub fn of_failure(fault: Fault, action: Action, permanence: Permanence) -> Option<Strike> {
+        if action == Action::RemoveAddress {
+            Some(Strike::Permanent)
+        } else if fault == Fault::Recipient && permanence == Permanence::Transient {
+            Some(Strike::Temporary)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why an address is on the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// A permanent failure that blames the address, after its last delivery.
+    HardBounce,
+    /// Temporary recipient failures that went on: at least the policy's number of attempts,
+    /// spread over at least its span, after the last delivery.
+    RepeatedDeferral,
+    /// The recipient complained (whatever was delivered after).
+    Complaint,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 3] = [
+        Reason::HardBounce,
+        Reason::RepeatedDeferral,
+        Reason::Complaint,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::HardBounce => "hard_bounce",
+            Reason::RepeatedDeferral => "repeated_deferral",
+            Reason::Complaint => "complaint",
+        }
+    }
+}
+
+/// What the list shows of a strike: its classification and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Detail {
+    pub category: Category,
+    pub reply_code: Option<u16>,
+    pub enhanced_code: Option<EnhancedCode>,
+    pub provider: Provider,
+    pub source: Source,
+}
+
+/// One strike against an address. Ordered by time first, and then by everything else, so
+/// that the last of a sorted list is the same whatever order the strikes were added in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Mark {
+    time_us: i64,
+    strike: Strike,
+    detail: Detail,
+}
+
+/// When temporary failures make an address one to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuppressionPolicy {
+    /// Failed attempts since the last delivery, at least.
+    pub temporary_attempts: usize,
+    /// Time from the first of them to the last, at least.
+    pub temporary_span_us: i64,
+}
+
+impl Default for SuppressionPolicy {
+    /// Five attempts over 72 hours: about the retries an MTA makes before it gives up.
+    fn default() -> Self {
+        SuppressionPolicy {
+            temporary_attempts: 5,
+            temporary_span_us: 72 * 3_600_000_000,
+        }
+    }
+}
+
+/// One address to stop mailing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression<'a> {
+    /// The address, ASCII-lowercased.
+    pub address: &'a [u8],
+    pub reason: Reason,
+    /// The deciding strike's: the last complaint, the last permanent failure, or the last
+    /// temporary one.
+    pub detail: Detail,
+    /// Strikes counted: those after the address's last delivery (complaints whenever).
+    pub events: usize,
+    pub first_us: i64,
+    pub last_us: i64,
+}
+
+/// Strikes by address and last deliveries by address hash. See the module docs.
+#[derive(Debug, Default)]
+pub struct Recipients {
+    struck: HashMap<Box<[u8]>, Vec<Mark>>,
+    /// Deliveries as (address hash, time). The first `compacted` are sorted, one per hash
+    /// with its last time; the rest were appended since (see [`Recipients::compact`]).
+    delivered: Vec<(u64, i64)>,
+    compacted: usize,
+    /// Reused for lowercasing an address.
+    scratch: Vec<u8>,
+}
+
+/// Appended deliveries are folded into the sorted ones once they are as many, and at least
+/// this many (in unit tests, few: so that small runs fold in the middle of their blocks).
+const COMPACT_AFTER: usize = if cfg!(test) { 64 } else { 1 << 16 };
+
+impl Recipients {
+    pub fn new() -> Recipients {
+        Recipients::default()
+    }
+
+    /// Records a strike against `address` (compared without regard to ASCII case).
+    pub fn strike(&mut self, address: &[u8], time_us: i64, strike: Strike, detail: Detail) {
+        if address.is_empty() {
+            return;
+        }
+        lowercase_into(address, &mut self.scratch);
+        let mark = Mark {
+            time_us,
+            strike,
+            detail,
+        };
+        match self.struck.get_mut(self.scratch.as_slice()) {
+            Some(marks) => marks.push(mark),
+            None => {
+                self.struck
+                    .insert(self.scratch.as_slice().into(), vec![mark]);
+            }
+        }
+    }
+
+    /// Records a delivery to `address` at `time_us`.
+    pub fn delivered(&mut self, address: &[u8], time_us: i64) {
+        if address.is_empty() {
+            return;
+        }
+        lowercase_into(address, &mut self.scratch);
+        self.delivered.push((address_hash(&self.scratch), time_us));
+        if self.delivered.len() - self.compacted >= self.compacted.max(COMPACT_AFTER) {
+            // On the worker's own thread: a parallel sort here could take another block's
+            // job onto this thread while the worker's state is locked.
+            self.compact(false);
+        }
+    }
+
+    /// Sorts the deliveries and keeps the last one per address hash. The list then has room
+    /// for as many again, so its memory stays at about twice 16 bytes per address. `parallel`
+    /// sorts on rayon's global pool: only for the folds after the run, which hold every
+    /// delivery.
+    fn compact(&mut self, parallel: bool) {
+        if self.compacted == self.delivered.len() {
+            return;
+        }
+        if parallel {
+            self.delivered.par_sort_unstable();
+        } else {
+            self.delivered.sort_unstable();
+        }
+        // Sorted by hash, then time: the last of each run of equal hashes is the latest.
+        self.delivered.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = later.1;
+            }
+            same
+        });
+        self.compacted = self.delivered.len();
+        self.delivered
+            .shrink_to(2 * self.compacted.max(COMPACT_AFTER));
+    }
+
+    /// The last delivery to the address whose hash is `hash`; the deliveries must be compact.
+    fn last_delivery(&self, hash: u64) -> Option<i64> {
+        debug_assert_eq!(self.compacted, self.delivered.len());
+        let at = self.delivered.partition_point(|&(h, _)| h < hash);
+        self.delivered
+            .get(at)
+            .filter(|&&(h, _)| h == hash)
+            .map(|&(_, time)| time)
+    }
+
+    /// Adds everything `other` recorded. Not to be called on a thread of a pool whose jobs
+    /// lock what the caller holds (it sorts on rayon's global pool).
+    pub fn merge(&mut self, mut other: Recipients) {
+        if self.struck.len() < other.struck.len() {
+            std::mem::swap(&mut self.struck, &mut other.struck);
+        }
+        for (address, mut marks) in other.struck {
+            self.struck.entry(address).or_default().append(&mut marks);
+        }
+        if self.delivered.capacity() < other.delivered.capacity() {
+            std::mem::swap(&mut self.delivered, &mut other.delivered);
+            self.compacted = other.compacted;
+        }
+        self.delivered.append(&mut other.delivered);
+        self.compact(true);
+    }
+
+    /// The addresses to suppress under `policy`, sorted by address.
+    pub fn suppressions(&mut self, policy: &SuppressionPolicy) -> Vec<Suppression<'_>> {
+        self.compact(true);
+        let this = &*self;
+        let mut list: Vec<Suppression<'_>> = this
+            .struck
+            .iter()
+            .filter_map(|(address, marks)| {
+                let delivered = this.last_delivery(address_hash(address));
+                decide(address, marks, delivered, policy)
+            })
+            .collect();
+        list.sort_unstable_by(|a, b| a.address.cmp(b.address));
+        list
+    }
+}
+
+/// The verdict on one address, from its strikes and its last delivery.
+fn decide<'a>(
+    address: &'a [u8],
+    marks: &[Mark],
+    delivered: Option<i64>,
+    policy: &SuppressionPolicy,
+) -> Option<Suppression<'a>> {
+    // A failure logged in the same second as a delivery is not taken to be after it.
+    let after = |mark: &&Mark| delivered.is_none_or(|at| mark.time_us > at);
+    let mut counted: Vec<Mark> = marks
+        .iter()
+        .filter(|m| m.strike == Strike::Complaint || after(m))
+        .copied()
+        .collect();
+    counted.sort_unstable();
+    let last_of = |strike: Strike| counted.iter().rev().find(|m| m.strike == strike);
+    let (reason, decider) = if let Some(mark) = last_of(Strike::Complaint) {
+        (Reason::Complaint, mark)
+    } else if let Some(mark) = last_of(Strike::Permanent) {
+        (Reason::HardBounce, mark)
+    } else {
+        let first = counted.first()?;
+        let last = counted.last()?;
+        if counted.len() < policy.temporary_attempts
+            || last.time_us - first.time_us < policy.temporary_span_us
+        {
+            return None;
+        }
+        (Reason::RepeatedDeferral, last)
+    };
+    Some(Suppression {
+        address,
+        reason,
+        detail: decider.detail,
+        events: counted.len(),
+        first_us: counted.first()?.time_us,
+        last_us: counted.last()?.time_us,
+    })
+}
+
+fn lowercase_into(address: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend(address.iter().map(u8::to_ascii_lowercase));
+}
+
+/// A 64-bit hash of a lowercased address: SipHash with fixed keys, so two of a run's million
+/// addresses share one with a chance of about one in thirty million.
+fn address_hash(lowercased: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(lowercased);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000_000;
+
+    fn detail(category: Category, reply_code: u16) -> Detail {
+        Detail {
+            category,
+            reply_code: Some(reply_code),
+            enhanced_code: None,
+            provider: Provider::Google,
+            source: Source::Postfix,
+        }
+    }
+
+    fn unknown() -> Detail {
+        detail(Category::UserUnknown, 550)
+    }
+
+    fn full() -> Detail {
+        detail(Category::MailboxFull, 452)
+    }
+
+    fn listed(recipients: &mut Recipients) -> Vec<(String, &'static str, usize)> {
+        recipients
+            .suppressions(&SuppressionPolicy::default())
+            .iter()
+            .map(|s| {
+                (
+                    String::from_utf8_lossy(s.address).into_owned(),
+                    s.reason.as_str(),
+                    s.events,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn strikes_blame_only_the_recipient() {
+        let of = Strike::of_failure;
+        assert_eq!(
+            of(
+                Fault::Recipient,
+                Action::RemoveAddress,
+                Permanence::Permanent
+            ),
+            Some(Strike::Permanent)
+        );
+        assert_eq!(
+            of(Fault::Recipient, Action::Retry, Permanence::Transient),
+            Some(Strike::Temporary)
+        );
+        // A block or a rate limit aimed at the sender, permanent or not, never counts.
+        for permanence in [Permanence::Permanent, Permanence::Transient] {
+            assert_eq!(
+                of(
+                    Fault::SenderInfrastructure,
+                    Action::CheckReputation,
+                    permanence
+                ),
+                None
+            );
+        }
+        assert_eq!(
+            of(Fault::Network, Action::Retry, Permanence::Transient),
+            None
+        );
+    }
+
+    #[test]
+    fn a_hard_bounce_is_listed_unless_a_delivery_came_after_it() {
+        let mut r = Recipients::new();
+        r.strike(
+            b"Bob.Typo@Gmail.com",
+            10 * HOUR,
+            Strike::Permanent,
+            unknown(),
+        );
+        r.delivered(b"carol@example.org", 5 * HOUR);
+        r.strike(b"carol@example.org", 4 * HOUR, Strike::Permanent, unknown());
+        // Delivered before the bounce: the bounce stands.
+        r.delivered(b"dave@example.org", HOUR);
+        r.strike(b"DAVE@example.org", 2 * HOUR, Strike::Permanent, unknown());
+        // The same second as a delivery: not after it.
+        r.delivered(b"erin@example.org", 3 * HOUR);
+        r.strike(b"erin@example.org", 3 * HOUR, Strike::Permanent, unknown());
+        assert_eq!(
+            listed(&mut r),
+            [
+                ("bob.typo@gmail.com".to_owned(), "hard_bounce", 1),
+                ("dave@example.org".to_owned(), "hard_bounce", 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn temporary_failures_need_the_attempts_and_the_span() {
+        let mut r = Recipients::new();
+        let hours = |address: &[u8], r: &mut Recipients, at: &[i64]| {
+            for &h in at {
+                r.strike(address, h * HOUR, Strike::Temporary, full());
+            }
+        };
+        // Five attempts over 72 hours: listed.
+        hours(b"full@example.org", &mut r, &[0, 1, 8, 30, 72]);
+        // Four attempts over 100 hours: kept.
+        hours(b"four@example.org", &mut r, &[0, 30, 60, 100]);
+        // Six attempts over 71 hours: kept.
+        hours(b"short@example.org", &mut r, &[0, 1, 2, 3, 4, 71]);
+        // Six over 80 hours, but a delivery after the second: four left, kept.
+        hours(b"back@example.org", &mut r, &[0, 1, 20, 40, 60, 80]);
+        r.delivered(b"back@example.org", HOUR + 1);
+        assert_eq!(
+            listed(&mut r),
+            [("full@example.org".to_owned(), "repeated_deferral", 5)]
+        );
+        let policy = SuppressionPolicy {
+            temporary_attempts: 4,
+            temporary_span_us: 60 * HOUR,
+        };
+        let addresses: Vec<&[u8]> = r.suppressions(&policy).iter().map(|s| s.address).collect();
+        assert_eq!(
+            addresses,
+            [
+                &b"back@example.org"[..],
+                b"four@example.org",
+                b"full@example.org",
+                b"short@example.org"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_complaint_is_listed_even_after_a_delivery() {
+        let mut r = Recipients::new();
+        let complaint = Detail {
+            category: Category::Delivered,
+            reply_code: None,
+            enhanced_code: None,
+            provider: Provider::Yahoo,
+            source: Source::Ses,
+        };
+        r.strike(b"angry@yahoo.com", HOUR, Strike::Complaint, complaint);
+        r.delivered(b"angry@yahoo.com", 2 * HOUR);
+        let list = r.suppressions(&SuppressionPolicy::default());
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].reason, Reason::Complaint);
+        assert_eq!(list[0].detail, complaint);
+        assert_eq!((list[0].first_us, list[0].last_us), (HOUR, HOUR));
+    }
+
+    #[test]
+    fn deliveries_folded_along_the_way_keep_each_address_last() {
+        let mut r = Recipients::new();
+        for round in 0..3 {
+            for i in 0..100_000 {
+                let address = format!("u{i}@example.org");
+                r.delivered(address.as_bytes(), (round * 10 + 1) * HOUR);
+            }
+        }
+        assert!(r.delivered.len() < 300_000, "folded on the way");
+        // After the second delivery and before the third: not listed.
+        r.strike(b"u5@example.org", 15 * HOUR, Strike::Permanent, unknown());
+        // After the third: listed.
+        r.strike(b"U7@example.org", 25 * HOUR, Strike::Permanent, unknown());
+        // Never delivered to: listed.
+        r.strike(b"new@example.org", HOUR, Strike::Permanent, unknown());
+        assert_eq!(
+            listed(&mut r),
+            [
+                ("new@example.org".to_owned(), "hard_bounce", 1),
+                ("u7@example.org".to_owned(), "hard_bounce", 1),
+            ]
+        );
+        assert_eq!(r.delivered.len(), 100_000);
+    }
+
+    #[test]
+    fn the_deciding_strike_is_the_last_of_its_kind() {
+        let mut r = Recipients::new();
+        let moved = detail(Category::MailboxMoved, 551);
+        r.strike(b"x@example.org", 9 * HOUR, Strike::Temporary, full());
+        r.strike(b"x@example.org", 5 * HOUR, Strike::Permanent, moved);
+        r.strike(b"x@example.org", 2 * HOUR, Strike::Permanent, unknown());
+        let list = r.suppressions(&SuppressionPolicy::default());
+        assert_eq!(list[0].reason, Reason::HardBounce);
+        assert_eq!(list[0].detail, moved);
+        assert_eq!(list[0].events, 3);
+        assert_eq!((list[0].first_us, list[0].last_us), (2 * HOUR, 9 * HOUR));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn merging_in_any_split_and_order_gives_the_same_list(
+            events in proptest::collection::vec((0u8..4, 0u8..6, 0i64..200, 0u8..3), 0..60),
+            cut in 0usize..60,
+        ) {
+            let apply = |r: &mut Recipients, events: &[(u8, u8, i64, u8)]| {
+                for &(who, what, hour, code) in events {
+                    let address = format!("user{who}@Example.org");
+                    let time = hour * HOUR;
+                    let d = detail(Category::ALL[usize::from(code)], 550 + u16::from(code));
+                    match what {
+                        0 => r.strike(address.as_bytes(), time, Strike::Permanent, d),
+                        1 => r.strike(address.as_bytes(), time, Strike::Complaint, d),
+                        2 => r.delivered(address.as_bytes(), time),
+                        _ => r.strike(address.as_bytes(), time, Strike::Temporary, d),
+                    }
+                }
+            };
+            let cut = cut.min(events.len());
+            let mut whole = Recipients::new();
+            apply(&mut whole, &events);
+            let (mut a, mut b) = (Recipients::new(), Recipients::new());
+            apply(&mut a, &events[cut..]);
+            apply(&mut b, &events[..cut]);
+            a.merge(b);
+            let policy = SuppressionPolicy { temporary_attempts: 2, temporary_span_us: 10 * HOUR };
+            proptest::prop_assert_eq!(whole.suppressions(&policy), a.suppressions(&policy));
+        }
+    }
+}
