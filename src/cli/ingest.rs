@@ -56,9 +56,9 @@ pub struct Args {
     /// Read every input as this format instead of detecting it per file.
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: Option<Format>,
-    /// Write the recipients to stop mailing to FILE, as CSV: addresses that hard-bounced or
-    /// complained, and those whose temporary failures went on (see --suppress-after-attempts),
-    /// unless delivered to since. A block aimed at the sender never lists a recipient.
+    /// Write the recipients to stop mailing to FILE, as CSV: addresses that complained, and
+    /// those that hard-bounced or kept failing for a while (see --suppress-after-attempts) and
+    /// were not delivered to since. A block aimed at the sender never lists a recipient.
     #[arg(long, value_name = "FILE")]
     suppressions: Option<PathBuf>,
     /// With --suppressions: temporary failures that blame the recipient (a full mailbox, say)
