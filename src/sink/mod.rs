@@ -24,6 +24,9 @@
 //! A failure before the swap removes the staging directory and leaves the previous dataset as it
 //! was; a failure during the swap rolls the days already swapped back. A lock file keeps a
 //! second writer out while a run is under way, and the next run cleans up after one that died.
+//!
+//! The suppression list (`ingest --suppressions`) is written here too, as CSV, by
+//! [`write_suppressions`].
 
 mod manifest;
 mod read;
