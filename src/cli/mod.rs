@@ -6,6 +6,7 @@ mod eval;
 mod explain;
 mod generate;
 mod ingest;
+mod report;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ pub struct Cli {
 enum Command {
     /// Read logs, classify every attempt, write the Parquet dataset.
     Ingest(ingest::Args),
+    /// Compare one day of a dataset with the days before it: rates by provider, failures that rose.
+    Report(report::Args),
     /// Measure the classifier on a labelled set (accuracy per category, confusions, baseline).
     Eval(eval::Args),
     /// Explain one bounce or deferral reply.
@@ -41,6 +44,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest(args) => ingest::run(args),
+        Command::Report(args) => report::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Classify(args) => classify::run(args),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Date32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::SinkError;
@@ -24,6 +25,27 @@ use super::tables::{Table, parse_day};
 /// A directory that cannot be listed, a `date=` directory whose name is not a date, or a file
 /// that is not valid Parquet.
 pub fn read_table(out_dir: &Path, table: Table) -> Result<Vec<RecordBatch>, SinkError> {
+    let mut batches = Vec::new();
+    for (day, dir) in partitions(out_dir, table)? {
+        for file in partition_files(&dir)? {
+            for batch in read_table_file(&file)? {
+                batches.push(with_date(batch, day).map_err(|source| SinkError::Arrow {
+                    path: file.clone(),
+                    source,
+                })?);
+            }
+        }
+    }
+    Ok(batches)
+}
+
+/// The `date=` partitions of `table` in the dataset at `out_dir`, as (Date32 day, directory),
+/// oldest first. A table that does not exist yet has none.
+///
+/// # Errors
+///
+/// A directory that cannot be listed, or a `date=` directory whose name is not a date.
+pub fn partitions(out_dir: &Path, table: Table) -> Result<Vec<(i32, PathBuf)>, SinkError> {
     let table_dir = out_dir.join(table.name());
     if !table_dir.exists() {
         return Ok(Vec::new());
@@ -40,24 +62,21 @@ pub fn read_table(out_dir: &Path, table: Table) -> Result<Vec<RecordBatch>, Sink
         partitions.push((day, entry));
     }
     partitions.sort();
+    Ok(partitions)
+}
 
-    let mut batches = Vec::new();
-    for (day, dir) in partitions {
-        let mut files: Vec<PathBuf> = list(&dir)?
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .collect();
-        files.sort();
-        for file in files {
-            for batch in read_table_file(&file)? {
-                batches.push(with_date(batch, day).map_err(|source| SinkError::Arrow {
-                    path: file.clone(),
-                    source,
-                })?);
-            }
-        }
-    }
-    Ok(batches)
+/// The Parquet files of one partition directory, in name order.
+///
+/// # Errors
+///
+/// The directory cannot be listed.
+pub fn partition_files(dir: &Path) -> Result<Vec<PathBuf>, SinkError> {
+    let mut files: Vec<PathBuf> = list(dir)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Reads one Parquet file of the dataset as it is stored (without the `date` column).
@@ -66,15 +85,27 @@ pub fn read_table(out_dir: &Path, table: Table) -> Result<Vec<RecordBatch>, Sink
 ///
 /// The file cannot be opened or is not valid Parquet.
 pub fn read_table_file(path: &Path) -> Result<Vec<RecordBatch>, SinkError> {
+    read_columns(path, None)
+}
+
+/// Reads only the named columns of one Parquet file of the dataset (all of them with `None`),
+/// in the file's column order.
+///
+/// # Errors
+///
+/// The file cannot be opened or is not valid Parquet.
+pub fn read_columns(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>, SinkError> {
     let parquet_error = |source| SinkError::Parquet {
         path: path.to_path_buf(),
         source,
     };
     let file = File::open(path).map_err(|e| SinkError::io("open", path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(parquet_error)?
-        .build()
-        .map_err(parquet_error)?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
+    if let Some(columns) = columns {
+        let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.build().map_err(parquet_error)?;
     reader
         .map(|batch| {
             batch.map_err(|source| SinkError::Arrow {

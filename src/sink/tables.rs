@@ -167,7 +167,7 @@ pub(crate) fn parse_day(name: &str) -> Option<i32> {
 
 /// Outcome counts of one rollup cell, and the rates derived from them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct OutcomeCounts {
+pub struct OutcomeCounts {
     pub delivered: i64,
     pub deferred: i64,
     pub bounced: i64,
@@ -179,7 +179,7 @@ pub(crate) struct OutcomeCounts {
 }
 
 impl OutcomeCounts {
-    fn add(&mut self, outcome: Outcome, count: i64) {
+    pub(crate) fn add(&mut self, outcome: Outcome, count: i64) {
         let slot = match outcome {
             Outcome::Delivered => &mut self.delivered,
             Outcome::Deferred => &mut self.deferred,

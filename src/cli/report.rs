@@ -1,0 +1,51 @@
+//! The `report` subcommand: one day of a dataset against the days before it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use bouncestat::report::{self, ReportOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The dataset directory `ingest --out` wrote.
+    pub dataset: PathBuf,
+    /// The UTC day to report, YYYY-MM-DD (default: the newest day in the dataset).
+    #[arg(long, value_name = "DAY")]
+    pub day: Option<String>,
+    /// Compare with the daily average of this many days before it (days without data are left
+    /// out of the average).
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub baseline: u32,
+    /// Only attempts to this receiving provider (google, microsoft, yahoo, apple, ...).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only the mail of this sender domain.
+    #[arg(long, value_name = "DOMAIN")]
+    pub sender_domain: Option<String>,
+    /// How many of the failures that rose most to list.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let day = match &args.day {
+        Some(text) => Some(
+            report::parse_day(text)
+                .with_context(|| format!("--day {text:?} is not a YYYY-MM-DD date"))?,
+        ),
+        None => None,
+    };
+    let options = ReportOptions {
+        day,
+        baseline_days: args.baseline,
+        provider: args.provider.clone(),
+        sender_domain: args.sender_domain.clone(),
+    };
+    let report = report::build(&args.dataset, &options)?;
+    std::io::stdout()
+        .lock()
+        .write_all(report.render(args.top).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

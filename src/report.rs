@@ -1,0 +1,860 @@
+//! One day of a dataset against the days before it: which providers' deferral and bounce
+//! rates moved, and which failures rose most. The `report` subcommand prints it; it answers
+//! "why are Gmail deferrals up today?" from the dataset a nightly `ingest` keeps.
+//!
+//! It reads the `attempts` table of the day and of the days before it, senders' mail only
+//! (bounce messages the MTA generated are left out, as in the rollups). Both sides count the
+//! same hours of the day: the dataset's newest day may still be under way, so when its last
+//! attempt was at 14:xx UTC the days before count 00:00 to 14:59 as well, and half a day is not
+//! read as a fall. An earlier day is whole.
+
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int16Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, RecordBatch};
+use rustc_hash::FxHashMap;
+
+use crate::classify::Provider;
+use crate::event::Outcome;
+use crate::sink::{self, OutcomeCounts, SinkError, Table};
+
+/// What to report on.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// The day (Date32: days since 1970-01-01); `None` for the newest day in the dataset.
+    pub day: Option<i32>,
+    /// How many days before it make the baseline (days without data are left out of the
+    /// average, not counted as zero).
+    pub baseline_days: u32,
+    /// Only attempts to this provider (`google`, `microsoft`, ...).
+    pub provider: Option<String>,
+    /// Only the mail of this sender domain (ASCII case ignored).
+    pub sender_domain: Option<String>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            day: None,
+            baseline_days: 7,
+            provider: None,
+            sender_domain: None,
+        }
+    }
+}
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// The directory has no `attempts` partition.
+    #[error("{} holds no attempts table (not a bouncestat dataset, or nothing written yet)", path.display())]
+    NoDataset { path: PathBuf },
+    /// The day asked for has no partition.
+    #[error("{day} is not in the dataset at {}; it holds {first} to {last}", path.display())]
+    NoSuchDay {
+        path: PathBuf,
+        day: String,
+        first: String,
+        last: String,
+    },
+    /// `--provider` names no provider the classifier knows.
+    #[error("unknown provider {name:?}; known: {known}")]
+    UnknownProvider { name: String, known: String },
+    /// A file lacks a column of the `attempts` schema, or holds it with another type.
+    #[error("{}: column {column} is missing or not of the attempts table's type", path.display())]
+    BadColumn { path: PathBuf, column: &'static str },
+}
+
+/// One provider's attempts on the day and, summed, on the baseline days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderLine {
+    pub provider: String,
+    pub day: OutcomeCounts,
+    pub before: OutcomeCounts,
+}
+
+impl ProviderLine {
+    /// Attempts on the day: deliveries, deferrals, bounces and expiries.
+    pub fn attempts(&self) -> i64 {
+        self.day.deferred + self.day.finals()
+    }
+}
+
+/// One kind of failure: provider, outcome, category and codes, with its attempts on the day and
+/// on the baseline days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub provider: String,
+    pub outcome: Outcome,
+    pub category: String,
+    pub reply_code: Option<i16>,
+    pub enhanced_code: Option<String>,
+    /// Attempts on the day.
+    pub day: i64,
+    /// Attempts on all the baseline days together.
+    pub before: i64,
+    /// The day's attempts by UTC hour.
+    pub hours: [i64; 24],
+    /// The recipient domain with most of the day's attempts (`None` for attempts without one)
+    /// and its attempts; `None` when the day had none.
+    pub top_domain: Option<(Option<String>, i64)>,
+    /// The sender domain with most of the day's attempts, likewise.
+    pub top_sender: Option<(Option<String>, i64)>,
+}
+
+impl Failure {
+    /// Attempts per baseline day with data (0 when there is none).
+    pub fn before_per_day(&self, days: usize) -> f64 {
+        if days == 0 {
+            0.0
+        } else {
+            self.before as f64 / days as f64
+        }
+    }
+
+    /// How far the day is above the baseline's daily average.
+    pub fn rise(&self, days: usize) -> f64 {
+        self.day as f64 - self.before_per_day(days)
+    }
+
+    /// The UTC hour with most of the day's attempts (the earliest of equals).
+    pub fn peak_hour(&self) -> Option<u8> {
+        let (hour, &count) = (self.hours.iter().enumerate())
+            .rev()
+            .max_by_key(|&(_, count)| *count)?;
+        (count > 0).then_some(hour as u8)
+    }
+
+    /// `421 4.7.28`, `550`, `4.4.1` or `-`.
+    pub fn code(&self) -> String {
+        match (self.reply_code, &self.enhanced_code) {
+            (Some(reply), Some(enhanced)) => format!("{reply} {enhanced}"),
+            (Some(reply), None) => reply.to_string(),
+            (None, Some(enhanced)) => enhanced.clone(),
+            (None, None) => "-".to_string(),
+        }
+    }
+}
+
+/// A day against the days before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The day reported (Date32).
+    pub day: i32,
+    /// The baseline window's length in days; it ends the day before `day`.
+    pub window: u32,
+    /// The days of the window that have data, oldest first.
+    pub baseline: Vec<i32>,
+    /// Both sides count hours 0 to this one: the hour of the day's last attempt when the day is
+    /// the dataset's newest (it may still be under way), 23 otherwise.
+    pub through_hour: u8,
+    /// Providers with attempts on either side, most attempts on the day first.
+    pub providers: Vec<ProviderLine>,
+    /// Every kind of failure seen on either side, the largest rise first.
+    pub failures: Vec<Failure>,
+    /// The filters applied, for the heading.
+    pub provider: Option<String>,
+    pub sender_domain: Option<String>,
+    /// Rows whose outcome this version does not know (written by a newer version), left out.
+    pub unknown_rows: u64,
+}
+
+/// The columns of `attempts` the report reads.
+const COLUMNS: [&str; 10] = [
+    "hour",
+    "sender_domain",
+    "recipient_domain",
+    "provider",
+    "outcome",
+    "reply_code",
+    "enhanced_code",
+    "category",
+    "bounce_message",
+    "attempts",
+];
+
+const US_PER_HOUR: i64 = 3_600_000_000;
+
+/// Names people use for a provider's mailboxes, accepted by `--provider`.
+const PROVIDER_ALIASES: [(&str, Provider); 9] = [
+    ("gmail", Provider::Google),
+    ("googlemail", Provider::Google),
+    ("outlook", Provider::Microsoft),
+    ("hotmail", Provider::Microsoft),
+    ("office365", Provider::Microsoft),
+    ("aol", Provider::Yahoo),
+    ("icloud", Provider::Apple),
+    ("mail.ru", Provider::MailRu),
+    ("web.de", Provider::Gmx),
+];
+
+/// Reads the dataset at `dataset` and compares the chosen day with the days before it.
+///
+/// # Errors
+///
+/// No dataset, a day it does not hold, an unknown provider name, or a file that cannot be read
+/// (named in the error).
+pub fn build(dataset: &Path, options: &ReportOptions) -> Result<Report, ReportError> {
+    let provider = match &options.provider {
+        Some(name) => {
+            let lower = name.to_ascii_lowercase();
+            let lower = match PROVIDER_ALIASES.iter().find(|(alias, _)| *alias == lower) {
+                Some((_, provider)) => provider.as_str().to_string(),
+                None => lower,
+            };
+            if Provider::from_name(&lower).is_none() {
+                let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+                return Err(ReportError::UnknownProvider {
+                    name: name.clone(),
+                    known: known.join(", "),
+                });
+            }
+            Some(lower)
+        }
+        None => None,
+    };
+    let sender_domain = options
+        .sender_domain
+        .as_ref()
+        .map(|d| d.to_ascii_lowercase());
+    let partitions = sink::partitions(dataset, Table::Attempts)?;
+    let (Some(first), Some(last)) = (partitions.first(), partitions.last()) else {
+        return Err(ReportError::NoDataset {
+            path: dataset.to_path_buf(),
+        });
+    };
+    let day = options.day.unwrap_or(last.0);
+    let Some((_, day_dir)) = partitions.iter().find(|(d, _)| *d == day) else {
+        return Err(ReportError::NoSuchDay {
+            path: dataset.to_path_buf(),
+            day: day_label(day),
+            first: day_label(first.0),
+            last: day_label(last.0),
+        });
+    };
+    let window_start = day.saturating_sub(i32::try_from(options.baseline_days).unwrap_or(i32::MAX));
+    let baseline: Vec<&(i32, PathBuf)> = (partitions.iter())
+        .filter(|(d, _)| (window_start..day).contains(d))
+        .collect();
+
+    let mut tally = Tally {
+        provider,
+        sender_domain,
+        ..Tally::default()
+    };
+    tally.read_partition(day_dir, Side::Day)?;
+    let newest = day == last.0;
+    let through_hour = if newest {
+        tally.last_hour.unwrap_or(23)
+    } else {
+        23
+    };
+    tally.through_hour = through_hour;
+    for (_, dir) in &baseline {
+        tally.read_partition(dir, Side::Before)?;
+    }
+    let days = baseline.len();
+    Ok(Report {
+        day,
+        window: options.baseline_days,
+        baseline: baseline.iter().map(|(d, _)| *d).collect(),
+        through_hour,
+        providers: tally.providers(),
+        failures: tally.failures(days),
+        provider: tally.provider,
+        sender_domain: tally.sender_domain,
+        unknown_rows: tally.unknown_rows,
+    })
+}
+
+/// Days since 1970-01-01 (a Date32 value) of a `YYYY-MM-DD` date.
+pub fn parse_day(text: &str) -> Option<i32> {
+    sink::parse_day(text)
+}
+
+/// The column `name` of `batch` (read from `path`) as the array type `cast` gives, or an error
+/// naming the file and the column.
+fn column<'a, T: ?Sized>(
+    batch: &'a RecordBatch,
+    path: &Path,
+    name: &'static str,
+    cast: impl FnOnce(&'a dyn Array) -> Option<&'a T>,
+) -> Result<&'a T, ReportError> {
+    (batch.column_by_name(name))
+        .and_then(|c| cast(c.as_ref()))
+        .ok_or_else(|| ReportError::BadColumn {
+            path: path.to_path_buf(),
+            column: name,
+        })
+}
+
+/// `YYYY-MM-DD`, or the day number when it is out of range.
+fn day_label(day: i32) -> String {
+    sink::day_name(day).unwrap_or_else(|| day.to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Day,
+    Before,
+}
+
+/// Strings of the dataset given small numbers, so the tallies' keys are copied, not allocated.
+#[derive(Default)]
+struct Names {
+    ids: FxHashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).expect("fewer than 4 G distinct names");
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FailureKey {
+    provider: u32,
+    outcome: Outcome,
+    category: u32,
+    reply_code: Option<i16>,
+    enhanced_code: Option<u32>,
+}
+
+#[derive(Default)]
+struct FailureTally {
+    day: i64,
+    before: i64,
+    hours: [i64; 24],
+    /// The day's attempts by recipient domain and by sender domain.
+    domains: FxHashMap<Option<u32>, i64>,
+    senders: FxHashMap<Option<u32>, i64>,
+}
+
+#[derive(Default)]
+struct Tally {
+    provider: Option<String>,
+    sender_domain: Option<String>,
+    /// While reading the baseline: rows after this hour of the day are left out.
+    through_hour: u8,
+    /// The day's last hour of the day with a row.
+    last_hour: Option<u8>,
+    names: Names,
+    providers: FxHashMap<u32, [OutcomeCounts; 2]>,
+    failures: FxHashMap<FailureKey, FailureTally>,
+    unknown_rows: u64,
+}
+
+impl Tally {
+    fn read_partition(&mut self, dir: &Path, side: Side) -> Result<(), ReportError> {
+        for file in sink::partition_files(dir)? {
+            for batch in sink::read_columns(&file, Some(&COLUMNS))? {
+                self.add_batch(&file, &batch, side)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_batch(
+        &mut self,
+        path: &Path,
+        batch: &RecordBatch,
+        side: Side,
+    ) -> Result<(), ReportError> {
+        let hour = column(batch, path, "hour", |c| {
+            c.as_primitive_opt::<TimestampMicrosecondType>()
+        })?;
+        let strings = |name| column(batch, path, name, |c| c.as_string_opt::<i32>());
+        let sender_domain = strings("sender_domain")?;
+        let recipient_domain = strings("recipient_domain")?;
+        let provider = strings("provider")?;
+        let outcome = strings("outcome")?;
+        let reply_code = column(batch, path, "reply_code", |c| {
+            c.as_primitive_opt::<Int16Type>()
+        })?;
+        let enhanced_code = strings("enhanced_code")?;
+        let category = strings("category")?;
+        let bounce_message = column(batch, path, "bounce_message", |c| c.as_boolean_opt())?;
+        let attempts = column(batch, path, "attempts", |c| {
+            c.as_primitive_opt::<Int64Type>()
+        })?;
+
+        for row in 0..batch.num_rows() {
+            let hour_of_day = hour.value(row).div_euclid(US_PER_HOUR).rem_euclid(24) as u8;
+            match side {
+                Side::Day => self.last_hour = self.last_hour.max(Some(hour_of_day)),
+                Side::Before if hour_of_day > self.through_hour => continue,
+                Side::Before => {}
+            }
+            if bounce_message.value(row) {
+                continue;
+            }
+            if let Some(wanted) = &self.provider
+                && provider.value(row) != wanted
+            {
+                continue;
+            }
+            if let Some(wanted) = &self.sender_domain
+                && !(sender_domain.is_valid(row)
+                    && sender_domain.value(row).eq_ignore_ascii_case(wanted))
+            {
+                continue;
+            }
+            let Some(outcome) = Outcome::ALL
+                .into_iter()
+                .find(|o| o.as_str() == outcome.value(row))
+            else {
+                self.unknown_rows += 1;
+                continue;
+            };
+            let count = attempts.value(row);
+            let provider = self.names.id(provider.value(row));
+            let slot = match side {
+                Side::Day => 0,
+                Side::Before => 1,
+            };
+            self.providers.entry(provider).or_default()[slot].add(outcome, count);
+            if !outcome.is_failed_attempt() {
+                continue;
+            }
+            let key = FailureKey {
+                provider,
+                outcome,
+                category: self.names.id(category.value(row)),
+                reply_code: reply_code.is_valid(row).then(|| reply_code.value(row)),
+                enhanced_code: (enhanced_code.is_valid(row))
+                    .then(|| self.names.id(enhanced_code.value(row))),
+            };
+            let failure = self.failures.entry(key).or_default();
+            match side {
+                Side::Day => {
+                    failure.day += count;
+                    failure.hours[usize::from(hour_of_day)] += count;
+                    let domain = (recipient_domain.is_valid(row))
+                        .then(|| self.names.id(recipient_domain.value(row)));
+                    *failure.domains.entry(domain).or_default() += count;
+                    let sender = (sender_domain.is_valid(row))
+                        .then(|| self.names.id(sender_domain.value(row)));
+                    *failure.senders.entry(sender).or_default() += count;
+                }
+                Side::Before => failure.before += count,
+            }
+        }
+        Ok(())
+    }
+
+    fn providers(&self) -> Vec<ProviderLine> {
+        let mut lines: Vec<ProviderLine> = (self.providers.iter())
+            .map(|(&id, [day, before])| ProviderLine {
+                provider: self.names.get(id).to_string(),
+                day: *day,
+                before: *before,
+            })
+            .collect();
+        lines.sort_by(|a, b| {
+            (b.attempts().cmp(&a.attempts()))
+                .then_with(|| {
+                    (b.before.deferred + b.before.finals())
+                        .cmp(&(a.before.deferred + a.before.finals()))
+                })
+                .then_with(|| a.provider.cmp(&b.provider))
+        });
+        lines
+    }
+
+    /// The name with the most attempts (the first by name of equals), and its attempts.
+    fn top(&self, counts: &FxHashMap<Option<u32>, i64>) -> Option<(Option<String>, i64)> {
+        (counts.iter())
+            .map(|(&name, &count)| (name.map(|id| self.names.get(id)), count))
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+            .map(|(name, count)| (name.map(str::to_string), count))
+    }
+
+    fn failures(&self, days: usize) -> Vec<Failure> {
+        let mut failures: Vec<Failure> = (self.failures.iter())
+            .map(|(key, tally)| Failure {
+                provider: self.names.get(key.provider).to_string(),
+                outcome: key.outcome,
+                category: self.names.get(key.category).to_string(),
+                reply_code: key.reply_code,
+                enhanced_code: key.enhanced_code.map(|id| self.names.get(id).to_string()),
+                day: tally.day,
+                before: tally.before,
+                hours: tally.hours,
+                top_domain: self.top(&tally.domains),
+                top_sender: self.top(&tally.senders),
+            })
+            .collect();
+        failures.sort_by(|a, b| {
+            (b.rise(days).total_cmp(&a.rise(days)))
+                .then_with(|| b.day.cmp(&a.day))
+                .then_with(|| a.provider.cmp(&b.provider))
+                .then_with(|| a.outcome.cmp(&b.outcome))
+                .then_with(|| a.category.cmp(&b.category))
+                .then_with(|| a.reply_code.cmp(&b.reply_code))
+                .then_with(|| a.enhanced_code.cmp(&b.enhanced_code))
+        });
+        failures
+    }
+}
+
+impl Report {
+    /// The text the `report` subcommand prints, with the `top` failures that rose most.
+    pub fn render(&self, top: usize) -> String {
+        let mut s = String::new();
+        let _ = self.write(&mut s, top);
+        s
+    }
+
+    fn write(&self, s: &mut String, top: usize) -> fmt::Result {
+        let days = self.baseline.len();
+        write!(s, "{} (UTC)", day_label(self.day))?;
+        if let Some(provider) = &self.provider {
+            write!(s, ", provider {provider}")?;
+        }
+        if let Some(domain) = &self.sender_domain {
+            write!(s, ", sender domain {domain}")?;
+        }
+        writeln!(s, ", senders' mail")?;
+        let window_start = self.day - i32::try_from(self.window).unwrap_or(i32::MAX);
+        if days == 0 {
+            writeln!(
+                s,
+                "no data in the {} day(s) before it ({} to {}): nothing to compare with",
+                self.window,
+                day_label(window_start),
+                day_label(self.day - 1)
+            )?;
+        } else {
+            writeln!(
+                s,
+                "against the daily average of the {days} day(s) with data among the {} before it ({} to {})",
+                self.window,
+                day_label(window_start),
+                day_label(self.day - 1)
+            )?;
+        }
+        if self.through_hour < 23 && days > 0 {
+            writeln!(
+                s,
+                "the day's last attempt was at {:02}:xx UTC: every day counts 00:00 to {:02}:59 only",
+                self.through_hour, self.through_hour
+            )?;
+        }
+        if self.unknown_rows > 0 {
+            writeln!(
+                s,
+                "left out: {} row(s) with an outcome this version does not know",
+                self.unknown_rows
+            )?;
+        }
+
+        writeln!(s)?;
+        writeln!(
+            s,
+            "{:<11} {:>10} {:>11} {:>9} {:>8} {:>8} {:>8}",
+            "provider", "attempts", "before/day", "deferral", "before", "bounce", "before"
+        )?;
+        for line in &self.providers {
+            let per_day = if days == 0 {
+                "-".to_string()
+            } else {
+                let attempts = line.before.deferred + line.before.finals();
+                format!("{:.1}", attempts as f64 / days as f64)
+            };
+            writeln!(
+                s,
+                "{:<11} {:>10} {:>11} {:>9} {:>8} {:>8} {:>8}",
+                line.provider,
+                line.attempts(),
+                per_day,
+                percent(line.day.deferral_rate()),
+                percent(line.before.deferral_rate()),
+                percent(line.day.bounce_rate()),
+                percent(line.before.bounce_rate()),
+            )?;
+        }
+        if self.providers.is_empty() {
+            writeln!(s, "(no attempts)")?;
+        }
+        writeln!(
+            s,
+            "(deferral: the share of attempts deferred; bounce: bounces and expiries per final outcome)"
+        )?;
+
+        writeln!(s)?;
+        let rose = (self.failures.iter())
+            .filter(|f| f.rise(days) > 0.0)
+            .count();
+        if rose == 0 {
+            writeln!(s, "no kind of failure rose above its daily average")?;
+            return Ok(());
+        }
+        if days == 0 {
+            writeln!(
+                s,
+                "the day's failures, commonest first ({} of {}):",
+                top.min(rose),
+                self.failures.len()
+            )?;
+        } else {
+            writeln!(
+                s,
+                "failures that rose most ({} of the {rose} kind(s) that rose, of {} seen):",
+                top.min(rose),
+                self.failures.len()
+            )?;
+        }
+        writeln!(
+            s,
+            "{:<11} {:<9} {:<22} {:<11} {:>8} {:>11} {:>10} {:>5}  top recipient domain, sender domain",
+            "provider", "outcome", "category", "code", "day", "before/day", "rise", "peak"
+        )?;
+        for failure in self
+            .failures
+            .iter()
+            .filter(|f| f.rise(days) > 0.0)
+            .take(top)
+        {
+            let peak = failure
+                .peak_hour()
+                .map_or_else(|| "-".to_string(), |h| format!("{h:02}h"));
+            let share = |top: &Option<(Option<String>, i64)>| match top {
+                Some((name, count)) if failure.day > 0 => format!(
+                    "{} ({:.0}%)",
+                    name.as_deref().unwrap_or("none"),
+                    100.0 * *count as f64 / failure.day as f64
+                ),
+                _ => "-".to_string(),
+            };
+            let domains = format!(
+                "{}, from {}",
+                share(&failure.top_domain),
+                share(&failure.top_sender)
+            );
+            let (before, rise) = if days == 0 {
+                ("-".to_string(), "-".to_string())
+            } else {
+                (
+                    format!("{:.1}", failure.before_per_day(days)),
+                    format!("{:+.1}", failure.rise(days)),
+                )
+            };
+            writeln!(
+                s,
+                "{:<11} {:<9} {:<22} {:<11} {:>8} {before:>11} {rise:>10} {peak:>5}  {domains}",
+                failure.provider,
+                failure.outcome.as_str(),
+                failure.category,
+                failure.code(),
+                failure.day,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// `12.71%`, or `-` without attempts.
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "-".to_string(), |r| format!("{:.2}%", 100.0 * r))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{
+        ArrayRef, BooleanArray, Int16Array, Int32Array, Int64Array, StringArray,
+        TimestampMicrosecondArray,
+    };
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+
+    /// 2026-03-05 in days since the epoch.
+    const DAY: i32 = 20_517;
+
+    /// Writes `attempts/date=<day>/part-0.parquet` with the report's columns; `rows` are
+    /// (hour of the day, provider, outcome, reply code, attempts), all to gmail.com from
+    /// shop.example, category `rate_limited`, enhanced code `4.7.28`.
+    fn write_day(dataset: &Path, day: i32, rows: &[(i64, &str, &str, i16, i64)]) {
+        let dir = dataset
+            .join("attempts")
+            .join(format!("date={}", day_label(day)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = rows.len();
+        let hours = rows
+            .iter()
+            .map(|r| (i64::from(day) * 24 + r.0) * US_PER_HOUR);
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            (
+                "hour",
+                Arc::new(TimestampMicrosecondArray::from_iter_values(hours).with_timezone("UTC")),
+            ),
+            (
+                "sender_domain",
+                Arc::new(StringArray::from(vec!["shop.example"; n])),
+            ),
+            (
+                "recipient_domain",
+                Arc::new(StringArray::from(vec!["gmail.com"; n])),
+            ),
+            (
+                "provider",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            ),
+            (
+                "outcome",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+            ),
+            (
+                "reply_code",
+                Arc::new(Int16Array::from_iter_values(rows.iter().map(|r| r.3))),
+            ),
+            (
+                "enhanced_code",
+                Arc::new(StringArray::from(vec!["4.7.28"; n])),
+            ),
+            (
+                "category",
+                Arc::new(StringArray::from(vec!["rate_limited"; n])),
+            ),
+            (
+                "bounce_message",
+                Arc::new(BooleanArray::from(vec![false; n])),
+            ),
+            (
+                "attempts",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.4))),
+            ),
+        ];
+        write_batch(&dir.join("part-0.parquet"), columns);
+    }
+
+    fn write_batch(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let mut writer =
+            ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None)
+                .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    #[test]
+    fn outcomes_this_version_does_not_know_are_counted_and_left_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_day(tmp.path(), DAY - 1, &[(9, "google", "deferred", 421, 4)]);
+        write_day(
+            tmp.path(),
+            DAY,
+            &[
+                (9, "google", "deferred", 421, 10),
+                (10, "google", "quarantined", 550, 3),
+                (11, "google", "delivered", 250, 5),
+            ],
+        );
+        let report = build(tmp.path(), &ReportOptions::default()).unwrap();
+        assert_eq!(report.day, DAY);
+        assert_eq!(report.baseline, [DAY - 1]);
+        assert_eq!(report.through_hour, 11);
+        assert_eq!(report.unknown_rows, 1);
+        assert_eq!(report.providers.len(), 1);
+        assert_eq!(report.providers[0].attempts(), 15);
+        assert_eq!(report.failures.len(), 1);
+        let failure = &report.failures[0];
+        assert_eq!((failure.day, failure.before), (10, 4));
+        assert_eq!(failure.rise(1), 6.0);
+        assert_eq!(failure.peak_hour(), Some(9));
+        assert_eq!(failure.code(), "421 4.7.28");
+        let text = report.render(10);
+        assert!(
+            text.contains("left out: 1 row(s) with an outcome this version does not know\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn baseline_hours_after_the_newest_days_last_are_left_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_day(
+            tmp.path(),
+            DAY - 2,
+            &[
+                (3, "google", "deferred", 421, 2),
+                (4, "google", "deferred", 421, 100),
+            ],
+        );
+        write_day(tmp.path(), DAY - 1, &[(3, "google", "deferred", 421, 4)]);
+        write_day(tmp.path(), DAY, &[(3, "google", "deferred", 421, 9)]);
+        let newest = build(tmp.path(), &ReportOptions::default()).unwrap();
+        assert_eq!(newest.through_hour, 3);
+        assert_eq!(newest.failures[0].before, 6);
+        // An earlier day is whole: nothing of its baseline is left out.
+        let earlier = ReportOptions {
+            day: Some(DAY - 1),
+            ..ReportOptions::default()
+        };
+        let earlier = build(tmp.path(), &earlier).unwrap();
+        assert_eq!(earlier.through_hour, 23);
+        assert_eq!(earlier.failures[0].before, 102);
+        assert!(earlier.failures[0].rise(1) < 0.0);
+    }
+
+    #[test]
+    fn a_column_of_another_type_is_an_error_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("attempts/date=2026-03-05");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("part-0.parquet");
+        let hours =
+            TimestampMicrosecondArray::from_iter_values([i64::from(DAY) * 24 * US_PER_HOUR]);
+        write_batch(
+            &path,
+            vec![
+                ("hour", Arc::new(hours.with_timezone("UTC")) as ArrayRef),
+                ("sender_domain", Arc::new(StringArray::from(vec!["a"]))),
+                ("recipient_domain", Arc::new(StringArray::from(vec!["b"]))),
+                ("provider", Arc::new(StringArray::from(vec!["google"]))),
+                ("outcome", Arc::new(StringArray::from(vec!["deferred"]))),
+                ("reply_code", Arc::new(Int32Array::from(vec![421]))),
+                ("enhanced_code", Arc::new(StringArray::from(vec!["4.7.28"]))),
+                (
+                    "category",
+                    Arc::new(StringArray::from(vec!["rate_limited"])),
+                ),
+                ("bounce_message", Arc::new(BooleanArray::from(vec![false]))),
+                ("attempts", Arc::new(Int64Array::from(vec![1]))),
+            ],
+        );
+        let err = build(tmp.path(), &ReportOptions::default()).unwrap_err();
+        assert!(matches!(
+            err,
+            ReportError::BadColumn {
+                column: "reply_code",
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: column reply_code is missing or not of the attempts table's type",
+                path.display()
+            )
+        );
+    }
+}

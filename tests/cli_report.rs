@@ -1,0 +1,182 @@
+//! End-to-end: `report` on a dataset that `ingest` wrote from `fixtures/report/mail.log`.
+//!
+//! The fixture has five days of mail (RFC 3339 stamps, so no year or zone to guess). Days 1-4
+//! are alike: at 02:00, 08:00, 14:00 and 20:00, three deliveries to Gmail, two to Outlook and
+//! one to example.org, and at 14:00 and 20:00 one Gmail rate-limit deferral. Day 5, the newest,
+//! ends at 15:xx: the same deliveries at 02:00, 08:00 and 14:00, twelve Gmail rate-limit
+//! deferrals at 14:00 and 15:00, a Gmail DMARC bounce, a Microsoft deferral and a bounce message
+//! the MTA generated.
+
+use std::path::{Path, PathBuf};
+
+use predicates::prelude::*;
+
+mod common;
+use common::{bouncestat, fixtures};
+
+/// Ingests the fixture into `dir/ds` and returns the dataset's path.
+fn dataset(dir: &Path) -> PathBuf {
+    let out = dir.join("ds");
+    bouncestat()
+        .args(["ingest", "--quiet", "--out"])
+        .arg(&out)
+        .arg(fixtures().join("report/mail.log"))
+        .assert()
+        .success();
+    out
+}
+
+fn report(dataset: &Path, args: &[&str]) -> String {
+    let output = bouncestat()
+        .arg("report")
+        .arg(dataset)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_newest_day_against_the_same_hours_of_the_days_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = dataset(tmp.path());
+    // The 20:00 deferral of days 1-4 is after the newest day's last hour, so Gmail's
+    // rate-limit deferrals were 1.0 a day, not 2.0; the bounce message is left out.
+    let expected = "\
+2026-03-05 (UTC), senders' mail
+against the daily average of the 4 day(s) with data among the 7 before it (2026-02-26 to 2026-03-04)
+the day's last attempt was at 15:xx UTC: every day counts 00:00 to 15:59 only
+
+provider      attempts  before/day  deferral   before   bounce   before
+google              22        10.0    54.55%   10.00%   10.00%    0.00%
+microsoft            7         6.0    14.29%    0.00%    0.00%    0.00%
+other                3         3.0     0.00%    0.00%    0.00%    0.00%
+(deferral: the share of attempts deferred; bounce: bounces and expiries per final outcome)
+
+failures that rose most (3 of the 3 kind(s) that rose, of 3 seen):
+provider    outcome   category               code             day  before/day       rise  peak  top recipient domain, sender domain
+google      deferred  rate_limited           421 4.7.28        12         1.0      +11.0   14h  gmail.com (100%), from shop.example (100%)
+google      bounced   auth_failure           550 5.7.26         1         0.0       +1.0   15h  gmail.com (100%), from shop.example (100%)
+microsoft   deferred  bad_reputation         451 4.7.500        1         0.0       +1.0   15h  outlook.com (100%), from news.example (100%)
+";
+    assert_eq!(report(&ds, &[]), expected);
+    // --top cuts the list, not the count.
+    let top1 = report(&ds, &["--top", "1"]);
+    assert!(top1.contains("failures that rose most (1 of the 3 kind(s) that rose, of 3 seen):"));
+    assert!(!top1.contains("auth_failure"), "{top1}");
+}
+
+#[test]
+fn an_earlier_day_is_whole_and_nothing_rose() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = dataset(tmp.path());
+    let out = report(&ds, &["--day", "2026-03-04", "--baseline", "2"]);
+    let expected = "\
+2026-03-04 (UTC), senders' mail
+against the daily average of the 2 day(s) with data among the 2 before it (2026-03-02 to 2026-03-03)
+
+provider      attempts  before/day  deferral   before   bounce   before
+google              14        14.0    14.29%   14.29%    0.00%    0.00%
+microsoft            8         8.0     0.00%    0.00%    0.00%    0.00%
+other                4         4.0     0.00%    0.00%    0.00%    0.00%
+(deferral: the share of attempts deferred; bounce: bounces and expiries per final outcome)
+
+no kind of failure rose above its daily average
+";
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn the_first_day_has_nothing_to_compare_with() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = dataset(tmp.path());
+    let out = report(&ds, &["--day", "2026-03-01", "--provider", "Gmail"]);
+    let expected = "\
+2026-03-01 (UTC), provider google, senders' mail
+no data in the 7 day(s) before it (2026-02-22 to 2026-02-28): nothing to compare with
+
+provider      attempts  before/day  deferral   before   bounce   before
+google              14           -    14.29%        -    0.00%        -
+(deferral: the share of attempts deferred; bounce: bounces and expiries per final outcome)
+
+the day's failures, commonest first (1 of 1):
+provider    outcome   category               code             day  before/day       rise  peak  top recipient domain, sender domain
+google      deferred  rate_limited           421 4.7.28         2           -          -   14h  gmail.com (100%), from shop.example (100%)
+";
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn filters_by_provider_and_sender_domain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = dataset(tmp.path());
+    let outlook = report(&ds, &["--provider", "outlook"]);
+    assert!(outlook.starts_with("2026-03-05 (UTC), provider microsoft, senders' mail\n"));
+    let lines: Vec<&str> = outlook.lines().collect();
+    let providers: Vec<&str> = (lines.iter())
+        .filter(|l| l.starts_with("google") || l.starts_with("microsoft") || l.starts_with("other"))
+        .copied()
+        .collect();
+    assert_eq!(
+        providers,
+        [
+            "microsoft            7         6.0    14.29%    0.00%    0.00%    0.00%",
+            "microsoft   deferred  bad_reputation         451 4.7.500        1         0.0       +1.0   15h  outlook.com (100%), from news.example (100%)",
+        ]
+    );
+    // news.example sends to example.org all day and to Outlook once on day 5; the sender
+    // domain is matched without regard to case.
+    let news = report(&ds, &["--sender-domain", "NEWS.example"]);
+    assert!(
+        news.contains("microsoft            1         0.0   100.00%        -        -        -\n"),
+        "{news}"
+    );
+    assert!(
+        news.contains("other                3         3.0     0.00%    0.00%    0.00%    0.00%\n"),
+        "{news}"
+    );
+    assert!(!news.contains("google"), "{news}");
+}
+
+#[test]
+fn errors_name_what_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = dataset(tmp.path());
+    let fails = |args: &[&str], message: &str| {
+        bouncestat()
+            .arg("report")
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(message));
+    };
+    let ds_arg = ds.to_str().unwrap();
+    fails(
+        &[ds_arg, "--day", "2026-04-01"],
+        "2026-04-01 is not in the dataset at",
+    );
+    fails(
+        &[ds_arg, "--day", "2026-04-01"],
+        "it holds 2026-03-01 to 2026-03-05",
+    );
+    fails(
+        &[ds_arg, "--day", "4/1/2026"],
+        "--day \"4/1/2026\" is not a YYYY-MM-DD date",
+    );
+    fails(
+        &[ds_arg, "--provider", "hotmal"],
+        "unknown provider \"hotmal\"; known: google, microsoft,",
+    );
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    fails(
+        &[empty.to_str().unwrap()],
+        "holds no attempts table (not a bouncestat dataset, or nothing written yet)",
+    );
+}
