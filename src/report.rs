@@ -521,6 +521,82 @@ impl Report {
         s
     }
 
+    /// The failures the report lists: those above their daily average before (with no day
+    /// before, every failure of the day), the largest rise first.
+    fn risen(&self) -> impl Iterator<Item = &Failure> {
+        let days = self.baseline.len();
+        self.failures.iter().filter(move |f| f.rise(days) > 0.0)
+    }
+
+    /// The report as one JSON object (`report --json`), with the `top` failures that rose
+    /// most: the same figures as the text, unrounded, for scripts and alerts.
+    pub fn to_json(&self, top: usize) -> serde_json::Value {
+        use serde_json::json;
+        let days = self.baseline.len();
+        let counts = |c: &OutcomeCounts| {
+            json!({
+                "delivered": c.delivered,
+                "deferred": c.deferred,
+                "bounced": c.bounced,
+                "expired": c.expired,
+                "complained": c.complained,
+                "suppressed": c.suppressed,
+                "deferral_rate": c.deferral_rate(),
+                "bounce_rate": c.bounce_rate(),
+            })
+        };
+        let top_name = |top: &Option<(Option<String>, i64)>| {
+            top.as_ref()
+                .map(|(name, attempts)| json!({"name": name, "attempts": attempts}))
+        };
+        let providers: Vec<_> = (self.providers.iter())
+            .map(|line| {
+                json!({
+                    "provider": line.provider,
+                    "attempts": line.attempts(),
+                    "attempts_before_per_day": (days > 0).then(|| {
+                        (line.before.deferred + line.before.finals()) as f64 / days as f64
+                    }),
+                    "day": counts(&line.day),
+                    "before": counts(&line.before),
+                })
+            })
+            .collect();
+        let failures: Vec<_> = (self.risen().take(top))
+            .map(|f| {
+                json!({
+                    "provider": f.provider,
+                    "outcome": f.outcome.as_str(),
+                    "category": f.category,
+                    "reply_code": f.reply_code,
+                    "enhanced_code": f.enhanced_code,
+                    "attempts": f.day,
+                    "attempts_before": f.before,
+                    "before_per_day": (days > 0).then(|| f.before_per_day(days)),
+                    "rise": (days > 0).then(|| f.rise(days)),
+                    "peak_hour": f.peak_hour(),
+                    "hours": f.hours,
+                    "top_recipient_domain": top_name(&f.top_domain),
+                    "top_sender_domain": top_name(&f.top_sender),
+                })
+            })
+            .collect();
+        let baseline: Vec<String> = self.baseline.iter().map(|&d| day_label(d)).collect();
+        json!({
+            "day": day_label(self.day),
+            "baseline_window_days": self.window,
+            "baseline_days_with_data": baseline,
+            "through_hour": self.through_hour,
+            "provider": self.provider,
+            "sender_domain": self.sender_domain,
+            "unknown_rows": self.unknown_rows,
+            "providers": providers,
+            "failures_rose": self.risen().count(),
+            "failures_seen": self.failures.len(),
+            "failures": failures,
+        })
+    }
+
     fn write(&self, s: &mut String, top: usize) -> fmt::Result {
         let days = self.baseline.len();
         write!(s, "{} (UTC)", day_label(self.day))?;
@@ -598,9 +674,7 @@ impl Report {
         )?;
 
         writeln!(s)?;
-        let rose = (self.failures.iter())
-            .filter(|f| f.rise(days) > 0.0)
-            .count();
+        let rose = self.risen().count();
         if rose == 0 {
             writeln!(s, "no kind of failure rose above its daily average")?;
             return Ok(());
@@ -625,12 +699,7 @@ impl Report {
             "{:<11} {:<9} {:<22} {:<11} {:>8} {:>11} {:>10} {:>5}  top recipient domain, sender domain",
             "provider", "outcome", "category", "code", "day", "before/day", "rise", "peak"
         )?;
-        for failure in self
-            .failures
-            .iter()
-            .filter(|f| f.rise(days) > 0.0)
-            .take(top)
-        {
+        for failure in self.risen().take(top) {
             let peak = failure
                 .peak_hour()
                 .map_or_else(|| "-".to_string(), |h| format!("{h:02}h"));

@@ -180,3 +180,63 @@ fn errors_name_what_is_wrong() {
         "holds no attempts table (not a bouncestat dataset, or nothing written yet)",
     );
 }
+
+#[test]
+fn json_carries_the_same_figures_unrounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = dataset(tmp.path());
+    let json: serde_json::Value =
+        serde_json::from_str(&report(&ds, &["--json", "--top", "1"])).unwrap();
+    assert_eq!(json["day"], "2026-03-05");
+    assert_eq!(json["baseline_window_days"], 7);
+    assert_eq!(
+        json["baseline_days_with_data"],
+        serde_json::json!(["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"])
+    );
+    assert_eq!(json["through_hour"], 15);
+    assert_eq!(json["provider"], serde_json::Value::Null);
+    assert_eq!(
+        (json["failures_rose"].clone(), json["failures_seen"].clone()),
+        (3.into(), 3.into())
+    );
+    let google = &json["providers"][0];
+    assert_eq!(google["provider"], "google");
+    assert_eq!(google["attempts"], 22);
+    assert_eq!(google["attempts_before_per_day"], 10.0);
+    assert_eq!(google["day"]["deferred"], 12);
+    assert_eq!(google["day"]["deferral_rate"], 12.0 / 22.0);
+    assert_eq!(google["before"]["deferred"], 4);
+    assert_eq!(google["before"]["delivered"], 36);
+    let failures = json["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1);
+    let rate_limited = &failures[0];
+    assert_eq!(rate_limited["category"], "rate_limited");
+    assert_eq!(rate_limited["reply_code"], 421);
+    assert_eq!(rate_limited["enhanced_code"], "4.7.28");
+    assert_eq!(rate_limited["attempts"], 12);
+    assert_eq!(rate_limited["attempts_before"], 4);
+    assert_eq!(rate_limited["rise"], 11.0);
+    assert_eq!(rate_limited["peak_hour"], 14);
+    let mut hours = [0; 24];
+    hours[14] = 6;
+    hours[15] = 6;
+    assert_eq!(rate_limited["hours"], serde_json::json!(hours));
+    assert_eq!(
+        rate_limited["top_recipient_domain"],
+        serde_json::json!({"name": "gmail.com", "attempts": 12})
+    );
+    assert_eq!(
+        rate_limited["top_sender_domain"],
+        serde_json::json!({"name": "shop.example", "attempts": 12})
+    );
+    // With no day before, there is no average to compare with.
+    let first: serde_json::Value =
+        serde_json::from_str(&report(&ds, &["--json", "--day", "2026-03-01"])).unwrap();
+    assert_eq!(first["baseline_days_with_data"], serde_json::json!([]));
+    assert_eq!(
+        first["providers"][0]["attempts_before_per_day"],
+        serde_json::Value::Null
+    );
+    assert_eq!(first["failures"][0]["rise"], serde_json::Value::Null);
+    assert_eq!(first["failures"][0]["attempts"], 2);
+}

@@ -27,6 +27,9 @@ pub struct Args {
     /// How many of the failures that rose most to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
+    /// Print the report as one JSON object (for scripts and alerts) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -44,8 +47,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         sender_domain: args.sender_domain.clone(),
     };
     let report = report::build(&args.dataset, &options)?;
-    std::io::stdout()
-        .lock()
-        .write_all(report.render(args.top).as_bytes())?;
+    let text = if args.json {
+        let mut json = report.to_json(args.top).to_string();
+        json.push('\n');
+        json
+    } else {
+        report.render(args.top)
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
