@@ -543,6 +543,7 @@ impl Report {
                 "suppressed": c.suppressed,
                 "deferral_rate": c.deferral_rate(),
                 "bounce_rate": c.bounce_rate(),
+                "complaint_rate": c.complaint_rate(),
             })
         };
         let top_name = |top: &Option<(Option<String>, i64)>| {
@@ -640,12 +641,19 @@ impl Report {
             )?;
         }
 
+        // ESP exports carry complaints: their rate gets columns of its own when there are any.
+        let complaints =
+            (self.providers.iter()).any(|line| line.day.complained + line.before.complained > 0);
         writeln!(s)?;
-        writeln!(
+        write!(
             s,
             "{:<11} {:>10} {:>11} {:>9} {:>8} {:>8} {:>8}",
             "provider", "attempts", "before/day", "deferral", "before", "bounce", "before"
         )?;
+        if complaints {
+            write!(s, " {:>9} {:>8}", "complaint", "before")?;
+        }
+        writeln!(s)?;
         for line in &self.providers {
             let per_day = if days == 0 {
                 "-".to_string()
@@ -653,7 +661,7 @@ impl Report {
                 let attempts = line.before.deferred + line.before.finals();
                 format!("{:.1}", attempts as f64 / days as f64)
             };
-            writeln!(
+            write!(
                 s,
                 "{:<11} {:>10} {:>11} {:>9} {:>8} {:>8} {:>8}",
                 line.provider,
@@ -664,6 +672,15 @@ impl Report {
                 percent(line.day.bounce_rate()),
                 percent(line.before.bounce_rate()),
             )?;
+            if complaints {
+                write!(
+                    s,
+                    " {:>9} {:>8}",
+                    percent(line.day.complaint_rate()),
+                    percent(line.before.complaint_rate())
+                )?;
+            }
+            writeln!(s)?;
         }
         if self.providers.is_empty() {
             writeln!(s, "(no attempts)")?;
@@ -672,6 +689,12 @@ impl Report {
             s,
             "(deferral: the share of attempts deferred; bounce: bounces and expiries per final outcome)"
         )?;
+        if complaints {
+            writeln!(
+                s,
+                "(complaint: complaints per delivery, the providers' spam rate; Gmail and Yahoo ask for under 0.3%)"
+            )?;
+        }
 
         writeln!(s)?;
         let rose = self.risen().count();
@@ -882,6 +905,48 @@ mod tests {
         assert_eq!(earlier.through_hour, 23);
         assert_eq!(earlier.failures[0].before, 102);
         assert!(earlier.failures[0].rise(1) < 0.0);
+    }
+
+    #[test]
+    fn complaints_get_a_rate_of_their_own() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_day(
+            tmp.path(),
+            DAY - 1,
+            &[
+                (9, "google", "delivered", 250, 2000),
+                (9, "google", "complained", 250, 2),
+            ],
+        );
+        write_day(
+            tmp.path(),
+            DAY,
+            &[
+                (9, "google", "delivered", 250, 1000),
+                (9, "google", "complained", 250, 4),
+                (9, "yahoo", "delivered", 250, 10),
+            ],
+        );
+        let report = build(tmp.path(), &ReportOptions::default()).unwrap();
+        // Complaints are no attempts.
+        assert_eq!(report.providers[0].attempts(), 1000);
+        assert_eq!(report.providers[0].day.complaint_rate(), Some(0.004));
+        let text = report.render(10);
+        assert!(
+            text.contains(
+                "provider      attempts  before/day  deferral   before   bounce   before complaint   before\n\
+                 google            1000      2000.0     0.00%    0.00%    0.00%    0.00%     0.40%    0.10%\n\
+                 yahoo               10         0.0     0.00%        -    0.00%        -     0.00%        -\n"
+            ),
+            "{text}"
+        );
+        let json = report.to_json(10);
+        assert_eq!(json["providers"][0]["day"]["complaint_rate"], 0.004);
+        assert_eq!(json["providers"][0]["before"]["complaint_rate"], 0.001);
+        assert_eq!(
+            json["providers"][1]["before"]["complaint_rate"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]

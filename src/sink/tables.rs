@@ -202,6 +202,12 @@ impl OutcomeCounts {
         (finals > 0).then(|| (self.bounced + self.expired) as f64 / finals as f64)
     }
 
+    /// Complaints per delivery, `complained / delivered`: what mailbox providers call the spam
+    /// rate (Gmail and Yahoo ask bulk senders to stay under 0.3%).
+    pub fn complaint_rate(&self) -> Option<f64> {
+        (self.delivered > 0).then(|| self.complained as f64 / self.delivered as f64)
+    }
+
     /// Share of attempts that were deferrals: `deferred / (deferred + finals)`.
     pub fn deferral_rate(&self) -> Option<f64> {
         let attempts = self.deferred + self.finals();
