@@ -130,9 +130,9 @@ pub struct Suppression<'a> {
 #[derive(Debug, Default)]
 pub struct Recipients {
     struck: HashMap<Box<[u8]>, Vec<Mark>>,
-    /// Deliveries as (address hash, time). The first `compacted` are sorted, one per hash
-    /// with its last time; the rest were appended since (see [`Recipients::compact`]).
-    delivered: Vec<(u64, i64)>,
+    /// Deliveries. The first `compacted` are sorted, one per address hash with its last
+    /// time; the rest were appended since (see [`Recipients::compact`]).
+    delivered: Vec<Delivery>,
     compacted: usize,
     /// Reused for lowercasing an address.
     scratch: Vec<u8>,
@@ -173,7 +173,7 @@ impl Recipients {
             return;
         }
         lowercase_into(address, &mut self.scratch);
-        self.delivered.push((address_hash(&self.scratch), time_us));
+        (self.delivered).push(Delivery::new(address_hash(&self.scratch), time_us));
         if self.delivered.len() - self.compacted >= self.compacted.max(COMPACT_AFTER) {
             // On the worker's own thread: a parallel sort here could take another block's
             // job onto this thread while the worker's state is locked.
@@ -182,7 +182,7 @@ impl Recipients {
     }
 
     /// Sorts the deliveries and keeps the last one per address hash. The list then has room
-    /// for as many again, so its memory stays at about twice 16 bytes per address. `parallel`
+    /// for as many again, so its memory stays at about twice 12 bytes per address. `parallel`
     /// sorts on rayon's global pool: only for the folds after the run, which hold every
     /// delivery.
     fn compact(&mut self, parallel: bool) {
@@ -196,9 +196,9 @@ impl Recipients {
         }
         // Sorted by hash, then time: the last of each run of equal hashes is the latest.
         self.delivered.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
+            let same = later.hash() == kept.hash();
             if same {
-                kept.1 = later.1;
+                *kept = *later;
             }
             same
         });
@@ -207,14 +207,14 @@ impl Recipients {
             .shrink_to(2 * self.compacted.max(COMPACT_AFTER));
     }
 
-    /// The last delivery to the address whose hash is `hash`; the deliveries must be compact.
-    fn last_delivery(&self, hash: u64) -> Option<i64> {
+    /// The second of the last delivery to the address whose hash is `hash`; the deliveries
+    /// must be compact.
+    fn last_delivery(&self, hash: u64) -> Option<u32> {
         debug_assert_eq!(self.compacted, self.delivered.len());
-        let at = self.delivered.partition_point(|&(h, _)| h < hash);
-        self.delivered
-            .get(at)
-            .filter(|&&(h, _)| h == hash)
-            .map(|&(_, time)| time)
+        let at = self.delivered.partition_point(|d| d.hash() < hash);
+        (self.delivered.get(at))
+            .filter(|d| d.hash() == hash)
+            .map(|d| d.second())
     }
 
     /// Adds everything `other` recorded. Not to be called on a thread of a pool whose jobs
@@ -251,15 +251,15 @@ impl Recipients {
     }
 }
 
-/// The verdict on one address, from its strikes and its last delivery.
+/// The verdict on one address, from its strikes and the second of its last delivery.
 fn decide<'a>(
     address: &'a [u8],
     marks: &[Mark],
-    delivered: Option<i64>,
+    delivered: Option<u32>,
     policy: &SuppressionPolicy,
 ) -> Option<Suppression<'a>> {
     // A failure logged in the same second as a delivery is not taken to be after it.
-    let after = |mark: &&Mark| delivered.is_none_or(|at| mark.time_us > at);
+    let after = |mark: &&Mark| delivered.is_none_or(|at| second_of(mark.time_us) > at);
     let mut counted: Vec<Mark> = marks
         .iter()
         .filter(|m| m.strike == Strike::Complaint || after(m))
@@ -289,6 +289,45 @@ fn decide<'a>(
         first_us: counted.first()?.time_us,
         last_us: counted.last()?.time_us,
     })
+}
+
+/// One delivery in twelve bytes, where an (address hash, time in µs) pair takes sixteen: the
+/// hash's high and low halves, then the second of the delivery. Ordered by hash, then time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Delivery([u32; 3]);
+
+impl Ord for Delivery {
+    fn cmp(&self, other: &Delivery) -> std::cmp::Ordering {
+        // As two integers, not three words one by one: the sorts compare millions.
+        (self.hash(), self.second()).cmp(&(other.hash(), other.second()))
+    }
+}
+
+impl PartialOrd for Delivery {
+    fn partial_cmp(&self, other: &Delivery) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Delivery {
+    fn new(hash: u64, time_us: i64) -> Delivery {
+        Delivery([(hash >> 32) as u32, hash as u32, second_of(time_us)])
+    }
+
+    fn hash(self) -> u64 {
+        (u64::from(self.0[0]) << 32) | u64::from(self.0[1])
+    }
+
+    fn second(self) -> u32 {
+        self.0[2]
+    }
+}
+
+/// Seconds since 1970 of a time in µs, held to what a `u32` holds (1970 to 2106): "after a
+/// delivery" is decided to the second, as the logs of most MTAs give it.
+fn second_of(time_us: i64) -> u32 {
+    let second = time_us.div_euclid(1_000_000).clamp(0, i64::from(u32::MAX));
+    u32::try_from(second).expect("clamped")
 }
 
 fn lowercase_into(address: &[u8], out: &mut Vec<u8>) {
@@ -388,16 +427,47 @@ mod tests {
         // Delivered before the bounce: the bounce stands.
         r.delivered(b"dave@example.org", HOUR);
         r.strike(b"DAVE@example.org", 2 * HOUR, Strike::Permanent, unknown());
-        // The same second as a delivery: not after it.
+        // The same second as a delivery: not after it, even 0.7 s later (µs stamps).
         r.delivered(b"erin@example.org", 3 * HOUR);
         r.strike(b"erin@example.org", 3 * HOUR, Strike::Permanent, unknown());
+        r.delivered(b"fay@example.org", 3 * HOUR + 200_000);
+        r.strike(
+            b"fay@example.org",
+            3 * HOUR + 900_000,
+            Strike::Permanent,
+            unknown(),
+        );
+        // The next second is after, however close: 0.2 s.
+        r.delivered(b"gus@example.org", 3 * HOUR + 900_000);
+        r.strike(
+            b"gus@example.org",
+            3 * HOUR + 1_100_000,
+            Strike::Permanent,
+            unknown(),
+        );
         assert_eq!(
             listed(&mut r),
             [
                 ("bob.typo@gmail.com".to_owned(), "hard_bounce", 1),
                 ("dave@example.org".to_owned(), "hard_bounce", 1),
+                ("gus@example.org".to_owned(), "hard_bounce", 1),
             ]
         );
+    }
+
+    #[test]
+    fn a_delivery_is_twelve_bytes_ordered_by_hash_then_time() {
+        assert_eq!(std::mem::size_of::<Delivery>(), 12);
+        let hash = 0x0123_4567_89ab_cdef;
+        let d = Delivery::new(hash, 1_700_000_000_999_999);
+        assert_eq!((d.hash(), d.second()), (hash, 1_700_000_000));
+        // The low half of the hash decides before the time, and the high half before both.
+        assert!(Delivery::new(1, 9 * HOUR) < Delivery::new(2, HOUR));
+        assert!(Delivery::new(u64::from(u32::MAX), 9 * HOUR) < Delivery::new(1 << 32, 0));
+        assert!(Delivery::new(7, HOUR) < Delivery::new(7, HOUR + 1_000_000));
+        // Times out of a u32's seconds are held to its ends.
+        assert_eq!(Delivery::new(0, -5).second(), 0);
+        assert_eq!(Delivery::new(0, i64::MAX).second(), u32::MAX);
     }
 
     #[test]
