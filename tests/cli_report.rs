@@ -173,6 +173,7 @@ fn errors_name_what_is_wrong() {
         &[ds_arg, "--provider", "hotmal"],
         "unknown provider \"hotmal\"; known: google, microsoft,",
     );
+    fails(&[ds_arg, "--baseline", "0"], "0 is not in 1..");
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     fails(

@@ -16,7 +16,8 @@ pub struct Args {
     pub day: Option<String>,
     /// Compare with the daily average of this many days before it (days without data are left
     /// out of the average).
-    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    #[arg(long, value_name = "DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub baseline: u32,
     /// Only attempts to this receiving provider (google, microsoft, yahoo, apple, ...).
     #[arg(long)]
