@@ -146,8 +146,9 @@ impl Failure {
 pub struct Report {
     /// The day reported (Date32).
     pub day: i32,
-    /// The baseline window's length in days; it ends the day before `day`.
+    /// The baseline window's length in days, and its first day; it ends the day before `day`.
     pub window: u32,
+    pub window_start: i32,
     /// The days of the window that have data, oldest first.
     pub baseline: Vec<i32>,
     /// Both sides count hours 0 to this one: the hour of the day's last attempt when the day is
@@ -262,6 +263,7 @@ pub fn build(dataset: &Path, options: &ReportOptions) -> Result<Report, ReportEr
     Ok(Report {
         day,
         window: options.baseline_days,
+        window_start,
         baseline: baseline.iter().map(|(d, _)| *d).collect(),
         through_hour,
         providers: tally.providers(),
@@ -608,22 +610,21 @@ impl Report {
             write!(s, ", sender domain {domain}")?;
         }
         writeln!(s, ", senders' mail")?;
-        let window_start = self.day - i32::try_from(self.window).unwrap_or(i32::MAX);
         if days == 0 {
             writeln!(
                 s,
                 "no data in the {} day(s) before it ({} to {}): nothing to compare with",
                 self.window,
-                day_label(window_start),
-                day_label(self.day - 1)
+                day_label(self.window_start),
+                day_label(self.day.saturating_sub(1))
             )?;
         } else {
             writeln!(
                 s,
                 "against the daily average of the {days} day(s) with data among the {} before it ({} to {})",
                 self.window,
-                day_label(window_start),
-                day_label(self.day - 1)
+                day_label(self.window_start),
+                day_label(self.day.saturating_sub(1))
             )?;
         }
         if self.through_hour < 23 && days > 0 {
