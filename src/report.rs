@@ -81,7 +81,12 @@ pub struct ProviderLine {
 impl ProviderLine {
     /// Attempts on the day: deliveries, deferrals, bounces and expiries.
     pub fn attempts(&self) -> i64 {
-        self.day.deferred + self.day.finals()
+        self.day.attempts()
+    }
+
+    /// Attempts per baseline day with data (`None` when there is none).
+    pub fn attempts_before_per_day(&self, days: usize) -> Option<f64> {
+        (days > 0).then(|| self.before.attempts() as f64 / days as f64)
     }
 }
 
@@ -470,10 +475,7 @@ impl Tally {
             .collect();
         lines.sort_by(|a, b| {
             (b.attempts().cmp(&a.attempts()))
-                .then_with(|| {
-                    (b.before.deferred + b.before.finals())
-                        .cmp(&(a.before.deferred + a.before.finals()))
-                })
+                .then_with(|| b.before.attempts().cmp(&a.before.attempts()))
                 .then_with(|| a.provider.cmp(&b.provider))
         });
         lines
@@ -557,9 +559,7 @@ impl Report {
                 json!({
                     "provider": line.provider,
                     "attempts": line.attempts(),
-                    "attempts_before_per_day": (days > 0).then(|| {
-                        (line.before.deferred + line.before.finals()) as f64 / days as f64
-                    }),
+                    "attempts_before_per_day": line.attempts_before_per_day(days),
                     "day": counts(&line.day),
                     "before": counts(&line.before),
                 })
@@ -656,12 +656,8 @@ impl Report {
         }
         writeln!(s)?;
         for line in &self.providers {
-            let per_day = if days == 0 {
-                "-".to_string()
-            } else {
-                let attempts = line.before.deferred + line.before.finals();
-                format!("{:.1}", attempts as f64 / days as f64)
-            };
+            let per_day = (line.attempts_before_per_day(days))
+                .map_or_else(|| "-".to_string(), |n| format!("{n:.1}"));
             write!(
                 s,
                 "{:<11} {:>10} {:>11} {:>9} {:>8} {:>8} {:>8}",

@@ -208,9 +208,14 @@ impl OutcomeCounts {
         (self.delivered > 0).then(|| self.complained as f64 / self.delivered as f64)
     }
 
-    /// Share of attempts that were deferrals: `deferred / (deferred + finals)`.
+    /// Attempts: deferrals and final outcomes (complaints and suppressions are none).
+    pub fn attempts(&self) -> i64 {
+        self.deferred + self.finals()
+    }
+
+    /// Share of attempts that were deferrals: `deferred / attempts`.
     pub fn deferral_rate(&self) -> Option<f64> {
-        let attempts = self.deferred + self.finals();
+        let attempts = self.attempts();
         (attempts > 0).then(|| self.deferred as f64 / attempts as f64)
     }
 }
