@@ -22,3 +22,4 @@ pub mod progress;
 pub mod report;
 pub mod sink;
 pub mod synth;
+pub mod timezone;

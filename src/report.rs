@@ -7,13 +7,20 @@
 //! same hours of the day: the dataset's newest day may still be under way, so when its last
 //! attempt was at 14:xx UTC the days before count 00:00 to 14:59 as well, and half a day is not
 //! read as a fall. An earlier day is whole.
+//!
+//! Days are UTC days unless a time zone is given: the dataset counts by UTC hour, so each hour
+//! is given to the local day and hour it starts in, which follows daylight saving time (a day of
+//! 23 or 25 hours) and is exact for every zone whose offset is a whole number of hours.
 
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int16Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
 
 use crate::classify::Provider;
@@ -32,6 +39,8 @@ pub struct ReportOptions {
     pub provider: Option<String>,
     /// Only the mail of this sender domain (ASCII case ignored).
     pub sender_domain: Option<String>,
+    /// Whose days and hours: UTC by default.
+    pub timezone: TimeZone,
 }
 
 impl Default for ReportOptions {
@@ -41,6 +50,7 @@ impl Default for ReportOptions {
             baseline_days: 7,
             provider: None,
             sender_domain: None,
+            timezone: TimeZone::UTC,
         }
     }
 }
@@ -103,7 +113,7 @@ pub struct Failure {
     pub day: i64,
     /// Attempts on all the baseline days together.
     pub before: i64,
-    /// The day's attempts by UTC hour.
+    /// The day's attempts by hour of the day (in the report's time zone).
     pub hours: [i64; 24],
     /// The recipient domain with most of the day's attempts (`None` for attempts without one)
     /// and its attempts; `None` when the day had none.
@@ -127,7 +137,7 @@ impl Failure {
         self.day as f64 - self.before_per_day(days)
     }
 
-    /// The UTC hour with most of the day's attempts (the earliest of equals).
+    /// The hour of the day with most of the day's attempts (the earliest of equals).
     pub fn peak_hour(&self) -> Option<u8> {
         let (hour, &count) = (self.hours.iter().enumerate())
             .rev()
@@ -149,8 +159,14 @@ impl Failure {
 /// A day against the days before it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
-    /// The day reported (Date32).
+    /// The day reported (Date32), a day of `timezone`.
     pub day: i32,
+    /// The time zone's name (`UTC`, `Europe/Berlin`, `+05:30`).
+    pub timezone: String,
+    /// The minute past the hour the days start at: 0 unless the zone's offset is not a whole
+    /// number of hours (`+05:30` gives 30: the dataset's UTC hours make each day run from 00:30
+    /// to 00:29 the next).
+    pub day_start_minute: u8,
     /// The baseline window's length in days, and its first day; it ends the day before `day`.
     pub window: u32,
     pub window_start: i32,
@@ -168,6 +184,10 @@ pub struct Report {
     pub sender_domain: Option<String>,
     /// Rows whose outcome this version does not know (written by a newer version), left out.
     pub unknown_rows: u64,
+    /// The dataset's first day and the hour its data starts at, when that day falls in the
+    /// baseline window and starts later than the window's other days (or the day reported)
+    /// do: it is left out of the baseline as a part of a day.
+    pub partial_first_day: Option<(i32, u8)>,
 }
 
 /// The columns of `attempts` the report reads.
@@ -185,6 +205,7 @@ const COLUMNS: [&str; 10] = [
 ];
 
 const US_PER_HOUR: i64 = 3_600_000_000;
+const US_PER_DAY: i64 = 24 * US_PER_HOUR;
 
 /// Names people use for a provider's mailboxes, accepted by `--provider`.
 const PROVIDER_ALIASES: [(&str, Provider); 9] = [
@@ -234,49 +255,108 @@ pub fn build(dataset: &Path, options: &ReportOptions) -> Result<Report, ReportEr
             path: dataset.to_path_buf(),
         });
     };
-    let day = options.day.unwrap_or(last.0);
-    let Some((_, day_dir)) = partitions.iter().find(|(d, _)| *d == day) else {
+    let mut clock = LocalClock::new(options.timezone.clone());
+    // The newest day is that of the dataset's last hour (in UTC, the last partition's day).
+    let newest = match hour_range(&last.1)? {
+        Some((_, latest)) => clock.local(latest).0,
+        None => last.0,
+    };
+    let day = options.day.unwrap_or(newest);
+    let window_start = day.saturating_sub(i32::try_from(options.baseline_days).unwrap_or(i32::MAX));
+    // A local day lies in its UTC day and at most one neighbour.
+    let span = window_start.saturating_sub(1)..=day.saturating_add(1);
+    let dirs: Vec<&Path> = (partitions.iter())
+        .filter(|(d, _)| span.contains(d))
+        .map(|(_, dir)| dir.as_path())
+        .collect();
+    // The first hour with data of each day of the window and of the day itself.
+    let mut starts = BTreeMap::new();
+    for dir in &dirs {
+        for_each_hour(dir, |us| {
+            let (d, hour) = clock.local(us);
+            if (window_start..=day).contains(&d) {
+                let start = starts.entry(d).or_insert(hour);
+                *start = hour.min(*start);
+            }
+        })?;
+    }
+    let mut oldest = None;
+    if *span.start() <= first.0 {
+        oldest = hour_range(&first.1)?.map(|(earliest, _)| clock.local(earliest));
+    }
+    // The dataset's first day is left out of the baseline when it starts later than the other
+    // days do (the log begins part way through it): a part of a day would read as a quiet day
+    // and make the day reported look like a rise.
+    let partial_first_day = oldest.filter(|&(d, hour)| {
+        (window_start..day).contains(&d)
+            && (starts.iter()).any(|(&other, &start)| other != d && start < hour)
+    });
+    if let Some((d, _)) = partial_first_day {
+        starts.remove(&d);
+    }
+    if !starts.contains_key(&day) {
+        if oldest.is_none() {
+            oldest = hour_range(&first.1)?.map(|(earliest, _)| clock.local(earliest));
+        }
         return Err(ReportError::NoSuchDay {
             path: dataset.to_path_buf(),
             day: day_label(day),
-            first: day_label(first.0),
-            last: day_label(last.0),
+            first: day_label(oldest.map_or(first.0, |(d, _)| d)),
+            last: day_label(newest),
         });
-    };
-    let window_start = day.saturating_sub(i32::try_from(options.baseline_days).unwrap_or(i32::MAX));
-    let baseline: Vec<&(i32, PathBuf)> = (partitions.iter())
-        .filter(|(d, _)| (window_start..day).contains(d))
-        .collect();
-
-    let mut tally = Tally {
-        provider,
-        sender_domain,
-        ..Tally::default()
-    };
-    tally.read_partition(day_dir, Side::Day)?;
-    let newest = day == last.0;
-    let through_hour = if newest {
+    }
+    let baseline: Vec<i32> = starts.range(window_start..day).map(|(&d, _)| d).collect();
+    let mut tally = Tally::new(clock, day, window_start);
+    tally.provider = provider;
+    tally.sender_domain = sender_domain;
+    tally.left_out = partial_first_day.map(|(d, _)| d);
+    for dir in dirs {
+        tally.read_partition(dir)?;
+    }
+    let through_hour = if day == newest {
         tally.last_hour.unwrap_or(23)
     } else {
         23
     };
-    tally.through_hour = through_hour;
-    for (_, dir) in &baseline {
-        tally.read_partition(dir, Side::Before)?;
-    }
-    let days = baseline.len();
+    let noon = Timestamp::from_second(i64::from(day) * 86_400 + 43_200).unwrap_or_default();
+    let offset_minutes = tally.clock.tz.to_offset(noon).seconds() / 60;
     Ok(Report {
         day,
+        timezone: crate::timezone::label(&tally.clock.tz, noon),
+        day_start_minute: offset_minutes.rem_euclid(60) as u8,
         window: options.baseline_days,
         window_start,
-        baseline: baseline.iter().map(|(d, _)| *d).collect(),
+        providers: tally.providers(through_hour),
+        failures: tally.failures(baseline.len(), through_hour),
+        baseline,
         through_hour,
-        providers: tally.providers(),
-        failures: tally.failures(days),
         provider: tally.provider,
         sender_domain: tally.sender_domain,
         unknown_rows: tally.unknown_rows,
+        partial_first_day,
     })
+}
+
+/// The earliest and the latest hour (µs since the epoch, UTC) of a partition's rows.
+fn hour_range(dir: &Path) -> Result<Option<(i64, i64)>, ReportError> {
+    let mut range: Option<(i64, i64)> = None;
+    for_each_hour(dir, |us| {
+        range = Some(range.map_or((us, us), |(lo, hi)| (lo.min(us), hi.max(us))));
+    })?;
+    Ok(range)
+}
+
+/// Calls `f` with the hour (µs since the epoch, UTC) of each of a partition's rows.
+fn for_each_hour(dir: &Path, mut f: impl FnMut(i64)) -> Result<(), ReportError> {
+    for file in sink::partition_files(dir)? {
+        for batch in sink::read_columns(&file, Some(&["hour"]))? {
+            let hour = column(&batch, &file, "hour", |c| {
+                c.as_primitive_opt::<TimestampMicrosecondType>()
+            })?;
+            hour.values().iter().for_each(|&us| f(us));
+        }
+    }
+    Ok(())
 }
 
 /// Days since 1970-01-01 (a Date32 value) of a `YYYY-MM-DD` date.
@@ -305,10 +385,38 @@ fn day_label(day: i32) -> String {
     sink::day_name(day).unwrap_or_else(|| day.to_string())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Day,
-    Before,
+/// The local day (Date32) and hour of the day that a UTC hour starts in.
+struct LocalClock {
+    tz: TimeZone,
+    utc: bool,
+    /// The dataset holds few distinct hours: each is looked up in the zone's rules once.
+    seen: FxHashMap<i64, (i32, u8)>,
+}
+
+impl LocalClock {
+    fn new(tz: TimeZone) -> LocalClock {
+        let utc = tz == TimeZone::UTC;
+        LocalClock {
+            tz,
+            utc,
+            seen: FxHashMap::default(),
+        }
+    }
+
+    fn local(&mut self, us: i64) -> (i32, u8) {
+        let split = |local: i64| {
+            let day = i32::try_from(local.div_euclid(US_PER_DAY)).unwrap_or(i32::MAX);
+            (day, local.div_euclid(US_PER_HOUR).rem_euclid(24) as u8)
+        };
+        if self.utc {
+            return split(us);
+        }
+        let tz = &self.tz;
+        *self.seen.entry(us).or_insert_with(|| {
+            let offset = Timestamp::from_microsecond(us).map_or(0, |t| tz.to_offset(t).seconds());
+            split(us.saturating_add(i64::from(offset) * 1_000_000))
+        })
+    }
 }
 
 /// Strings of the dataset given small numbers, so the tallies' keys are copied, not allocated.
@@ -344,45 +452,68 @@ struct FailureKey {
 }
 
 #[derive(Default)]
+struct ProviderTally {
+    day: OutcomeCounts,
+    /// The baseline days' counts by hour of the day, so the newest day's cut can be applied
+    /// after reading.
+    before: [OutcomeCounts; 24],
+}
+
+#[derive(Default)]
 struct FailureTally {
     day: i64,
-    before: i64,
+    /// The baseline days' attempts by hour of the day.
+    before: [i64; 24],
     hours: [i64; 24],
     /// The day's attempts by recipient domain and by sender domain.
     domains: FxHashMap<Option<u32>, i64>,
     senders: FxHashMap<Option<u32>, i64>,
 }
 
-#[derive(Default)]
 struct Tally {
     provider: Option<String>,
     sender_domain: Option<String>,
-    /// While reading the baseline: rows after this hour of the day are left out.
-    through_hour: u8,
+    clock: LocalClock,
+    /// The day reported and the baseline window's first day.
+    day: i32,
+    window_start: i32,
     /// The day's last hour of the day with a row.
     last_hour: Option<u8>,
+    /// A baseline day left out (the dataset's first, when it is partial).
+    left_out: Option<i32>,
     names: Names,
-    providers: FxHashMap<u32, [OutcomeCounts; 2]>,
+    providers: FxHashMap<u32, ProviderTally>,
     failures: FxHashMap<FailureKey, FailureTally>,
     unknown_rows: u64,
 }
 
 impl Tally {
-    fn read_partition(&mut self, dir: &Path, side: Side) -> Result<(), ReportError> {
+    fn new(clock: LocalClock, day: i32, window_start: i32) -> Tally {
+        Tally {
+            provider: None,
+            sender_domain: None,
+            clock,
+            day,
+            window_start,
+            last_hour: None,
+            left_out: None,
+            names: Names::default(),
+            providers: FxHashMap::default(),
+            failures: FxHashMap::default(),
+            unknown_rows: 0,
+        }
+    }
+
+    fn read_partition(&mut self, dir: &Path) -> Result<(), ReportError> {
         for file in sink::partition_files(dir)? {
             for batch in sink::read_columns(&file, Some(&COLUMNS))? {
-                self.add_batch(&file, &batch, side)?;
+                self.add_batch(&file, &batch)?;
             }
         }
         Ok(())
     }
 
-    fn add_batch(
-        &mut self,
-        path: &Path,
-        batch: &RecordBatch,
-        side: Side,
-    ) -> Result<(), ReportError> {
+    fn add_batch(&mut self, path: &Path, batch: &RecordBatch) -> Result<(), ReportError> {
         let hour = column(batch, path, "hour", |c| {
             c.as_primitive_opt::<TimestampMicrosecondType>()
         })?;
@@ -402,11 +533,15 @@ impl Tally {
         })?;
 
         for row in 0..batch.num_rows() {
-            let hour_of_day = hour.value(row).div_euclid(US_PER_HOUR).rem_euclid(24) as u8;
-            match side {
-                Side::Day => self.last_hour = self.last_hour.max(Some(hour_of_day)),
-                Side::Before if hour_of_day > self.through_hour => continue,
-                Side::Before => {}
+            let (date, hour_of_day) = self.clock.local(hour.value(row));
+            let on_the_day = date == self.day;
+            if !on_the_day
+                && (!(self.window_start..self.day).contains(&date) || Some(date) == self.left_out)
+            {
+                continue;
+            }
+            if on_the_day {
+                self.last_hour = self.last_hour.max(Some(hour_of_day));
             }
             if bounce_message.value(row) {
                 continue;
@@ -431,11 +566,12 @@ impl Tally {
             };
             let count = attempts.value(row);
             let provider = self.names.id(provider.value(row));
-            let slot = match side {
-                Side::Day => 0,
-                Side::Before => 1,
-            };
-            self.providers.entry(provider).or_default()[slot].add(outcome, count);
+            let line = self.providers.entry(provider).or_default();
+            if on_the_day {
+                line.day.add(outcome, count);
+            } else {
+                line.before[usize::from(hour_of_day)].add(outcome, count);
+            }
             if !outcome.is_failed_attempt() {
                 continue;
             }
@@ -448,29 +584,39 @@ impl Tally {
                     .then(|| self.names.id(enhanced_code.value(row))),
             };
             let failure = self.failures.entry(key).or_default();
-            match side {
-                Side::Day => {
-                    failure.day += count;
-                    failure.hours[usize::from(hour_of_day)] += count;
-                    let domain = (recipient_domain.is_valid(row))
-                        .then(|| self.names.id(recipient_domain.value(row)));
-                    *failure.domains.entry(domain).or_default() += count;
-                    let sender = (sender_domain.is_valid(row))
-                        .then(|| self.names.id(sender_domain.value(row)));
-                    *failure.senders.entry(sender).or_default() += count;
-                }
-                Side::Before => failure.before += count,
+            if on_the_day {
+                failure.day += count;
+                failure.hours[usize::from(hour_of_day)] += count;
+                let domain = (recipient_domain.is_valid(row))
+                    .then(|| self.names.id(recipient_domain.value(row)));
+                *failure.domains.entry(domain).or_default() += count;
+                let sender =
+                    (sender_domain.is_valid(row)).then(|| self.names.id(sender_domain.value(row)));
+                *failure.senders.entry(sender).or_default() += count;
+            } else {
+                failure.before[usize::from(hour_of_day)] += count;
             }
         }
         Ok(())
     }
 
-    fn providers(&self) -> Vec<ProviderLine> {
+    /// The providers' lines, the baseline counted through hour `through` of each day.
+    fn providers(&self, through: u8) -> Vec<ProviderLine> {
         let mut lines: Vec<ProviderLine> = (self.providers.iter())
-            .map(|(&id, [day, before])| ProviderLine {
-                provider: self.names.get(id).to_string(),
-                day: *day,
-                before: *before,
+            .map(|(&id, tally)| {
+                let mut before = OutcomeCounts::default();
+                for hour in &tally.before[..=usize::from(through)] {
+                    before.merge(hour);
+                }
+                ProviderLine {
+                    provider: self.names.get(id).to_string(),
+                    day: tally.day,
+                    before,
+                }
+            })
+            // A provider seen only after the cut has nothing on either side.
+            .filter(|line| {
+                line.day != OutcomeCounts::default() || line.before != OutcomeCounts::default()
             })
             .collect();
         lines.sort_by(|a, b| {
@@ -489,7 +635,8 @@ impl Tally {
             .map(|(name, count)| (name.map(str::to_string), count))
     }
 
-    fn failures(&self, days: usize) -> Vec<Failure> {
+    /// Every kind of failure, the baseline counted through hour `through` of each day.
+    fn failures(&self, days: usize, through: u8) -> Vec<Failure> {
         let mut failures: Vec<Failure> = (self.failures.iter())
             .map(|(key, tally)| Failure {
                 provider: self.names.get(key.provider).to_string(),
@@ -498,11 +645,13 @@ impl Tally {
                 reply_code: key.reply_code,
                 enhanced_code: key.enhanced_code.map(|id| self.names.get(id).to_string()),
                 day: tally.day,
-                before: tally.before,
+                before: tally.before[..=usize::from(through)].iter().sum(),
                 hours: tally.hours,
                 top_domain: self.top(&tally.domains),
                 top_sender: self.top(&tally.senders),
             })
+            // A kind seen only after the cut has nothing on either side.
+            .filter(|f| f.day != 0 || f.before != 0)
             .collect();
         failures.sort_by(|a, b| {
             (b.rise(days).total_cmp(&a.rise(days)))
@@ -587,12 +736,17 @@ impl Report {
         let baseline: Vec<String> = self.baseline.iter().map(|&d| day_label(d)).collect();
         json!({
             "day": day_label(self.day),
+            "timezone": self.timezone,
+            "day_start_minute": self.day_start_minute,
             "baseline_window_days": self.window,
             "baseline_days_with_data": baseline,
             "through_hour": self.through_hour,
             "provider": self.provider,
             "sender_domain": self.sender_domain,
             "unknown_rows": self.unknown_rows,
+            "partial_first_day_left_out": self.partial_first_day.map(|(d, hour)| {
+                json!({"day": day_label(d), "starts_at_hour": hour})
+            }),
             "providers": providers,
             "failures_rose": self.risen().count(),
             "failures_seen": self.failures.len(),
@@ -602,7 +756,7 @@ impl Report {
 
     fn write(&self, s: &mut String, top: usize) -> fmt::Result {
         let days = self.baseline.len();
-        write!(s, "{} (UTC)", day_label(self.day))?;
+        write!(s, "{} ({})", day_label(self.day), self.timezone)?;
         if let Some(provider) = &self.provider {
             write!(s, ", provider {provider}")?;
         }
@@ -627,11 +781,34 @@ impl Report {
                 day_label(self.day.saturating_sub(1))
             )?;
         }
+        let minute = self.day_start_minute;
+        if minute != 0 {
+            writeln!(
+                s,
+                "the dataset counts by UTC hour: at {}'s offset each day here runs from 00:{minute:02} to 00:{:02} the next day",
+                self.timezone,
+                minute - 1
+            )?;
+        }
         if self.through_hour < 23 && days > 0 {
             writeln!(
                 s,
-                "the day's last attempt was at {:02}:xx UTC: every day counts 00:00 to {:02}:59 only",
-                self.through_hour, self.through_hour
+                "the day's last attempt was {} {}: every day counts 00:{minute:02} to {:02}:{:02} only",
+                if minute == 0 {
+                    format!("at {:02}:xx", self.through_hour)
+                } else {
+                    format!("in the hour from {:02}:{minute:02}", self.through_hour)
+                },
+                self.timezone,
+                self.through_hour + u8::from(minute != 0),
+                (minute + 59) % 60,
+            )?;
+        }
+        if let Some((first, hour)) = self.partial_first_day {
+            writeln!(
+                s,
+                "left out: {}, the dataset's first day, which starts at {hour:02}:{minute:02}",
+                day_label(first)
             )?;
         }
         if self.unknown_rows > 0 {
@@ -902,6 +1079,107 @@ mod tests {
         assert_eq!(earlier.through_hour, 23);
         assert_eq!(earlier.failures[0].before, 102);
         assert!(earlier.failures[0].rise(1) < 0.0);
+    }
+
+    #[test]
+    fn days_and_hours_follow_the_time_zone() {
+        let tmp = tempfile::tempdir().unwrap();
+        // New York is at UTC-5 until March 8, 2026.
+        write_day(
+            tmp.path(),
+            DAY - 1,
+            &[
+                (1, "google", "deferred", 421, 2),    // Mar 3, 20:00 local
+                (6, "google", "deferred", 421, 3),    // Mar 4, 01:00
+                (13, "google", "deferred", 421, 4),   // Mar 4, 08:00
+                (20, "google", "deferred", 421, 100), // Mar 4, 15:00
+            ],
+        );
+        write_day(
+            tmp.path(),
+            DAY,
+            &[
+                (3, "google", "deferred", 421, 50), // Mar 4, 22:00
+                (12, "google", "deferred", 421, 9), // Mar 5, 07:00
+                (14, "google", "deferred", 421, 6), // Mar 5, 09:00
+            ],
+        );
+        let utc = build(tmp.path(), &ReportOptions::default()).unwrap();
+        assert_eq!((utc.day, utc.through_hour), (DAY, 14));
+        assert_eq!((utc.failures[0].day, utc.failures[0].before), (65, 9));
+        assert_eq!(utc.partial_first_day, None);
+
+        let new_york = ReportOptions {
+            timezone: TimeZone::get("America/New_York").unwrap(),
+            ..ReportOptions::default()
+        };
+        let report = build(tmp.path(), &new_york).unwrap();
+        assert_eq!((report.day, report.through_hour), (DAY, 9));
+        assert_eq!(report.timezone, "America/New_York");
+        // March 3 starts at 20:00, later than March 4 and 5 do: the log begins part way
+        // through it, so it is no baseline day.
+        assert_eq!(report.partial_first_day, Some((DAY - 2, 20)));
+        assert_eq!(report.baseline, [DAY - 1]);
+        let failure = &report.failures[0];
+        assert_eq!((failure.day, failure.before), (15, 7));
+        assert_eq!((failure.hours[7], failure.hours[9]), (9, 6));
+        assert_eq!(failure.peak_hour(), Some(7));
+        assert!(
+            report.render(10).starts_with(
+                "2026-03-05 (America/New_York), senders' mail\n\
+                 against the daily average of the 1 day(s) with data among the 7 before it (2026-02-26 to 2026-03-04)\n\
+                 the day's last attempt was at 09:xx America/New_York: every day counts 00:00 to 09:59 only\n\
+                 left out: 2026-03-03, the dataset's first day, which starts at 20:00\n"
+            ),
+            "{}",
+            report.render(10)
+        );
+
+        // An earlier local day is whole, and takes the UTC hours on both sides of midnight.
+        let earlier = ReportOptions {
+            day: Some(DAY - 1),
+            ..new_york
+        };
+        let report = build(tmp.path(), &earlier).unwrap();
+        assert_eq!(report.through_hour, 23);
+        assert_eq!(report.failures[0].day, 3 + 4 + 100 + 50);
+        assert!(report.baseline.is_empty());
+    }
+
+    #[test]
+    fn a_zone_half_an_hour_off_starts_its_days_at_half_past() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_day(
+            tmp.path(),
+            DAY,
+            &[
+                (10, "google", "deferred", 421, 4), // 15:30 local
+                (18, "google", "deferred", 421, 5), // 23:30
+                (19, "google", "deferred", 421, 6), // 00:30 the next day
+            ],
+        );
+        let options = ReportOptions {
+            day: Some(DAY),
+            timezone: crate::timezone::parse("+05:30").unwrap(),
+            ..ReportOptions::default()
+        };
+        let report = build(tmp.path(), &options).unwrap();
+        assert_eq!(report.day_start_minute, 30);
+        assert_eq!(report.failures[0].day, 9);
+        assert_eq!(
+            (report.failures[0].hours[15], report.failures[0].hours[23]),
+            (4, 5)
+        );
+        let newest = build(
+            tmp.path(),
+            &ReportOptions {
+                day: None,
+                ..options
+            },
+        )
+        .unwrap();
+        assert_eq!((newest.day, newest.through_hour), (DAY + 1, 0));
+        assert_eq!(newest.failures[0].day, 6);
     }
 
     #[test]

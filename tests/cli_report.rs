@@ -112,6 +112,60 @@ google      deferred  rate_limited           421 4.7.28         2           -   
 }
 
 #[test]
+fn days_and_hours_of_another_time_zone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = dataset(tmp.path());
+    // New York is at UTC-5 in early March: the fixture's 02:00 UTC attempts are at 21:00 the
+    // evening before, so its first local day (Feb 28) starts at 21:00 and is left out, and
+    // day 5 ends at 10:xx local time.
+    let out = report(&ds, &["--timezone", "America/New_York", "--top", "1"]);
+    let expected = "\
+2026-03-05 (America/New_York), senders' mail
+against the daily average of the 4 day(s) with data among the 7 before it (2026-02-26 to 2026-03-04)
+the day's last attempt was at 10:xx America/New_York: every day counts 00:00 to 10:59 only
+left out: 2026-02-28, the dataset's first day, which starts at 21:00
+
+provider      attempts  before/day  deferral   before   bounce   before
+google              19         7.0    63.16%   14.29%   14.29%    0.00%
+microsoft            5         4.0    20.00%    0.00%    0.00%    0.00%
+other                2         2.0     0.00%    0.00%    0.00%    0.00%
+(deferral: the share of attempts deferred; bounce: bounces and expiries per final outcome)
+
+failures that rose most (1 of the 3 kind(s) that rose, of 3 seen):
+provider    outcome   category               code             day  before/day       rise  peak  top recipient domain, sender domain
+google      deferred  rate_limited           421 4.7.28        12         1.0      +11.0   09h  gmail.com (100%), from shop.example (100%)
+";
+    assert_eq!(out, expected);
+    // Half an hour east of a whole-hour zone, each day starts at 00:30: the 15:xx UTC hour
+    // starts at 20:30 and 18:00 UTC would start the next day.
+    let india = report(&ds, &["--timezone", "+05:30", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&india).unwrap();
+    assert_eq!(
+        (&json["day"], &json["timezone"], &json["day_start_minute"]),
+        (
+            &serde_json::json!("2026-03-05"),
+            &serde_json::json!("+05:30"),
+            &serde_json::json!(30)
+        )
+    );
+    assert_eq!(json["through_hour"], 20);
+    // The other days start with the 20:00 UTC hour of the day before, at 01:30.
+    assert_eq!(
+        json["partial_first_day_left_out"],
+        serde_json::json!({"day": "2026-03-01", "starts_at_hour": 7})
+    );
+    let text = report(&ds, &["--timezone", "+05:30"]);
+    assert!(
+        text.contains(
+            "the dataset counts by UTC hour: at +05:30's offset each day here runs from 00:30 to 00:29 the next day\n\
+             the day's last attempt was in the hour from 20:30 +05:30: every day counts 00:30 to 21:29 only\n\
+             left out: 2026-03-01, the dataset's first day, which starts at 07:30\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn filters_by_provider_and_sender_domain() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
@@ -174,6 +228,10 @@ fn errors_name_what_is_wrong() {
         "unknown provider \"hotmal\"; known: google, microsoft,",
     );
     fails(&[ds_arg, "--baseline", "0"], "0 is not in 1..");
+    fails(
+        &[ds_arg, "--timezone", "Mars/Olympus"],
+        "unknown time zone \"Mars/Olympus\": give an IANA name (Europe/Berlin), UTC, local, or an offset such as +05:30",
+    );
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     fails(
@@ -195,6 +253,7 @@ fn json_carries_the_same_figures_unrounded() {
         serde_json::json!(["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"])
     );
     assert_eq!(json["through_hour"], 15);
+    assert_eq!(json["timezone"], "UTC");
     assert_eq!(json["provider"], serde_json::Value::Null);
     assert_eq!(
         (json["failures_rose"].clone(), json["failures_seen"].clone()),

@@ -11,7 +11,7 @@ use bouncestat::report::{self, ReportOptions};
 pub struct Args {
     /// The dataset directory `ingest --out` wrote.
     pub dataset: PathBuf,
-    /// The UTC day to report, YYYY-MM-DD (default: the newest day in the dataset).
+    /// The day to report, YYYY-MM-DD (default: the newest day in the dataset).
     #[arg(long, value_name = "DAY")]
     pub day: Option<String>,
     /// Compare with the daily average of this many days before it (days without data are left
@@ -25,6 +25,10 @@ pub struct Args {
     /// Only the mail of this sender domain.
     #[arg(long, value_name = "DOMAIN")]
     pub sender_domain: Option<String>,
+    /// Whose days and hours: an IANA name (`America/New_York`), `local` (this machine's zone),
+    /// or an offset such as `+05:30`.
+    #[arg(long, value_name = "TZ", default_value = "UTC")]
+    pub timezone: String,
     /// How many of the failures that rose most to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
@@ -46,6 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         baseline_days: args.baseline,
         provider: args.provider.clone(),
         sender_domain: args.sender_domain.clone(),
+        timezone: bouncestat::timezone::parse(&args.timezone)?,
     };
     let report = report::build(&args.dataset, &options)?;
     let text = if args.json {

@@ -191,6 +191,16 @@ impl OutcomeCounts {
         *slot += count;
     }
 
+    /// Adds `other`'s counts to these.
+    pub(crate) fn merge(&mut self, other: &OutcomeCounts) {
+        self.delivered += other.delivered;
+        self.deferred += other.deferred;
+        self.bounced += other.bounced;
+        self.expired += other.expired;
+        self.complained += other.complained;
+        self.suppressed += other.suppressed;
+    }
+
     /// Recipients that reached a final outcome: each reaches exactly one of these.
     pub fn finals(&self) -> i64 {
         self.delivered + self.bounced + self.expired
