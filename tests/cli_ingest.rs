@@ -486,6 +486,45 @@ fn suppression_list_from_esp_events_and_an_unwritable_path() {
         let reason = line.split(',').nth(1).unwrap();
         assert!(["hard_bounce", "complaint"].contains(&reason), "{line}");
     }
+    // SES kept a message back from an address on its list of recent hard bounces: listed. It
+    // rejected one for its content: not the recipient's fault.
+    assert!(
+        text.contains("\ngone@gmail.com,hard_bounce,user_unknown,,,google,ses,1,"),
+        "{text}"
+    );
+    assert!(!text.contains("carla@outlook.com"), "{text}");
+
+    // Other ESPs' suppressions: SendGrid's "Bounced Address" drop counts with the bounce before
+    // it, Mailgun's `suppress-bounce` likewise; a drop of a spam-reporting address, Mailgun's
+    // temporary failure and SparkPost's policy rejection list no one.
+    for (esp, listed, unlisted) in [
+        (
+            "sendgrid",
+            "\nghost@gmail.com,hard_bounce,user_unknown,,,google,sendgrid,2,",
+            "spam-trap@",
+        ),
+        (
+            "mailgun",
+            "\nnobody@gmail.com,hard_bounce,user_unknown,,,google,mailgun,2,",
+            "later@",
+        ),
+        (
+            "sparkpost",
+            "\nnope@gmail.com,hard_bounce,user_unknown,550,5.1.1,google,sparkpost,1,",
+            "listed@",
+        ),
+    ] {
+        let list = tmp.path().join(format!("{esp}.csv"));
+        bouncestat()
+            .args(["ingest", "--quiet", "--suppressions"])
+            .arg(&list)
+            .arg(fixtures_in(&format!("esp/{esp}"), &tmp.path().join(esp)))
+            .assert()
+            .success();
+        let text = fs::read_to_string(&list).unwrap();
+        assert!(text.contains(listed), "{esp}: {text}");
+        assert!(!text.contains(unlisted), "{esp}: {text}");
+    }
 
     let missing = tmp.path().join("no-such-dir/list.csv");
     bouncestat()

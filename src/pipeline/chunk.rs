@@ -384,7 +384,7 @@ impl ChunkProcessor<'_> {
     /// Classifies and counts one event that names its own sender.
     ///
     /// Deliveries, complaints and suppressions skip the classifier (they are not failed
-    /// attempts). A failure with reply text is classified from it, unless the provider's verdict
+    /// attempts); a suppression takes the provider's verdict on its reason. A failure with reply text is classified from it, unless the provider's verdict
     /// says the address is fine and the text says otherwise; a failure without text is
     /// classified from the provider's verdict.
     pub fn event(&mut self, event: &Event<'_>) {
@@ -402,7 +402,18 @@ impl ChunkProcessor<'_> {
                     Outcome::Suppressed => Permanence::Permanent,
                     _ => Permanence::None,
                 };
-                let strike = (event.outcome == Outcome::Complained).then_some(Strike::Complaint);
+                let strike = match event.outcome {
+                    Outcome::Complained => Some(Strike::Complaint),
+                    // The ESP kept the message back for what it knows of the address (SES's
+                    // list of recent hard bounces, SendGrid's "Bounced Address"): that blames
+                    // the address as the bounce did. A drop for the sender's content or policy,
+                    // or for a reason not given, blames no one.
+                    Outcome::Suppressed => {
+                        let (fault, action) = fault_and_action(category, permanence);
+                        Strike::of_failure(fault, action, permanence)
+                    }
+                    _ => None,
+                };
                 (provider, category, permanence, strike)
             }
             _ => {
