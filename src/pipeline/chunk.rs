@@ -384,9 +384,10 @@ impl ChunkProcessor<'_> {
     /// Classifies and counts one event that names its own sender.
     ///
     /// Deliveries, complaints and suppressions skip the classifier (they are not failed
-    /// attempts); a suppression takes the provider's verdict on its reason. A failure with reply text is classified from it, unless the provider's verdict
-    /// says the address is fine and the text says otherwise; a failure without text is
-    /// classified from the provider's verdict.
+    /// attempts); a suppression takes the provider's verdict on its reason. A failure with
+    /// reply text is classified from it, unless the provider's verdict says the address is fine
+    /// and the text says otherwise; a failure without text is classified from the provider's
+    /// verdict.
     pub fn event(&mut self, event: &Event<'_>) {
         let verdict = esp::verdict(event.source, event.esp_type, event.esp_subtype);
         let recipient_domain = event.recipient_domain;
