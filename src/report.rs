@@ -269,34 +269,28 @@ pub fn build(dataset: &Path, options: &ReportOptions) -> Result<Report, ReportEr
         .filter(|(d, _)| span.contains(d))
         .map(|(_, dir)| dir.as_path())
         .collect();
-    // The first hour with data of each day of the window and of the day itself.
-    let mut starts = BTreeMap::new();
-    for dir in &dirs {
-        for_each_hour(dir, |us| {
-            let (d, hour) = clock.local(us);
-            if (window_start..=day).contains(&d) {
-                let start = starts.entry(d).or_insert(hour);
-                *start = hour.min(*start);
-            }
-        })?;
+    let mut tally = Tally::new(clock, day, window_start);
+    tally.provider = provider;
+    tally.sender_domain = sender_domain;
+    for dir in dirs {
+        tally.read_partition(dir)?;
     }
+    // The rows read hold the dataset's first hour when its first partition is in the span.
     let mut oldest = None;
     if *span.start() <= first.0 {
-        oldest = hour_range(&first.1)?.map(|(earliest, _)| clock.local(earliest));
+        oldest = tally.earliest.map(|us| tally.clock.local(us));
     }
     // The dataset's first day is left out of the baseline when it starts later than the other
     // days do (the log begins part way through it): a part of a day would read as a quiet day
     // and make the day reported look like a rise.
+    let starts = &tally.starts;
     let partial_first_day = oldest.filter(|&(d, hour)| {
         (window_start..day).contains(&d)
             && (starts.iter()).any(|(&other, &start)| other != d && start < hour)
     });
-    if let Some((d, _)) = partial_first_day {
-        starts.remove(&d);
-    }
-    if !starts.contains_key(&day) {
+    if !tally.starts.contains_key(&day) {
         if oldest.is_none() {
-            oldest = hour_range(&first.1)?.map(|(earliest, _)| clock.local(earliest));
+            oldest = hour_range(&first.1)?.map(|(earliest, _)| tally.clock.local(earliest));
         }
         return Err(ReportError::NoSuchDay {
             path: dataset.to_path_buf(),
@@ -305,14 +299,11 @@ pub fn build(dataset: &Path, options: &ReportOptions) -> Result<Report, ReportEr
             last: day_label(newest),
         });
     }
-    let baseline: Vec<i32> = starts.range(window_start..day).map(|(&d, _)| d).collect();
-    let mut tally = Tally::new(clock, day, window_start);
-    tally.provider = provider;
-    tally.sender_domain = sender_domain;
-    tally.left_out = partial_first_day.map(|(d, _)| d);
-    for dir in dirs {
-        tally.read_partition(dir)?;
-    }
+    let left_out = partial_first_day.map(|(d, _)| d);
+    let baseline: Vec<i32> = (tally.starts.range(window_start..day))
+        .map(|(&d, _)| d)
+        .filter(|&d| Some(d) != left_out)
+        .collect();
     let through_hour = if day == newest {
         tally.last_hour.unwrap_or(23)
     } else {
@@ -326,8 +317,8 @@ pub fn build(dataset: &Path, options: &ReportOptions) -> Result<Report, ReportEr
         day_start_minute: offset_minutes.rem_euclid(60) as u8,
         window: options.baseline_days,
         window_start,
-        providers: tally.providers(through_hour),
-        failures: tally.failures(baseline.len(), through_hour),
+        providers: tally.providers(through_hour, left_out),
+        failures: tally.failures(baseline.len(), through_hour, left_out),
         baseline,
         through_hour,
         provider: tally.provider,
@@ -340,23 +331,17 @@ pub fn build(dataset: &Path, options: &ReportOptions) -> Result<Report, ReportEr
 /// The earliest and the latest hour (µs since the epoch, UTC) of a partition's rows.
 fn hour_range(dir: &Path) -> Result<Option<(i64, i64)>, ReportError> {
     let mut range: Option<(i64, i64)> = None;
-    for_each_hour(dir, |us| {
-        range = Some(range.map_or((us, us), |(lo, hi)| (lo.min(us), hi.max(us))));
-    })?;
-    Ok(range)
-}
-
-/// Calls `f` with the hour (µs since the epoch, UTC) of each of a partition's rows.
-fn for_each_hour(dir: &Path, mut f: impl FnMut(i64)) -> Result<(), ReportError> {
     for file in sink::partition_files(dir)? {
         for batch in sink::read_columns(&file, Some(&["hour"]))? {
             let hour = column(&batch, &file, "hour", |c| {
                 c.as_primitive_opt::<TimestampMicrosecondType>()
             })?;
-            hour.values().iter().for_each(|&us| f(us));
+            for &us in hour.values() {
+                range = Some(range.map_or((us, us), |(lo, hi)| (lo.min(us), hi.max(us))));
+            }
         }
     }
-    Ok(())
+    Ok(range)
 }
 
 /// Days since 1970-01-01 (a Date32 value) of a `YYYY-MM-DD` date.
@@ -451,19 +436,45 @@ struct FailureKey {
     enhanced_code: Option<u32>,
 }
 
+/// The baseline window's counts by day and hour of the day: which days count (a partial first
+/// day does not) and which hours (the newest day's cut) are known only after reading.
+struct ByDayHour<T>(Vec<[T; 24]>);
+
+impl<T: Copy + Default> Default for ByDayHour<T> {
+    fn default() -> Self {
+        ByDayHour(Vec::new())
+    }
+}
+
+impl<T: Copy + Default> ByDayHour<T> {
+    /// The count of day `day` of the window (0 for its first day) at `hour`.
+    fn at(&mut self, day: usize, hour: u8) -> &mut T {
+        if self.0.len() <= day {
+            self.0.resize(day + 1, [T::default(); 24]);
+        }
+        &mut self.0[day][usize::from(hour)]
+    }
+
+    /// Calls `f` with the counts of hours 0 to `through` of every day but `skip`.
+    fn each(&self, skip: Option<usize>, through: u8, mut f: impl FnMut(&T)) {
+        for (day, hours) in self.0.iter().enumerate() {
+            if Some(day) != skip {
+                hours[..=usize::from(through)].iter().for_each(&mut f);
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct ProviderTally {
     day: OutcomeCounts,
-    /// The baseline days' counts by hour of the day, so the newest day's cut can be applied
-    /// after reading.
-    before: [OutcomeCounts; 24],
+    before: ByDayHour<OutcomeCounts>,
 }
 
 #[derive(Default)]
 struct FailureTally {
     day: i64,
-    /// The baseline days' attempts by hour of the day.
-    before: [i64; 24],
+    before: ByDayHour<i64>,
     hours: [i64; 24],
     /// The day's attempts by recipient domain and by sender domain.
     domains: FxHashMap<Option<u32>, i64>,
@@ -479,8 +490,10 @@ struct Tally {
     window_start: i32,
     /// The day's last hour of the day with a row.
     last_hour: Option<u8>,
-    /// A baseline day left out (the dataset's first, when it is partial).
-    left_out: Option<i32>,
+    /// The first hour of the day with a row, of each day of the window and of the day itself.
+    starts: BTreeMap<i32, u8>,
+    /// The earliest hour (µs since the epoch, UTC) of the rows read.
+    earliest: Option<i64>,
     names: Names,
     providers: FxHashMap<u32, ProviderTally>,
     failures: FxHashMap<FailureKey, FailureTally>,
@@ -496,7 +509,8 @@ impl Tally {
             day,
             window_start,
             last_hour: None,
-            left_out: None,
+            starts: BTreeMap::new(),
+            earliest: None,
             names: Names::default(),
             providers: FxHashMap::default(),
             failures: FxHashMap::default(),
@@ -533,13 +547,17 @@ impl Tally {
         })?;
 
         for row in 0..batch.num_rows() {
-            let (date, hour_of_day) = self.clock.local(hour.value(row));
-            let on_the_day = date == self.day;
-            if !on_the_day
-                && (!(self.window_start..self.day).contains(&date) || Some(date) == self.left_out)
-            {
+            let us = hour.value(row);
+            self.earliest = Some(self.earliest.map_or(us, |e| e.min(us)));
+            let (date, hour_of_day) = self.clock.local(us);
+            if !(self.window_start..=self.day).contains(&date) {
                 continue;
             }
+            let start = self.starts.entry(date).or_insert(hour_of_day);
+            *start = hour_of_day.min(*start);
+            let on_the_day = date == self.day;
+            // The day's index in the window.
+            let before_day = (date - self.window_start) as usize;
             if on_the_day {
                 self.last_hour = self.last_hour.max(Some(hour_of_day));
             }
@@ -570,7 +588,7 @@ impl Tally {
             if on_the_day {
                 line.day.add(outcome, count);
             } else {
-                line.before[usize::from(hour_of_day)].add(outcome, count);
+                line.before.at(before_day, hour_of_day).add(outcome, count);
             }
             if !outcome.is_failed_attempt() {
                 continue;
@@ -594,20 +612,25 @@ impl Tally {
                     (sender_domain.is_valid(row)).then(|| self.names.id(sender_domain.value(row)));
                 *failure.senders.entry(sender).or_default() += count;
             } else {
-                failure.before[usize::from(hour_of_day)] += count;
+                *failure.before.at(before_day, hour_of_day) += count;
             }
         }
         Ok(())
     }
 
-    /// The providers' lines, the baseline counted through hour `through` of each day.
-    fn providers(&self, through: u8) -> Vec<ProviderLine> {
+    /// The index in the window of `left_out`, a baseline day not counted.
+    fn skip(&self, left_out: Option<i32>) -> Option<usize> {
+        left_out.map(|d| (d - self.window_start) as usize)
+    }
+
+    /// The providers' lines, the baseline counted through hour `through` of each day but
+    /// `left_out`.
+    fn providers(&self, through: u8, left_out: Option<i32>) -> Vec<ProviderLine> {
+        let skip = self.skip(left_out);
         let mut lines: Vec<ProviderLine> = (self.providers.iter())
             .map(|(&id, tally)| {
                 let mut before = OutcomeCounts::default();
-                for hour in &tally.before[..=usize::from(through)] {
-                    before.merge(hour);
-                }
+                tally.before.each(skip, through, |hour| before.merge(hour));
                 ProviderLine {
                     provider: self.names.get(id).to_string(),
                     day: tally.day,
@@ -635,8 +658,10 @@ impl Tally {
             .map(|(name, count)| (name.map(str::to_string), count))
     }
 
-    /// Every kind of failure, the baseline counted through hour `through` of each day.
-    fn failures(&self, days: usize, through: u8) -> Vec<Failure> {
+    /// Every kind of failure, the baseline counted through hour `through` of each day but
+    /// `left_out`.
+    fn failures(&self, days: usize, through: u8, left_out: Option<i32>) -> Vec<Failure> {
+        let skip = self.skip(left_out);
         let mut failures: Vec<Failure> = (self.failures.iter())
             .map(|(key, tally)| Failure {
                 provider: self.names.get(key.provider).to_string(),
@@ -645,7 +670,11 @@ impl Tally {
                 reply_code: key.reply_code,
                 enhanced_code: key.enhanced_code.map(|id| self.names.get(id).to_string()),
                 day: tally.day,
-                before: tally.before[..=usize::from(through)].iter().sum(),
+                before: {
+                    let mut before = 0;
+                    tally.before.each(skip, through, |hour| before += hour);
+                    before
+                },
                 hours: tally.hours,
                 top_domain: self.top(&tally.domains),
                 top_sender: self.top(&tally.senders),
@@ -1144,6 +1173,9 @@ mod tests {
         assert_eq!(report.through_hour, 23);
         assert_eq!(report.failures[0].day, 3 + 4 + 100 + 50);
         assert!(report.baseline.is_empty());
+        // March 3 is left out here as well: its 20:00 attempts are no baseline.
+        assert_eq!(report.partial_first_day, Some((DAY - 2, 20)));
+        assert_eq!(report.failures[0].before, 0);
     }
 
     #[test]

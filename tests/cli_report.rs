@@ -219,6 +219,15 @@ fn errors_name_what_is_wrong() {
         &[ds_arg, "--day", "2026-04-01"],
         "it holds 2026-03-01 to 2026-03-05",
     );
+    // The day before the dataset's first: its partition is read, and the range comes from it.
+    fails(
+        &[ds_arg, "--day", "2026-02-28"],
+        "2026-02-28 is not in the dataset at",
+    );
+    fails(
+        &[ds_arg, "--day", "2026-02-28"],
+        "it holds 2026-03-01 to 2026-03-05",
+    );
     fails(
         &[ds_arg, "--day", "4/1/2026"],
         "--day \"4/1/2026\" is not a YYYY-MM-DD date",
