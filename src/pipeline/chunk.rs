@@ -405,6 +405,17 @@ impl ChunkProcessor<'_> {
                 };
                 let strike = match event.outcome {
                     Outcome::Complained => Some(Strike::Complaint),
+                    // The ESP kept the message back because the recipient complained before:
+                    // a complaint still, whatever the ESP's list is called.
+                    Outcome::Suppressed
+                        if esp::complained_before(
+                            event.source,
+                            event.esp_type,
+                            event.esp_subtype,
+                        ) =>
+                    {
+                        Some(Strike::Complaint)
+                    }
                     // The ESP kept the message back for what it knows of the address (SES's
                     // list of recent hard bounces, SendGrid's "Bounced Address"): that blames
                     // the address as the bounce did. A drop for the sender's content or policy,

@@ -34,7 +34,7 @@ use super::Format;
 use super::postfix::reply_code_of;
 use crate::event::{EnhancedCode, Event, Outcome, Source, domain_of};
 
-pub use verdict::{Verdict, verdict};
+pub use verdict::{Verdict, complained_before, verdict};
 
 /// Where the events of an ESP export go: the ingest pipeline's chunk processor, or a test.
 pub trait EventSink {

@@ -50,6 +50,23 @@ pub fn verdict(
     }
 }
 
+/// Whether a suppression's reason is that the recipient complained before: SendGrid's drop of a
+/// `Spam Reporting Address`, Mailgun's `suppress-complaint`. The address belongs on a
+/// suppression list as a complainer, as the complaint itself would have put it (a team that
+/// moves to another ESP or to its own MTAs would otherwise mail it again).
+pub fn complained_before(
+    source: Source,
+    esp_type: Option<&[u8]>,
+    esp_subtype: Option<&[u8]>,
+) -> bool {
+    let sub = esp_subtype.unwrap_or_default();
+    match source {
+        Source::Sendgrid => esp_type == Some(b"dropped") && sub == b"Spam Reporting Address",
+        Source::Mailgun => sub == b"suppress-complaint",
+        _ => false,
+    }
+}
+
 /// SES: `bounceType`/`bounceSubType` of bounces, `DeliveryDelay`/`delayType` of delays,
 /// `Reject`/reason, `Complaint`/feedback type.
 fn ses(kind: &[u8], sub: &[u8]) -> Option<Verdict> {
@@ -192,5 +209,37 @@ mod tests {
                 .address_ok
         );
         assert_eq!(verdict(Source::Postfix, Some(b"x"), None), None);
+    }
+
+    #[test]
+    fn suppressions_of_complainers() {
+        let before =
+            |source, kind: &[u8], sub: &[u8]| complained_before(source, Some(kind), Some(sub));
+        assert!(before(
+            Source::Sendgrid,
+            b"dropped",
+            b"Spam Reporting Address"
+        ));
+        assert!(before(Source::Mailgun, b"permanent", b"suppress-complaint"));
+        // Other reasons, and a bounce whose text happens to read the same, are no complaint.
+        assert!(!before(
+            Source::Sendgrid,
+            b"dropped",
+            b"Unsubscribed Address"
+        ));
+        assert!(!before(Source::Sendgrid, b"dropped", b"Bounced Address"));
+        assert!(!before(
+            Source::Sendgrid,
+            b"bounce",
+            b"Spam Reporting Address"
+        ));
+        assert!(!before(Source::Mailgun, b"permanent", b"suppress-bounce"));
+        assert!(!before(
+            Source::Mailgun,
+            b"permanent",
+            b"suppress-unsubscribe"
+        ));
+        assert!(!before(Source::Ses, b"Permanent", b"Suppressed"));
+        assert!(!complained_before(Source::Mailgun, None, None));
     }
 }
