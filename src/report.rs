@@ -17,8 +17,8 @@ use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int16Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::types::{Int16Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, PrimitiveArray, RecordBatch, StringArray};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
@@ -404,6 +404,43 @@ impl LocalClock {
     }
 }
 
+/// A string column read as a dictionary: each distinct value of a batch is given its `Names`
+/// id the first time a row asks for it, not once per row.
+struct Dict<'a> {
+    keys: &'a PrimitiveArray<Int32Type>,
+    values: &'a StringArray,
+    /// The id of each value looked up so far.
+    ids: Vec<Option<u32>>,
+}
+
+impl<'a> Dict<'a> {
+    fn new(batch: &'a RecordBatch, path: &Path, name: &'static str) -> Result<Self, ReportError> {
+        let dict = column(batch, path, name, |c| c.as_dictionary_opt::<Int32Type>())?;
+        let values =
+            (dict.values().as_string_opt::<i32>()).ok_or_else(|| ReportError::BadColumn {
+                path: path.to_path_buf(),
+                column: name,
+            })?;
+        Ok(Dict {
+            keys: dict.keys(),
+            values,
+            ids: vec![None; values.len()],
+        })
+    }
+
+    /// The index in the dictionary of the row's value, `None` when the row is null.
+    fn key(&self, row: usize) -> Option<usize> {
+        (self.keys.is_valid(row)).then(|| self.keys.value(row) as usize)
+    }
+
+    /// The `Names` id of the row's value, `None` when the row is null.
+    fn id(&mut self, row: usize, names: &mut Names) -> Option<u32> {
+        let key = self.key(row)?;
+        let values = self.values;
+        Some(*self.ids[key].get_or_insert_with(|| names.id(values.value(key))))
+    }
+}
+
 /// Strings of the dataset given small numbers, so the tallies' keys are copied, not allocated.
 #[derive(Default)]
 struct Names {
@@ -412,6 +449,15 @@ struct Names {
 }
 
 impl Names {
+    /// Names whose first ids are those of the outcomes, in `Outcome::ALL`'s order.
+    fn with_outcomes() -> Names {
+        let mut names = Names::default();
+        for outcome in Outcome::ALL {
+            names.id(outcome.as_str());
+        }
+        names
+    }
+
     fn id(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.ids.get(name) {
             return id;
@@ -511,7 +557,7 @@ impl Tally {
             last_hour: None,
             starts: BTreeMap::new(),
             earliest: None,
-            names: Names::default(),
+            names: Names::with_outcomes(),
             providers: FxHashMap::default(),
             failures: FxHashMap::default(),
             unknown_rows: 0,
@@ -520,7 +566,7 @@ impl Tally {
 
     fn read_partition(&mut self, dir: &Path) -> Result<(), ReportError> {
         for file in sink::partition_files(dir)? {
-            for batch in sink::read_columns(&file, Some(&COLUMNS))? {
+            for batch in sink::read_columns_as_dictionaries(&file, &COLUMNS)? {
                 self.add_batch(&file, &batch)?;
             }
         }
@@ -531,20 +577,24 @@ impl Tally {
         let hour = column(batch, path, "hour", |c| {
             c.as_primitive_opt::<TimestampMicrosecondType>()
         })?;
-        let strings = |name| column(batch, path, name, |c| c.as_string_opt::<i32>());
-        let sender_domain = strings("sender_domain")?;
-        let recipient_domain = strings("recipient_domain")?;
-        let provider = strings("provider")?;
-        let outcome = strings("outcome")?;
+        let mut sender_domain = Dict::new(batch, path, "sender_domain")?;
+        let mut recipient_domain = Dict::new(batch, path, "recipient_domain")?;
+        let mut provider = Dict::new(batch, path, "provider")?;
+        let mut outcome = Dict::new(batch, path, "outcome")?;
         let reply_code = column(batch, path, "reply_code", |c| {
             c.as_primitive_opt::<Int16Type>()
         })?;
-        let enhanced_code = strings("enhanced_code")?;
-        let category = strings("category")?;
+        let mut enhanced_code = Dict::new(batch, path, "enhanced_code")?;
+        let mut category = Dict::new(batch, path, "category")?;
         let bounce_message = column(batch, path, "bounce_message", |c| c.as_boolean_opt())?;
         let attempts = column(batch, path, "attempts", |c| {
             c.as_primitive_opt::<Int64Type>()
         })?;
+        let names = &mut self.names;
+        let wanted_provider = self.provider.as_deref().map(|p| names.id(p));
+        let wanted_sender = self.sender_domain.as_deref();
+        // Whether each of the batch's sender domains is the one asked for.
+        let mut sender_wanted: Vec<Option<bool>> = vec![None; sender_domain.values.len()];
 
         for row in 0..batch.num_rows() {
             let us = hour.value(row);
@@ -564,26 +614,30 @@ impl Tally {
             if bounce_message.value(row) {
                 continue;
             }
-            if let Some(wanted) = &self.provider
-                && provider.value(row) != wanted
-            {
+            let provider = provider.id(row, names);
+            if wanted_provider.is_some() && provider != wanted_provider {
                 continue;
             }
-            if let Some(wanted) = &self.sender_domain
-                && !(sender_domain.is_valid(row)
-                    && sender_domain.value(row).eq_ignore_ascii_case(wanted))
-            {
-                continue;
+            if let Some(wanted) = wanted_sender {
+                let matches = sender_domain.key(row).is_some_and(|key| {
+                    *sender_wanted[key].get_or_insert_with(|| {
+                        sender_domain.values.value(key).eq_ignore_ascii_case(wanted)
+                    })
+                });
+                if !matches {
+                    continue;
+                }
             }
-            let Some(outcome) = Outcome::ALL
-                .into_iter()
-                .find(|o| o.as_str() == outcome.value(row))
+            // The outcomes' names were interned first, in `Outcome::ALL`'s order.
+            let Some(outcome) =
+                (outcome.id(row, names)).and_then(|id| Outcome::ALL.get(id as usize))
             else {
                 self.unknown_rows += 1;
                 continue;
             };
+            let outcome = *outcome;
             let count = attempts.value(row);
-            let provider = self.names.id(provider.value(row));
+            let provider = provider.unwrap_or_else(|| names.id(""));
             let line = self.providers.entry(provider).or_default();
             if on_the_day {
                 line.day.add(outcome, count);
@@ -596,20 +650,17 @@ impl Tally {
             let key = FailureKey {
                 provider,
                 outcome,
-                category: self.names.id(category.value(row)),
+                category: category.id(row, names).unwrap_or_else(|| names.id("")),
                 reply_code: reply_code.is_valid(row).then(|| reply_code.value(row)),
-                enhanced_code: (enhanced_code.is_valid(row))
-                    .then(|| self.names.id(enhanced_code.value(row))),
+                enhanced_code: enhanced_code.id(row, names),
             };
             let failure = self.failures.entry(key).or_default();
             if on_the_day {
                 failure.day += count;
                 failure.hours[usize::from(hour_of_day)] += count;
-                let domain = (recipient_domain.is_valid(row))
-                    .then(|| self.names.id(recipient_domain.value(row)));
+                let domain = recipient_domain.id(row, names);
                 *failure.domains.entry(domain).or_default() += count;
-                let sender =
-                    (sender_domain.is_valid(row)).then(|| self.names.id(sender_domain.value(row)));
+                let sender = sender_domain.id(row, names);
                 *failure.senders.entry(sender).or_default() += count;
             } else {
                 *failure.before.at(before_day, hour_of_day) += count;

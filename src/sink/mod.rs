@@ -41,7 +41,10 @@ use std::io;
 use std::path::PathBuf;
 
 pub use manifest::{InputFingerprint, Manifest, SupersededInput, fingerprint_file};
-pub use read::{partition_files, partitions, read_columns, read_table, read_table_file};
+pub use read::{
+    partition_files, partitions, read_columns, read_columns_as_dictionaries, read_table,
+    read_table_file,
+};
 pub use suppressions::{SUPPRESSIONS_HEADER, suppressions_csv, write_suppressions};
 pub use tables::{OutcomeCounts, SCHEMA_VERSION, Table};
 pub(crate) use tables::{day_name, parse_day};
