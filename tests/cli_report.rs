@@ -211,23 +211,15 @@ fn errors_name_what_is_wrong() {
             .stderr(predicate::str::contains(message));
     };
     let ds_arg = ds.to_str().unwrap();
-    fails(
-        &[ds_arg, "--day", "2026-04-01"],
-        "2026-04-01 is not in the dataset at",
-    );
-    fails(
-        &[ds_arg, "--day", "2026-04-01"],
-        "it holds 2026-03-01 to 2026-03-05",
-    );
-    // The day before the dataset's first: its partition is read, and the range comes from it.
-    fails(
-        &[ds_arg, "--day", "2026-02-28"],
-        "2026-02-28 is not in the dataset at",
-    );
-    fails(
-        &[ds_arg, "--day", "2026-02-28"],
-        "it holds 2026-03-01 to 2026-03-05",
-    );
+    // A day after the dataset's last, and the day before its first (whose partition is read,
+    // and the range comes from it).
+    for day in ["2026-04-01", "2026-02-28"] {
+        fails(
+            &[ds_arg, "--day", day],
+            &format!("{day} is not in the dataset at"),
+        );
+        fails(&[ds_arg, "--day", day], "it holds 2026-03-01 to 2026-03-05");
+    }
     fails(
         &[ds_arg, "--day", "4/1/2026"],
         "--day \"4/1/2026\" is not a YYYY-MM-DD date",
