@@ -1161,6 +1161,131 @@ mod tests {
         assert!(earlier.failures[0].rise(1) < 0.0);
     }
 
+    /// Another writer (a query engine rewriting the dataset) may store the strings without a
+    /// dictionary, or a column chunk with too many distinct values may fall back to plain pages
+    /// part way: the report reads the same either way.
+    #[test]
+    fn strings_stored_without_a_dictionary_read_the_same() {
+        use parquet::basic::{Encoding, PageType};
+        use parquet::file::properties::WriterProperties;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let tmp = tempfile::tempdir().unwrap();
+        let rows = [
+            (1, "google", "deferred", 421, 2),
+            (6, "microsoft", "bounced", 550, 3),
+            (13, "google", "delivered", 250, 40),
+            (20, "yahoo", "deferred", 421, 100),
+        ];
+        write_day(tmp.path(), DAY - 2, &rows);
+        write_day(tmp.path(), DAY - 1, &rows[1..]);
+        write_day(tmp.path(), DAY, &rows[..3]);
+        let new_york = ReportOptions {
+            timezone: TimeZone::get("America/New_York").unwrap(),
+            ..ReportOptions::default()
+        };
+        let options = [ReportOptions::default(), new_york];
+        let reports = || -> Vec<Report> {
+            (options.iter())
+                .map(|o| build(tmp.path(), o).unwrap())
+                .collect()
+        };
+        let expected = reports();
+        // Yahoo's 20:00 UTC is after the newest day's last hour (13:00 UTC, 08:00 in New York).
+        assert_eq!(expected[0].providers.len(), 2);
+        assert_eq!(expected[0].failures.len(), 2);
+        assert_eq!(expected[1].failures.len(), 1);
+
+        let plain = WriterProperties::builder()
+            .set_dictionary_enabled(false)
+            .build();
+        let fallback = WriterProperties::builder()
+            .set_dictionary_page_size_limit(1)
+            .set_data_page_row_count_limit(1)
+            .set_write_batch_size(1)
+            .build();
+        for (with_dictionary, props) in [(false, plain), (true, fallback)] {
+            for (_, dir) in sink::partitions(tmp.path(), Table::Attempts).unwrap() {
+                for file in sink::partition_files(&dir).unwrap() {
+                    let batches = sink::read_table_file(&file).unwrap();
+                    let out = std::fs::File::create(&file).unwrap();
+                    let schema = batches[0].schema();
+                    let mut writer =
+                        ArrowWriter::try_new(out, schema, Some(props.clone())).unwrap();
+                    for batch in &batches {
+                        writer.write(batch).unwrap();
+                    }
+                    writer.close().unwrap();
+                    // The provider column has plain data pages, after a dictionary or without.
+                    let reader =
+                        SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+                    let row_group = reader.get_row_group(0).unwrap();
+                    let provider = row_group.metadata().column(3);
+                    assert_eq!(provider.column_descr().name(), "provider");
+                    let pages: Vec<(PageType, Encoding)> =
+                        (row_group.get_column_page_reader(3).unwrap())
+                            .map(|page| page.map(|p| (p.page_type(), p.encoding())).unwrap())
+                            .collect();
+                    let dictionary = (PageType::DICTIONARY_PAGE, Encoding::PLAIN);
+                    assert_eq!(pages.contains(&dictionary), with_dictionary, "{pages:?}");
+                    let plain = (PageType::DATA_PAGE, Encoding::PLAIN);
+                    assert!(pages.contains(&plain), "{pages:?}");
+                }
+            }
+            assert_eq!(reports(), expected);
+        }
+    }
+
+    /// A dataset rewritten by polars stores its strings as large strings or string views.
+    #[test]
+    fn strings_of_other_arrow_types_read_the_same() {
+        use arrow_array::{LargeStringArray, StringViewArray};
+        use arrow_schema::DataType;
+
+        let tmp = tempfile::tempdir().unwrap();
+        let rows = [
+            (1, "google", "deferred", 421, 2),
+            (6, "microsoft", "bounced", 550, 3),
+            (13, "google", "delivered", 250, 40),
+        ];
+        let write_days = || {
+            write_day(tmp.path(), DAY - 1, &rows);
+            write_day(tmp.path(), DAY, &rows[1..]);
+        };
+        write_days();
+        let expected = build(tmp.path(), &ReportOptions::default()).unwrap();
+        assert_eq!(expected.providers.len(), 2);
+
+        for to in [DataType::LargeUtf8, DataType::Utf8View] {
+            write_days();
+            for (_, dir) in sink::partitions(tmp.path(), Table::Attempts).unwrap() {
+                for file in sink::partition_files(&dir).unwrap() {
+                    let batch = sink::read_table_file(&file).unwrap().remove(0);
+                    let schema = batch.schema();
+                    let columns = (schema.fields().iter().zip(batch.columns()))
+                        .map(|(field, column)| {
+                            let column: ArrayRef = match column.as_string_opt::<i32>() {
+                                Some(strings) if to == DataType::LargeUtf8 => {
+                                    Arc::new(LargeStringArray::from_iter(strings))
+                                }
+                                Some(strings) => Arc::new(StringViewArray::from_iter(strings)),
+                                None => Arc::clone(column),
+                            };
+                            (field.name().as_str(), column)
+                        })
+                        .collect();
+                    write_batch(&file, columns);
+                    let stored = sink::read_table_file(&file).unwrap().remove(0);
+                    assert_eq!(stored.column_by_name("provider").unwrap().data_type(), &to);
+                }
+            }
+            assert_eq!(
+                build(tmp.path(), &ReportOptions::default()).unwrap(),
+                expected
+            );
+        }
+    }
+
     #[test]
     fn days_and_hours_follow_the_time_zone() {
         let tmp = tempfile::tempdir().unwrap();

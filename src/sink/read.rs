@@ -100,9 +100,10 @@ pub fn read_columns(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordB
     read(path, columns, false)
 }
 
-/// Like [`read_columns`], with every string column read as a dictionary (`Dictionary(Int32,
-/// Utf8)`): the dataset stores them dictionary-encoded, so a reader that keys on their values
-/// looks each distinct value up once instead of building every row's string.
+/// Like [`read_columns`], with every string column (of any Arrow string type) read as a
+/// dictionary (`Dictionary(Int32, Utf8)`): the dataset stores them dictionary-encoded, so a
+/// reader that keys on their values looks each distinct value up once instead of building
+/// every row's string.
 ///
 /// # Errors
 ///
@@ -133,10 +134,13 @@ fn read(
         let schema = metadata.schema();
         let fields: Vec<Field> = (schema.fields().iter())
             .map(|field| match field.data_type() {
-                DataType::Utf8 => field.as_ref().clone().with_data_type(DataType::Dictionary(
-                    Box::new(DataType::Int32),
-                    Box::new(DataType::Utf8),
-                )),
+                // A dataset rewritten by polars holds large strings or string views.
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                    field.as_ref().clone().with_data_type(DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(DataType::Utf8),
+                    ))
+                }
                 _ => field.as_ref().clone(),
             })
             .collect();
