@@ -1093,9 +1093,17 @@ mod tests {
     }
 
     fn write_batch(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+        write_batch_with(path, columns, None);
+    }
+
+    fn write_batch_with(
+        path: &Path,
+        columns: Vec<(&str, ArrayRef)>,
+        props: Option<parquet::file::properties::WriterProperties>,
+    ) {
         let batch = RecordBatch::try_from_iter(columns).unwrap();
         let mut writer =
-            ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None)
+            ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), props)
                 .unwrap();
         writer.write(&batch).unwrap();
         writer.close().unwrap();
@@ -1161,11 +1169,13 @@ mod tests {
         assert!(earlier.failures[0].rise(1) < 0.0);
     }
 
-    /// Another writer (a query engine rewriting the dataset) may store the strings without a
-    /// dictionary, or a column chunk with too many distinct values may fall back to plain pages
-    /// part way: the report reads the same either way.
+    /// Another tool may rewrite the dataset: its strings stored without a dictionary, falling
+    /// back to plain pages part way through a column chunk (too many distinct values), or as
+    /// the large strings or string views polars uses. The report reads the same.
     #[test]
-    fn strings_stored_without_a_dictionary_read_the_same() {
+    fn strings_stored_otherwise_read_the_same() {
+        use arrow_array::{LargeStringArray, StringViewArray};
+        use arrow_schema::DataType;
         use parquet::basic::{Encoding, PageType};
         use parquet::file::properties::WriterProperties;
         use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -1177,9 +1187,12 @@ mod tests {
             (13, "google", "delivered", 250, 40),
             (20, "yahoo", "deferred", 421, 100),
         ];
-        write_day(tmp.path(), DAY - 2, &rows);
-        write_day(tmp.path(), DAY - 1, &rows[1..]);
-        write_day(tmp.path(), DAY, &rows[..3]);
+        let write_days = || {
+            write_day(tmp.path(), DAY - 2, &rows);
+            write_day(tmp.path(), DAY - 1, &rows[1..]);
+            write_day(tmp.path(), DAY, &rows[..3]);
+        };
+        write_days();
         let new_york = ReportOptions {
             timezone: TimeZone::get("America/New_York").unwrap(),
             ..ReportOptions::default()
@@ -1204,59 +1217,15 @@ mod tests {
             .set_data_page_row_count_limit(1)
             .set_write_batch_size(1)
             .build();
-        for (with_dictionary, props) in [(false, plain), (true, fallback)] {
-            for (_, dir) in sink::partitions(tmp.path(), Table::Attempts).unwrap() {
-                for file in sink::partition_files(&dir).unwrap() {
-                    let batches = sink::read_table_file(&file).unwrap();
-                    let out = std::fs::File::create(&file).unwrap();
-                    let schema = batches[0].schema();
-                    let mut writer =
-                        ArrowWriter::try_new(out, schema, Some(props.clone())).unwrap();
-                    for batch in &batches {
-                        writer.write(batch).unwrap();
-                    }
-                    writer.close().unwrap();
-                    // The provider column has plain data pages, after a dictionary or without.
-                    let reader =
-                        SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
-                    let row_group = reader.get_row_group(0).unwrap();
-                    let provider = row_group.metadata().column(3);
-                    assert_eq!(provider.column_descr().name(), "provider");
-                    let pages: Vec<(PageType, Encoding)> =
-                        (row_group.get_column_page_reader(3).unwrap())
-                            .map(|page| page.map(|p| (p.page_type(), p.encoding())).unwrap())
-                            .collect();
-                    let dictionary = (PageType::DICTIONARY_PAGE, Encoding::PLAIN);
-                    assert_eq!(pages.contains(&dictionary), with_dictionary, "{pages:?}");
-                    let plain = (PageType::DATA_PAGE, Encoding::PLAIN);
-                    assert!(pages.contains(&plain), "{pages:?}");
-                }
-            }
-            assert_eq!(reports(), expected);
-        }
-    }
-
-    /// A dataset rewritten by polars stores its strings as large strings or string views.
-    #[test]
-    fn strings_of_other_arrow_types_read_the_same() {
-        use arrow_array::{LargeStringArray, StringViewArray};
-        use arrow_schema::DataType;
-
-        let tmp = tempfile::tempdir().unwrap();
-        let rows = [
-            (1, "google", "deferred", 421, 2),
-            (6, "microsoft", "bounced", 550, 3),
-            (13, "google", "delivered", 250, 40),
+        // The string type, the writer's properties, and whether the provider column has a
+        // dictionary page (before its plain pages).
+        let rewrites = [
+            (DataType::Utf8, Some(plain), Some(false)),
+            (DataType::Utf8, Some(fallback), Some(true)),
+            (DataType::LargeUtf8, None, None),
+            (DataType::Utf8View, None, None),
         ];
-        let write_days = || {
-            write_day(tmp.path(), DAY - 1, &rows);
-            write_day(tmp.path(), DAY, &rows[1..]);
-        };
-        write_days();
-        let expected = build(tmp.path(), &ReportOptions::default()).unwrap();
-        assert_eq!(expected.providers.len(), 2);
-
-        for to in [DataType::LargeUtf8, DataType::Utf8View] {
+        for (to, props, dictionary_page) in rewrites {
             write_days();
             for (_, dir) in sink::partitions(tmp.path(), Table::Attempts).unwrap() {
                 for file in sink::partition_files(&dir).unwrap() {
@@ -1268,21 +1237,36 @@ mod tests {
                                 Some(strings) if to == DataType::LargeUtf8 => {
                                     Arc::new(LargeStringArray::from_iter(strings))
                                 }
-                                Some(strings) => Arc::new(StringViewArray::from_iter(strings)),
-                                None => Arc::clone(column),
+                                Some(strings) if to == DataType::Utf8View => {
+                                    Arc::new(StringViewArray::from_iter(strings))
+                                }
+                                _ => Arc::clone(column),
                             };
                             (field.name().as_str(), column)
                         })
                         .collect();
-                    write_batch(&file, columns);
+                    write_batch_with(&file, columns, props.clone());
                     let stored = sink::read_table_file(&file).unwrap().remove(0);
                     assert_eq!(stored.column_by_name("provider").unwrap().data_type(), &to);
+                    let Some(dictionary_page) = dictionary_page else {
+                        continue;
+                    };
+                    let reader =
+                        SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+                    let row_group = reader.get_row_group(0).unwrap();
+                    let provider = row_group.metadata().column(3);
+                    assert_eq!(provider.column_descr().name(), "provider");
+                    let pages: Vec<(PageType, Encoding)> =
+                        (row_group.get_column_page_reader(3).unwrap())
+                            .map(|page| page.map(|p| (p.page_type(), p.encoding())).unwrap())
+                            .collect();
+                    let dictionary = (PageType::DICTIONARY_PAGE, Encoding::PLAIN);
+                    assert_eq!(pages.contains(&dictionary), dictionary_page, "{pages:?}");
+                    let plain = (PageType::DATA_PAGE, Encoding::PLAIN);
+                    assert!(pages.contains(&plain), "{pages:?}");
                 }
             }
-            assert_eq!(
-                build(tmp.path(), &ReportOptions::default()).unwrap(),
-                expected
-            );
+            assert_eq!(reports(), expected, "{to}");
         }
     }
 
