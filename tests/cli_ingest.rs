@@ -397,6 +397,113 @@ fn summary_lists_the_commonest_failures() {
     }
 }
 
+/// The list `fixtures/suppressions/postfix.log` gives.
+const SUPPRESSED: &str = "\
+recipient,reason,category,reply_code,enhanced_code,provider,source,events,first_seen,last_seen
+full@example.net,repeated_deferral,mailbox_full,452,4.2.2,other,postfix,6,2026-03-02T08:00:02Z,2026-03-05T10:00:02Z
+kim@partner.example,hard_bounce,mailbox_full,552,5.2.2,other,postfix,1,2026-03-02T11:00:02Z,2026-03-02T11:00:02Z
+typo.user@gmail.com,hard_bounce,user_unknown,550,5.1.1,google,postfix,1,2026-03-03T14:00:02Z,2026-03-03T14:00:02Z
+";
+
+/// A nightly job: the same log read a day at a time into one dataset lists what one run over
+/// all of it lists (the full mailbox's six deferrals span four days). Reading a day again
+/// counts nothing twice. Reading the days out of order is said, and mended by reading the
+/// later days again.
+#[test]
+fn suppression_list_over_nightly_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log =
+        fs::read_to_string(fixtures_in("suppressions", tmp.path()).join("postfix.log")).unwrap();
+    let days: Vec<PathBuf> = (2..=5)
+        .map(|day| {
+            let path = tmp.path().join(format!("mail-03-0{day}.log"));
+            let prefix = format!("Mar  {day} ");
+            let lines: String = (log.lines())
+                .filter(|line| line.starts_with(&prefix))
+                .map(|line| format!("{line}\n"))
+                .collect();
+            fs::write(&path, lines).unwrap();
+            path
+        })
+        .collect();
+    let list = tmp.path().join("suppress.csv");
+    let nightly = |out: &str, day: &Path| {
+        let output = bouncestat()
+            .args([
+                "ingest",
+                "--timezone",
+                "UTC",
+                "--year",
+                "2026",
+                "--quiet",
+                "--out",
+            ])
+            .arg(tmp.path().join(out))
+            .arg("--suppressions")
+            .arg(&list)
+            .arg(day)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(output).unwrap()
+    };
+    for day in &days {
+        let stdout = nightly("ds", day);
+        assert!(!stdout.contains("note:"), "{stdout}");
+    }
+    assert_eq!(fs::read_to_string(&list).unwrap(), SUPPRESSED);
+    let stdout = nightly("ds", &days[1]);
+    assert!(
+        stdout.contains(&format!(
+            "wrote 3 recipient(s) to suppress to {} (hard_bounce 2, repeated_deferral 1, \
+             complaint 0)\n  drawn from this run and 11 strike(s) and deliveries of other days \
+             in {}\n",
+            list.display(),
+            tmp.path().join("ds/_recipients.parquet").display()
+        )),
+        "{stdout}"
+    );
+    assert_eq!(fs::read_to_string(&list).unwrap(), SUPPRESSED);
+
+    // Last day first: the bounce of March 2 is read after the delivery of March 3 to the same
+    // address, which was not kept.
+    let stdout: Vec<String> = (days.iter().rev())
+        .map(|day| nightly("backwards", day))
+        .collect();
+    let listed = fs::read_to_string(&list).unwrap();
+    assert!(
+        listed.contains("\ngone@outlook.com,hard_bounce,"),
+        "{listed}"
+    );
+    assert!(
+        stdout[3].contains(
+            "\n  note: 3 address(es) this run struck are new to the record and were struck \
+             before 2026-03-05, which an earlier run read"
+        ),
+        "{}",
+        stdout[3]
+    );
+    let mut again = bouncestat();
+    again
+        .args([
+            "ingest",
+            "--timezone",
+            "UTC",
+            "--year",
+            "2026",
+            "--quiet",
+            "--out",
+        ])
+        .arg(tmp.path().join("backwards"))
+        .arg("--suppressions")
+        .arg(&list)
+        .args(&days[1..]);
+    again.assert().success();
+    assert_eq!(fs::read_to_string(&list).unwrap(), SUPPRESSED);
+}
+
 /// `--suppressions` on a log written for it (`fixtures/suppressions/postfix.log`): hard
 /// bounces and a mailbox that stayed full for days are listed; the same address delivered to
 /// after its bounce, a mailbox full for a few hours, a rate limit that went on for days, a
@@ -406,12 +513,7 @@ fn summary_lists_the_commonest_failures() {
 fn suppression_list_names_only_recipient_faults() {
     let tmp = tempfile::tempdir().unwrap();
     let logs = fixtures_in("suppressions", tmp.path());
-    let expected = "\
-recipient,reason,category,reply_code,enhanced_code,provider,source,events,first_seen,last_seen
-full@example.net,repeated_deferral,mailbox_full,452,4.2.2,other,postfix,6,2026-03-02T08:00:02Z,2026-03-05T10:00:02Z
-kim@partner.example,hard_bounce,mailbox_full,552,5.2.2,other,postfix,1,2026-03-02T11:00:02Z,2026-03-02T11:00:02Z
-typo.user@gmail.com,hard_bounce,user_unknown,550,5.1.1,google,postfix,1,2026-03-03T14:00:02Z,2026-03-03T14:00:02Z
-";
+    let expected = SUPPRESSED;
     for (threads, block) in [("1", "1048576"), ("2", "4096")] {
         let list = tmp.path().join(format!("suppress-{threads}.csv"));
         bouncestat()

@@ -11,6 +11,12 @@
 //!
 //! Like [`super::Aggregate`], a [`Recipients`] merges with any other in any order to the same
 //! result, so the list never depends on how the input was split or how many threads ran.
+//!
+//! A nightly job reads one day of log at a time, and five attempts over 72 hours never fit in
+//! one day. So the record outlives the run: [`Recipients::record`] gives every strike of
+//! every struck address, and the last delivery of each day to it, as [`Kept`] rows that
+//! [`Recipients::add`] takes back in a later run (the dataset keeps them, by day; see
+//! `sink::update_recipient_record`).
 
 use std::hash::{DefaultHasher, Hasher};
 
@@ -33,6 +39,20 @@ pub enum Strike {
 }
 
 impl Strike {
+    pub const ALL: [Strike; 3] = [Strike::Permanent, Strike::Temporary, Strike::Complaint];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strike::Permanent => "permanent",
+            Strike::Temporary => "temporary",
+            Strike::Complaint => "complaint",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Strike> {
+        Strike::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// The strike of a failed attempt with this verdict, if it blames the recipient.
     pub fn of_failure(fault: Fault, action: Action, permanence: Permanence) -> Option<Strike> {
         if action == Action::RemoveAddress {
@@ -92,6 +112,17 @@ struct Mark {
     detail: Detail,
 }
 
+/// One row of the record kept between runs (see [`Recipients::record`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Kept<'a> {
+    /// The address, ASCII-lowercased.
+    pub address: &'a [u8],
+    pub time_us: i64,
+    /// A strike and its detail; `None` for the last delivery of the day to the address
+    /// (its time is to the second).
+    pub strike: Option<(Strike, Detail)>,
+}
+
 /// When temporary failures make an address one to remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SuppressionPolicy {
@@ -130,8 +161,8 @@ pub struct Suppression<'a> {
 #[derive(Debug, Default)]
 pub struct Recipients {
     struck: HashMap<Box<[u8]>, Vec<Mark>>,
-    /// Deliveries. The first `compacted` are sorted, one per address hash with its last
-    /// time; the rest were appended since (see [`Recipients::compact`]).
+    /// Deliveries. The first `compacted` are sorted, one per address hash and UTC day with
+    /// its last time; the rest were appended since (see [`Recipients::compact`]).
     delivered: Vec<Delivery>,
     compacted: usize,
     /// Reused for lowercasing an address.
@@ -181,8 +212,10 @@ impl Recipients {
         }
     }
 
-    /// Sorts the deliveries and keeps the last one per address hash. The list then has room
-    /// for as many again, so its memory stays at about twice 12 bytes per address. `parallel`
+    /// Sorts the deliveries and keeps the last one per address hash and day (the day, so that
+    /// the record kept by day loses nothing when one day is read again). The list then has
+    /// room for as many again, so its memory stays at about twice 12 bytes per address and
+    /// day. `parallel`
     /// sorts on rayon's global pool: only for the folds after the run, which hold every
     /// delivery.
     fn compact(&mut self, parallel: bool) {
@@ -194,9 +227,10 @@ impl Recipients {
         } else {
             self.delivered.sort_unstable();
         }
-        // Sorted by hash, then time: the last of each run of equal hashes is the latest.
+        // Sorted by hash, then time: the last of each run of equal hashes and days is the
+        // latest of its day.
         self.delivered.dedup_by(|later, kept| {
-            let same = later.hash() == kept.hash();
+            let same = later.hash() == kept.hash() && later.day() == kept.day();
             if same {
                 *kept = *later;
             }
@@ -210,11 +244,48 @@ impl Recipients {
     /// The second of the last delivery to the address whose hash is `hash`; the deliveries
     /// must be compact.
     fn last_delivery(&self, hash: u64) -> Option<u32> {
+        self.deliveries(hash).last().map(|d| d.second())
+    }
+
+    /// The deliveries to the address whose hash is `hash`, one per day, oldest first; the
+    /// deliveries must be compact.
+    fn deliveries(&self, hash: u64) -> &[Delivery] {
         debug_assert_eq!(self.compacted, self.delivered.len());
-        let at = self.delivered.partition_point(|d| d.hash() < hash);
-        (self.delivered.get(at))
-            .filter(|d| d.hash() == hash)
-            .map(|d| d.second())
+        let start = self.delivered.partition_point(|d| d.hash() < hash);
+        let len = self.delivered[start..].partition_point(|d| d.hash() == hash);
+        &self.delivered[start..start + len]
+    }
+
+    /// Takes back a row of a record a run kept (see [`Recipients::record`]).
+    pub fn add(&mut self, row: &Kept<'_>) {
+        match row.strike {
+            Some((strike, detail)) => self.strike(row.address, row.time_us, strike, detail),
+            None => self.delivered(row.address, row.time_us),
+        }
+    }
+
+    /// What a later run needs to decide as this one would: every strike of every struck
+    /// address, and the last delivery of each day to it, sorted by address and time.
+    /// Deliveries to addresses never struck are left out: a strike that comes after them
+    /// is not cleared by them anyway.
+    pub fn record(&mut self) -> Vec<Kept<'_>> {
+        self.compact(true);
+        let this = &*self;
+        let mut rows: Vec<Kept<'_>> = Vec::new();
+        for (address, marks) in &this.struck {
+            rows.extend(marks.iter().map(|m| Kept {
+                address,
+                time_us: m.time_us,
+                strike: Some((m.strike, m.detail)),
+            }));
+            rows.extend(this.deliveries(address_hash(address)).iter().map(|d| Kept {
+                address,
+                time_us: i64::from(d.second()) * 1_000_000,
+                strike: None,
+            }));
+        }
+        rows.sort_unstable();
+        rows
     }
 
     /// Adds everything `other` recorded. Not to be called on a thread of a pool whose jobs
@@ -320,6 +391,11 @@ impl Delivery {
 
     fn second(self) -> u32 {
         self.0[2]
+    }
+
+    /// The UTC day of the delivery, in days since 1970.
+    fn day(self) -> u32 {
+        self.second() / 86_400
     }
 }
 

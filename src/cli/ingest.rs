@@ -16,7 +16,7 @@ use bouncestat::input::{self, InputFile};
 use bouncestat::pipeline::files::{FileBlocks, ReadOptions};
 use bouncestat::pipeline::{self, Output};
 use bouncestat::progress::Progress;
-use bouncestat::sink::{self, InputFingerprint, Manifest};
+use bouncestat::sink::{self, InputFingerprint, Manifest, RecordUpdate};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -166,6 +166,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 temporary_attempts: args.suppress_after_attempts.max(1),
                 temporary_span_us: (args.suppress_after_hours.max(0.0) * 3.6e9) as i64,
             };
+            // With a dataset, the list is drawn from every day it holds: the record of earlier
+            // runs' days is taken back, and this run's replaces the days it read.
+            let record = match &written {
+                Some((out, report, _)) => Some(
+                    sink::update_recipient_record(out, &report.days, recipients).with_context(
+                        || {
+                            format!(
+                                "updating {}",
+                                out.join(sink::RECIPIENT_RECORD_FILE).display()
+                            )
+                        },
+                    )?,
+                ),
+                None => None,
+            };
             let list = recipients.suppressions(&policy);
             sink::write_suppressions(path, &list)
                 .with_context(|| format!("writing the suppression list {}", path.display()))?;
@@ -173,7 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             for row in &list {
                 by_reason[row.reason as usize] += 1;
             }
-            Some((path.clone(), by_reason))
+            Some((path.clone(), by_reason, record))
         }
         _ => None,
     };
@@ -249,7 +264,7 @@ fn summarize(
     breakdown: &Breakdown,
     seconds: f64,
     written: Option<&(PathBuf, sink::WriteReport, f64)>,
-    suppression_list: Option<&(PathBuf, [usize; Reason::ALL.len()])>,
+    suppression_list: Option<&(PathBuf, [usize; Reason::ALL.len()], Option<RecordUpdate>)>,
 ) -> String {
     let stats = &output.stats;
     let mut s = String::new();
@@ -354,7 +369,7 @@ fn summarize(
             );
         }
     }
-    if let Some((path, by_reason)) = suppression_list {
+    if let Some((path, by_reason, record)) = suppression_list {
         let reasons: Vec<String> = Reason::ALL
             .iter()
             .zip(by_reason)
@@ -367,6 +382,24 @@ fn summarize(
             path.display(),
             reasons.join(", ")
         );
+        if let (Some(record), Some((out, _, _))) = (record, written) {
+            let _ = writeln!(
+                s,
+                "  drawn from this run and {} strike(s) and deliveries of other days in {}",
+                record.taken_back,
+                out.join(sink::RECIPIENT_RECORD_FILE).display()
+            );
+            if let Some(day) = &record.later_day {
+                let _ = writeln!(
+                    s,
+                    "  note: {} address(es) this run struck are new to the record and were \
+                     struck before {day}, which an earlier run read without keeping deliveries \
+                     to them; read the days after their strikes again so that a later delivery \
+                     can clear them",
+                    record.struck_before_later_days
+                );
+            }
+        }
     }
     s
 }

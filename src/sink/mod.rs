@@ -10,6 +10,7 @@
 //! OUT/by_provider/date=2026-11-27/part-0.parquet  rollup by receiving provider
 //! OUT/by_domain/date=2026-11-27/part-0.parquet    rollup by recipient domain and provider
 //! OUT/_manifest.json                              which run (and inputs) wrote each day
+//! OUT/_recipients.parquet                         per-address strikes, with --suppressions
 //! OUT/_SUCCESS                                    written last; absent while a swap is under way
 //! ```
 //!
@@ -26,7 +27,8 @@
 //! second writer out while a run is under way, and the next run cleans up after one that died.
 //!
 //! The suppression list (`ingest --suppressions`) is written here too, as CSV, by
-//! [`write_suppressions`].
+//! [`write_suppressions`]; with a dataset, the per-address record it is drawn from is kept by
+//! day beside the tables ([`update_recipient_record`]).
 
 mod manifest;
 mod read;
@@ -45,7 +47,10 @@ pub use read::{
     partition_files, partitions, read_columns, read_columns_as_dictionaries, read_table,
     read_table_file,
 };
-pub use suppressions::{SUPPRESSIONS_HEADER, suppressions_csv, write_suppressions};
+pub use suppressions::{
+    RECIPIENT_RECORD_FILE, RecordUpdate, SUPPRESSIONS_HEADER, suppressions_csv,
+    update_recipient_record, write_suppressions,
+};
 pub use tables::{OutcomeCounts, SCHEMA_VERSION, Table};
 pub(crate) use tables::{day_name, parse_day};
 pub use write::{DatasetWriter, DatasetWriterBuilder, WriteReport, WriteTimings, write_dataset};
@@ -99,6 +104,13 @@ pub enum SinkError {
     /// An event hour whose day cannot be written as a `YYYY-MM-DD` partition name.
     #[error("hour {hour} (hours since 1970-01-01 UTC) is outside the years -9999 to 9999")]
     DateOutOfRange { hour: i64 },
+    /// A row of the record kept for the suppression list that this version cannot read.
+    #[error("bad {what} in {} (row {row})", path.display())]
+    BadRecord {
+        path: PathBuf,
+        row: usize,
+        what: &'static str,
+    },
     /// The writer was configured with an impossible setting.
     #[error("invalid dataset writer setting: {0}")]
     Config(String),

@@ -10,12 +10,27 @@
 //! Fields are quoted as RFC 4180 says when they hold a comma, a quote or a line break (a
 //! quoted local part can). Times are RFC 3339 in UTC. The file is replaced atomically.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{Int16Builder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::{
+    Array, ArrayRef, Int16Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
 
 use super::SinkError;
-use super::write::write_file_atomically;
-use crate::aggregate::recipients::{Reason, Suppression};
+use super::read::read_columns;
+use super::tables::{day_name, parse_day};
+use super::write::{WriteLock, write_file_atomically};
+use crate::aggregate::recipients::{Detail, Kept, Reason, Recipients, Strike, Suppression};
+use crate::classify::{Category, Provider};
+use crate::event::{EnhancedCode, Source};
 
 /// The list's header line.
 pub const SUPPRESSIONS_HEADER: &str = "recipient,reason,category,reply_code,enhanced_code,\
@@ -95,12 +110,258 @@ fn rfc3339(us: i64) -> String {
     jiff::Timestamp::from_microsecond(us).map_or_else(|_| String::new(), |t| t.to_string())
 }
 
+/// The file in a dataset's directory that keeps the per-address record between runs of
+/// `ingest --out DIR --suppressions FILE`: one row per strike against an address, and one
+/// per day for the last delivery to a struck address.
+pub const RECIPIENT_RECORD_FILE: &str = "_recipients.parquet";
+
+/// What `event` says of a row of the record that is a delivery.
+const DELIVERED: &str = "delivered";
+
+/// What [`update_recipient_record`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordUpdate {
+    /// Rows of other days taken back from the record.
+    pub taken_back: usize,
+    /// Addresses this run struck that the record did not know, struck before the newest day
+    /// of the record that this run did not read: deliveries to them on that day, read by an
+    /// earlier run, were not kept (deliveries are kept only for struck addresses), so one
+    /// may be listed though it accepted mail since. Zero when days are read in order.
+    pub struck_before_later_days: usize,
+    /// That newest day, `YYYY-MM-DD`, when `struck_before_later_days` is not zero.
+    pub later_day: Option<String>,
+}
+
+/// Brings the record in the dataset at `out` up to date with this run, under the dataset's
+/// lock, and leaves in `recipients` everything the list is drawn from. The rows of the days
+/// this run covers (`days`, as `YYYY-MM-DD`, and the days of its own strikes and deliveries)
+/// are this run's; those of every other day are taken back from the file.
+///
+/// # Errors
+/// [`SinkError::Locked`] while another writer uses the dataset; a record that cannot be read
+/// (not Parquet, or a row this version cannot read), naming the file; a record that cannot
+/// be written.
+pub fn update_recipient_record(
+    out: &Path,
+    days: &[String],
+    recipients: &mut Recipients,
+) -> Result<RecordUpdate, SinkError> {
+    let _lock = WriteLock::acquire(out)?;
+    let path = out.join(RECIPIENT_RECORD_FILE);
+    let mut covered: BTreeSet<i64> = days
+        .iter()
+        .filter_map(|day| parse_day(day))
+        .map(i64::from)
+        .collect();
+    // This run's struck addresses, with the day of their first strike.
+    let mut first_struck: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    for row in recipients.record() {
+        covered.insert(day_of(row.time_us));
+        if row.strike.is_some() {
+            let day = first_struck.entry(row.address.to_vec()).or_insert(i64::MAX);
+            *day = (*day).min(day_of(row.time_us));
+        }
+    }
+    let mut known: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut newest_other_day = None;
+    let mut taken_back = 0;
+    if path.exists() {
+        let mut first_row = 0;
+        for batch in read_columns(&path, None)? {
+            let rows = RecordColumns::of(&batch).ok_or_else(|| bad_record(&path, 0, "columns"))?;
+            for i in 0..batch.num_rows() {
+                let row = rows
+                    .row(i)
+                    .ok_or_else(|| bad_record(&path, first_row + i, "row"))?;
+                if !known.contains(row.address) {
+                    known.insert(row.address.to_vec());
+                }
+                let day = day_of(row.time_us);
+                if !covered.contains(&day) {
+                    recipients.add(&row);
+                    taken_back += 1;
+                    newest_other_day = newest_other_day.max(Some(day));
+                }
+            }
+            first_row += batch.num_rows();
+        }
+    }
+    let bytes = record_parquet(&recipients.record()).map_err(|source| SinkError::Parquet {
+        path: path.clone(),
+        source,
+    })?;
+    write_file_atomically(out, RECIPIENT_RECORD_FILE, &bytes)?;
+    let struck_before_later_days = newest_other_day.map_or(0, |newest| {
+        (first_struck.iter())
+            .filter(|&(address, &day)| day < newest && !known.contains(address.as_slice()))
+            .count()
+    });
+    Ok(RecordUpdate {
+        taken_back,
+        struck_before_later_days,
+        later_day: newest_other_day
+            .filter(|_| struck_before_later_days > 0)
+            .and_then(|day| day_name(i32::try_from(day).ok()?)),
+    })
+}
+
+fn day_of(time_us: i64) -> i64 {
+    time_us.div_euclid(86_400_000_000)
+}
+
+fn bad_record(path: &Path, row: usize, what: &'static str) -> SinkError {
+    SinkError::BadRecord {
+        path: path.to_path_buf(),
+        row,
+        what,
+    }
+}
+
+fn record_schema() -> Schema {
+    let text = |name| Field::new(name, DataType::Utf8, true);
+    Schema::new(vec![
+        Field::new("recipient", DataType::Utf8, false),
+        Field::new("event", DataType::Utf8, false),
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        text("category"),
+        Field::new("reply_code", DataType::Int16, true),
+        text("enhanced_code"),
+        text("provider"),
+        text("source"),
+    ])
+}
+
+/// The record's rows as one batch.
+fn record_batch(rows: &[Kept<'_>]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let mut recipient = StringBuilder::new();
+    let mut event = StringBuilder::new();
+    let mut time = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut category = StringBuilder::new();
+    let mut reply_code = Int16Builder::new();
+    let mut enhanced_code = StringBuilder::new();
+    let mut provider = StringBuilder::new();
+    let mut source = StringBuilder::new();
+    for row in rows {
+        recipient.append_value(String::from_utf8_lossy(row.address));
+        time.append_value(row.time_us);
+        match row.strike {
+            Some((strike, detail)) => {
+                event.append_value(strike.as_str());
+                category.append_value(detail.category.as_str());
+                reply_code.append_option(detail.reply_code.and_then(|c| i16::try_from(c).ok()));
+                enhanced_code.append_option(detail.enhanced_code.map(|c| c.to_string()));
+                provider.append_value(detail.provider.as_str());
+                source.append_value(detail.source.as_str());
+            }
+            None => {
+                event.append_value(DELIVERED);
+                category.append_null();
+                reply_code.append_null();
+                enhanced_code.append_null();
+                provider.append_null();
+                source.append_null();
+            }
+        }
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(recipient.finish()),
+        Arc::new(event.finish()),
+        Arc::new(time.finish()),
+        Arc::new(category.finish()),
+        Arc::new(reply_code.finish()),
+        Arc::new(enhanced_code.finish()),
+        Arc::new(provider.finish()),
+        Arc::new(source.finish()),
+    ];
+    RecordBatch::try_new(Arc::new(record_schema()), columns)
+}
+
+/// The record as one Parquet file.
+fn record_parquet(rows: &[Kept<'_>]) -> parquet::errors::Result<Vec<u8>> {
+    let batch = record_batch(rows)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+    writer.write(&batch)?;
+    writer.close()?;
+    Ok(bytes)
+}
+
+/// The columns of a batch of the record, by name.
+struct RecordColumns<'b> {
+    recipient: &'b StringArray,
+    event: &'b StringArray,
+    time: &'b TimestampMicrosecondArray,
+    category: &'b StringArray,
+    reply_code: &'b Int16Array,
+    enhanced_code: &'b StringArray,
+    provider: &'b StringArray,
+    source: &'b StringArray,
+}
+
+impl<'b> RecordColumns<'b> {
+    fn of(batch: &'b RecordBatch) -> Option<RecordColumns<'b>> {
+        fn column<'b, T: 'static>(batch: &'b RecordBatch, name: &str) -> Option<&'b T> {
+            batch.column_by_name(name)?.as_any().downcast_ref::<T>()
+        }
+        Some(RecordColumns {
+            recipient: column(batch, "recipient")?,
+            event: column(batch, "event")?,
+            time: column(batch, "time")?,
+            category: column(batch, "category")?,
+            reply_code: column(batch, "reply_code")?,
+            enhanced_code: column(batch, "enhanced_code")?,
+            provider: column(batch, "provider")?,
+            source: column(batch, "source")?,
+        })
+    }
+
+    /// Row `i`, or `None` when a value is missing or unknown to this version.
+    fn row(&self, i: usize) -> Option<Kept<'b>> {
+        let text = |array: &'b StringArray| array.is_valid(i).then(|| array.value(i));
+        let address = text(self.recipient)?.as_bytes();
+        let time_us = self.time.is_valid(i).then(|| self.time.value(i))?;
+        let event = text(self.event)?;
+        if event == DELIVERED {
+            return Some(Kept {
+                address,
+                time_us,
+                strike: None,
+            });
+        }
+        let detail = Detail {
+            category: Category::from_name(text(self.category)?)?,
+            reply_code: match self.reply_code.is_valid(i) {
+                true => Some(u16::try_from(self.reply_code.value(i)).ok()?),
+                false => None,
+            },
+            enhanced_code: match text(self.enhanced_code) {
+                Some(code) => Some(EnhancedCode::parse(code.as_bytes())?),
+                None => None,
+            },
+            provider: Provider::from_name(text(self.provider)?)?,
+            source: Source::ALL
+                .into_iter()
+                .find(|s| Some(s.as_str()) == text(self.source))?,
+        };
+        Some(Kept {
+            address,
+            time_us,
+            strike: Some((Strike::from_name(event)?, detail)),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::recipients::Detail;
-    use crate::classify::{Category, Provider};
-    use crate::event::{EnhancedCode, Source};
+    use crate::aggregate::recipients::SuppressionPolicy;
 
     #[test]
     fn rows_are_csv_with_quoting_where_needed() {
@@ -180,5 +441,163 @@ mod tests {
         assert_eq!(names, ["suppress.csv"], "no temporary file left");
         let err = write_suppressions(&dir.path().join("missing/x.csv"), &[]).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    const HOUR: i64 = 3_600_000_000;
+
+    /// Strikes and deliveries: (address, what, hour, code) as the proptest draws them.
+    type Drawn = (u8, u8, i64, u8);
+
+    fn apply(r: &mut Recipients, events: &[Drawn]) {
+        for &(who, what, hour, code) in events {
+            let address = format!("user{who}@Example.org");
+            let time = hour * HOUR + 1_500_000;
+            let detail = Detail {
+                category: Category::ALL[usize::from(code)],
+                reply_code: (code > 0).then_some(548 + u16::from(code)),
+                enhanced_code: (code > 1).then(|| EnhancedCode::new(5, 1, u16::from(code))),
+                provider: Provider::ALL[usize::from(code)],
+                source: Source::ALL[usize::from(code)],
+            };
+            match what {
+                0 => r.strike(address.as_bytes(), time, Strike::Permanent, detail),
+                1 => r.strike(address.as_bytes(), time, Strike::Complaint, detail),
+                2 | 3 => r.delivered(address.as_bytes(), time),
+                _ => r.strike(address.as_bytes(), time, Strike::Temporary, detail),
+            }
+        }
+    }
+
+    fn day_of_hour(hour: i64) -> i64 {
+        hour.div_euclid(24)
+    }
+
+    /// One run over the events of `days`, with the record of the dataset at `out`.
+    fn nightly(out: &Path, events: &[Drawn], days: &[i64]) -> (Recipients, RecordUpdate) {
+        let mut r = Recipients::new();
+        let read: Vec<Drawn> = (events.iter())
+            .filter(|e| days.contains(&day_of_hour(e.2)))
+            .copied()
+            .collect();
+        apply(&mut r, &read);
+        let names: Vec<String> = days
+            .iter()
+            .map(|&d| day_name(i32::try_from(d).unwrap()).unwrap())
+            .collect();
+        let update = update_recipient_record(out, &names, &mut r).unwrap();
+        (r, update)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Runs a day at a time, in order, each taking back the record of the days before,
+        /// list what one run over every day lists; so does reading any day again, however
+        /// often, after them or after one run over every day. Nothing is counted twice, and
+        /// no delivery is missed.
+        #[test]
+        fn nightly_runs_list_what_one_run_lists(
+            events in proptest::collection::vec((0u8..5, 0u8..6, 0i64..200, 0u8..4), 0..80),
+            again in proptest::collection::vec(0i64..9, 0..4),
+        ) {
+            let policy = SuppressionPolicy { temporary_attempts: 3, temporary_span_us: 30 * HOUR };
+            let mut whole = Recipients::new();
+            apply(&mut whole, &events);
+            let expected = suppressions_csv(&whole.suppressions(&policy));
+            let all: Vec<i64> = (0..9).collect();
+            // A day at a time; or all days in one run first (a backfill), then days again.
+            for first in [&all[..1], &all[..]] {
+                let dir = tempfile::tempdir().unwrap();
+                let runs = std::iter::once(first.to_vec())
+                    .chain((first.len()..9).map(|day| vec![day as i64]))
+                    .chain(again.iter().map(|&day| vec![day]));
+                let mut last = None;
+                for days in runs {
+                    let (r, update) = nightly(dir.path(), &events, &days);
+                    proptest::prop_assert_eq!(update.struck_before_later_days, 0);
+                    last = Some(r);
+                }
+                let mut last = last.unwrap();
+                let listed = suppressions_csv(&last.suppressions(&policy));
+                proptest::prop_assert_eq!(&listed, &expected);
+            }
+        }
+    }
+
+    #[test]
+    fn a_day_read_after_later_ones_is_noted_and_reading_them_again_mends_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = SuppressionPolicy::default();
+        // Struck on day 0, delivered to on day 2; day 2 is read first.
+        let events = [(1, 0, 3, 1), (1, 2, 50, 0), (2, 0, 51, 1)];
+        let (mut r, update) = nightly(dir.path(), &events, &[2]);
+        assert_eq!(update, RecordUpdate::default());
+        assert_eq!(r.suppressions(&policy).len(), 1, "user2 only");
+        let (mut r, update) = nightly(dir.path(), &events, &[0]);
+        assert_eq!(
+            update.taken_back, 1,
+            "user2's strike; user1's delivery was not kept"
+        );
+        assert_eq!(update.struck_before_later_days, 1);
+        assert_eq!(update.later_day.as_deref(), Some("1970-01-03"));
+        assert_eq!(
+            r.suppressions(&policy).len(),
+            2,
+            "user1 listed: the known limit"
+        );
+        let (mut r, update) = nightly(dir.path(), &events, &[1, 2]);
+        assert_eq!(update.struck_before_later_days, 0);
+        let list = r.suppressions(&policy);
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].address, b"user2@example.org");
+    }
+
+    /// Each day keeps its own last delivery: a day read again from less log (here without
+    /// its delivery) leaves the delivery of the day before to clear the strike before it.
+    #[test]
+    fn each_day_keeps_its_own_last_delivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = SuppressionPolicy::default();
+        let (strike, first, second) = ((1, 0, 3, 1), (1, 2, 30, 0), (1, 3, 50, 0));
+        let (mut r, _) = nightly(dir.path(), &[strike, first, second], &[0, 1, 2]);
+        assert!(r.suppressions(&policy).is_empty());
+        let (mut r, update) = nightly(dir.path(), &[strike, first], &[2]);
+        assert_eq!(
+            update.taken_back, 2,
+            "the strike and the first day's delivery"
+        );
+        assert!(r.suppressions(&policy).is_empty());
+        let (mut r, _) = nightly(dir.path(), &[strike], &[1]);
+        assert_eq!(r.suppressions(&policy).len(), 1, "no delivery left");
+    }
+
+    #[test]
+    fn a_record_this_version_cannot_read_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RECIPIENT_RECORD_FILE);
+        let mut r = Recipients::new();
+        std::fs::write(&path, "not parquet").unwrap();
+        let err = update_recipient_record(dir.path(), &[], &mut r).unwrap_err();
+        assert!(err.to_string().contains(RECIPIENT_RECORD_FILE), "{err}");
+        // A strike this version does not know.
+        let mut rows = Recipients::new();
+        apply(&mut rows, &[(1, 0, 3, 1)]);
+        let batch = record_batch(&rows.record()).unwrap();
+        let mut columns = batch.columns().to_vec();
+        columns[1] = Arc::new(StringArray::from(vec!["PERMANENT"]));
+        let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let err = update_recipient_record(dir.path(), &[], &mut r).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("bad row in {} (row 0)", path.display())
+        );
+        assert!(
+            !dir.path().join(".bouncestat.lock").exists(),
+            "lock released"
+        );
     }
 }

@@ -1014,12 +1014,12 @@ pub(crate) const LOCK_FILE: &str = ".bouncestat.lock";
 
 /// Held for the whole of a write: `DIR/.bouncestat.lock`, created exclusively and holding the
 /// writer's pid. A lock left by a process that died is taken over.
-struct WriteLock {
+pub(super) struct WriteLock {
     path: PathBuf,
 }
 
 impl WriteLock {
-    fn acquire(out: &Path) -> Result<WriteLock, SinkError> {
+    pub(super) fn acquire(out: &Path) -> Result<WriteLock, SinkError> {
         let path = out.join(LOCK_FILE);
         for _ in 0..2 {
             match fs::OpenOptions::new()
