@@ -58,7 +58,9 @@ pub struct Args {
     format: Option<Format>,
     /// Write the recipients to stop mailing to FILE, as CSV: addresses that complained, and
     /// those that hard-bounced or kept failing for a while (see --suppress-after-attempts) and
-    /// were not delivered to since. A block aimed at the sender never lists a recipient.
+    /// were not delivered to since. A block aimed at the sender never lists a recipient. With
+    /// --out, the list is drawn from every day of the dataset, whose per-address record is
+    /// kept in DIR/_recipients.parquet; without it, from this run's inputs alone.
     #[arg(long, value_name = "FILE")]
     suppressions: Option<PathBuf>,
     /// With --suppressions: temporary failures that blame the recipient (a full mailbox, say)
