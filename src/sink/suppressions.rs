@@ -26,7 +26,7 @@ use parquet::file::properties::WriterProperties;
 
 use super::SinkError;
 use super::read::read_columns;
-use super::tables::{day_name, parse_day};
+use super::tables::{US_PER_HOUR, day_name, day_of_hour, parse_day};
 use super::write::{WriteLock, write_file_atomically};
 use crate::aggregate::recipients::{Detail, Kept, Reason, Recipients, Strike, Suppression};
 use crate::classify::{Category, Provider};
@@ -148,17 +148,13 @@ pub fn update_recipient_record(
 ) -> Result<RecordUpdate, SinkError> {
     let _lock = WriteLock::acquire(out)?;
     let path = out.join(RECIPIENT_RECORD_FILE);
-    let mut covered: BTreeSet<i64> = days
-        .iter()
-        .filter_map(|day| parse_day(day))
-        .map(i64::from)
-        .collect();
+    let mut covered: BTreeSet<i32> = days.iter().filter_map(|day| parse_day(day)).collect();
     // This run's struck addresses, with the day of their first strike.
-    let mut first_struck: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    let mut first_struck: BTreeMap<Vec<u8>, i32> = BTreeMap::new();
     for row in recipients.record() {
         covered.insert(day_of(row.time_us));
         if row.strike.is_some() {
-            let day = first_struck.entry(row.address.to_vec()).or_insert(i64::MAX);
+            let day = first_struck.entry(row.address.to_vec()).or_insert(i32::MAX);
             *day = (*day).min(day_of(row.time_us));
         }
     }
@@ -201,12 +197,13 @@ pub fn update_recipient_record(
         struck_before_later_days,
         later_day: newest_other_day
             .filter(|_| struck_before_later_days > 0)
-            .and_then(|day| day_name(i32::try_from(day).ok()?)),
+            .and_then(day_name),
     })
 }
 
-fn day_of(time_us: i64) -> i64 {
-    time_us.div_euclid(86_400_000_000)
+/// The day of a time, as the tables' partitions count it.
+fn day_of(time_us: i64) -> i32 {
+    day_of_hour(time_us.div_euclid(US_PER_HOUR))
 }
 
 fn bad_record(path: &Path, row: usize, what: &'static str) -> SinkError {
@@ -468,15 +465,11 @@ mod tests {
         }
     }
 
-    fn day_of_hour(hour: i64) -> i64 {
-        hour.div_euclid(24)
-    }
-
     /// One run over the events of `days`, with the record of the dataset at `out`.
     fn nightly(out: &Path, events: &[Drawn], days: &[i64]) -> (Recipients, RecordUpdate) {
         let mut r = Recipients::new();
         let read: Vec<Drawn> = (events.iter())
-            .filter(|e| days.contains(&day_of_hour(e.2)))
+            .filter(|e| days.contains(&i64::from(day_of_hour(e.2))))
             .copied()
             .collect();
         apply(&mut r, &read);
