@@ -280,8 +280,16 @@ impl Recipients {
     /// Deliveries to addresses never struck are left out: a strike that comes after them
     /// is not cleared by them anyway.
     pub fn record(&mut self) -> Vec<Kept<'_>> {
-        let mut rows: Vec<Kept<'_>> = Vec::new();
-        for (address, marks, deliveries) in self.struck_with_deliveries() {
+        let mut struck = self.struck_with_deliveries();
+        // The addresses sorted, then each one's few rows: the order of all the rows sorted,
+        // with far fewer comparisons of addresses.
+        struck.sort_unstable_by_key(|&(address, _, _)| address);
+        let rows = (struck.iter())
+            .map(|(_, marks, deliveries)| marks.len() + deliveries.len())
+            .sum();
+        let mut rows: Vec<Kept<'_>> = Vec::with_capacity(rows);
+        for (address, marks, deliveries) in struck {
+            let start = rows.len();
             rows.extend(marks.iter().map(|m| Kept {
                 address,
                 time_us: m.time_us,
@@ -292,8 +300,8 @@ impl Recipients {
                 time_us: i64::from(d.second()) * 1_000_000,
                 strike: None,
             }));
+            rows[start..].sort_unstable();
         }
-        rows.sort_unstable();
         rows
     }
 
@@ -649,7 +657,7 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn merging_in_any_split_and_order_gives_the_same_list(
+        fn merging_in_any_split_and_order_gives_the_same_list_and_record(
             events in proptest::collection::vec((0u8..4, 0u8..6, 0i64..200, 0u8..3), 0..60),
             cut in 0usize..60,
         ) {
@@ -673,6 +681,17 @@ mod tests {
             apply(&mut a, &events[cut..]);
             apply(&mut b, &events[..cut]);
             a.merge(b);
+            // The record: every strike, sorted by address and time (the order the file keeps),
+            // the same however the events were split.
+            type Row = (Vec<u8>, i64, Option<(Strike, Detail)>);
+            let owned = |r: &mut Recipients| -> Vec<Row> {
+                (r.record().iter()).map(|k| (k.address.to_vec(), k.time_us, k.strike)).collect()
+            };
+            let record = owned(&mut whole);
+            proptest::prop_assert!(record.is_sorted());
+            let strikes = events.iter().filter(|&&(_, what, _, _)| what != 2).count();
+            proptest::prop_assert_eq!(record.iter().filter(|k| k.2.is_some()).count(), strikes);
+            proptest::prop_assert_eq!(&record, &owned(&mut a));
             let policy = SuppressionPolicy { temporary_attempts: 2, temporary_span_us: 10 * HOUR };
             proptest::prop_assert_eq!(whole.suppressions(&policy), a.suppressions(&policy));
         }

@@ -10,7 +10,7 @@
 //! Fields are quoted as RFC 4180 says when they hold a comma, a quote or a line break (a
 //! quoted local part can). Times are RFC 3339 in UTC. The file is replaced atomically.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -23,9 +23,10 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::SinkError;
-use super::read::read_columns;
+use super::read::read_batches;
 use super::tables::{US_PER_HOUR, day_name, day_of_hour, parse_day};
 use super::write::{WriteLock, write_file_atomically};
 use crate::aggregate::recipients::{Detail, Kept, Reason, Recipients, Strike, Suppression};
@@ -149,28 +150,35 @@ pub fn update_recipient_record(
     let _lock = WriteLock::acquire(out)?;
     let path = out.join(RECIPIENT_RECORD_FILE);
     let mut covered: BTreeSet<i32> = days.iter().filter_map(|day| parse_day(day)).collect();
-    // This run's struck addresses, with the day of their first strike.
-    let mut first_struck: BTreeMap<Vec<u8>, i32> = BTreeMap::new();
+    // This run's struck addresses: the day of their first strike, and whether the record
+    // has rows of them.
+    let mut first_struck: HashMap<Vec<u8>, (i32, bool)> = HashMap::default();
     for row in recipients.record() {
         covered.insert(day_of(row.time_us));
         if row.strike.is_some() {
-            let day = first_struck.entry(row.address.to_vec()).or_insert(i32::MAX);
+            let (day, _) = (first_struck.entry(row.address.to_vec())).or_insert((i32::MAX, false));
             *day = (*day).min(day_of(row.time_us));
         }
     }
-    let mut known: BTreeSet<Vec<u8>> = BTreeSet::new();
     let mut newest_other_day = None;
     let mut taken_back = 0;
     if path.exists() {
         let mut first_row = 0;
-        for batch in read_columns(&path, None)? {
+        for batch in read_batches(&path)? {
+            // A batch at a time: what is taken back is copied into `recipients`.
+            let batch = batch?;
             let rows = RecordColumns::of(&batch).ok_or_else(|| bad_record(&path, 0, "columns"))?;
+            // The record is sorted by address: an address is looked up at its first row.
+            let mut previous: Option<&[u8]> = None;
             for i in 0..batch.num_rows() {
                 let row = rows
                     .row(i)
                     .ok_or_else(|| bad_record(&path, first_row + i, "row"))?;
-                if !known.contains(row.address) {
-                    known.insert(row.address.to_vec());
+                if previous != Some(row.address) {
+                    if let Some((_, known)) = first_struck.get_mut(row.address) {
+                        *known = true;
+                    }
+                    previous = Some(row.address);
                 }
                 let day = day_of(row.time_us);
                 if !covered.contains(&day) {
@@ -188,8 +196,8 @@ pub fn update_recipient_record(
     })?;
     write_file_atomically(out, RECIPIENT_RECORD_FILE, &bytes)?;
     let struck_before_later_days = newest_other_day.map_or(0, |newest| {
-        (first_struck.iter())
-            .filter(|&(address, &day)| day < newest && !known.contains(address.as_slice()))
+        (first_struck.values())
+            .filter(|&&(day, known)| day < newest && !known)
             .count()
     });
     Ok(RecordUpdate {
