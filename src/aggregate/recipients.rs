@@ -14,9 +14,11 @@
 //!
 //! A nightly job reads one day of log at a time, and five attempts over 72 hours never fit in
 //! one day. So the record outlives the run: [`Recipients::record`] gives every strike of
-//! every struck address, and the last delivery of each day to it, as [`Kept`] rows that
-//! [`Recipients::add`] takes back in a later run (the dataset keeps them, by day; see
-//! `sink::update_recipient_record`).
+//! every struck address, and the last delivery of each day to it, as [`Kept`] rows that a
+//! later run joins with its own ([`Recipients::with_earlier`]: the dataset keeps them, by day,
+//! sorted by address; see `sink::update_recipient_record`). The join walks the earlier rows
+//! in their order beside this run's struck addresses, so a night costs a read and a write of
+//! the record, and no table of every address it ever held.
 
 use std::hash::{DefaultHasher, Hasher};
 
@@ -144,9 +146,9 @@ impl Default for SuppressionPolicy {
 
 /// One address to stop mailing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Suppression<'a> {
+pub struct Suppression {
     /// The address, ASCII-lowercased.
-    pub address: &'a [u8],
+    pub address: Box<[u8]>,
     pub reason: Reason,
     /// The deciding strike's: the last complaint, the last permanent failure, or the last
     /// temporary one.
@@ -246,15 +248,27 @@ impl Recipients {
     /// address missed the cache at nearly every step, some twenty times per address.
     fn struck_with_deliveries(&mut self) -> Vec<(&[u8], &[Mark], &[Delivery])> {
         self.compact(true);
-        let this = &*self;
-        let mut struck: Vec<(u64, &[u8], &[Mark])> = (this.struck.iter())
-            .map(|(address, marks)| (address_hash(address), &**address, marks.as_slice()))
+        self.struck_compacted()
+    }
+
+    /// [`Recipients::struck_with_deliveries`] once the deliveries are compacted.
+    fn struck_compacted(&self) -> Vec<(&[u8], &[Mark], &[Delivery])> {
+        type Struck<'s> = (u64, (&'s [u8], &'s [Mark]));
+        let mut struck: Vec<Struck<'_>> = (self.struck.iter())
+            .map(|(address, marks)| (address_hash(address), (&**address, marks.as_slice())))
             .collect();
-        struck.sort_unstable_by_key(|&(hash, address, _)| (hash, address));
-        let mut rest = this.delivered.as_slice();
-        struck
-            .into_iter()
-            .map(|(hash, address, marks)| {
+        struck.sort_unstable_by_key(|&(hash, (address, _))| (hash, address));
+        (self.deliveries_by_hash(struck).into_iter())
+            .map(|((address, marks), deliveries)| (address, marks, deliveries))
+            .collect()
+    }
+
+    /// The deliveries of each key's address hash, for keys sorted by hash: the deliveries
+    /// (compacted, so sorted by hash) are read front to back, once.
+    fn deliveries_by_hash<T>(&self, keys: Vec<(u64, T)>) -> Vec<(T, &[Delivery])> {
+        let mut rest = self.delivered.as_slice();
+        (keys.into_iter())
+            .map(|(hash, key)| {
                 let start = rest.iter().take_while(|d| d.hash() < hash).count();
                 let len = (rest[start..].iter())
                     .take_while(|d| d.hash() == hash)
@@ -262,7 +276,7 @@ impl Recipients {
                 let deliveries = &rest[start..start + len];
                 // Not past them: two addresses may share a hash.
                 rest = &rest[start..];
-                (address, marks, deliveries)
+                (key, deliveries)
             })
             .collect()
     }
@@ -305,6 +319,107 @@ impl Recipients {
         rows
     }
 
+    /// This run's record joined with `earlier`, the rows an earlier run's record holds for
+    /// the days this run did not read: the rows of every address struck on any day (its
+    /// strikes, and the last delivery of each day to it, this run's included), sorted as
+    /// [`Recipients::record`] sorts them, and the addresses to suppress under `policy`.
+    ///
+    /// What [`Recipients::add`] of each earlier row and then `record` and `suppressions`
+    /// give, without a table of every earlier address: the earlier rows come sorted by
+    /// address (they are sorted here if not), and are walked beside this run's struck
+    /// addresses, sorted too. An address whose rows hold no strike any more (the day of its
+    /// strikes was read again without them) is left out, as `record` leaves it out.
+    pub fn with_earlier<'r>(
+        &'r mut self,
+        mut earlier: Vec<Kept<'r>>,
+        policy: &SuppressionPolicy,
+    ) -> (Vec<Kept<'r>>, Vec<Suppression>) {
+        if !earlier.is_sorted() {
+            earlier.sort_unstable();
+        }
+        self.compact(true);
+        let this: &'r Recipients = self;
+        let mut mine = this.struck_compacted();
+        mine.sort_unstable_by_key(|&(address, _, _)| address);
+        // The earlier addresses, each with its rows' range.
+        let mut by_address: Vec<(&[u8], usize, usize)> = Vec::new();
+        for (i, row) in earlier.iter().enumerate() {
+            match by_address.last_mut() {
+                Some((address, _, end)) if *address == row.address => *end = i + 1,
+                _ => by_address.push((row.address, i, i + 1)),
+            }
+        }
+        // This run's deliveries to each (needed for those this run did not strike: `mine`
+        // holds the others'), found in one walk in the order of the hashes.
+        let mut keys: Vec<(u64, usize)> = (by_address.iter().enumerate())
+            .map(|(i, &(address, _, _))| (address_hash(address), i))
+            .collect();
+        keys.sort_unstable();
+        let mut delivered_now: Vec<&[Delivery]> = vec![&[]; by_address.len()];
+        for (i, deliveries) in this.deliveries_by_hash(keys) {
+            delivered_now[i] = deliveries;
+        }
+
+        let delivery_row = |address, d: &Delivery| Kept {
+            address,
+            time_us: i64::from(d.second()) * 1_000_000,
+            strike: None,
+        };
+        let mut rows: Vec<Kept<'r>> = Vec::with_capacity(earlier.len());
+        let mut list = Vec::new();
+        let mut marks: Vec<Mark> = Vec::new();
+        let (mut a, mut b) = (0, 0);
+        while a < mine.len() || b < by_address.len() {
+            let order = match (mine.get(a), by_address.get(b)) {
+                (Some(m), Some(g)) => m.0.cmp(g.0),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            let start = rows.len();
+            let mut address: &[u8] = &[];
+            if order.is_le() {
+                let (mine_address, mine_marks, deliveries) = mine[a];
+                address = mine_address;
+                rows.extend(mine_marks.iter().map(|m| Kept {
+                    address,
+                    time_us: m.time_us,
+                    strike: Some((m.strike, m.detail)),
+                }));
+                rows.extend(deliveries.iter().map(|d| delivery_row(address, d)));
+                a += 1;
+            }
+            if order.is_ge() {
+                let (earlier_address, from, to) = by_address[b];
+                address = earlier_address;
+                rows.extend_from_slice(&earlier[from..to]);
+                if order.is_gt() {
+                    rows.extend(delivered_now[b].iter().map(|d| delivery_row(address, d)));
+                }
+                b += 1;
+            }
+            let own = &mut rows[start..];
+            own.sort_unstable();
+            marks.clear();
+            marks.extend(own.iter().filter_map(|row| {
+                row.strike.map(|(strike, detail)| Mark {
+                    time_us: row.time_us,
+                    strike,
+                    detail,
+                })
+            }));
+            if marks.is_empty() {
+                rows.truncate(start);
+                continue;
+            }
+            let delivered = (own.iter())
+                .filter(|row| row.strike.is_none())
+                .map(|row| second_of(row.time_us))
+                .max();
+            list.extend(decide(address, &marks, delivered, policy));
+        }
+        (rows, list)
+    }
+
     /// Adds everything `other` recorded. Not to be called on a thread of a pool whose jobs
     /// lock what the caller holds (it sorts on rayon's global pool).
     pub fn merge(&mut self, mut other: Recipients) {
@@ -323,25 +438,25 @@ impl Recipients {
     }
 
     /// The addresses to suppress under `policy`, sorted by address.
-    pub fn suppressions(&mut self, policy: &SuppressionPolicy) -> Vec<Suppression<'_>> {
-        let mut list: Vec<Suppression<'_>> = (self.struck_with_deliveries().into_iter())
+    pub fn suppressions(&mut self, policy: &SuppressionPolicy) -> Vec<Suppression> {
+        let mut list: Vec<Suppression> = (self.struck_with_deliveries().into_iter())
             .filter_map(|(address, marks, deliveries)| {
                 let delivered = deliveries.last().map(|d| d.second());
                 decide(address, marks, delivered, policy)
             })
             .collect();
-        list.sort_unstable_by(|a, b| a.address.cmp(b.address));
+        list.sort_unstable_by(|a, b| a.address.cmp(&b.address));
         list
     }
 }
 
 /// The verdict on one address, from its strikes and the second of its last delivery.
-fn decide<'a>(
-    address: &'a [u8],
+fn decide(
+    address: &[u8],
     marks: &[Mark],
     delivered: Option<u32>,
     policy: &SuppressionPolicy,
-) -> Option<Suppression<'a>> {
+) -> Option<Suppression> {
     // A failure logged in the same second as a delivery is not taken to be after it.
     let after = |mark: &&Mark| delivered.is_none_or(|at| second_of(mark.time_us) > at);
     let mut counted: Vec<Mark> = marks
@@ -366,7 +481,7 @@ fn decide<'a>(
         (Reason::RepeatedDeferral, last)
     };
     Some(Suppression {
-        address,
+        address: address.into(),
         reason,
         detail: decider.detail,
         events: counted.len(),
@@ -462,7 +577,7 @@ mod tests {
             .iter()
             .map(|s| {
                 (
-                    String::from_utf8_lossy(s.address).into_owned(),
+                    String::from_utf8_lossy(&s.address).into_owned(),
                     s.reason.as_str(),
                     s.events,
                 )
@@ -584,7 +699,8 @@ mod tests {
             temporary_attempts: 4,
             temporary_span_us: 60 * HOUR,
         };
-        let addresses: Vec<&[u8]> = r.suppressions(&policy).iter().map(|s| s.address).collect();
+        let list = r.suppressions(&policy);
+        let addresses: Vec<&[u8]> = list.iter().map(|s| &*s.address).collect();
         assert_eq!(
             addresses,
             [
@@ -655,7 +771,63 @@ mod tests {
         assert_eq!((list[0].first_us, list[0].last_us), (2 * HOUR, 9 * HOUR));
     }
 
+    /// Strikes and deliveries drawn as (address, what, hour, code).
+    fn apply_drawn(r: &mut Recipients, events: &[(u8, u8, i64, u8)]) {
+        for &(who, what, hour, code) in events {
+            let address = format!("user{who}@Example.org");
+            let time = hour * HOUR + 1_500_000;
+            let d = detail(Category::ALL[usize::from(code)], 550 + u16::from(code));
+            match what {
+                0 => r.strike(address.as_bytes(), time, Strike::Permanent, d),
+                1 => r.strike(address.as_bytes(), time, Strike::Complaint, d),
+                2 | 3 => r.delivered(address.as_bytes(), time),
+                _ => r.strike(address.as_bytes(), time, Strike::Temporary, d),
+            }
+        }
+    }
+
     proptest::proptest! {
+        /// The earlier days' rows joined in order with this run's give the record and the
+        /// list that taking each row back into this run's table gives: with rows of any
+        /// subset of a record (an address may be left without its strikes, or with its
+        /// strikes and without its deliveries), given in order or not.
+        #[test]
+        fn joining_earlier_rows_gives_what_taking_them_back_gives(
+            earlier in proptest::collection::vec((0u8..6, 0u8..5, 0i64..96, 0u8..3), 0..60),
+            now in proptest::collection::vec((0u8..6, 0u8..5, 96i64..200, 0u8..3), 0..60),
+            keep in proptest::collection::vec(proptest::bool::weighted(0.8), 1..16),
+            shuffle in proptest::bool::ANY,
+        ) {
+            type Row = (Vec<u8>, i64, Option<(Strike, Detail)>);
+            let mut before = Recipients::new();
+            apply_drawn(&mut before, &earlier);
+            let mut rows: Vec<Kept<'_>> = (before.record().into_iter().enumerate())
+                .filter(|(i, _)| keep[i % keep.len()])
+                .map(|(_, row)| row)
+                .collect();
+            if shuffle {
+                rows.reverse();
+            }
+            let policy = SuppressionPolicy { temporary_attempts: 2, temporary_span_us: 10 * HOUR };
+            let mut taken_back = Recipients::new();
+            apply_drawn(&mut taken_back, &now);
+            for row in &rows {
+                taken_back.add(row);
+            }
+            let expected: Vec<Row> = (taken_back.record().iter())
+                .map(|k| (k.address.to_vec(), k.time_us, k.strike))
+                .collect();
+            let expected_list = taken_back.suppressions(&policy);
+            let mut joined = Recipients::new();
+            apply_drawn(&mut joined, &now);
+            let (record, list) = joined.with_earlier(rows, &policy);
+            let record: Vec<Row> = (record.iter())
+                .map(|k| (k.address.to_vec(), k.time_us, k.strike))
+                .collect();
+            proptest::prop_assert_eq!(record, expected);
+            proptest::prop_assert_eq!(list, expected_list);
+        }
+
         #[test]
         fn merging_in_any_split_and_order_gives_the_same_list_and_record(
             events in proptest::collection::vec((0u8..4, 0u8..6, 0i64..200, 0u8..3), 0..60),

@@ -170,20 +170,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             // With a dataset, the list is drawn from every day it holds: the record of earlier
             // runs' days is taken back, and this run's replaces the days it read.
-            let record = match &written {
-                Some((out, report, _)) => Some(
-                    sink::update_recipient_record(out, &report.days, recipients).with_context(
-                        || {
-                            format!(
-                                "updating {}",
-                                out.join(sink::RECIPIENT_RECORD_FILE).display()
-                            )
-                        },
-                    )?,
-                ),
-                None => None,
+            let (record, list) = match &written {
+                Some((out, report, _)) => {
+                    let (record, list) =
+                        sink::update_recipient_record(out, &report.days, recipients, &policy)
+                            .with_context(|| {
+                                format!(
+                                    "updating {}",
+                                    out.join(sink::RECIPIENT_RECORD_FILE).display()
+                                )
+                            })?;
+                    (Some(record), list)
+                }
+                None => (None, recipients.suppressions(&policy)),
             };
-            let list = recipients.suppressions(&policy);
             sink::write_suppressions(path, &list)
                 .with_context(|| format!("writing the suppression list {}", path.display()))?;
             let mut by_reason = [0; Reason::ALL.len()];

@@ -123,27 +123,6 @@ fn read(
     columns: Option<&[&str]>,
     dictionaries: bool,
 ) -> Result<Vec<RecordBatch>, SinkError> {
-    batches(path, columns, dictionaries)?.collect()
-}
-
-/// Like [`read_columns`], one batch at a time: a reader that keeps what it needs of each batch
-/// holds one batch, not the whole file, at once.
-///
-/// # Errors
-///
-/// The file cannot be opened or is not valid Parquet; the iterator, a batch that cannot be
-/// decoded.
-pub fn read_batches(
-    path: &Path,
-) -> Result<impl Iterator<Item = Result<RecordBatch, SinkError>> + '_, SinkError> {
-    batches(path, None, false)
-}
-
-fn batches<'p>(
-    path: &'p Path,
-    columns: Option<&[&str]>,
-    dictionaries: bool,
-) -> Result<impl Iterator<Item = Result<RecordBatch, SinkError>> + 'p, SinkError> {
     let parquet_error = |source| SinkError::Parquet {
         path: path.to_path_buf(),
         source,
@@ -177,12 +156,14 @@ fn batches<'p>(
         builder = builder.with_projection(mask);
     }
     let reader = builder.build().map_err(parquet_error)?;
-    Ok(reader.map(|batch| {
-        batch.map_err(|source| SinkError::Arrow {
-            path: path.to_path_buf(),
-            source,
+    reader
+        .map(|batch| {
+            batch.map_err(|source| SinkError::Arrow {
+                path: path.to_path_buf(),
+                source,
+            })
         })
-    }))
+        .collect()
 }
 
 fn list(dir: &Path) -> Result<Vec<PathBuf>, SinkError> {

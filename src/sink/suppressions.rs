@@ -26,10 +26,12 @@ use parquet::file::properties::WriterProperties;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::SinkError;
-use super::read::read_batches;
+use super::read::read_columns;
 use super::tables::{US_PER_HOUR, day_name, day_of_hour, parse_day};
 use super::write::{WriteLock, write_file_atomically};
-use crate::aggregate::recipients::{Detail, Kept, Reason, Recipients, Strike, Suppression};
+use crate::aggregate::recipients::{
+    Detail, Kept, Reason, Recipients, Strike, Suppression, SuppressionPolicy,
+};
 use crate::classify::{Category, Provider};
 use crate::event::{EnhancedCode, Source};
 
@@ -38,12 +40,12 @@ pub const SUPPRESSIONS_HEADER: &str = "recipient,reason,category,reply_code,enha
     provider,source,events,first_seen,last_seen";
 
 /// The CSV text of `list`, header first.
-pub fn suppressions_csv(list: &[Suppression<'_>]) -> Vec<u8> {
+pub fn suppressions_csv(list: &[Suppression]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + list.len() * 128);
     out.extend_from_slice(SUPPRESSIONS_HEADER.as_bytes());
     out.push(b'\n');
     for row in list {
-        csv_field(&mut out, row.address);
+        csv_field(&mut out, &row.address);
         let detail = &row.detail;
         // A complaint is about a message that was delivered: it has no failure category.
         let category = match row.reason {
@@ -75,7 +77,7 @@ pub fn suppressions_csv(list: &[Suppression<'_>]) -> Vec<u8> {
 ///
 /// # Errors
 /// [`SinkError::Io`] naming the file when it cannot be written.
-pub fn write_suppressions(path: &Path, list: &[Suppression<'_>]) -> Result<(), SinkError> {
+pub fn write_suppressions(path: &Path, list: &[Suppression]) -> Result<(), SinkError> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -134,9 +136,10 @@ pub struct RecordUpdate {
 }
 
 /// Brings the record in the dataset at `out` up to date with this run, under the dataset's
-/// lock, and leaves in `recipients` everything the list is drawn from. The rows of the days
-/// this run covers (`days`, as `YYYY-MM-DD`, and the days of its own strikes and deliveries)
-/// are this run's; those of every other day are taken back from the file.
+/// lock, and returns what it did and the addresses to suppress under `policy`, drawn from
+/// every day the record now holds. The rows of the days this run covers (`days`, as
+/// `YYYY-MM-DD`, and the days of its own strikes and deliveries) are this run's; those of
+/// every other day are taken back from the file (see [`Recipients::with_earlier`]).
 ///
 /// # Errors
 /// [`SinkError::Locked`] while another writer uses the dataset; a record that cannot be read
@@ -146,7 +149,8 @@ pub fn update_recipient_record(
     out: &Path,
     days: &[String],
     recipients: &mut Recipients,
-) -> Result<RecordUpdate, SinkError> {
+    policy: &SuppressionPolicy,
+) -> Result<(RecordUpdate, Vec<Suppression>), SinkError> {
     let _lock = WriteLock::acquire(out)?;
     let path = out.join(RECIPIENT_RECORD_FILE);
     let mut covered: BTreeSet<i32> = days.iter().filter_map(|day| parse_day(day)).collect();
@@ -160,37 +164,38 @@ pub fn update_recipient_record(
             *day = (*day).min(day_of(row.time_us));
         }
     }
+    let batches = match path.exists() {
+        true => read_columns(&path, None)?,
+        false => Vec::new(),
+    };
+    let mut earlier: Vec<Kept<'_>> = Vec::new();
     let mut newest_other_day = None;
-    let mut taken_back = 0;
-    if path.exists() {
-        let mut first_row = 0;
-        for batch in read_batches(&path)? {
-            // A batch at a time: what is taken back is copied into `recipients`.
-            let batch = batch?;
-            let rows = RecordColumns::of(&batch).ok_or_else(|| bad_record(&path, 0, "columns"))?;
-            // The record is sorted by address: an address is looked up at its first row.
-            let mut previous: Option<&[u8]> = None;
-            for i in 0..batch.num_rows() {
-                let row = rows
-                    .row(i)
-                    .ok_or_else(|| bad_record(&path, first_row + i, "row"))?;
-                if previous != Some(row.address) {
-                    if let Some((_, known)) = first_struck.get_mut(row.address) {
-                        *known = true;
-                    }
-                    previous = Some(row.address);
+    let mut first_row = 0;
+    for batch in &batches {
+        let rows = RecordColumns::of(batch).ok_or_else(|| bad_record(&path, 0, "columns"))?;
+        // The record is sorted by address: an address is looked up at its first row.
+        let mut previous: Option<&[u8]> = None;
+        for i in 0..batch.num_rows() {
+            let row = rows
+                .row(i)
+                .ok_or_else(|| bad_record(&path, first_row + i, "row"))?;
+            if previous != Some(row.address) {
+                if let Some((_, known)) = first_struck.get_mut(row.address) {
+                    *known = true;
                 }
-                let day = day_of(row.time_us);
-                if !covered.contains(&day) {
-                    recipients.add(&row);
-                    taken_back += 1;
-                    newest_other_day = newest_other_day.max(Some(day));
-                }
+                previous = Some(row.address);
             }
-            first_row += batch.num_rows();
+            let day = day_of(row.time_us);
+            if !covered.contains(&day) {
+                earlier.push(row);
+                newest_other_day = newest_other_day.max(Some(day));
+            }
         }
+        first_row += batch.num_rows();
     }
-    let bytes = record_parquet(&recipients.record()).map_err(|source| SinkError::Parquet {
+    let taken_back = earlier.len();
+    let (rows, list) = recipients.with_earlier(earlier, policy);
+    let bytes = record_parquet(&rows).map_err(|source| SinkError::Parquet {
         path: path.clone(),
         source,
     })?;
@@ -200,13 +205,14 @@ pub fn update_recipient_record(
             .filter(|&&(day, known)| day < newest && !known)
             .count()
     });
-    Ok(RecordUpdate {
+    let update = RecordUpdate {
         taken_back,
         struck_before_later_days,
         later_day: newest_other_day
             .filter(|_| struck_before_later_days > 0)
             .and_then(day_name),
-    })
+    };
+    Ok((update, list))
 }
 
 /// The day of a time, as the tables' partitions count it.
@@ -380,7 +386,7 @@ mod tests {
         let at = 1_741_597_205_000_000;
         let list = [
             Suppression {
-                address: b"\"doe, john\"@example.org",
+                address: Box::from(&b"\"doe, john\"@example.org"[..]),
                 reason: Reason::HardBounce,
                 detail,
                 events: 2,
@@ -388,7 +394,7 @@ mod tests {
                 last_us: at + 1_500_000,
             },
             Suppression {
-                address: b"full@example.org",
+                address: Box::from(&b"full@example.org"[..]),
                 reason: Reason::RepeatedDeferral,
                 detail: Detail {
                     category: Category::MailboxFull,
@@ -402,7 +408,7 @@ mod tests {
                 last_us: at,
             },
             Suppression {
-                address: b"angry@yahoo.com",
+                address: Box::from(&b"angry@yahoo.com"[..]),
                 reason: Reason::Complaint,
                 detail: Detail {
                     category: Category::Delivered,
@@ -473,8 +479,14 @@ mod tests {
         }
     }
 
-    /// One run over the events of `days`, with the record of the dataset at `out`.
-    fn nightly(out: &Path, events: &[Drawn], days: &[i64]) -> (Recipients, RecordUpdate) {
+    /// One run over the events of `days`, with the record of the dataset at `out`: the list
+    /// it writes, and what it did to the record.
+    fn nightly(
+        out: &Path,
+        events: &[Drawn],
+        days: &[i64],
+        policy: &SuppressionPolicy,
+    ) -> (Vec<Suppression>, RecordUpdate) {
         let mut r = Recipients::new();
         let read: Vec<Drawn> = (events.iter())
             .filter(|e| days.contains(&i64::from(day_of_hour(e.2))))
@@ -485,8 +497,8 @@ mod tests {
             .iter()
             .map(|&d| day_name(i32::try_from(d).unwrap()).unwrap())
             .collect();
-        let update = update_recipient_record(out, &names, &mut r).unwrap();
-        (r, update)
+        let (update, list) = update_recipient_record(out, &names, &mut r, policy).unwrap();
+        (list, update)
     }
 
     proptest::proptest! {
@@ -513,12 +525,11 @@ mod tests {
                     .chain(again.iter().map(|&day| vec![day]));
                 let mut last = None;
                 for days in runs {
-                    let (r, update) = nightly(dir.path(), &events, &days);
+                    let (list, update) = nightly(dir.path(), &events, &days, &policy);
                     proptest::prop_assert_eq!(update.struck_before_later_days, 0);
-                    last = Some(r);
+                    last = Some(list);
                 }
-                let mut last = last.unwrap();
-                let listed = suppressions_csv(&last.suppressions(&policy));
+                let listed = suppressions_csv(&last.unwrap());
                 proptest::prop_assert_eq!(&listed, &expected);
             }
         }
@@ -530,26 +541,21 @@ mod tests {
         let policy = SuppressionPolicy::default();
         // Struck on day 0, delivered to on day 2; day 2 is read first.
         let events = [(1, 0, 3, 1), (1, 2, 50, 0), (2, 0, 51, 1)];
-        let (mut r, update) = nightly(dir.path(), &events, &[2]);
+        let (list, update) = nightly(dir.path(), &events, &[2], &policy);
         assert_eq!(update, RecordUpdate::default());
-        assert_eq!(r.suppressions(&policy).len(), 1, "user2 only");
-        let (mut r, update) = nightly(dir.path(), &events, &[0]);
+        assert_eq!(list.len(), 1, "user2 only");
+        let (list, update) = nightly(dir.path(), &events, &[0], &policy);
         assert_eq!(
             update.taken_back, 1,
             "user2's strike; user1's delivery was not kept"
         );
         assert_eq!(update.struck_before_later_days, 1);
         assert_eq!(update.later_day.as_deref(), Some("1970-01-03"));
-        assert_eq!(
-            r.suppressions(&policy).len(),
-            2,
-            "user1 listed: the known limit"
-        );
-        let (mut r, update) = nightly(dir.path(), &events, &[1, 2]);
+        assert_eq!(list.len(), 2, "user1 listed: the known limit");
+        let (list, update) = nightly(dir.path(), &events, &[1, 2], &policy);
         assert_eq!(update.struck_before_later_days, 0);
-        let list = r.suppressions(&policy);
         assert_eq!(list.len(), 1);
-        assert_eq!(list[0].address, b"user2@example.org");
+        assert_eq!(&*list[0].address, b"user2@example.org");
     }
 
     /// Each day keeps its own last delivery: a day read again from less log (here without
@@ -559,16 +565,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let policy = SuppressionPolicy::default();
         let (strike, first, second) = ((1, 0, 3, 1), (1, 2, 30, 0), (1, 3, 50, 0));
-        let (mut r, _) = nightly(dir.path(), &[strike, first, second], &[0, 1, 2]);
-        assert!(r.suppressions(&policy).is_empty());
-        let (mut r, update) = nightly(dir.path(), &[strike, first], &[2]);
+        let (list, _) = nightly(dir.path(), &[strike, first, second], &[0, 1, 2], &policy);
+        assert!(list.is_empty());
+        let (list, update) = nightly(dir.path(), &[strike, first], &[2], &policy);
         assert_eq!(
             update.taken_back, 2,
             "the strike and the first day's delivery"
         );
-        assert!(r.suppressions(&policy).is_empty());
-        let (mut r, _) = nightly(dir.path(), &[strike], &[1]);
-        assert_eq!(r.suppressions(&policy).len(), 1, "no delivery left");
+        assert!(list.is_empty());
+        let (list, _) = nightly(dir.path(), &[strike], &[1], &policy);
+        assert_eq!(list.len(), 1, "no delivery left");
     }
 
     #[test]
@@ -577,7 +583,8 @@ mod tests {
         let path = dir.path().join(RECIPIENT_RECORD_FILE);
         let mut r = Recipients::new();
         std::fs::write(&path, "not parquet").unwrap();
-        let err = update_recipient_record(dir.path(), &[], &mut r).unwrap_err();
+        let policy = SuppressionPolicy::default();
+        let err = update_recipient_record(dir.path(), &[], &mut r, &policy).unwrap_err();
         assert!(err.to_string().contains(RECIPIENT_RECORD_FILE), "{err}");
         // A strike this version does not know.
         let mut rows = Recipients::new();
@@ -591,7 +598,7 @@ mod tests {
         writer.write(&batch).unwrap();
         writer.close().unwrap();
         std::fs::write(&path, bytes).unwrap();
-        let err = update_recipient_record(dir.path(), &[], &mut r).unwrap_err();
+        let err = update_recipient_record(dir.path(), &[], &mut r, &policy).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("bad row in {} (row 0)", path.display())
