@@ -319,105 +319,31 @@ impl Recipients {
         rows
     }
 
-    /// This run's record joined with `earlier`, the rows an earlier run's record holds for
-    /// the days this run did not read: the rows of every address struck on any day (its
-    /// strikes, and the last delivery of each day to it, this run's included), sorted as
-    /// [`Recipients::record`] sorts them, and the addresses to suppress under `policy`.
-    ///
-    /// What [`Recipients::add`] of each earlier row and then `record` and `suppressions`
-    /// give, without a table of every earlier address: the earlier rows come sorted by
-    /// address (they are sorted here if not), and are walked beside this run's struck
-    /// addresses, sorted too. An address whose rows hold no strike any more (the day of its
-    /// strikes was read again without them) is left out, as `record` leaves it out.
-    pub fn with_earlier<'r>(
-        &'r mut self,
-        mut earlier: Vec<Kept<'r>>,
-        policy: &SuppressionPolicy,
-    ) -> (Vec<Kept<'r>>, Vec<Suppression>) {
-        if !earlier.is_sorted() {
-            earlier.sort_unstable();
-        }
+    /// Starts joining this run's record with the rows an earlier run's record holds for the
+    /// days this run did not read (see [`Join`]).
+    pub fn join(&mut self, policy: &SuppressionPolicy) -> Join<'_> {
         self.compact(true);
-        let this: &'r Recipients = self;
+        let this: &Recipients = self;
         let mut mine = this.struck_compacted();
         mine.sort_unstable_by_key(|&(address, _, _)| address);
-        // The earlier addresses, each with its rows' range.
-        let mut by_address: Vec<(&[u8], usize, usize)> = Vec::new();
-        for (i, row) in earlier.iter().enumerate() {
-            match by_address.last_mut() {
-                Some((address, _, end)) if *address == row.address => *end = i + 1,
-                _ => by_address.push((row.address, i, i + 1)),
-            }
+        // Where the deliveries of each 16-bit hash prefix start (the deliveries are sorted).
+        let mut prefix = vec![0u32; PREFIXES + 1];
+        for delivery in &this.delivered {
+            prefix[prefix_of(delivery.hash()) + 1] += 1;
         }
-        // This run's deliveries to each (needed for those this run did not strike: `mine`
-        // holds the others'), found in one walk in the order of the hashes.
-        let mut keys: Vec<(u64, usize)> = (by_address.iter().enumerate())
-            .map(|(i, &(address, _, _))| (address_hash(address), i))
-            .collect();
-        keys.sort_unstable();
-        let mut delivered_now: Vec<&[Delivery]> = vec![&[]; by_address.len()];
-        for (i, deliveries) in this.deliveries_by_hash(keys) {
-            delivered_now[i] = deliveries;
+        for i in 1..prefix.len() {
+            prefix[i] += prefix[i - 1];
         }
-
-        let delivery_row = |address, d: &Delivery| Kept {
-            address,
-            time_us: i64::from(d.second()) * 1_000_000,
-            strike: None,
-        };
-        let mut rows: Vec<Kept<'r>> = Vec::with_capacity(earlier.len());
-        let mut list = Vec::new();
-        let mut marks: Vec<Mark> = Vec::new();
-        let (mut a, mut b) = (0, 0);
-        while a < mine.len() || b < by_address.len() {
-            let order = match (mine.get(a), by_address.get(b)) {
-                (Some(m), Some(g)) => m.0.cmp(g.0),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                _ => std::cmp::Ordering::Greater,
-            };
-            let start = rows.len();
-            let mut address: &[u8] = &[];
-            if order.is_le() {
-                let (mine_address, mine_marks, deliveries) = mine[a];
-                address = mine_address;
-                rows.extend(mine_marks.iter().map(|m| Kept {
-                    address,
-                    time_us: m.time_us,
-                    strike: Some((m.strike, m.detail)),
-                }));
-                rows.extend(deliveries.iter().map(|d| delivery_row(address, d)));
-                a += 1;
-            }
-            if order.is_ge() {
-                let (earlier_address, from, to) = by_address[b];
-                address = earlier_address;
-                rows.extend_from_slice(&earlier[from..to]);
-                if order.is_gt() {
-                    rows.extend(delivered_now[b].iter().map(|d| delivery_row(address, d)));
-                }
-                b += 1;
-            }
-            let own = &mut rows[start..];
-            own.sort_unstable();
-            marks.clear();
-            marks.extend(own.iter().filter_map(|row| {
-                row.strike.map(|(strike, detail)| Mark {
-                    time_us: row.time_us,
-                    strike,
-                    detail,
-                })
-            }));
-            if marks.is_empty() {
-                rows.truncate(start);
-                continue;
-            }
-            let delivered = (own.iter())
-                .filter(|row| row.strike.is_none())
-                .map(|row| second_of(row.time_us))
-                .max();
-            list.extend(decide(address, &marks, delivered, policy));
+        Join {
+            delivered: &this.delivered,
+            mine,
+            next: 0,
+            prefix,
+            policy: *policy,
+            rows: Vec::new(),
+            marks: Vec::new(),
+            list: Vec::new(),
         }
-        (rows, list)
     }
 
     /// Adds everything `other` recorded. Not to be called on a thread of a pool whose jobs
@@ -448,6 +374,144 @@ impl Recipients {
         list.sort_unstable_by(|a, b| a.address.cmp(&b.address));
         list
     }
+}
+
+/// The rows of one address in the record, after the address: its time, and its strike (none
+/// for a delivery). Ordered as [`Kept`] orders an address's rows.
+pub type KeptRow = (i64, Option<(Strike, Detail)>);
+
+/// Hash prefixes indexed by [`Join`]: the top 16 bits.
+const PREFIXES: usize = 1 << 16;
+
+fn prefix_of(hash: u64) -> usize {
+    (hash >> 48) as usize
+}
+
+/// This run's record joined with an earlier record's rows, address by address, as a stream:
+/// the earlier rows are given in address order ([`Join::earlier`]), and the joined rows come
+/// out in the record's order through `emit`, with the list drawn from them. Memory holds this
+/// run's record and one address's rows, however many days the earlier record holds.
+///
+/// The result is what [`Recipients::add`] of each earlier row and then `record` and
+/// `suppressions` give: the rows of every address struck on any day (its strikes, and the last
+/// delivery of each day to it, this run's included). An address whose rows hold no strike any
+/// more (the day of its strikes was read again without them) is left out, as `record` leaves
+/// it out.
+pub struct Join<'r> {
+    /// This run's deliveries, sorted by hash (one per address hash and day).
+    delivered: &'r [Delivery],
+    /// This run's struck addresses, sorted by address, and the next one not emitted yet.
+    mine: Vec<(&'r [u8], &'r [Mark], &'r [Delivery])>,
+    next: usize,
+    /// Where the deliveries of each hash prefix start in `delivered`, and the end.
+    prefix: Vec<u32>,
+    policy: SuppressionPolicy,
+    /// The address being joined: its rows, and its strikes.
+    rows: Vec<KeptRow>,
+    marks: Vec<Mark>,
+    list: Vec<Suppression>,
+}
+
+impl<'r> Join<'r> {
+    /// The rows of the next earlier address: addresses in increasing order, each given once,
+    /// its rows in any order. Emits the joined rows of this run's addresses before it, then
+    /// its own.
+    pub fn earlier(
+        &mut self,
+        address: &[u8],
+        rows: impl IntoIterator<Item = KeptRow>,
+        emit: &mut impl FnMut(Kept<'_>),
+    ) {
+        while let Some(&(mine, _, _)) = self.mine.get(self.next)
+            && mine < address
+        {
+            self.emit_mine(emit);
+        }
+        self.rows.clear();
+        self.rows.extend(rows);
+        match self.mine.get(self.next) {
+            Some(&(mine, marks, deliveries)) if mine == address => {
+                self.next += 1;
+                push_rows(&mut self.rows, marks, deliveries);
+            }
+            // Not struck in this run: its deliveries in this run are still news.
+            _ => {
+                let deliveries = self.deliveries_of(address);
+                push_rows(&mut self.rows, &[], deliveries);
+            }
+        }
+        self.settle(address, emit);
+    }
+
+    /// Emits the rest of this run's addresses, and returns the list (sorted by address).
+    pub fn finish(mut self, emit: &mut impl FnMut(Kept<'_>)) -> Vec<Suppression> {
+        while self.next < self.mine.len() {
+            self.emit_mine(emit);
+        }
+        self.list
+    }
+
+    fn emit_mine(&mut self, emit: &mut impl FnMut(Kept<'_>)) {
+        let (address, marks, deliveries) = self.mine[self.next];
+        self.next += 1;
+        self.rows.clear();
+        push_rows(&mut self.rows, marks, deliveries);
+        self.settle(address, emit);
+    }
+
+    /// This run's deliveries to `address` (by its hash, as `struck_with_deliveries` finds
+    /// them).
+    fn deliveries_of(&self, address: &[u8]) -> &'r [Delivery] {
+        let hash = address_hash(address);
+        let prefix = prefix_of(hash);
+        let range = self.prefix[prefix] as usize..self.prefix[prefix + 1] as usize;
+        let candidates = &self.delivered[range];
+        let start = candidates.partition_point(|d| d.hash() < hash);
+        let len = (candidates[start..].iter())
+            .take_while(|d| d.hash() == hash)
+            .count();
+        &candidates[start..start + len]
+    }
+
+    /// Emits the address's rows in order and decides on it, unless none of them is a strike.
+    fn settle(&mut self, address: &[u8], emit: &mut impl FnMut(Kept<'_>)) {
+        self.rows.sort_unstable();
+        self.marks.clear();
+        self.marks
+            .extend(self.rows.iter().filter_map(|&(time_us, strike)| {
+                strike.map(|(strike, detail)| Mark {
+                    time_us,
+                    strike,
+                    detail,
+                })
+            }));
+        if self.marks.is_empty() {
+            return;
+        }
+        for &(time_us, strike) in &self.rows {
+            emit(Kept {
+                address,
+                time_us,
+                strike,
+            });
+        }
+        let delivered = (self.rows.iter())
+            .filter(|(_, strike)| strike.is_none())
+            .map(|&(time_us, _)| second_of(time_us))
+            .max();
+        self.list
+            .extend(decide(address, &self.marks, delivered, &self.policy));
+    }
+}
+
+/// Appends strikes and deliveries to an address's rows.
+fn push_rows(rows: &mut Vec<KeptRow>, marks: &[Mark], deliveries: &[Delivery]) {
+    rows.extend(
+        marks
+            .iter()
+            .map(|m| (m.time_us, Some((m.strike, m.detail)))),
+    );
+    rows.extend((deliveries.iter()).map(|d| (i64::from(d.second()) * 1_000_000, None)));
 }
 
 /// The verdict on one address, from its strikes and the second of its last delivery.
@@ -787,10 +851,10 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The earlier days' rows joined in order with this run's give the record and the
-        /// list that taking each row back into this run's table gives: with rows of any
-        /// subset of a record (an address may be left without its strikes, or with its
-        /// strikes and without its deliveries), given in order or not.
+        /// The earlier days' rows joined with this run's give the record and the list that
+        /// taking each row back into this run's table gives: with rows of any subset of a
+        /// record (an address may be left without its strikes, or with its strikes and
+        /// without its deliveries), each address's rows in any order.
         #[test]
         fn joining_earlier_rows_gives_what_taking_them_back_gives(
             earlier in proptest::collection::vec((0u8..6, 0u8..5, 0i64..96, 0u8..3), 0..60),
@@ -820,10 +884,15 @@ mod tests {
             let expected_list = taken_back.suppressions(&policy);
             let mut joined = Recipients::new();
             apply_drawn(&mut joined, &now);
-            let (record, list) = joined.with_earlier(rows, &policy);
-            let record: Vec<Row> = (record.iter())
-                .map(|k| (k.address.to_vec(), k.time_us, k.strike))
-                .collect();
+            // As the record's reader gives them: in address order, an address at a time.
+            rows.sort_by(|a, b| a.address.cmp(b.address));
+            let mut join = joined.join(&policy);
+            let mut record: Vec<Row> = Vec::new();
+            let mut emit = |k: Kept<'_>| record.push((k.address.to_vec(), k.time_us, k.strike));
+            for group in rows.chunk_by(|a, b| a.address == b.address) {
+                join.earlier(group[0].address, group.iter().map(|k| (k.time_us, k.strike)), &mut emit);
+            }
+            let list = join.finish(&mut emit);
             proptest::prop_assert_eq!(record, expected);
             proptest::prop_assert_eq!(list, expected_list);
         }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Date32Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -123,6 +123,40 @@ fn read(
     columns: Option<&[&str]>,
     dictionaries: bool,
 ) -> Result<Vec<RecordBatch>, SinkError> {
+    batches(path, columns, dictionaries)?.1.collect()
+}
+
+/// Reads a Parquet file of the dataset a batch at a time, every column: a reader that keeps
+/// what it needs of each batch holds one batch, not the whole file, at once.
+///
+/// # Errors
+///
+/// The file cannot be opened or is not valid Parquet; the iterator, a batch that cannot be
+/// decoded.
+/// Also returns the file's Arrow schema with its metadata (the batches' schemas have none).
+pub fn read_batches(
+    path: &Path,
+) -> Result<
+    (
+        SchemaRef,
+        impl Iterator<Item = Result<RecordBatch, SinkError>> + '_,
+    ),
+    SinkError,
+> {
+    batches(path, None, false)
+}
+
+fn batches<'p>(
+    path: &'p Path,
+    columns: Option<&[&str]>,
+    dictionaries: bool,
+) -> Result<
+    (
+        SchemaRef,
+        impl Iterator<Item = Result<RecordBatch, SinkError>> + 'p,
+    ),
+    SinkError,
+> {
     let parquet_error = |source| SinkError::Parquet {
         path: path.to_path_buf(),
         source,
@@ -155,15 +189,17 @@ fn read(
         let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
         builder = builder.with_projection(mask);
     }
+    let schema = Arc::clone(builder.schema());
     let reader = builder.build().map_err(parquet_error)?;
-    reader
-        .map(|batch| {
+    Ok((
+        schema,
+        reader.map(|batch| {
             batch.map_err(|source| SinkError::Arrow {
                 path: path.to_path_buf(),
                 source,
             })
-        })
-        .collect()
+        }),
+    ))
 }
 
 fn list(dir: &Path) -> Result<Vec<PathBuf>, SinkError> {

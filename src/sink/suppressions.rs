@@ -11,8 +11,9 @@
 //! quoted local part can). Times are RFC 3339 in UTC. The file is replaced atomically.
 
 use std::collections::BTreeSet;
+use std::fs::File;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{Int16Builder, StringBuilder, TimestampMicrosecondBuilder};
@@ -26,11 +27,11 @@ use parquet::file::properties::WriterProperties;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::SinkError;
-use super::read::read_columns;
+use super::read::read_batches;
 use super::tables::{US_PER_HOUR, day_name, day_of_hour, parse_day};
-use super::write::{WriteLock, write_file_atomically};
+use super::write::{WriteLock, write_file_atomically, write_file_atomically_with};
 use crate::aggregate::recipients::{
-    Detail, Kept, Reason, Recipients, Strike, Suppression, SuppressionPolicy,
+    Detail, Join, Kept, KeptRow, Reason, Recipients, Strike, Suppression, SuppressionPolicy,
 };
 use crate::classify::{Category, Provider};
 use crate::event::{EnhancedCode, Source};
@@ -164,55 +165,147 @@ pub fn update_recipient_record(
             *day = (*day).min(day_of(row.time_us));
         }
     }
-    let batches = match path.exists() {
-        true => read_columns(&path, None)?,
-        false => Vec::new(),
+    let mut taking = Taking {
+        covered,
+        first_struck,
+        taken_back: 0,
+        newest_other_day: None,
+        previous: Vec::new(),
+        address: Vec::new(),
+        rows: Vec::new(),
     };
-    let mut earlier: Vec<Kept<'_>> = Vec::new();
-    let mut newest_other_day = None;
-    let mut first_row = 0;
-    for batch in &batches {
-        let rows = RecordColumns::of(batch).ok_or_else(|| bad_record(&path, 0, "columns"))?;
-        // The record is sorted by address: an address is looked up at its first row.
-        let mut previous: Option<&[u8]> = None;
-        for i in 0..batch.num_rows() {
-            let row = rows
-                .row(i)
-                .ok_or_else(|| bad_record(&path, first_row + i, "row"))?;
-            if previous != Some(row.address) {
-                if let Some((_, known)) = first_struck.get_mut(row.address) {
-                    *known = true;
+    let list = write_file_atomically_with(out, RECIPIENT_RECORD_FILE, |file, tmp| {
+        let mut join = recipients.join(policy);
+        let mut writer = RecordWriter::new(file, tmp)?;
+        let mut emit = |row: Kept<'_>| writer.push(&row);
+        if path.exists() {
+            let (schema, batches) = read_batches(&path)?;
+            // The record this version writes is in address order, and is read a batch at a
+            // time; one in another order (rewritten by another tool) is read whole and
+            // sorted first.
+            let in_order = schema.metadata().get(ORDER_KEY).map(String::as_str) == Some(ORDER);
+            let mut first_row = 0;
+            let mut kept = Vec::new();
+            for batch in batches {
+                let batch = batch?;
+                let columns =
+                    RecordColumns::of(&batch).ok_or_else(|| bad_record(&path, 0, "columns"))?;
+                for i in 0..batch.num_rows() {
+                    let row = columns
+                        .row(i)
+                        .ok_or_else(|| bad_record(&path, first_row + i, "row"))?;
+                    if !taking.take(&row) {
+                        continue;
+                    }
+                    if in_order {
+                        if !taking.next(&row, &mut join, &mut emit) {
+                            return Err(bad_record(&path, first_row + i, "row order"));
+                        }
+                    } else {
+                        kept.push(owned(&row));
+                    }
                 }
-                previous = Some(row.address);
+                first_row += batch.num_rows();
             }
-            let day = day_of(row.time_us);
-            if !covered.contains(&day) {
-                earlier.push(row);
-                newest_other_day = newest_other_day.max(Some(day));
+            kept.sort_unstable();
+            for (address, time_us, strike) in &kept {
+                let row = Kept {
+                    address,
+                    time_us: *time_us,
+                    strike: *strike,
+                };
+                taking.next(&row, &mut join, &mut emit);
             }
+            taking.flush(&mut join, &mut emit);
         }
-        first_row += batch.num_rows();
-    }
-    let taken_back = earlier.len();
-    let (rows, list) = recipients.with_earlier(earlier, policy);
-    let bytes = record_parquet(&rows).map_err(|source| SinkError::Parquet {
-        path: path.clone(),
-        source,
+        let list = join.finish(&mut emit);
+        writer.finish()?;
+        Ok(list)
     })?;
-    write_file_atomically(out, RECIPIENT_RECORD_FILE, &bytes)?;
+    let newest_other_day = taking.newest_other_day;
     let struck_before_later_days = newest_other_day.map_or(0, |newest| {
-        (first_struck.values())
+        (taking.first_struck.values())
             .filter(|&&(day, known)| day < newest && !known)
             .count()
     });
     let update = RecordUpdate {
-        taken_back,
+        taken_back: taking.taken_back,
         struck_before_later_days,
         later_day: newest_other_day
             .filter(|_| struck_before_later_days > 0)
             .and_then(day_name),
     };
     Ok((update, list))
+}
+
+/// A row of the record, owned.
+type OwnedRow = (Vec<u8>, i64, Option<(Strike, Detail)>);
+
+fn owned(row: &Kept<'_>) -> OwnedRow {
+    (row.address.to_vec(), row.time_us, row.strike)
+}
+
+/// The rows of earlier days read from the record, on their way to the join: which are taken
+/// back, and an address's rows gathered until the next address.
+struct Taking {
+    covered: BTreeSet<i32>,
+    first_struck: HashMap<Vec<u8>, (i32, bool)>,
+    taken_back: usize,
+    newest_other_day: Option<i32>,
+    /// The address of the last row read (taken back or not).
+    previous: Vec<u8>,
+    /// The address being gathered, and its rows.
+    address: Vec<u8>,
+    rows: Vec<KeptRow>,
+}
+
+impl Taking {
+    /// Notes a row read from the record; whether it is taken back (a day this run did not
+    /// cover).
+    fn take(&mut self, row: &Kept<'_>) -> bool {
+        // Rows come address by address: an address is looked up at its first row.
+        if row.address != self.previous.as_slice() {
+            if let Some((_, known)) = self.first_struck.get_mut(row.address) {
+                *known = true;
+            }
+            self.previous.clear();
+            self.previous.extend_from_slice(row.address);
+        }
+        let day = day_of(row.time_us);
+        if self.covered.contains(&day) {
+            return false;
+        }
+        self.taken_back += 1;
+        self.newest_other_day = self.newest_other_day.max(Some(day));
+        true
+    }
+
+    /// Adds a taken-back row, handing the address before it to the join when it is a new
+    /// one; false when it comes before that address (the rows are out of order).
+    fn next(
+        &mut self,
+        row: &Kept<'_>,
+        join: &mut Join<'_>,
+        emit: &mut impl FnMut(Kept<'_>),
+    ) -> bool {
+        if row.address != self.address.as_slice() || self.rows.is_empty() {
+            if !self.rows.is_empty() && row.address < self.address.as_slice() {
+                return false;
+            }
+            self.flush(join, emit);
+            self.address.clear();
+            self.address.extend_from_slice(row.address);
+        }
+        self.rows.push((row.time_us, row.strike));
+        true
+    }
+
+    /// Hands the gathered address to the join.
+    fn flush(&mut self, join: &mut Join<'_>, emit: &mut impl FnMut(Kept<'_>)) {
+        if !self.rows.is_empty() {
+            join.earlier(&self.address, self.rows.drain(..), emit);
+        }
+    }
 }
 
 /// The day of a time, as the tables' partitions count it.
@@ -227,6 +320,11 @@ fn bad_record(path: &Path, row: usize, what: &'static str) -> SinkError {
         what,
     }
 }
+
+/// The key of the record's schema metadata that says its rows are in the order this version
+/// writes them in, and its value.
+const ORDER_KEY: &str = "bouncestat.order";
+const ORDER: &str = "recipient,time,event";
 
 fn record_schema() -> Schema {
     let text = |name| Field::new(name, DataType::Utf8, true);
@@ -244,64 +342,159 @@ fn record_schema() -> Schema {
         text("provider"),
         text("source"),
     ])
+    .with_metadata(std::collections::HashMap::from([(
+        ORDER_KEY.to_string(),
+        ORDER.to_string(),
+    )]))
 }
 
-/// The record's rows as one batch.
-fn record_batch(rows: &[Kept<'_>]) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let mut recipient = StringBuilder::new();
-    let mut event = StringBuilder::new();
-    let mut time = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-    let mut category = StringBuilder::new();
-    let mut reply_code = Int16Builder::new();
-    let mut enhanced_code = StringBuilder::new();
-    let mut provider = StringBuilder::new();
-    let mut source = StringBuilder::new();
-    for row in rows {
-        recipient.append_value(String::from_utf8_lossy(row.address));
-        time.append_value(row.time_us);
+/// The record's columns being built.
+struct RecordBuilders {
+    recipient: StringBuilder,
+    event: StringBuilder,
+    time: TimestampMicrosecondBuilder,
+    category: StringBuilder,
+    reply_code: Int16Builder,
+    enhanced_code: StringBuilder,
+    provider: StringBuilder,
+    source: StringBuilder,
+    rows: usize,
+}
+
+impl RecordBuilders {
+    fn new() -> RecordBuilders {
+        RecordBuilders {
+            recipient: StringBuilder::new(),
+            event: StringBuilder::new(),
+            time: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            category: StringBuilder::new(),
+            reply_code: Int16Builder::new(),
+            enhanced_code: StringBuilder::new(),
+            provider: StringBuilder::new(),
+            source: StringBuilder::new(),
+            rows: 0,
+        }
+    }
+
+    fn push(&mut self, row: &Kept<'_>) {
+        self.rows += 1;
+        self.recipient
+            .append_value(String::from_utf8_lossy(row.address));
+        self.time.append_value(row.time_us);
         match row.strike {
             Some((strike, detail)) => {
-                event.append_value(strike.as_str());
-                category.append_value(detail.category.as_str());
-                reply_code.append_option(detail.reply_code.and_then(|c| i16::try_from(c).ok()));
-                enhanced_code.append_option(detail.enhanced_code.map(|c| c.to_string()));
-                provider.append_value(detail.provider.as_str());
-                source.append_value(detail.source.as_str());
+                self.event.append_value(strike.as_str());
+                self.category.append_value(detail.category.as_str());
+                (self.reply_code)
+                    .append_option(detail.reply_code.and_then(|c| i16::try_from(c).ok()));
+                (self.enhanced_code).append_option(detail.enhanced_code.map(|c| c.to_string()));
+                self.provider.append_value(detail.provider.as_str());
+                self.source.append_value(detail.source.as_str());
             }
             None => {
-                event.append_value(DELIVERED);
-                category.append_null();
-                reply_code.append_null();
-                enhanced_code.append_null();
-                provider.append_null();
-                source.append_null();
+                self.event.append_value(DELIVERED);
+                self.category.append_null();
+                self.reply_code.append_null();
+                self.enhanced_code.append_null();
+                self.provider.append_null();
+                self.source.append_null();
             }
         }
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(recipient.finish()),
-        Arc::new(event.finish()),
-        Arc::new(time.finish()),
-        Arc::new(category.finish()),
-        Arc::new(reply_code.finish()),
-        Arc::new(enhanced_code.finish()),
-        Arc::new(provider.finish()),
-        Arc::new(source.finish()),
-    ];
-    RecordBatch::try_new(Arc::new(record_schema()), columns)
+
+    /// The rows pushed since the last batch, as a batch.
+    fn batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        self.rows = 0;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.recipient.finish()),
+            Arc::new(self.event.finish()),
+            Arc::new(self.time.finish()),
+            Arc::new(self.category.finish()),
+            Arc::new(self.reply_code.finish()),
+            Arc::new(self.enhanced_code.finish()),
+            Arc::new(self.provider.finish()),
+            Arc::new(self.source.finish()),
+        ];
+        RecordBatch::try_new(Arc::new(record_schema()), columns)
+    }
 }
 
-/// The record as one Parquet file.
-fn record_parquet(rows: &[Kept<'_>]) -> parquet::errors::Result<Vec<u8>> {
-    let batch = record_batch(rows)?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let mut bytes = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
-    writer.write(&batch)?;
-    writer.close()?;
-    Ok(bytes)
+/// The record's rows as one batch.
+#[cfg(test)]
+fn record_batch(rows: &[Kept<'_>]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let mut builders = RecordBuilders::new();
+    rows.iter().for_each(|row| builders.push(row));
+    builders.batch()
+}
+
+/// Rows per batch handed to the Parquet writer.
+const RECORD_BATCH_ROWS: usize = 1 << 16;
+
+/// Writes the record to a file as its rows come, a batch at a time. An error is kept until
+/// [`RecordWriter::finish`], so that pushing a row cannot fail.
+struct RecordWriter<'f> {
+    path: PathBuf,
+    writer: ArrowWriter<&'f mut File>,
+    builders: RecordBuilders,
+    error: Option<SinkError>,
+}
+
+impl<'f> RecordWriter<'f> {
+    fn new(file: &'f mut File, path: &Path) -> Result<RecordWriter<'f>, SinkError> {
+        // Row groups of a batch each: the writer holds one group's pages, and the next run's
+        // reader one group's column chunks, at a time.
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(RECORD_BATCH_ROWS))
+            .build();
+        let writer = ArrowWriter::try_new(file, Arc::new(record_schema()), Some(props)).map_err(
+            |source| SinkError::Parquet {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
+        Ok(RecordWriter {
+            path: path.to_path_buf(),
+            writer,
+            builders: RecordBuilders::new(),
+            error: None,
+        })
+    }
+
+    fn push(&mut self, row: &Kept<'_>) {
+        self.builders.push(row);
+        if self.builders.rows >= RECORD_BATCH_ROWS && self.error.is_none() {
+            if let Err(e) = self.write_batch() {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn write_batch(&mut self) -> Result<(), SinkError> {
+        let batch = self.builders.batch().map_err(|source| SinkError::Arrow {
+            path: self.path.clone(),
+            source,
+        })?;
+        (self.writer.write(&batch)).map_err(|source| SinkError::Parquet {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn finish(mut self) -> Result<(), SinkError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if self.builders.rows > 0 {
+            self.write_batch()?;
+        }
+        (self.writer.close())
+            .map(drop)
+            .map_err(|source| SinkError::Parquet {
+                path: self.path,
+                source,
+            })
+    }
 }
 
 /// The columns of a batch of the record, by name.
@@ -373,6 +566,7 @@ impl<'b> RecordColumns<'b> {
 mod tests {
     use super::*;
     use crate::aggregate::recipients::SuppressionPolicy;
+    use crate::sink::read_columns;
 
     #[test]
     fn rows_are_csv_with_quoting_where_needed() {
@@ -575,6 +769,90 @@ mod tests {
         assert!(list.is_empty());
         let (list, _) = nightly(dir.path(), &[strike], &[1], &policy);
         assert_eq!(list.len(), 1, "no delivery left");
+    }
+
+    /// The record's rows, in the file's order.
+    fn record_rows(out: &Path) -> Vec<OwnedRow> {
+        let batches = read_columns(&out.join(RECIPIENT_RECORD_FILE), None).unwrap();
+        (batches.iter())
+            .flat_map(|batch| {
+                let columns = RecordColumns::of(batch).unwrap();
+                (0..batch.num_rows())
+                    .map(|i| owned(&columns.row(i).unwrap()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Writes `rows` as the record at `out`, with or without the order mark.
+    fn rewrite_record(out: &Path, rows: &[OwnedRow], marked: bool) {
+        let kept: Vec<Kept<'_>> = (rows.iter())
+            .map(|(address, time_us, strike)| Kept {
+                address,
+                time_us: *time_us,
+                strike: *strike,
+            })
+            .collect();
+        let batch = record_batch(&kept).unwrap();
+        let mut schema = record_schema();
+        if !marked {
+            schema = schema.with_metadata(std::collections::HashMap::new());
+        }
+        let batch = RecordBatch::try_new(Arc::new(schema), batch.columns().to_vec()).unwrap();
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        std::fs::write(out.join(RECIPIENT_RECORD_FILE), bytes).unwrap();
+    }
+
+    /// A record in another order (rewritten by another tool, without the mark of the order
+    /// this version writes) is read whole and sorted: the run lists and keeps what it would
+    /// from the record as written. One that bears the mark and breaks the order is an error
+    /// naming it, which leaves the file as it was.
+    #[test]
+    fn a_record_in_another_order_is_sorted_and_a_false_mark_is_an_error() {
+        let policy = SuppressionPolicy {
+            temporary_attempts: 2,
+            temporary_span_us: 10 * HOUR,
+        };
+        let events: Vec<Drawn> = (0..60u8)
+            .map(|i| (i % 5, (i * 7) % 6, i64::from(i) * 3, i % 4))
+            .collect();
+        let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for dir in [&ours, &theirs] {
+            nightly(dir.path(), &events, &[0, 1, 2, 3, 4, 5], &policy);
+        }
+        let mut rows = record_rows(theirs.path());
+        assert!(rows.len() > 20, "{}", rows.len());
+        assert!(rows.is_sorted());
+        rows.reverse();
+        rewrite_record(theirs.path(), &rows, false);
+        let (list, update) = nightly(ours.path(), &events, &[6, 7], &policy);
+        let (their_list, their_update) = nightly(theirs.path(), &events, &[6, 7], &policy);
+        assert!(!list.is_empty());
+        assert_eq!(their_list, list);
+        assert_eq!(their_update, update);
+        assert_eq!(record_rows(theirs.path()), record_rows(ours.path()));
+
+        let mut rows = record_rows(ours.path());
+        rows.reverse();
+        rewrite_record(ours.path(), &rows, true);
+        let before = std::fs::read(ours.path().join(RECIPIENT_RECORD_FILE)).unwrap();
+        let mut r = Recipients::new();
+        let err = update_recipient_record(ours.path(), &[], &mut r, &policy).unwrap_err();
+        let path = ours.path().join(RECIPIENT_RECORD_FILE);
+        // The first row of the second address, which comes before the first.
+        let row = rows.iter().position(|r| r.0 < rows[0].0).unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!("bad row order in {} (row {row})", path.display())
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the record untouched"
+        );
     }
 
     #[test]

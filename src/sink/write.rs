@@ -1134,21 +1134,35 @@ fn is_stale(pid: Option<u32>, path: &Path) -> bool {
 
 /// Writes `dir/name` through a temporary file in `dir`, fsync and rename, then fsyncs `dir`.
 pub(crate) fn write_file_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SinkError> {
+    write_file_atomically_with(dir, name, |file, tmp| {
+        file.write_all(bytes)
+            .map_err(|e| SinkError::io("write", tmp, e))
+    })
+}
+
+/// [`write_file_atomically`], with the file's contents written by `write` (given the file and
+/// the temporary path it has until the rename): nothing is left behind when it fails.
+pub(crate) fn write_file_atomically_with<T>(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut File, &Path) -> Result<T, SinkError>,
+) -> Result<T, SinkError> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let target = dir.join(name);
     let result = (|| {
         let mut file = File::create(&tmp).map_err(|e| SinkError::io("create", &tmp, e))?;
-        file.write_all(bytes)
-            .map_err(|e| SinkError::io("write", &tmp, e))?;
+        let written = write(&mut file, &tmp)?;
         file.sync_all()
             .map_err(|e| SinkError::io("fsync", &tmp, e))?;
-        fs::rename(&tmp, &target).map_err(|e| SinkError::io("rename into place", &target, e))
+        fs::rename(&tmp, &target).map_err(|e| SinkError::io("rename into place", &target, e))?;
+        Ok(written)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result?;
-    sync_dir(dir)
+    let written = result?;
+    sync_dir(dir)?;
+    Ok(written)
 }
 
 /// Makes a directory's entries (new files, renames) durable.
