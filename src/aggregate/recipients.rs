@@ -15,10 +15,11 @@
 //! A nightly job reads one day of log at a time, and five attempts over 72 hours never fit in
 //! one day. So the record outlives the run: [`Recipients::record`] gives every strike of
 //! every struck address, and the last delivery of each day to it, as [`Kept`] rows that a
-//! later run joins with its own ([`Recipients::with_earlier`]: the dataset keeps them, by day,
-//! sorted by address; see `sink::update_recipient_record`). The join walks the earlier rows
-//! in their order beside this run's struck addresses, so a night costs a read and a write of
-//! the record, and no table of every address it ever held.
+//! later run joins with its own ([`Join`]: the dataset keeps them, by day, sorted by address;
+//! see `sink::update_recipient_record`). The join takes the earlier rows an address at a time
+//! in their order, beside this run's struck addresses sorted, so a night costs a read and a
+//! write of the record, and holds neither the record nor a table of every address it ever
+//! held.
 
 use std::hash::{DefaultHasher, Hasher};
 

@@ -140,7 +140,8 @@ pub struct RecordUpdate {
 /// lock, and returns what it did and the addresses to suppress under `policy`, drawn from
 /// every day the record now holds. The rows of the days this run covers (`days`, as
 /// `YYYY-MM-DD`, and the days of its own strikes and deliveries) are this run's; those of
-/// every other day are taken back from the file (see [`Recipients::with_earlier`]).
+/// every other day are taken back from the file, read a batch at a time, and joined with this
+/// run's address by address (see [`Join`]) as the new record is written.
 ///
 /// # Errors
 /// [`SinkError::Locked`] while another writer uses the dataset; a record that cannot be read
@@ -817,7 +818,7 @@ mod tests {
             temporary_span_us: 10 * HOUR,
         };
         let events: Vec<Drawn> = (0..60u8)
-            .map(|i| (i % 5, (i * 7) % 6, i64::from(i) * 3, i % 4))
+            .map(|i| (i % 5, (i / 3) % 6, i64::from(i) * 3, i % 4))
             .collect();
         let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         for dir in [&ours, &theirs] {
