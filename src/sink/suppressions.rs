@@ -29,7 +29,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::SinkError;
 use super::read::read_batches;
 use super::tables::{US_PER_HOUR, day_name, day_of_hour, parse_day};
-use super::write::{WriteLock, write_file_atomically, write_file_atomically_with};
+use super::write::{WriteLock, write_file_atomically_with};
 use crate::aggregate::recipients::{
     Detail, Join, Kept, KeptRow, Reason, Recipients, Strike, Suppression, SuppressionPolicy,
 };
@@ -45,40 +45,45 @@ pub fn suppressions_csv(list: &[Suppression]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + list.len() * 128);
     out.extend_from_slice(SUPPRESSIONS_HEADER.as_bytes());
     out.push(b'\n');
-    for row in list {
-        csv_field(&mut out, &row.address);
-        let detail = &row.detail;
-        // A complaint is about a message that was delivered: it has no failure category.
-        let category = match row.reason {
-            Reason::Complaint => "",
-            _ => detail.category.as_str(),
-        };
-        let _ = write!(out, ",{},{category},", row.reason.as_str());
-        if let Some(code) = detail.reply_code {
-            let _ = write!(out, "{code}");
-        }
-        out.push(b',');
-        if let Some(code) = detail.enhanced_code {
-            let _ = write!(out, "{code}");
-        }
-        let _ = writeln!(
-            out,
-            ",{},{},{},{},{}",
-            detail.provider.as_str(),
-            detail.source.as_str(),
-            row.events,
-            rfc3339(row.first_us),
-            rfc3339(row.last_us)
-        );
-    }
+    list.iter().for_each(|row| csv_row(&mut out, row));
     out
 }
 
-/// Writes `list` to `path` as CSV, through a temporary file beside it and a rename.
+/// Appends one address's line.
+fn csv_row(out: &mut Vec<u8>, row: &Suppression) {
+    csv_field(out, &row.address);
+    let detail = &row.detail;
+    // A complaint is about a message that was delivered: it has no failure category.
+    let category = match row.reason {
+        Reason::Complaint => "",
+        _ => detail.category.as_str(),
+    };
+    let _ = write!(out, ",{},{category},", row.reason.as_str());
+    if let Some(code) = detail.reply_code {
+        let _ = write!(out, "{code}");
+    }
+    out.push(b',');
+    if let Some(code) = detail.enhanced_code {
+        let _ = write!(out, "{code}");
+    }
+    let _ = writeln!(
+        out,
+        ",{},{},{},{},{}",
+        detail.provider.as_str(),
+        detail.source.as_str(),
+        row.events,
+        rfc3339(row.first_us),
+        rfc3339(row.last_us)
+    );
+}
+
+/// Writes `list` to `path` as CSV, through a temporary file beside it and a rename. The text
+/// goes out 64 KiB at a time: a long list is not held twice.
 ///
 /// # Errors
 /// [`SinkError::Io`] naming the file when it cannot be written.
 pub fn write_suppressions(path: &Path, list: &[Suppression]) -> Result<(), SinkError> {
+    const CHUNK: usize = 1 << 16;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -88,7 +93,21 @@ pub fn write_suppressions(path: &Path, list: &[Suppression]) -> Result<(), SinkE
         path: path.to_path_buf(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
     })?;
-    write_file_atomically(dir, &name.to_string_lossy(), &suppressions_csv(list))
+    write_file_atomically_with(dir, &name.to_string_lossy(), |file, tmp| {
+        let mut write = |out: &mut Vec<u8>| {
+            let written = file.write_all(out);
+            out.clear();
+            written.map_err(|e| SinkError::io("write", tmp, e))
+        };
+        let mut out = suppressions_csv(&[]);
+        for row in list {
+            csv_row(&mut out, row);
+            if out.len() >= CHUNK {
+                write(&mut out)?;
+            }
+        }
+        write(&mut out)
+    })
 }
 
 /// Appends `bytes` as one CSV field, quoted if it must be.
@@ -645,6 +664,27 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["suppress.csv"], "no temporary file left");
+        // A list longer than the pieces the file is written in: the same text as one piece.
+        let long: Vec<Suppression> = (0..3000)
+            .map(|i| Suppression {
+                address: format!("user{i}@example.org").into_bytes().into(),
+                reason: Reason::HardBounce,
+                detail: Detail {
+                    category: Category::UserUnknown,
+                    reply_code: Some(550),
+                    enhanced_code: Some(EnhancedCode::new(5, 1, 1)),
+                    provider: Provider::Google,
+                    source: Source::Postfix,
+                },
+                events: 1,
+                first_us: i * 1_000_000,
+                last_us: i * 1_000_000,
+            })
+            .collect();
+        write_suppressions(&path, &long).unwrap();
+        let text = std::fs::read(&path).unwrap();
+        assert!(text.len() > 3 << 16, "{}", text.len());
+        assert_eq!(text, suppressions_csv(&long));
         let err = write_suppressions(&dir.path().join("missing/x.csv"), &[]).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
     }
