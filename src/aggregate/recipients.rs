@@ -254,22 +254,14 @@ impl Recipients {
 
     /// [`Recipients::struck_with_deliveries`] once the deliveries are compacted.
     fn struck_compacted(&self) -> Vec<(&[u8], &[Mark], &[Delivery])> {
-        type Struck<'s> = (u64, (&'s [u8], &'s [Mark]));
-        let mut struck: Vec<Struck<'_>> = (self.struck.iter())
-            .map(|(address, marks)| (address_hash(address), (&**address, marks.as_slice())))
+        let mut struck: Vec<(u64, &[u8], &[Mark])> = (self.struck.iter())
+            .map(|(address, marks)| (address_hash(address), &**address, marks.as_slice()))
             .collect();
-        struck.sort_unstable_by_key(|&(hash, (address, _))| (hash, address));
-        (self.deliveries_by_hash(struck).into_iter())
-            .map(|((address, marks), deliveries)| (address, marks, deliveries))
-            .collect()
-    }
-
-    /// The deliveries of each key's address hash, for keys sorted by hash: the deliveries
-    /// (compacted, so sorted by hash) are read front to back, once.
-    fn deliveries_by_hash<T>(&self, keys: Vec<(u64, T)>) -> Vec<(T, &[Delivery])> {
+        struck.sort_unstable_by_key(|&(hash, address, _)| (hash, address));
         let mut rest = self.delivered.as_slice();
-        (keys.into_iter())
-            .map(|(hash, key)| {
+        struck
+            .into_iter()
+            .map(|(hash, address, marks)| {
                 let start = rest.iter().take_while(|d| d.hash() < hash).count();
                 let len = (rest[start..].iter())
                     .take_while(|d| d.hash() == hash)
@@ -277,7 +269,7 @@ impl Recipients {
                 let deliveries = &rest[start..start + len];
                 // Not past them: two addresses may share a hash.
                 rest = &rest[start..];
-                (key, deliveries)
+                (address, marks, deliveries)
             })
             .collect()
     }
@@ -612,6 +604,30 @@ fn address_hash(lowercased: &[u8]) -> u64 {
     hasher.finish()
 }
 
+/// Test events as the proptests draw them, `(who, what, hour, code)`: `user{who}@Example.org`
+/// struck (`what` 0 permanent, 1 complaint, 4 and up temporary) or delivered to (2, 3) at
+/// `hour` and a second and a half, with a detail that varies with `code` (0 to 3).
+#[cfg(test)]
+pub(crate) fn apply_drawn(r: &mut Recipients, events: &[(u8, u8, i64, u8)]) {
+    for &(who, what, hour, code) in events {
+        let address = format!("user{who}@Example.org");
+        let time = hour * 3_600_000_000 + 1_500_000;
+        let detail = Detail {
+            category: Category::ALL[usize::from(code)],
+            reply_code: (code > 0).then_some(548 + u16::from(code)),
+            enhanced_code: (code > 1).then(|| EnhancedCode::new(5, 1, u16::from(code))),
+            provider: Provider::ALL[usize::from(code)],
+            source: Source::ALL[usize::from(code)],
+        };
+        match what {
+            0 => r.strike(address.as_bytes(), time, Strike::Permanent, detail),
+            1 => r.strike(address.as_bytes(), time, Strike::Complaint, detail),
+            2 | 3 => r.delivered(address.as_bytes(), time),
+            _ => r.strike(address.as_bytes(), time, Strike::Temporary, detail),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -836,21 +852,6 @@ mod tests {
         assert_eq!((list[0].first_us, list[0].last_us), (2 * HOUR, 9 * HOUR));
     }
 
-    /// Strikes and deliveries drawn as (address, what, hour, code).
-    fn apply_drawn(r: &mut Recipients, events: &[(u8, u8, i64, u8)]) {
-        for &(who, what, hour, code) in events {
-            let address = format!("user{who}@Example.org");
-            let time = hour * HOUR + 1_500_000;
-            let d = detail(Category::ALL[usize::from(code)], 550 + u16::from(code));
-            match what {
-                0 => r.strike(address.as_bytes(), time, Strike::Permanent, d),
-                1 => r.strike(address.as_bytes(), time, Strike::Complaint, d),
-                2 | 3 => r.delivered(address.as_bytes(), time),
-                _ => r.strike(address.as_bytes(), time, Strike::Temporary, d),
-            }
-        }
-    }
-
     proptest::proptest! {
         /// The earlier days' rows joined with this run's give the record and the list that
         /// taking each row back into this run's table gives: with rows of any subset of a
@@ -903,25 +904,12 @@ mod tests {
             events in proptest::collection::vec((0u8..4, 0u8..6, 0i64..200, 0u8..3), 0..60),
             cut in 0usize..60,
         ) {
-            let apply = |r: &mut Recipients, events: &[(u8, u8, i64, u8)]| {
-                for &(who, what, hour, code) in events {
-                    let address = format!("user{who}@Example.org");
-                    let time = hour * HOUR;
-                    let d = detail(Category::ALL[usize::from(code)], 550 + u16::from(code));
-                    match what {
-                        0 => r.strike(address.as_bytes(), time, Strike::Permanent, d),
-                        1 => r.strike(address.as_bytes(), time, Strike::Complaint, d),
-                        2 => r.delivered(address.as_bytes(), time),
-                        _ => r.strike(address.as_bytes(), time, Strike::Temporary, d),
-                    }
-                }
-            };
             let cut = cut.min(events.len());
             let mut whole = Recipients::new();
-            apply(&mut whole, &events);
+            apply_drawn(&mut whole, &events);
             let (mut a, mut b) = (Recipients::new(), Recipients::new());
-            apply(&mut a, &events[cut..]);
-            apply(&mut b, &events[..cut]);
+            apply_drawn(&mut a, &events[cut..]);
+            apply_drawn(&mut b, &events[..cut]);
             a.merge(b);
             // The record: every strike, sorted by address and time (the order the file keeps),
             // the same however the events were split.
@@ -931,7 +919,7 @@ mod tests {
             };
             let record = owned(&mut whole);
             proptest::prop_assert!(record.is_sorted());
-            let strikes = events.iter().filter(|&&(_, what, _, _)| what != 2).count();
+            let strikes = events.iter().filter(|&&(_, what, _, _)| !matches!(what, 2 | 3)).count();
             proptest::prop_assert_eq!(record.iter().filter(|k| k.2.is_some()).count(), strikes);
             proptest::prop_assert_eq!(&record, &owned(&mut a));
             let policy = SuppressionPolicy { temporary_attempts: 2, temporary_span_us: 10 * HOUR };

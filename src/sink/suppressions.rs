@@ -585,7 +585,7 @@ impl<'b> RecordColumns<'b> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::recipients::SuppressionPolicy;
+    use crate::aggregate::recipients::apply_drawn;
     use crate::sink::read_columns;
 
     #[test]
@@ -694,26 +694,6 @@ mod tests {
     /// Strikes and deliveries: (address, what, hour, code) as the proptest draws them.
     type Drawn = (u8, u8, i64, u8);
 
-    fn apply(r: &mut Recipients, events: &[Drawn]) {
-        for &(who, what, hour, code) in events {
-            let address = format!("user{who}@Example.org");
-            let time = hour * HOUR + 1_500_000;
-            let detail = Detail {
-                category: Category::ALL[usize::from(code)],
-                reply_code: (code > 0).then_some(548 + u16::from(code)),
-                enhanced_code: (code > 1).then(|| EnhancedCode::new(5, 1, u16::from(code))),
-                provider: Provider::ALL[usize::from(code)],
-                source: Source::ALL[usize::from(code)],
-            };
-            match what {
-                0 => r.strike(address.as_bytes(), time, Strike::Permanent, detail),
-                1 => r.strike(address.as_bytes(), time, Strike::Complaint, detail),
-                2 | 3 => r.delivered(address.as_bytes(), time),
-                _ => r.strike(address.as_bytes(), time, Strike::Temporary, detail),
-            }
-        }
-    }
-
     /// One run over the events of `days`, with the record of the dataset at `out`: the list
     /// it writes, and what it did to the record.
     fn nightly(
@@ -727,7 +707,7 @@ mod tests {
             .filter(|e| days.contains(&i64::from(day_of_hour(e.2))))
             .copied()
             .collect();
-        apply(&mut r, &read);
+        apply_drawn(&mut r, &read);
         let names: Vec<String> = days
             .iter()
             .map(|&d| day_name(i32::try_from(d).unwrap()).unwrap())
@@ -749,7 +729,7 @@ mod tests {
         ) {
             let policy = SuppressionPolicy { temporary_attempts: 3, temporary_span_us: 30 * HOUR };
             let mut whole = Recipients::new();
-            apply(&mut whole, &events);
+            apply_drawn(&mut whole, &events);
             let expected = suppressions_csv(&whole.suppressions(&policy));
             let all: Vec<i64> = (0..9).collect();
             // A day at a time; or all days in one run first (a backfill), then days again.
@@ -907,7 +887,7 @@ mod tests {
         assert!(err.to_string().contains(RECIPIENT_RECORD_FILE), "{err}");
         // A strike this version does not know.
         let mut rows = Recipients::new();
-        apply(&mut rows, &[(1, 0, 3, 1)]);
+        apply_drawn(&mut rows, &[(1, 0, 3, 1)]);
         let batch = record_batch(&rows.record()).unwrap();
         let mut columns = batch.columns().to_vec();
         columns[1] = Arc::new(StringArray::from(vec!["PERMANENT"]));
