@@ -489,6 +489,93 @@ fn suppression_list_over_nightly_runs() {
     assert_eq!(fs::read_to_string(&list).unwrap(), SUPPRESSED);
 }
 
+/// Attempts per day and outcome in the `attempts` table, over all of a day's files.
+fn attempts_by_day(out: &Path) -> BTreeMap<(i32, String), i64> {
+    let mut totals = BTreeMap::new();
+    for batch in read_table(out, Table::Attempts).unwrap() {
+        let date = batch
+            .column(0)
+            .as_primitive::<arrow_array::types::Date32Type>();
+        let outcome = arrow_cast_utf8(batch.column_by_name("outcome").unwrap().as_ref());
+        let attempts = batch
+            .column_by_name("attempts")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        for (i, name) in outcome.into_iter().enumerate() {
+            *totals.entry((date.value(i), name)).or_insert(0) += attempts.value(i);
+        }
+    }
+    totals
+}
+
+/// The nightly job over rotated logs: logrotate cuts the log at 06:25, so each night's file
+/// holds the end of one UTC day and the start of the next. Read a file a night, the dataset
+/// and the suppression list are those of one run over the whole log; reading a night again
+/// counts nothing twice.
+#[test]
+fn nightly_job_over_a_log_rotated_in_the_middle_of_a_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole.log");
+    bouncestat()
+        .args([
+            "generate", "--rate", "0.03", "--size", "4MB", "--seed", "11",
+        ])
+        .args(["--start", "2025-06-10T20:00:00Z", "-o"])
+        .arg(&whole)
+        .assert()
+        .success();
+    let text = fs::read_to_string(&whole).unwrap();
+    let cut = text
+        .find("\nJun 11 06:25")
+        .expect("the log reaches June 11")
+        + 1;
+    let (older, newer) = (
+        tmp.path().join("mail.log.1.gz"),
+        tmp.path().join("mail.log"),
+    );
+    fs::write(&older, gzip(&text.as_bytes()[..cut])).unwrap();
+    fs::write(&newer, &text[cut..]).unwrap();
+    let ingest = |out: &str, list: &str, input: &Path| {
+        let output = bouncestat()
+            .args(["ingest", "--timezone", "UTC", "--year", "2025", "--quiet"])
+            .arg("--out")
+            .arg(tmp.path().join(out))
+            .arg("--suppressions")
+            .arg(tmp.path().join(list))
+            .arg(input)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(output).unwrap()
+    };
+    ingest("one-run", "one-run.csv", &whole);
+    let expected = attempts_by_day(&tmp.path().join("one-run"));
+    let expected_list = fs::read_to_string(tmp.path().join("one-run.csv")).unwrap();
+    assert!(expected_list.lines().count() > 10, "{expected_list}");
+
+    ingest("nightly", "nightly.csv", &older);
+    for night in 0..2 {
+        let stdout = ingest("nightly", "nightly.csv", &newer);
+        assert!(
+            stdout.contains(
+                "\n  added to 1 day(s) that earlier runs read other stretches of: 2025-06-11\n"
+            ),
+            "night {night}: {stdout}"
+        );
+        assert!(!stdout.contains("note:"), "night {night}: {stdout}");
+        assert_eq!(attempts_by_day(&tmp.path().join("nightly")), expected);
+        assert_eq!(
+            fs::read_to_string(tmp.path().join("nightly.csv")).unwrap(),
+            expected_list,
+            "night {night}"
+        );
+    }
+    let parts = fs::read_dir(tmp.path().join("nightly/attempts/date=2025-06-11")).unwrap();
+    assert_eq!(parts.count(), 2);
+}
+
 /// `--suppressions` on a log written for it (`fixtures/suppressions/postfix.log`): hard
 /// bounces and a mailbox that stayed full for days are listed; the same address delivered to
 /// after its bounce, a mailbox full for a few hours, a rate limit that went on for days, a

@@ -16,6 +16,7 @@
 mod cube;
 mod packed;
 pub mod recipients;
+mod spans;
 mod spill;
 
 use std::io;
@@ -28,6 +29,7 @@ use cube::Cube;
 use spill::{RunReader, SpillFile};
 
 pub use packed::PackedKey;
+pub use spans::StreamSpan;
 
 use crate::classify::{Category, Classification, Permanence, Provider};
 use crate::event::{CodeText, EnhancedCode, Event, Outcome, Source, Stage};
@@ -318,6 +320,8 @@ pub struct Aggregate {
     parts: Vec<Aggregate>,
     /// Cells moved out of `cube` (see [`Aggregate::spill_if_full`]).
     spill: Spill,
+    /// Each stream's first and last event of each day (see [`Aggregate::note_time`]).
+    spans: spans::Spans,
 }
 
 /// When an aggregate moves its cells out of memory, and what it has moved.
@@ -513,7 +517,26 @@ impl Aggregate {
             esp_type: self.interner.intern(event.esp_type.unwrap_or_default()),
             esp_subtype: self.interner.intern(event.esp_subtype.unwrap_or_default()),
         };
+        self.spans.note(key.source, key.mta_host, event.time_us);
         self.cube.add(PackedKey::new(&key), 1);
+    }
+
+    /// Notes the time of an event of `source` logged by `mta_host` (a symbol of this
+    /// aggregate's interner), for [`Aggregate::stream_spans`]. [`Aggregate::add`] notes its
+    /// own events; whoever counts with [`Aggregate::add_cell`] notes them with this.
+    #[inline]
+    pub fn note_time(&mut self, source: Source, mta_host: Sym, time_us: i64) {
+        self.spans.note(source, mta_host, time_us);
+    }
+
+    /// The first and last event of each stream (a source on an MTA host) on each UTC day
+    /// counted, over every part, sorted by day, source and host.
+    pub fn stream_spans(&self) -> Vec<StreamSpan> {
+        spans::combine(
+            self.all_parts()
+                .flat_map(|part| part.spans.resolved(&part.interner))
+                .collect(),
+        )
     }
 
     /// Counts `count` attempts in one cell whose symbols belong to this aggregate's interner.
@@ -546,6 +569,7 @@ impl Aggregate {
         for (key, count) in other.cube.into_cells() {
             self.cube.add(key.remap(&remap), count);
         }
+        (self.spans).absorb(&other.spans, |sym| remap[sym.0 as usize]);
         remap
     }
 
@@ -557,7 +581,11 @@ impl Aggregate {
         for part in std::mem::take(&mut other.parts) {
             self.merge(part);
         }
-        if self.cube.is_empty() && self.interner.is_empty() && !self.has_spilled() {
+        if self.cube.is_empty()
+            && self.interner.is_empty()
+            && !self.has_spilled()
+            && self.spans.is_empty()
+        {
             other.parts = std::mem::take(&mut self.parts);
             other.spill.policy = self.spill.policy;
             *self = other;
@@ -576,7 +604,7 @@ impl Aggregate {
     pub fn add_part(&mut self, mut other: Aggregate) {
         other.cube.flush();
         self.parts.append(&mut other.parts);
-        if !other.cube.is_empty() || other.has_spilled() {
+        if !other.cube.is_empty() || other.has_spilled() || !other.spans.is_empty() {
             self.parts.push(other);
         }
     }

@@ -172,14 +172,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             // runs' days is taken back, and this run's replaces the days it read.
             let (record, list) = match &written {
                 Some((out, report, _)) => {
-                    let (record, list) =
-                        sink::update_recipient_record(out, &report.days, recipients, &policy)
-                            .with_context(|| {
-                                format!(
-                                    "updating {}",
-                                    out.join(sink::RECIPIENT_RECORD_FILE).display()
-                                )
-                            })?;
+                    let (record, list) = sink::update_recipient_record(
+                        out,
+                        &report.days,
+                        &report.shared_days,
+                        recipients,
+                        &policy,
+                    )
+                    .with_context(|| {
+                        format!(
+                            "updating {}",
+                            out.join(sink::RECIPIENT_RECORD_FILE).display()
+                        )
+                    })?;
                     (Some(record), list)
                 }
                 None => (None, recipients.suppressions(&policy)),
@@ -363,6 +368,17 @@ fn summarize(
             report.files.len(),
             report.bytes as f64 / 1e3
         );
+        if !report.shared_days.is_empty() {
+            let days: Vec<&str> = (report.shared_days.iter())
+                .map(|d| d.day.as_str())
+                .collect();
+            let _ = writeln!(
+                s,
+                "  added to {} day(s) that earlier runs read other stretches of: {}",
+                days.len(),
+                days.join(", ")
+            );
+        }
         for superseded in &report.superseded {
             let _ = writeln!(
                 s,

@@ -233,6 +233,7 @@ impl<'c> ChunkProcessor<'c> {
                 }
                 let host = self.instance_host(instance, envelope.host);
                 let (cell, strike) = self.delivery_cell(envelope, host, delivery);
+                (self.aggregate).note_time(cell.source, host, envelope.time_us);
                 if let Some(recipients) = &mut self.recipients {
                     note_attempt(
                         recipients,
@@ -276,6 +277,7 @@ impl<'c> ChunkProcessor<'c> {
                     esp_type: Sym(0),
                     esp_subtype: Sym(0),
                 };
+                (self.aggregate).note_time(cell.source, cell.mta_host, envelope.time_us);
                 self.queues
                     .expired(key, cell, &mut self.aggregate, &mut self.stats);
             }
@@ -485,6 +487,7 @@ impl ChunkProcessor<'_> {
         if let Some(recipients) = &mut self.recipients {
             note_attempt(recipients, event.recipient, event.time_us, &cell, strike);
         }
+        (self.aggregate).note_time(cell.source, cell.mta_host, event.time_us);
         self.aggregate.add_cell(cell, 1);
     }
 }

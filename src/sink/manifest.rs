@@ -1,9 +1,12 @@
 //! The run manifest (what the pipeline tells the sink about a run) and `_manifest.json` (what
 //! the dataset remembers: for each day, the run and inputs that wrote it).
 //!
-//! A day belongs to the last run that wrote it. When a run replaces a day, the inputs of the
-//! previous owner that the new run did not read again are reported, because their share of that
-//! day is gone from the dataset.
+//! A day is made of the shares of the runs that read it, each a file of its own in the day's
+//! partitions. A run's share replaces an earlier one when the run read again what that one read
+//! (the same inputs, or a stretch of a stream that overlaps); otherwise the two stay side by
+//! side, as the two halves of a day that a log rotation split. When a run replaces a share,
+//! the inputs of its run that the new run did not read again are reported, because their share
+//! of that day is gone from the dataset.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::SinkError;
 use super::tables::SCHEMA_VERSION;
+use super::write::PART_FILE;
+use crate::aggregate::StreamSpan;
 
 /// File name of the dataset manifest in the output directory.
 pub(crate) const MANIFEST_FILE: &str = "_manifest.json";
@@ -129,10 +134,106 @@ pub(crate) struct DatasetManifest {
     pub schema_version: String,
     #[serde(with = "timestamp")]
     pub updated: Timestamp,
-    /// Day (`YYYY-MM-DD`) -> id of the run that wrote it.
+    /// Day (`YYYY-MM-DD`) -> id of the run that wrote it last.
     pub days: BTreeMap<String, String>,
+    /// Day -> the runs' shares that make it up, oldest first. A manifest written before
+    /// shares were kept has none: each of its days is one share, `part-0.parquet`, of the run
+    /// in `days`, with no spans (see [`DatasetManifest::load`]).
+    #[serde(default)]
+    pub shares: BTreeMap<String, Vec<ShareRecord>>,
     /// Runs that own at least one day, oldest first.
     pub runs: Vec<RunRecord>,
+}
+
+/// One run's share of a day: its file in the day's partition of each table, and when the
+/// events it counted there began and ended, stream by stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ShareRecord {
+    pub run: String,
+    pub file: String,
+    /// Empty when not known (a share written by an earlier version): it overlaps any run.
+    #[serde(default)]
+    pub streams: Vec<StreamRecord>,
+}
+
+/// The first and last event of a stream (a source on an MTA host) in a share of a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StreamRecord {
+    pub source: String,
+    /// The MTA host; absent when the input does not name one (an Exim mainlog, an ESP export).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mta_host: Option<String>,
+    #[serde(with = "timestamp")]
+    pub first: Timestamp,
+    #[serde(with = "timestamp")]
+    pub last: Timestamp,
+}
+
+impl StreamRecord {
+    /// The record of `span`; `None` for a time out of the calendar's range.
+    pub fn of(span: &StreamSpan) -> Option<StreamRecord> {
+        Some(StreamRecord {
+            source: span.source.as_str().to_string(),
+            mta_host: Some(span.mta_host.clone()).filter(|host| !host.is_empty()),
+            first: Timestamp::from_microsecond(span.first_us).ok()?,
+            last: Timestamp::from_microsecond(span.last_us).ok()?,
+        })
+    }
+
+    fn same_stream(&self, other: &StreamRecord) -> bool {
+        self.source == other.source && self.mta_host == other.mta_host
+    }
+
+    /// Whether the two spans share more than an instant at which one ends and the other
+    /// begins: a log rotated within a second has lines of that second on both sides.
+    fn overlaps(&self, other: &StreamRecord) -> bool {
+        if self.last < other.first || other.last < self.first {
+            return false;
+        }
+        let touching = (self.last == other.first && self.first < other.first)
+            || (other.last == self.first && other.first < self.first);
+        !touching
+    }
+}
+
+/// Whether a run that read `streams` of a day read again what a share read there: the two
+/// have a stream in common whose spans overlap. Unknown spans (either side empty) overlap.
+fn streams_overlap(share: &[StreamRecord], streams: &[StreamRecord]) -> bool {
+    if share.is_empty() || streams.is_empty() {
+        return true;
+    }
+    share
+        .iter()
+        .any(|a| (streams.iter()).any(|b| a.same_stream(b) && a.overlaps(b)))
+}
+
+/// Whether `streams` hold each of `share`'s streams over at least its span. Unknown spans
+/// (`share` empty) are not held.
+fn covers(streams: &[StreamRecord], share: &[StreamRecord]) -> bool {
+    !share.is_empty()
+        && share.iter().all(|s| {
+            (streams.iter()).any(|r| r.same_stream(s) && r.first <= s.first && r.last >= s.last)
+        })
+}
+
+/// What a run does to a day it covers: which earlier shares stay beside its own, and the
+/// file its share is written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DayPlan {
+    pub day: String,
+    /// Earlier shares that did not read what this run read (other stretches of a stream, or
+    /// other streams), kept.
+    pub kept: Vec<ShareRecord>,
+    /// The run's file in the day's partitions.
+    pub file: String,
+    /// The run's streams of the day.
+    pub streams: Vec<StreamRecord>,
+}
+
+/// Whether `input` of an earlier run is among `inputs`: the same content, by fingerprint and
+/// size.
+fn read_again(input: &InputFingerprint, inputs: &[InputFingerprint]) -> bool {
+    (inputs.iter()).any(|i| i.fingerprint == input.fingerprint && i.size == input.size)
 }
 
 /// An input whose rows for `date` were dropped when a later run replaced that day without
@@ -149,8 +250,57 @@ impl DatasetManifest {
             schema_version: SCHEMA_VERSION.to_string(),
             updated: now,
             days: BTreeMap::new(),
+            shares: BTreeMap::new(),
             runs: Vec::new(),
         }
+    }
+
+    /// The day's shares (a day of an earlier version's manifest is one share of its run).
+    fn shares_of(&self, day: &str) -> Vec<ShareRecord> {
+        match self.shares.get(day) {
+            Some(shares) => shares.clone(),
+            None => (self.days.get(day).into_iter())
+                .map(|run| ShareRecord {
+                    run: run.clone(),
+                    file: PART_FILE.to_string(),
+                    streams: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// What a run that read `inputs`, and `streams` of `day`, does to the day. An earlier
+    /// share is replaced when the run read all of its run's inputs again, or read again what
+    /// it read (a stream in common, with spans that overlap); otherwise it stays, and the
+    /// run's share is written beside it under a file name of its own.
+    pub fn plan(
+        &self,
+        day: &str,
+        inputs: &[InputFingerprint],
+        streams: Vec<StreamRecord>,
+    ) -> DayPlan {
+        let kept: Vec<ShareRecord> = (self.shares_of(day).into_iter())
+            .filter(|share| {
+                let all_read = self
+                    .run_inputs(&share.run)
+                    .is_some_and(|earlier| (earlier.iter()).all(|input| read_again(input, inputs)));
+                !all_read && !streams_overlap(&share.streams, &streams)
+            })
+            .collect();
+        let file = (0..)
+            .map(|k| format!("part-{k}.parquet"))
+            .find(|name| kept.iter().all(|share| &share.file != name))
+            .unwrap_or_else(|| PART_FILE.to_string());
+        DayPlan {
+            day: day.to_string(),
+            kept,
+            file,
+            streams,
+        }
+    }
+
+    fn run_inputs(&self, id: &str) -> Option<&[InputFingerprint]> {
+        (self.runs.iter().find(|r| r.id == id)).map(|r| r.inputs.as_slice())
     }
 
     /// Reads `_manifest.json` from `out_dir`, or `None` when there is none.
@@ -161,35 +311,61 @@ impl DatasetManifest {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(SinkError::io("read", path, e)),
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source| SinkError::Manifest { path, source })
+        let mut manifest: DatasetManifest = serde_json::from_slice(&bytes)
+            .map_err(|source| SinkError::Manifest { path, source })?;
+        // A day of an earlier version's manifest is one share of the run that wrote it.
+        let without: Vec<String> = (manifest.days.keys())
+            .filter(|day| !manifest.shares.contains_key(*day))
+            .cloned()
+            .collect();
+        for day in without {
+            let shares = manifest.shares_of(&day);
+            manifest.shares.insert(day, shares);
+        }
+        Ok(Some(manifest))
     }
 
-    /// Records `run` as the owner of its days, dropping runs that no longer own any day.
-    /// Returns the inputs whose share of a replaced day is gone.
-    pub fn record(&mut self, run: RunRecord) -> Vec<SupersededInput> {
-        let mut superseded = Vec::new();
-        for date in &run.days {
-            let Some(previous_id) = self.days.insert(date.clone(), run.id.clone()) else {
-                continue;
-            };
-            let Some(previous) = self.runs.iter_mut().find(|r| r.id == previous_id) else {
-                continue;
-            };
-            previous.days.retain(|d| d != date);
-            for input in &previous.inputs {
-                let read_again = run
-                    .inputs
-                    .iter()
-                    .any(|i| i.fingerprint == input.fingerprint && i.size == input.size);
-                if !read_again {
-                    superseded.push(SupersededInput {
-                        date: date.clone(),
+    /// Records `run`'s share of each day it covers, as `plans` (one per day of the run)
+    /// say, dropping the shares they replace and the runs left without a share. Returns the
+    /// inputs whose share of a replaced day is gone: those of a replaced share's run that
+    /// this run did not read again, unless the run read every stream of the share over at
+    /// least its span (a longer stretch of the same log).
+    pub fn record(&mut self, mut run: RunRecord, plans: Vec<DayPlan>) -> Vec<SupersededInput> {
+        let mut superseded: Vec<SupersededInput> = Vec::new();
+        run.days = plans.iter().map(|plan| plan.day.clone()).collect();
+        for plan in plans {
+            for share in self.shares_of(&plan.day) {
+                if plan.kept.contains(&share) || covers(&plan.streams, &share.streams) {
+                    continue;
+                }
+                for input in self.run_inputs(&share.run).unwrap_or_default() {
+                    let gone = SupersededInput {
+                        date: plan.day.clone(),
                         path: input.path.clone(),
-                    });
+                    };
+                    if !read_again(input, &run.inputs) && !superseded.contains(&gone) {
+                        superseded.push(gone);
+                    }
                 }
             }
+            let mut shares = plan.kept;
+            shares.push(ShareRecord {
+                run: run.id.clone(),
+                file: plan.file,
+                streams: plan.streams,
+            });
+            self.days.insert(plan.day.clone(), run.id.clone());
+            self.shares.insert(plan.day, shares);
+        }
+        // Each run owns the days it still has a share of.
+        let mut owned: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (day, shares) in &self.shares {
+            for share in shares {
+                owned.entry(&share.run).or_default().push(day.clone());
+            }
+        }
+        for earlier in &mut self.runs {
+            earlier.days = owned.get(earlier.id.as_str()).cloned().unwrap_or_default();
         }
         self.runs.retain(|r| !r.days.is_empty());
         if !run.days.is_empty() {

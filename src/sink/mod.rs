@@ -2,14 +2,15 @@
 //!
 //! Data enters as a merged [`Aggregate`] plus a [`Manifest`] describing the run (inputs and
 //! their fingerprints, timestamps). It leaves as four hive-partitioned tables under the output
-//! directory, one `date=YYYY-MM-DD/part-0.parquet` per table and day:
+//! directory, one `date=YYYY-MM-DD/part-0.parquet` per table and day (and `part-1.parquet`...
+//! for a day that runs read in stretches, a file per run's share):
 //!
 //! ```text
 //! OUT/attempts/date=2026-11-27/part-0.parquet     the fine cube, one row per distinct cell
 //! OUT/by_code/date=2026-11-27/part-0.parquet      rollup by reply code, enhanced code, category
 //! OUT/by_provider/date=2026-11-27/part-0.parquet  rollup by receiving provider
 //! OUT/by_domain/date=2026-11-27/part-0.parquet    rollup by recipient domain and provider
-//! OUT/_manifest.json                              which run (and inputs) wrote each day
+//! OUT/_manifest.json                              which runs (and inputs) wrote each day
 //! OUT/_recipients.parquet                         per-address strikes, with --suppressions
 //! OUT/_SUCCESS                                    written last; absent while a swap is under way
 //! ```
@@ -20,8 +21,11 @@
 //!
 //! Writing is atomic per run: every file is first written and fsynced in a staging directory
 //! inside the output directory, then each day the run covers replaces that day's partition in
-//! every table (days the run does not cover are left alone, so re-running the same inputs
-//! replaces instead of double counting), then the manifest is merged and `_SUCCESS` written.
+//! every table (days the run does not cover are left alone), then the manifest is merged and
+//! `_SUCCESS` written. The new partition holds the run's share of the day and the earlier
+//! shares it keeps: those that read other stretches of the logs or other streams (see
+//! `manifest`); a share that read what the run read again is replaced, so re-running the same
+//! inputs replaces instead of double counting.
 //! A failure before the swap removes the staging directory and leaves the previous dataset as it
 //! was; a failure during the swap rolls the days already swapped back. A lock file keeps a
 //! second writer out while a run is under way, and the next run cleans up after one that died.
@@ -53,7 +57,9 @@ pub use suppressions::{
 };
 pub use tables::{OutcomeCounts, SCHEMA_VERSION, Table};
 pub(crate) use tables::{day_name, parse_day};
-pub use write::{DatasetWriter, DatasetWriterBuilder, WriteReport, WriteTimings, write_dataset};
+pub use write::{
+    DatasetWriter, DatasetWriterBuilder, SharedDay, WriteReport, WriteTimings, write_dataset,
+};
 
 #[cfg(doc)]
 use crate::aggregate::Aggregate;

@@ -10,7 +10,7 @@
 //! Fields are quoted as RFC 4180 says when they hold a comma, a quote or a line break (a
 //! quoted local part can). Times are RFC 3339 in UTC. The file is replaced atomically.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::SinkError;
 use super::read::read_batches;
 use super::tables::{US_PER_HOUR, day_name, day_of_hour, parse_day};
-use super::write::{WriteLock, write_file_atomically_with};
+use super::write::{SharedDay, WriteLock, write_file_atomically_with};
 use crate::aggregate::recipients::{
     Detail, Join, Kept, KeptRow, Reason, Recipients, Strike, Suppression, SuppressionPolicy,
 };
@@ -158,9 +158,11 @@ pub struct RecordUpdate {
 /// Brings the record in the dataset at `out` up to date with this run, under the dataset's
 /// lock, and returns what it did and the addresses to suppress under `policy`, drawn from
 /// every day the record now holds. The rows of the days this run covers (`days`, as
-/// `YYYY-MM-DD`, and the days of its own strikes and deliveries) are this run's; those of
-/// every other day are taken back from the file, read a batch at a time, and joined with this
-/// run's address by address (see [`Join`]) as the new record is written.
+/// `YYYY-MM-DD`, and the days of its own strikes and deliveries) are this run's, except on
+/// the days it wrote beside earlier runs' shares (`shared`, other stretches of the logs),
+/// where only the rows between its first and last event there are; all other rows are taken
+/// back from the file, read a batch at a time, and joined with this run's address by address
+/// (see [`Join`]) as the new record is written.
 ///
 /// # Errors
 /// [`SinkError::Locked`] while another writer uses the dataset; a record that cannot be read
@@ -169,17 +171,26 @@ pub struct RecordUpdate {
 pub fn update_recipient_record(
     out: &Path,
     days: &[String],
+    shared: &[SharedDay],
     recipients: &mut Recipients,
     policy: &SuppressionPolicy,
 ) -> Result<(RecordUpdate, Vec<Suppression>), SinkError> {
     let _lock = WriteLock::acquire(out)?;
     let path = out.join(RECIPIENT_RECORD_FILE);
-    let mut covered: BTreeSet<i32> = days.iter().filter_map(|day| parse_day(day)).collect();
+    let mut covered: BTreeMap<i32, Option<(i64, i64)>> =
+        (days.iter().filter_map(|day| parse_day(day)))
+            .map(|day| (day, None))
+            .collect();
+    for day in shared {
+        if let Some(number) = parse_day(&day.day) {
+            covered.insert(number, Some((day.first_us, day.last_us)));
+        }
+    }
     // This run's struck addresses: the day of their first strike, and whether the record
     // has rows of them.
     let mut first_struck: HashMap<Vec<u8>, (i32, bool)> = HashMap::default();
     for row in recipients.record() {
-        covered.insert(day_of(row.time_us));
+        covered.entry(day_of(row.time_us)).or_insert(None);
         if row.strike.is_some() {
             let (day, _) = (first_struck.entry(row.address.to_vec())).or_insert((i32::MAX, false));
             *day = (*day).min(day_of(row.time_us));
@@ -268,7 +279,8 @@ fn owned(row: &Kept<'_>) -> OwnedRow {
 /// The rows of earlier days read from the record, on their way to the join: which are taken
 /// back, and an address's rows gathered until the next address.
 struct Taking {
-    covered: BTreeSet<i32>,
+    /// The days this run covers: whole, or only between its first and last event there.
+    covered: BTreeMap<i32, Option<(i64, i64)>>,
     first_struck: HashMap<Vec<u8>, (i32, bool)>,
     taken_back: usize,
     newest_other_day: Option<i32>,
@@ -292,8 +304,10 @@ impl Taking {
             self.previous.extend_from_slice(row.address);
         }
         let day = day_of(row.time_us);
-        if self.covered.contains(&day) {
-            return false;
+        match self.covered.get(&day) {
+            Some(None) => return false,
+            Some(Some((first, last))) if (*first..=*last).contains(&row.time_us) => return false,
+            _ => {}
         }
         self.taken_back += 1;
         self.newest_other_day = self.newest_other_day.max(Some(day));
@@ -712,7 +726,7 @@ mod tests {
             .iter()
             .map(|&d| day_name(i32::try_from(d).unwrap()).unwrap())
             .collect();
-        let (update, list) = update_recipient_record(out, &names, &mut r, policy).unwrap();
+        let (update, list) = update_recipient_record(out, &names, &[], &mut r, policy).unwrap();
         (list, update)
     }
 
@@ -747,6 +761,68 @@ mod tests {
                 let listed = suppressions_csv(&last.unwrap());
                 proptest::prop_assert_eq!(&listed, &expected);
             }
+        }
+    }
+
+    /// One run over the events of hours `from..to`, with the record of the dataset at `out`,
+    /// as a run over a stretch of log: when `from` is not midnight, an earlier run read the
+    /// rest of its day, and the run writes its share beside that one's (a log rotated in the
+    /// middle of a day). The list it writes.
+    fn stretch(
+        out: &Path,
+        events: &[Drawn],
+        (from, to): (i64, i64),
+        policy: &SuppressionPolicy,
+    ) -> Vec<Suppression> {
+        let read: Vec<Drawn> = (events.iter())
+            .filter(|e| (from..to).contains(&e.2))
+            .copied()
+            .collect();
+        let mut r = Recipients::new();
+        apply_drawn(&mut r, &read);
+        let mut days: Vec<i32> = read.iter().map(|e| day_of_hour(e.2)).collect();
+        days.dedup();
+        let names: Vec<String> = days.iter().map(|&d| day_name(d).unwrap()).collect();
+        let first_day = day_of_hour(from);
+        let in_first_day = || read.iter().filter(|e| day_of_hour(e.2) == first_day);
+        let shared: Vec<SharedDay> = (in_first_day().map(|e| e.2).min())
+            .filter(|_| from % 24 != 0)
+            .map(|first| SharedDay {
+                day: day_name(first_day).unwrap(),
+                kept: 1,
+                first_us: first * HOUR + 1_500_000,
+                last_us: in_first_day().map(|e| e.2).max().unwrap() * HOUR + 1_500_000,
+            })
+            .into_iter()
+            .collect();
+        let (_, list) = update_recipient_record(out, &names, &shared, &mut r, policy).unwrap();
+        list
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Logs rotated in the middle of days, read a stretch a night (each night's share of
+        /// a day kept beside the one before), list what one run over all of it lists; so does
+        /// reading the last stretch again, which counts nothing twice.
+        #[test]
+        fn stretches_that_split_days_list_what_one_run_lists(
+            events in proptest::collection::vec((0u8..5, 0u8..6, 0i64..200, 0u8..4), 0..80),
+            cuts in proptest::collection::btree_set(1i64..200, 0..6),
+        ) {
+            let policy = SuppressionPolicy { temporary_attempts: 3, temporary_span_us: 30 * HOUR };
+            let mut whole = Recipients::new();
+            apply_drawn(&mut whole, &events);
+            let expected = suppressions_csv(&whole.suppressions(&policy));
+            let bounds: Vec<i64> = std::iter::once(0).chain(cuts).chain([200]).collect();
+            let dir = tempfile::tempdir().unwrap();
+            let mut last = Vec::new();
+            for stretch_hours in bounds.windows(2) {
+                last = stretch(dir.path(), &events, (stretch_hours[0], stretch_hours[1]), &policy);
+            }
+            proptest::prop_assert_eq!(&suppressions_csv(&last), &expected);
+            let n = bounds.len();
+            let again = stretch(dir.path(), &events, (bounds[n - 2], bounds[n - 1]), &policy);
+            proptest::prop_assert_eq!(&suppressions_csv(&again), &expected);
         }
     }
 
@@ -861,7 +937,7 @@ mod tests {
         rewrite_record(ours.path(), &rows, true);
         let before = std::fs::read(ours.path().join(RECIPIENT_RECORD_FILE)).unwrap();
         let mut r = Recipients::new();
-        let err = update_recipient_record(ours.path(), &[], &mut r, &policy).unwrap_err();
+        let err = update_recipient_record(ours.path(), &[], &[], &mut r, &policy).unwrap_err();
         let path = ours.path().join(RECIPIENT_RECORD_FILE);
         // The first row of the second address, which comes before the first.
         let row = rows.iter().position(|r| r.0 < rows[0].0).unwrap();
@@ -883,7 +959,7 @@ mod tests {
         let mut r = Recipients::new();
         std::fs::write(&path, "not parquet").unwrap();
         let policy = SuppressionPolicy::default();
-        let err = update_recipient_record(dir.path(), &[], &mut r, &policy).unwrap_err();
+        let err = update_recipient_record(dir.path(), &[], &[], &mut r, &policy).unwrap_err();
         assert!(err.to_string().contains(RECIPIENT_RECORD_FILE), "{err}");
         // A strike this version does not know.
         let mut rows = Recipients::new();
@@ -897,7 +973,7 @@ mod tests {
         writer.write(&batch).unwrap();
         writer.close().unwrap();
         std::fs::write(&path, bytes).unwrap();
-        let err = update_recipient_record(dir.path(), &[], &mut r, &policy).unwrap_err();
+        let err = update_recipient_record(dir.path(), &[], &[], &mut r, &policy).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("bad row in {} (row 0)", path.display())

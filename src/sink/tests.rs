@@ -51,6 +51,11 @@ fn delivered(time: &str, domain: &'static [u8], provider: Provider) -> Attempt {
 }
 
 fn add(aggregate: &mut Aggregate, attempt: &Attempt) {
+    add_from(aggregate, attempt, b"MX1.Sender.example");
+}
+
+/// [`add`], for an attempt logged by `mta_host`.
+fn add_from(aggregate: &mut Aggregate, attempt: &Attempt, mta_host: &[u8]) {
     let time_us = attempt
         .time
         .parse::<jiff::Timestamp>()
@@ -59,7 +64,7 @@ fn add(aggregate: &mut Aggregate, attempt: &Attempt) {
     let event = Event {
         time_us,
         source: Source::Postfix,
-        mta_host: b"MX1.Sender.example",
+        mta_host,
         instance: b"postfix",
         queue_id: b"4Xyz1",
         sender: Some(if attempt.bounce_message {
@@ -233,7 +238,8 @@ fn part(out: &Path, table: Table, day: &str) -> PathBuf {
         .join("part-0.parquet")
 }
 
-/// `(date, key columns as text) -> [delivered, deferred, bounced, expired]` of a rollup.
+/// `(date, key columns as text) -> [delivered, deferred, bounced, expired]` of a rollup,
+/// summed over the day's files.
 fn rollup(out: &Path, table: Table) -> BTreeMap<(String, String), [i64; 4]> {
     let mut cells = BTreeMap::new();
     for batch in read_table(out, table).unwrap() {
@@ -262,7 +268,11 @@ fn rollup(out: &Path, table: Table) -> BTreeMap<(String, String), [i64; 4]> {
                     .value(row)
             });
             let day = tables::day_name(date.value(row)).unwrap();
-            cells.insert((day, key.join("|")), counts);
+            // A day read in stretches has a row per share: the counts add up.
+            let sum: &mut [i64; 4] = cells.entry((day, key.join("|"))).or_default();
+            for (sum, count) in sum.iter_mut().zip(counts) {
+                *sum += count;
+            }
         }
     }
     cells
@@ -531,13 +541,10 @@ fn a_run_over_some_days_leaves_the_others_alone() {
         write_dataset(out, aggregate_of(&day_2_attempts(5)), &manifest("mail.log")).unwrap();
     assert_eq!(report.days, [DAY_2]);
     assert_eq!(report.replaced_days, [DAY_2]);
-    assert_eq!(
-        report.superseded,
-        [SupersededInput {
-            date: DAY_2.into(),
-            path: "mail.log.1".into()
-        }]
-    );
+    // The run read the same stretch of the same stream (00:00 to 08:00 on MX1): nothing
+    // of mail.log.1's share is lost that this run did not read.
+    assert!(report.superseded.is_empty());
+    assert!(report.shared_days.is_empty());
     let after = snapshot(out);
     for table in Table::ALL {
         let day_1 = part(Path::new(""), table, DAY_1);
@@ -557,17 +564,17 @@ fn a_run_over_some_days_leaves_the_others_alone() {
     assert_eq!(runs[1]["inputs"][0]["path"], "mail.log");
 }
 
-fn assert_failed_write_leaves_dataset(fail: FailPoint) {
+fn assert_failed_write_leaves_dataset(fail: FailPoint, first: Aggregate, second: Aggregate) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
-    write_dataset(out, aggregate_of(&day_1_attempts()), &manifest("a")).unwrap();
+    write_dataset(out, first, &manifest("a")).unwrap();
     let before = snapshot(out);
     let writer = DatasetWriterBuilder::new()
         .fail_at(fail)
         .build(out)
         .unwrap();
     let error = writer
-        .write(two_days(), &manifest("b"))
+        .write(second, &manifest("b"))
         .expect_err("injected failure");
     assert!(error.to_string().contains("injected"), "{error}");
     assert_eq!(snapshot(out), before);
@@ -576,12 +583,211 @@ fn assert_failed_write_leaves_dataset(fail: FailPoint) {
 
 #[test]
 fn failure_before_the_swap_leaves_the_dataset_byte_identical() {
-    assert_failed_write_leaves_dataset(FailPoint::AfterStaging);
+    let first = || aggregate_of(&day_1_attempts());
+    assert_failed_write_leaves_dataset(FailPoint::AfterStaging, first(), two_days());
+    // Also when the run's share of a day is to go beside an earlier one.
+    let (morning, evening) = stretches_of_day_2();
+    assert_failed_write_leaves_dataset(FailPoint::AfterStaging, morning, evening);
 }
 
 #[test]
 fn failure_during_the_swap_is_rolled_back() {
-    assert_failed_write_leaves_dataset(FailPoint::AfterFirstSwap);
+    let first = || aggregate_of(&day_1_attempts());
+    assert_failed_write_leaves_dataset(FailPoint::AfterFirstSwap, first(), two_days());
+    let (morning, evening) = stretches_of_day_2();
+    assert_failed_write_leaves_dataset(FailPoint::AfterFirstSwap, morning, evening);
+}
+
+/// Deliveries on day 2 at `times` (`HH:MM:SS`), logged by `mta_host`.
+fn day_2_at(times: &[&str], mta_host: &[u8]) -> Aggregate {
+    let mut aggregate = Aggregate::new();
+    for time in times {
+        let time = format!("{DAY_2}T{time}Z");
+        add_from(
+            &mut aggregate,
+            &delivered(&time, b"gmail.com", Provider::Google),
+            mta_host,
+        );
+    }
+    aggregate
+}
+
+/// Day 2 as a log rotated at 06:25 splits it: the morning (and day 1's evening), then the
+/// rest of the day.
+fn stretches_of_day_2() -> (Aggregate, Aggregate) {
+    let mut morning = aggregate_of(&day_1_attempts());
+    morning.merge(day_2_at(&["00:10:00", "03:00:00", "06:24:59"], b"mx1"));
+    (
+        morning,
+        day_2_at(&["06:25:01", "12:00:00", "23:59:00"], b"mx1"),
+    )
+}
+
+/// The files of `table`'s partition of `day`.
+fn part_files(out: &Path, table: Table, day: &str) -> Vec<String> {
+    let dir = out.join(table.name()).join(format!("date={day}"));
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn manifest_json(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(out.join("_manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_day_read_in_two_stretches_keeps_both_shares_and_a_rerun_counts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let (morning, evening) = stretches_of_day_2();
+    write_dataset(out, morning, &manifest("mail.log.1")).unwrap();
+    let day_1_files = part_files(out, Table::Attempts, DAY_1);
+    let report = write_dataset(out, evening, &manifest("mail.log")).unwrap();
+    assert_eq!(report.days, [DAY_2]);
+    assert!(report.superseded.is_empty());
+    let at = |time: &str| {
+        let t: jiff::Timestamp = format!("{DAY_2}T{time}Z").parse().unwrap();
+        t.as_microsecond()
+    };
+    assert_eq!(
+        report.shared_days,
+        [SharedDay {
+            day: DAY_2.into(),
+            kept: 1,
+            first_us: at("06:25:01"),
+            last_us: at("23:59:00"),
+        }]
+    );
+    for table in Table::ALL {
+        assert_eq!(
+            part_files(out, table, DAY_2),
+            ["part-0.parquet", "part-1.parquet"]
+        );
+    }
+    assert!(report.files.iter().all(|f| f.ends_with("part-1.parquet")));
+    assert_eq!(part_files(out, Table::Attempts, DAY_1), day_1_files);
+    let totals = total_attempts(out);
+    assert_eq!((totals[&day(DAY_1)], totals[&day(DAY_2)]), (11, 6));
+    let google = rollup(out, Table::ByProvider);
+    assert_eq!(google[&(DAY_2.to_string(), "google".to_string())][0], 6);
+    let json = manifest_json(out);
+    let shares = json["shares"][DAY_2].as_array().unwrap();
+    assert_eq!(shares.len(), 2);
+    assert_eq!(shares[1]["streams"][0]["mta_host"], "mx1");
+    assert_eq!(shares[1]["streams"][0]["first"], "2026-11-28T06:25:01Z");
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["days"], serde_json::json!([DAY_1, DAY_2]));
+    assert_eq!(runs[1]["days"], serde_json::json!([DAY_2]));
+
+    // The evening again: it replaces its own share, not the morning's.
+    let (_, evening) = stretches_of_day_2();
+    let report = write_dataset(out, evening, &manifest("mail.log")).unwrap();
+    assert_eq!(report.shared_days.len(), 1);
+    assert!(report.superseded.is_empty());
+    assert_eq!(total_attempts(out)[&day(DAY_2)], 6);
+    assert_eq!(manifest_json(out)["runs"].as_array().unwrap().len(), 2);
+
+    // The morning's log again (same input, same span): it replaces the morning's share,
+    // whose file name it takes back, and keeps the evening's.
+    let (morning, _) = stretches_of_day_2();
+    let report = write_dataset(out, morning, &manifest("mail.log.1")).unwrap();
+    assert_eq!(report.shared_days.len(), 1);
+    assert_eq!(
+        part_files(out, Table::Attempts, DAY_2),
+        ["part-0.parquet", "part-1.parquet"]
+    );
+    assert_eq!(total_attempts(out)[&day(DAY_2)], 6);
+
+    // One run over both: one share again, and nothing was lost that it did not read.
+    let (mut both, evening) = stretches_of_day_2();
+    both.merge(evening);
+    let report = write_dataset(out, both, &manifest("all.log")).unwrap();
+    assert!(report.shared_days.is_empty());
+    assert!(report.superseded.is_empty(), "{:?}", report.superseded);
+    assert_eq!(part_files(out, Table::Attempts, DAY_2), ["part-0.parquet"]);
+    assert_eq!(total_attempts(out)[&day(DAY_2)], 6);
+    let json = manifest_json(out);
+    assert_eq!(json["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(json["shares"][DAY_2].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_run_that_reads_part_of_a_shares_stretch_again_replaces_it_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let whole_day = day_2_at(&["00:10:00", "12:00:00", "20:00:00"], b"mx1");
+    write_dataset(out, whole_day, &manifest("mail.log.1")).unwrap();
+    let noon = day_2_at(&["11:00:00", "13:00:00"], b"mx1");
+    let report = write_dataset(out, noon, &manifest("export.log")).unwrap();
+    assert!(report.shared_days.is_empty());
+    assert_eq!(
+        report.superseded,
+        [SupersededInput {
+            date: DAY_2.into(),
+            path: "mail.log.1".into()
+        }]
+    );
+    assert_eq!(part_files(out, Table::Attempts, DAY_2), ["part-0.parquet"]);
+    assert_eq!(total_attempts(out)[&day(DAY_2)], 2);
+}
+
+#[test]
+fn other_hosts_are_other_streams_and_an_instant_on_both_sides_is_no_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let times = ["01:00:00", "22:00:00"];
+    write_dataset(out, day_2_at(&times, b"mx1"), &manifest("mx1.log")).unwrap();
+    let report = write_dataset(out, day_2_at(&times, b"mx2"), &manifest("mx2.log")).unwrap();
+    assert_eq!(report.shared_days.len(), 1, "another host's log of the day");
+    // mx1's log rotated within a second: the second has lines on both sides.
+    let report = write_dataset(
+        out,
+        day_2_at(&["22:00:00", "23:00:00"], b"mx1"),
+        &manifest("mx1.log.next"),
+    )
+    .unwrap();
+    assert_eq!(report.shared_days[0].kept, 2);
+    assert_eq!(total_attempts(out)[&day(DAY_2)], 6);
+    // The same instant read again by another input overlaps: it replaces.
+    let report = write_dataset(
+        out,
+        day_2_at(&["22:00:00", "23:00:00"], b"mx1"),
+        &manifest("copy-of-next"),
+    )
+    .unwrap();
+    assert_eq!(report.shared_days[0].kept, 2);
+    assert_eq!(total_attempts(out)[&day(DAY_2)], 6);
+    assert_eq!(part_files(out, Table::Attempts, DAY_2).len(), 3);
+}
+
+#[test]
+fn a_manifest_written_before_shares_replaces_its_days_as_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let (morning, evening) = stretches_of_day_2();
+    write_dataset(out, morning, &manifest("mail.log.1")).unwrap();
+    // As an earlier version wrote it: no shares, no spans.
+    let mut json = manifest_json(out);
+    json.as_object_mut().unwrap().remove("shares");
+    fs::write(out.join("_manifest.json"), json.to_string()).unwrap();
+    let report = write_dataset(out, evening, &manifest("mail.log")).unwrap();
+    assert!(report.shared_days.is_empty());
+    assert_eq!(
+        report.superseded,
+        [SupersededInput {
+            date: DAY_2.into(),
+            path: "mail.log.1".into()
+        }]
+    );
+    assert_eq!(part_files(out, Table::Attempts, DAY_2), ["part-0.parquet"]);
+    assert_eq!(total_attempts(out)[&day(DAY_2)], 3);
+    let json = manifest_json(out);
+    assert_eq!(json["runs"][0]["days"], serde_json::json!([DAY_1]));
+    assert_eq!(json["shares"][DAY_1][0]["file"], "part-0.parquet");
 }
 
 #[test]

@@ -21,18 +21,21 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::SinkError;
-use super::manifest::{DatasetManifest, Manifest, RunRecord, SupersededInput};
+use super::manifest::{
+    DatasetManifest, DayPlan, Manifest, RunRecord, StreamRecord, SupersededInput,
+};
 use super::tables::{
     AttemptsDictionaries, DayRollups, RollupColumns, SCHEMA_VERSION, Table, attempts_column,
-    day_name, day_of_hour,
+    day_name, day_of_hour, parse_day,
 };
-use crate::aggregate::{Aggregate, PackedKey, SortedCells};
+use crate::aggregate::{Aggregate, PackedKey, SortedCells, StreamSpan};
 
 /// Marker written last by a successful run, removed while a run swaps partitions.
 pub(crate) const SUCCESS_FILE: &str = "_SUCCESS";
 /// Prefix of the per-run staging directory inside the output directory.
 pub(crate) const STAGING_PREFIX: &str = ".staging-";
-/// The single file of each partition.
+/// The file of a partition that one run wrote; a day that several runs read in stretches has
+/// one file per run's share (`part-1.parquet`, ...).
 pub(crate) const PART_FILE: &str = "part-0.parquet";
 
 /// A staging directory of a dead process younger than this is still left alone on platforms
@@ -171,10 +174,25 @@ pub struct WriteReport {
     /// Inputs of earlier runs whose rows for a replaced day are no longer in the dataset,
     /// because this run replaced the day without reading them again.
     pub superseded: Vec<SupersededInput>,
+    /// Days this run wrote beside earlier runs' shares, which read other stretches of the
+    /// logs or other streams and were kept (see `sink::manifest`).
+    pub shared_days: Vec<SharedDay>,
     /// Staging directories of crashed runs that were cleaned up first.
     pub stale_staging_removed: usize,
     /// Where the write's time went.
     pub timings: WriteTimings,
+}
+
+/// A day this run wrote beside earlier runs' shares of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Earlier shares kept.
+    pub kept: usize,
+    /// This run's first and last event of the day, over its streams (µs since the epoch).
+    pub first_us: i64,
+    pub last_us: i64,
 }
 
 /// The wall time of a write's steps (`ingest --timings` prints them): what to look at when the
@@ -229,8 +247,9 @@ impl DatasetWriter {
         &self.out_dir
     }
 
-    /// Writes every day present in `aggregate`, replacing those days in all four tables, then
-    /// merges `manifest` into `_manifest.json` and writes `_SUCCESS`. The aggregate is
+    /// Writes every day present in `aggregate`, replacing those days in all four tables with
+    /// the run's share and the earlier shares it keeps (see `sink::manifest`), then merges
+    /// `manifest` into `_manifest.json` and writes `_SUCCESS`. The aggregate is
     /// consumed: its tables are freed as their cells are sorted, so the run's peak memory is
     /// not the tables plus the sorted copy.
     ///
@@ -263,6 +282,7 @@ impl DatasetWriter {
         }
 
         let mut staging = Staging::create(out)?;
+        let spans = aggregate.stream_spans();
         // The aggregate's tables are freed as their cells are sorted into one list.
         let sorting = Instant::now();
         let mut cells = aggregate.take_sorted_cells();
@@ -278,16 +298,26 @@ impl DatasetWriter {
         }
 
         let publishing = Instant::now();
-        report.replaced_days = self.swap(&report.days, &mut staging)?;
-        report.files = report
-            .days
+        let finished = manifest.run_finished.unwrap_or_else(jiff::Timestamp::now);
+        let mut merged = dataset_manifest
+            .take()
+            .unwrap_or_else(|| DatasetManifest::empty(finished));
+        let plans: Vec<DayPlan> = (report.days.iter())
+            .map(|day| merged.plan(day, &manifest.inputs, day_streams(&spans, day)))
+            .collect();
+        self.place_shares(&plans, &staging.path)?;
+        report.shared_days = plans
             .iter()
-            .flat_map(|day| {
-                Table::ALL.map(|t| out.join(t.name()).join(partition_dir(day)).join(PART_FILE))
+            .filter_map(|plan| shared_day(plan, &spans))
+            .collect();
+        report.replaced_days = self.swap(&report.days, &mut staging)?;
+        report.files = (plans.iter())
+            .flat_map(|plan| {
+                let dir = partition_dir(&plan.day);
+                Table::ALL.map(|t| out.join(t.name()).join(&dir).join(&plan.file))
             })
             .collect();
 
-        let finished = manifest.run_finished.unwrap_or_else(jiff::Timestamp::now);
         let run = RunRecord {
             id: staging.token.clone(),
             tool_version: manifest.tool_version.clone(),
@@ -296,11 +326,8 @@ impl DatasetWriter {
             days: report.days.clone(),
             inputs: manifest.inputs.clone(),
         };
-        let mut merged = dataset_manifest
-            .take()
-            .unwrap_or_else(|| DatasetManifest::empty(finished));
         merged.updated = jiff::Timestamp::now();
-        report.superseded = merged.record(run);
+        report.superseded = merged.record(run, plans);
         merged.save(out)?;
         write_file_atomically(out, SUCCESS_FILE, b"")?;
         drop(staging);
@@ -423,6 +450,45 @@ impl DatasetWriter {
         }
         Ok(written)
     }
+    /// Puts the earlier shares that `plans` keep into the staged days, beside the run's own
+    /// file, renamed as the plan says: each kept file is linked (copied where the file system
+    /// cannot link), so the day's directory is still replaced whole, and a failed write leaves
+    /// the dataset's files as they were.
+    fn place_shares(&self, plans: &[DayPlan], staging: &Path) -> Result<(), SinkError> {
+        let out = self.out_dir.as_path();
+        for plan in plans.iter().filter(|plan| !plan.kept.is_empty()) {
+            let name = partition_dir(&plan.day);
+            for table in Table::ALL {
+                let staged = staging.join("new").join(table.name()).join(&name);
+                if plan.file != PART_FILE {
+                    let own = staged.join(PART_FILE);
+                    fs::rename(&own, staged.join(&plan.file))
+                        .map_err(|e| SinkError::io("rename", &own, e))?;
+                }
+                let live = out.join(table.name()).join(&name);
+                for share in &plan.kept {
+                    let from = live.join(&share.file);
+                    let to = staged.join(&share.file);
+                    if let Err(e) = fs::hard_link(&from, &to) {
+                        match e.kind() {
+                            // Gone already (removed by hand): nothing of it to keep.
+                            io::ErrorKind::NotFound => continue,
+                            _ => {
+                                fs::copy(&from, &to)
+                                    .map_err(|e| SinkError::io("copy", &from, e))?;
+                                File::open(&to)
+                                    .and_then(|f| f.sync_all())
+                                    .map_err(|e| SinkError::io("sync", &to, e))?;
+                            }
+                        }
+                    }
+                }
+                sync_dir(&staged)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Replaces each staged day in each table. Returns the days that existed before.
     fn swap(&self, days: &[String], staging: &mut Staging) -> Result<Vec<String>, SinkError> {
         let out = self.out_dir.as_path();
@@ -515,6 +581,30 @@ impl DatasetWriter {
         }
         sync_dir(out)
     }
+}
+
+/// The run's streams of `day` (`YYYY-MM-DD`), as the manifest records them.
+fn day_streams(spans: &[StreamSpan], day: &str) -> Vec<StreamRecord> {
+    let number = parse_day(day);
+    (spans.iter())
+        .filter(|span| Some(span.day) == number)
+        .filter_map(StreamRecord::of)
+        .collect()
+}
+
+/// The day of `plan` when it keeps earlier shares, with the run's first and last event there.
+fn shared_day(plan: &DayPlan, spans: &[StreamSpan]) -> Option<SharedDay> {
+    if plan.kept.is_empty() {
+        return None;
+    }
+    let number = parse_day(&plan.day)?;
+    let day_spans = || spans.iter().filter(|span| span.day == number);
+    Some(SharedDay {
+        day: plan.day.clone(),
+        kept: plan.kept.len(),
+        first_us: day_spans().map(|span| span.first_us).min()?,
+        last_us: day_spans().map(|span| span.last_us).max()?,
+    })
 }
 
 /// Creates the partition directory of `table` for `day` under `root`; returns the path of
