@@ -23,13 +23,16 @@ struct Span {
 }
 
 /// The spans of the streams an aggregate counted, by day. A log's events come nearly in time
-/// order, from a few hosts, so the span of the last event is remembered and nearly every event
-/// updates it in place.
+/// order, from a few hosts whose lines interleave, so each host's last span is remembered (in
+/// a slot picked by its symbol) and nearly every event updates it in place.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Spans {
     list: Vec<Span>,
-    last: usize,
+    /// Index in `list` + 1 of the last span of a host whose symbol picks the slot; 0: none.
+    memo: [u32; MEMO_SLOTS],
 }
+
+const MEMO_SLOTS: usize = 8;
 
 impl Spans {
     /// Notes an event of `source` on `host` (a symbol of the aggregate's interner) at
@@ -37,7 +40,8 @@ impl Spans {
     #[inline]
     pub(super) fn note(&mut self, source: Source, host: Sym, time_us: i64) {
         let day = time_us.div_euclid(US_PER_DAY);
-        if let Some(span) = self.list.get_mut(self.last) {
+        let slot = self.memo[host.0 as usize % MEMO_SLOTS] as usize;
+        if let Some(span) = self.list.get_mut(slot.wrapping_sub(1)) {
             if span.day == day && span.host == host && span.source == source {
                 span.first_us = span.first_us.min(time_us);
                 span.last_us = span.last_us.max(time_us);
@@ -62,13 +66,11 @@ impl Spans {
                 let span = &mut self.list[i];
                 span.first_us = span.first_us.min(new.first_us);
                 span.last_us = span.last_us.max(new.last_us);
-                self.last = i;
             }
-            None => {
-                self.list.push(new);
-                self.last = self.list.len() - 1;
-            }
+            None => self.list.push(new),
         }
+        let i = found.unwrap_or(self.list.len() - 1);
+        self.memo[new.host.0 as usize % MEMO_SLOTS] = u32::try_from(i + 1).unwrap_or(0);
     }
 
     /// Adds `other`'s spans, whose host symbols `remap` turns into this aggregate's.
@@ -168,6 +170,31 @@ mod tests {
             .collect();
         want.sort();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn hosts_that_share_a_memo_slot_keep_their_own_spans() {
+        let mut interner = Interner::new();
+        let hosts: Vec<Sym> = (0..=MEMO_SLOTS)
+            .map(|i| interner.intern_name(format!("mx{i}").as_bytes()))
+            .collect();
+        let (a, b) = (hosts[0], hosts[MEMO_SLOTS]);
+        assert_eq!(a.0 as usize % MEMO_SLOTS, b.0 as usize % MEMO_SLOTS);
+        let mut spans = Spans::default();
+        for hour in 0..6 {
+            spans.note(Source::Postfix, a, hour * HOUR);
+            spans.note(Source::Postfix, b, (hour + 10) * HOUR);
+        }
+        let got: Vec<(String, i64, i64)> = (spans.resolved(&interner))
+            .map(|s| (s.mta_host, s.first_us / HOUR, s.last_us / HOUR))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("mx0".to_string(), 0, 5),
+                (format!("mx{MEMO_SLOTS}"), 10, 15)
+            ]
+        );
     }
 
     #[test]
