@@ -574,6 +574,19 @@ fn nightly_job_over_a_log_rotated_in_the_middle_of_a_day() {
     }
     let parts = fs::read_dir(tmp.path().join("nightly/attempts/date=2025-06-11")).unwrap();
     assert_eq!(parts.count(), 2);
+    // The report sums the day's shares: the same figures as after one run.
+    let report = |out: &str| {
+        let output = bouncestat()
+            .args(["report", "--json", "--day", "2025-06-11"])
+            .arg(tmp.path().join(out))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(output).unwrap()
+    };
+    assert_eq!(report("nightly"), report("one-run"));
 }
 
 /// `--suppressions` on a log written for it (`fixtures/suppressions/postfix.log`): hard

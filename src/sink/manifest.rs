@@ -184,17 +184,29 @@ impl StreamRecord {
         self.source == other.source && self.mta_host == other.mta_host
     }
 
-    /// Whether the two spans share more than an instant at which one ends and the other
-    /// begins: a log rotated within a second has lines of that second on both sides.
+    /// Whether the two spans share more than the seconds around a log rotation: where one
+    /// begins after the other and ends after it, up to [`ROTATION_SLACK`] of the end of the
+    /// first may be the start of the second. A log rotated within a second has lines of that
+    /// second on both sides, and syslog writes lines a few seconds out of order.
     fn overlaps(&self, other: &StreamRecord) -> bool {
         if self.last < other.first || other.last < self.first {
             return false;
         }
-        let touching = (self.last == other.first && self.first < other.first)
-            || (other.last == self.first && other.first < self.first);
-        !touching
+        let (earlier, later) = if self.first <= other.first {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        let staggered = earlier.first < later.first && earlier.last < later.last;
+        let near_the_end = (later.first.saturating_add(ROTATION_SLACK))
+            .is_ok_and(|slack_end| slack_end >= earlier.last);
+        !(staggered && near_the_end)
     }
 }
+
+/// How far the end of one stretch of a stream may run into the start of the next (see
+/// [`StreamRecord::overlaps`]).
+const ROTATION_SLACK: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
 
 /// Whether a run that read `streams` of a day read again what a share read there: the two
 /// have a stream in common whose spans overlap. Unknown spans (either side empty) overlap.

@@ -736,7 +736,7 @@ fn a_run_that_reads_part_of_a_shares_stretch_again_replaces_it_and_says_so() {
 }
 
 #[test]
-fn other_hosts_are_other_streams_and_an_instant_on_both_sides_is_no_overlap() {
+fn other_hosts_are_other_streams_and_seconds_on_both_sides_of_a_rotation_are_no_overlap() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
     let times = ["01:00:00", "22:00:00"];
@@ -762,6 +762,29 @@ fn other_hosts_are_other_streams_and_an_instant_on_both_sides_is_no_overlap() {
     assert_eq!(report.shared_days[0].kept, 2);
     assert_eq!(total_attempts(out)[&day(DAY_2)], 6);
     assert_eq!(part_files(out, Table::Attempts, DAY_2).len(), 3);
+    // mx2's next file begins with lines a few seconds older than its last one's end (syslog
+    // wrote them out of order around the rotation): still another stretch.
+    let next = || day_2_at(&["21:59:57", "23:00:00"], b"mx2");
+    let report = write_dataset(out, next(), &manifest("mx2.log.next")).unwrap();
+    assert_eq!(report.shared_days[0].kept, 3);
+    assert_eq!(total_attempts(out)[&day(DAY_2)], 8);
+    // Half a minute into mx2's first stretch is reading it again: that share is replaced,
+    // and what of it the run did not read is gone, which the report says.
+    let report = write_dataset(
+        out,
+        day_2_at(&["21:59:30", "23:00:00"], b"mx2"),
+        &manifest("mx2.log.next"),
+    )
+    .unwrap();
+    assert_eq!(report.shared_days[0].kept, 2);
+    assert_eq!(
+        report.superseded,
+        [SupersededInput {
+            date: DAY_2.into(),
+            path: "mx2.log".into()
+        }]
+    );
+    assert_eq!(total_attempts(out)[&day(DAY_2)], 6);
 }
 
 #[test]
