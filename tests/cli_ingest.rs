@@ -10,7 +10,7 @@ use bouncestat::sink::{Table, read_table};
 use predicates::prelude::*;
 
 mod common;
-use common::{bouncestat, fixtures_in, gzip, render};
+use common::{bouncestat, fixtures_in, gzip, render, stdout_of};
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/postfix")
@@ -19,16 +19,8 @@ fn fixture_dir() -> PathBuf {
 /// Attempts per outcome in the `attempts` table.
 fn attempts_by_outcome(out: &Path) -> BTreeMap<String, i64> {
     let mut totals = BTreeMap::new();
-    for batch in read_table(out, Table::Attempts).unwrap() {
-        let outcome = batch.column_by_name("outcome").unwrap();
-        let outcome = arrow_cast_utf8(outcome.as_ref());
-        let attempts = batch
-            .column_by_name("attempts")
-            .unwrap()
-            .as_primitive::<Int64Type>();
-        for (i, name) in outcome.into_iter().enumerate() {
-            *totals.entry(name).or_insert(0) += attempts.value(i);
-        }
+    for ((_, outcome), attempts) in attempts_by_day(out) {
+        *totals.entry(outcome).or_insert(0) += attempts;
     }
     totals
 }
@@ -428,26 +420,15 @@ fn suppression_list_over_nightly_runs() {
         .collect();
     let list = tmp.path().join("suppress.csv");
     let nightly = |out: &str, days: &[PathBuf]| {
-        let output = bouncestat()
-            .args([
-                "ingest",
-                "--timezone",
-                "UTC",
-                "--year",
-                "2026",
-                "--quiet",
-                "--out",
-            ])
-            .arg(tmp.path().join(out))
-            .arg("--suppressions")
-            .arg(&list)
-            .args(days)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(output).unwrap()
+        stdout_of(
+            bouncestat()
+                .args(["ingest", "--timezone", "UTC", "--year", "2026", "--quiet"])
+                .arg("--out")
+                .arg(tmp.path().join(out))
+                .arg("--suppressions")
+                .arg(&list)
+                .args(days),
+        )
     };
     for day in &days {
         let stdout = nightly("ds", std::slice::from_ref(day));
@@ -536,19 +517,15 @@ fn nightly_job_over_a_log_rotated_in_the_middle_of_a_day() {
     fs::write(&older, gzip(&text.as_bytes()[..cut])).unwrap();
     fs::write(&newer, &text[cut..]).unwrap();
     let ingest = |out: &str, list: &str, input: &Path| {
-        let output = bouncestat()
-            .args(["ingest", "--timezone", "UTC", "--year", "2025", "--quiet"])
-            .arg("--out")
-            .arg(tmp.path().join(out))
-            .arg("--suppressions")
-            .arg(tmp.path().join(list))
-            .arg(input)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(output).unwrap()
+        stdout_of(
+            bouncestat()
+                .args(["ingest", "--timezone", "UTC", "--year", "2025", "--quiet"])
+                .arg("--out")
+                .arg(tmp.path().join(out))
+                .arg("--suppressions")
+                .arg(tmp.path().join(list))
+                .arg(input),
+        )
     };
     ingest("one-run", "one-run.csv", &whole);
     let expected = attempts_by_day(&tmp.path().join("one-run"));
@@ -576,15 +553,11 @@ fn nightly_job_over_a_log_rotated_in_the_middle_of_a_day() {
     assert_eq!(parts.count(), 2);
     // The report sums the day's shares: the same figures as after one run.
     let report = |out: &str| {
-        let output = bouncestat()
-            .args(["report", "--json", "--day", "2025-06-11"])
-            .arg(tmp.path().join(out))
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(output).unwrap()
+        stdout_of(
+            bouncestat()
+                .args(["report", "--json", "--day", "2025-06-11"])
+                .arg(tmp.path().join(out)),
+        )
     };
     assert_eq!(report("nightly"), report("one-run"));
 }

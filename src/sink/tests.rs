@@ -623,6 +623,14 @@ fn stretches_of_day_2() -> (Aggregate, Aggregate) {
     )
 }
 
+/// What the write report says when `path`'s share of day 2 is gone.
+fn gone_from_day_2(path: &str) -> Vec<SupersededInput> {
+    vec![SupersededInput {
+        date: DAY_2.into(),
+        path: path.into(),
+    }]
+}
+
 /// The files of `table`'s partition of `day`.
 fn part_files(out: &Path, table: Table, day: &str) -> Vec<String> {
     let dir = out.join(table.name()).join(format!("date={day}"));
@@ -724,13 +732,7 @@ fn a_run_that_reads_part_of_a_shares_stretch_again_replaces_it_and_says_so() {
     let noon = day_2_at(&["11:00:00", "13:00:00"], b"mx1");
     let report = write_dataset(out, noon, &manifest("export.log")).unwrap();
     assert!(report.shared_days.is_empty());
-    assert_eq!(
-        report.superseded,
-        [SupersededInput {
-            date: DAY_2.into(),
-            path: "mail.log.1".into()
-        }]
-    );
+    assert_eq!(report.superseded, gone_from_day_2("mail.log.1"));
     assert_eq!(part_files(out, Table::Attempts, DAY_2), ["part-0.parquet"]);
     assert_eq!(total_attempts(out)[&day(DAY_2)], 2);
 }
@@ -777,13 +779,7 @@ fn other_hosts_are_other_streams_and_seconds_on_both_sides_of_a_rotation_are_no_
     )
     .unwrap();
     assert_eq!(report.shared_days[0].kept, 2);
-    assert_eq!(
-        report.superseded,
-        [SupersededInput {
-            date: DAY_2.into(),
-            path: "mx2.log".into()
-        }]
-    );
+    assert_eq!(report.superseded, gone_from_day_2("mx2.log"));
     assert_eq!(total_attempts(out)[&day(DAY_2)], 6);
 }
 
@@ -799,13 +795,7 @@ fn a_manifest_written_before_shares_replaces_its_days_as_it_did() {
     fs::write(out.join("_manifest.json"), json.to_string()).unwrap();
     let report = write_dataset(out, evening, &manifest("mail.log")).unwrap();
     assert!(report.shared_days.is_empty());
-    assert_eq!(
-        report.superseded,
-        [SupersededInput {
-            date: DAY_2.into(),
-            path: "mail.log.1".into()
-        }]
-    );
+    assert_eq!(report.superseded, gone_from_day_2("mail.log.1"));
     assert_eq!(part_files(out, Table::Attempts, DAY_2), ["part-0.parquet"]);
     assert_eq!(total_attempts(out)[&day(DAY_2)], 3);
     let json = manifest_json(out);

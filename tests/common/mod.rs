@@ -33,6 +33,13 @@ pub fn bouncestat() -> Command {
     Command::cargo_bin("bouncestat").unwrap()
 }
 
+/// Runs `command`, which must succeed, and returns its standard output.
+#[allow(dead_code)] // Not every test file that shares this module uses it.
+pub fn stdout_of(command: &mut Command) -> String {
+    let output = command.assert().success().get_output().stdout.clone();
+    String::from_utf8(output).unwrap()
+}
+
 /// 2025-12-31T12:00:00Z: the modification time given to copied fixtures, so the year of
 /// year-less syslog lines does not depend on when the repository was checked out.
 pub const FIXTURE_MTIME: Duration = Duration::from_secs(1_767_182_400);
