@@ -781,6 +781,7 @@ mod tests {
         let mut r = Recipients::new();
         apply_drawn(&mut r, &read);
         let mut days: Vec<i32> = read.iter().map(|e| day_of_hour(e.2)).collect();
+        days.sort_unstable();
         days.dedup();
         let names: Vec<String> = days.iter().map(|&d| day_name(d).unwrap()).collect();
         let first_day = day_of_hour(from);

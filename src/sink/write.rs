@@ -190,7 +190,8 @@ pub struct SharedDay {
     pub day: String,
     /// Earlier shares kept.
     pub kept: usize,
-    /// This run's first and last event of the day, over its streams (µs since the epoch).
+    /// This run's first and last event of the day, over its streams (µs since the epoch; the
+    /// first from the start of its second).
     pub first_us: i64,
     pub last_us: i64,
 }
@@ -602,7 +603,12 @@ fn shared_day(plan: &DayPlan, spans: &[StreamSpan]) -> Option<SharedDay> {
     Some(SharedDay {
         day: plan.day.clone(),
         kept: plan.kept.len(),
-        first_us: day_spans().map(|span| span.first_us).min()?,
+        // From the start of its second: the record keeps a delivery's time to the second.
+        first_us: day_spans()
+            .map(|span| span.first_us)
+            .min()?
+            .div_euclid(1_000_000)
+            * 1_000_000,
         last_us: day_spans().map(|span| span.last_us).max()?,
     })
 }
