@@ -12,7 +12,10 @@
 #
 # Environment: NIGHTS (default 20) nights, NIGHT_SIZE (default 100MB) each night's log as
 # `generate --size` takes it; each night is its own seed and day (from 2025-06-01 on), at a
-# rate that spreads its log over most of the day. BENCH_DIR (default /tmp/bouncestat-bench)
+# rate that spreads its log over most of the day. START (default 00:00:01) is the time of day
+# each night's log begins: with 22:00:00 a 100 MB log runs past midnight, as a log rotated in
+# the evening does, so every day but the first is read in two stretches, by two nights, and
+# kept as two shares (the run prints `added to 1 day(s)...`). BENCH_DIR (default /tmp/bouncestat-bench)
 # holds the logs and the dataset; BIN as in compare.sh. Needs GNU time (/usr/bin/time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +23,7 @@ cd "$(dirname "$0")/.."
 dir=${BENCH_DIR:-/tmp/bouncestat-bench}/nightly
 nights=${NIGHTS:-20}
 size=${NIGHT_SIZE:-100MB}
+start=${START:-00:00:01}
 mkdir -p "$dir"
 # shellcheck source=benches/common.sh
 . benches/common.sh
@@ -32,8 +36,9 @@ printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------- ------------ --------- ---------------
 for night in $(seq "$nights"); do
   day=$(date -u -d "2025-06-01 + $((night - 1)) days" +%F)
   log=$dir/night-$night-$size.log
+  [ "$start" = 00:00:01 ] || log=$dir/night-$night-$size-${start//:/}.log
   if [ ! -s "$log" ]; then
-    "$bin" generate --size "$size" --seed "$night" --rate 6 --start "${day}T00:00:01Z" \
+    "$bin" generate --size "$size" --seed "$night" --rate 6 --start "${day}T${start}Z" \
       -o "$log" 2> /dev/null
   fi
   warm "$log"
