@@ -376,7 +376,7 @@ fn summarize(
                 s,
                 "  added to {} day(s) that earlier runs read other stretches of: {}",
                 days.len(),
-                days.join(", ")
+                day_list(&days)
             );
         }
         for superseded in &report.superseded {
@@ -423,6 +423,20 @@ fn summarize(
 }
 
 /// The `--timings` lines: the parse's wall time, and the write's with its steps.
+/// Days for a summary line: all of a few; of many (a backfill), the first and last three.
+fn day_list(days: &[&str]) -> String {
+    const EACH_END: usize = 3;
+    if days.len() <= 2 * EACH_END + 1 {
+        return days.join(", ");
+    }
+    format!(
+        "{}, ... ({} more), {}",
+        days[..EACH_END].join(", "),
+        days.len() - 2 * EACH_END,
+        days[days.len() - EACH_END..].join(", ")
+    )
+}
+
 fn timings(parse_seconds: f64, written: Option<(&sink::WriteReport, f64)>) -> String {
     let mut s = format!("timings: parse {parse_seconds:.3}s\n");
     if let Some((report, seconds)) = written {
@@ -497,5 +511,25 @@ impl Breakdown {
             providers,
             failures,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_list_of_days_is_cut_in_the_middle() {
+        let days: Vec<String> = (1..=30).map(|d| format!("2026-06-{d:02}")).collect();
+        let days: Vec<&str> = days.iter().map(String::as_str).collect();
+        assert_eq!(day_list(&days[..1]), "2026-06-01");
+        assert_eq!(
+            day_list(&days[..7]),
+            "2026-06-01, 2026-06-02, 2026-06-03, 2026-06-04, 2026-06-05, 2026-06-06, 2026-06-07"
+        );
+        assert_eq!(
+            day_list(&days),
+            "2026-06-01, 2026-06-02, 2026-06-03, ... (24 more), 2026-06-28, 2026-06-29, 2026-06-30"
+        );
     }
 }
