@@ -337,14 +337,13 @@ impl DatasetManifest {
         Ok(Some(manifest))
     }
 
-    /// Records `run`'s share of each day it covers, as `plans` (one per day of the run)
-    /// say, dropping the shares they replace and the runs left without a share. Returns the
+    /// Records `run`'s share of each day it covers (its `days`), as `plans` (one per day,
+    /// in the same order) say, dropping the shares they replace and the runs left without a share. Returns the
     /// inputs whose share of a replaced day is gone: those of a replaced share's run that
     /// this run did not read again, unless the run read every stream of the share over at
     /// least its span (a longer stretch of the same log).
-    pub fn record(&mut self, mut run: RunRecord, plans: Vec<DayPlan>) -> Vec<SupersededInput> {
+    pub fn record(&mut self, run: RunRecord, plans: Vec<DayPlan>) -> Vec<SupersededInput> {
         let mut superseded: Vec<SupersededInput> = Vec::new();
-        run.days = plans.iter().map(|plan| plan.day.clone()).collect();
         for plan in plans {
             for share in self.shares_of(&plan.day) {
                 if plan.kept.contains(&share) || covers(&plan.streams, &share.streams) {

@@ -307,10 +307,7 @@ impl DatasetWriter {
             .map(|day| merged.plan(day, &manifest.inputs, day_streams(&spans, day)))
             .collect();
         self.place_shares(&plans, &staging.path)?;
-        report.shared_days = plans
-            .iter()
-            .filter_map(|plan| shared_day(plan, &spans))
-            .collect();
+        report.shared_days = plans.iter().filter_map(shared_day).collect();
         report.replaced_days = self.swap(&report.days, &mut staging)?;
         report.files = (plans.iter())
             .flat_map(|plan| {
@@ -451,6 +448,7 @@ impl DatasetWriter {
         }
         Ok(written)
     }
+
     /// Puts the earlier shares that `plans` keep into the staged days, beside the run's own
     /// file, renamed as the plan says: each kept file is linked (copied where the file system
     /// cannot link), so the day's directory is still replaced whole, and a failed write leaves
@@ -593,23 +591,20 @@ fn day_streams(spans: &[StreamSpan], day: &str) -> Vec<StreamRecord> {
         .collect()
 }
 
-/// The day of `plan` when it keeps earlier shares, with the run's first and last event there.
-fn shared_day(plan: &DayPlan, spans: &[StreamSpan]) -> Option<SharedDay> {
+/// The day of `plan` when it keeps earlier shares, with the run's first and last event there
+/// (over its streams).
+fn shared_day(plan: &DayPlan) -> Option<SharedDay> {
     if plan.kept.is_empty() {
         return None;
     }
-    let number = parse_day(&plan.day)?;
-    let day_spans = || spans.iter().filter(|span| span.day == number);
+    let first = plan.streams.iter().map(|s| s.first).min()?;
+    let last = plan.streams.iter().map(|s| s.last).max()?;
     Some(SharedDay {
         day: plan.day.clone(),
         kept: plan.kept.len(),
         // From the start of its second: the record keeps a delivery's time to the second.
-        first_us: day_spans()
-            .map(|span| span.first_us)
-            .min()?
-            .div_euclid(1_000_000)
-            * 1_000_000,
-        last_us: day_spans().map(|span| span.last_us).max()?,
+        first_us: first.as_microsecond().div_euclid(1_000_000) * 1_000_000,
+        last_us: last.as_microsecond(),
     })
 }
 
