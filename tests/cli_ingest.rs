@@ -562,6 +562,117 @@ fn nightly_job_over_a_log_rotated_in_the_middle_of_a_day() {
     assert_eq!(report("nightly"), report("one-run"));
 }
 
+/// A nightly job that keeps the dataset to its newest days (`--keep-days 2`) over a log
+/// rotated at midnight: the days before them leave the dataset, those kept hold what one run
+/// over the whole log puts there, and the suppression list still names the addresses that
+/// bounced on the days that left.
+#[test]
+fn keep_days_drops_old_days_but_not_their_suppressions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole.log");
+    bouncestat()
+        .args([
+            "generate", "--rate", "0.004", "--size", "3MB", "--seed", "11",
+        ])
+        .args(["--start", "2025-06-10T00:00:00Z", "-o"])
+        .arg(&whole)
+        .assert()
+        .success();
+    let text = fs::read_to_string(&whole).unwrap();
+    let starts: Vec<usize> = ["Jun 11", "Jun 12", "Jun 13"]
+        .iter()
+        .map(|day| {
+            text.find(&format!("\n{day} "))
+                .expect("the log reaches the day")
+                + 1
+        })
+        .collect();
+    let mut nights = Vec::new();
+    for (i, range) in [
+        0..starts[0],
+        starts[0]..starts[1],
+        starts[1]..starts[2],
+        starts[2]..text.len(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = tmp.path().join(format!("night-{i}.log"));
+        fs::write(&path, &text[range]).unwrap();
+        nights.push(path);
+    }
+    let ingest = |out: &str, list: &str, input: &Path, keep: &[&str]| {
+        stdout_of(
+            bouncestat()
+                .args(["ingest", "--timezone", "UTC", "--year", "2025", "--quiet"])
+                .args(keep)
+                .arg("--out")
+                .arg(tmp.path().join(out))
+                .arg("--suppressions")
+                .arg(tmp.path().join(list))
+                .arg(input),
+        )
+    };
+    ingest("one-run", "one-run.csv", &whole, &[]);
+    let june_12 = 20_251; // 2025-06-12 as days since 1970-01-01
+    let expected: BTreeMap<(i32, String), i64> = (attempts_by_day(&tmp.path().join("one-run")))
+        .into_iter()
+        .filter(|((day, _), _)| *day >= june_12)
+        .collect();
+    let expected_list = fs::read_to_string(tmp.path().join("one-run.csv")).unwrap();
+    let mut said = Vec::new();
+    for night in &nights {
+        said.push(ingest(
+            "nightly",
+            "nightly.csv",
+            night,
+            &["--keep-days", "2"],
+        ));
+    }
+    assert!(!said[1].contains("dropped"), "{}", said[1]);
+    assert!(
+        said[2].contains(
+            "\n  dropped 1 day(s) before 2025-06-11, the first of the 2 kept: 2025-06-10\n"
+        ),
+        "{}",
+        said[2]
+    );
+    assert!(
+        said[3].contains("the first of the 2 kept: 2025-06-11\n"),
+        "{}",
+        said[3]
+    );
+    let nightly = tmp.path().join("nightly");
+    assert_eq!(attempts_by_day(&nightly), expected);
+    let days: Vec<String> = fs::read_dir(nightly.join("by_domain"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(days, ["date=2025-06-12", "date=2025-06-13"]);
+    // The list is one run's, addresses last struck on the dropped days among them.
+    let list = fs::read_to_string(tmp.path().join("nightly.csv")).unwrap();
+    assert_eq!(list, expected_list);
+    let from_dropped_days = (list.lines().skip(1))
+        .filter(|line| line.rsplit(',').next().unwrap() < "2025-06-12")
+        .count();
+    assert!(from_dropped_days > 5, "{list}");
+    // Only with a dataset, and at least one day.
+    for keep in [
+        &["--keep-days", "2"][..],
+        &["--keep-days", "0", "--out", "x"],
+    ] {
+        bouncestat()
+            .args(["ingest", "--quiet"])
+            .args(keep)
+            .arg(&nights[0])
+            .assert()
+            .failure()
+            .code(2);
+    }
+}
+
 /// `--suppressions` on a log written for it (`fixtures/suppressions/postfix.log`): hard
 /// bounces and a mailbox that stayed full for days are listed; the same address delivered to
 /// after its bounce, a mailbox full for a few hours, a rate limit that went on for days, a

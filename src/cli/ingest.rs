@@ -70,6 +70,11 @@ pub struct Args {
     /// ...spread over at least this many hours.
     #[arg(long, default_value_t = 72.0, value_name = "HOURS")]
     suppress_after_hours: f64,
+    /// With --out: keep the dataset to its newest N days. Each run drops the partitions of the
+    /// days before them (its own too, when it reads older logs); the suppression record keeps
+    /// every day's strikes, so an address stays listed after the day it bounced is dropped.
+    #[arg(long, value_name = "N", requires = "out", value_parser = clap::value_parser!(u32).range(1..))]
+    keep_days: Option<u32>,
     /// Read files with read(2) instead of memory-mapping them (plain and compressed alike):
     /// for a log that may be truncated while it is read.
     #[arg(long)]
@@ -158,7 +163,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         manifest.inputs = fingerprints(&files, &blocks.compression, &output);
         let write_clock = Instant::now();
         let aggregate = std::mem::take(&mut output.aggregate);
-        let report = sink::write_dataset(out, aggregate, &manifest)
+        let report = sink::DatasetWriterBuilder::new()
+            .keep_days(args.keep_days)
+            .build(out)
+            .and_then(|writer| writer.write(aggregate, &manifest))
             .with_context(|| format!("writing the dataset in {}", out.display()))?;
         written = Some((out.clone(), report, write_clock.elapsed().as_secs_f64()));
     }
@@ -360,22 +368,37 @@ fn summarize(
         let _ = writeln!(s, "inputs that failed: {}", output.failures.len());
     }
     if let Some((dir, report, seconds)) = written {
+        // Days older than --keep-days were written and dropped in the same swap.
+        let in_dataset = (report.days.iter())
+            .filter(|day| !report.pruned_days.contains(day))
+            .count();
         let _ = writeln!(
             s,
             "wrote {} day(s) to {} ({} files, {:.1} kB) in {seconds:.2}s",
-            report.days.len(),
+            in_dataset,
             dir.display(),
             report.files.len(),
             report.bytes as f64 / 1e3
         );
-        if !report.shared_days.is_empty() {
-            let days: Vec<&str> = (report.shared_days.iter())
-                .map(|d| d.day.as_str())
-                .collect();
+        let days: Vec<&str> = (report.shared_days.iter())
+            .map(|d| d.day.as_str())
+            .filter(|day| !report.pruned_days.iter().any(|p| p == day))
+            .collect();
+        if !days.is_empty() {
             let _ = writeln!(
                 s,
                 "  added to {} day(s) that earlier runs read other stretches of: {}",
                 days.len(),
+                day_list(&days)
+            );
+        }
+        if let (Some(kept_from), false) = (&report.kept_from, report.pruned_days.is_empty()) {
+            let days: Vec<&str> = report.pruned_days.iter().map(String::as_str).collect();
+            let _ = writeln!(
+                s,
+                "  dropped {} day(s) before {kept_from}, the first of the {} kept: {}",
+                days.len(),
+                args.keep_days.unwrap_or_default(),
                 day_list(&days)
             );
         }
@@ -422,7 +445,6 @@ fn summarize(
     s
 }
 
-/// The `--timings` lines: the parse's wall time, and the write's with its steps.
 /// Days for a summary line: all of a few; of many (a backfill), the first and last three.
 fn day_list(days: &[&str]) -> String {
     const EACH_END: usize = 3;
@@ -437,6 +459,7 @@ fn day_list(days: &[&str]) -> String {
     )
 }
 
+/// The `--timings` lines: the parse's wall time, and the write's with its steps.
 fn timings(parse_seconds: f64, written: Option<(&sink::WriteReport, f64)>) -> String {
     let mut s = format!("timings: parse {parse_seconds:.3}s\n");
     if let Some((report, seconds)) = written {

@@ -368,7 +368,23 @@ impl DatasetManifest {
             self.days.insert(plan.day.clone(), run.id.clone());
             self.shares.insert(plan.day, shares);
         }
-        // Each run owns the days it still has a share of.
+        self.own_days();
+        if !run.days.is_empty() {
+            self.runs.push(run);
+        }
+        superseded
+    }
+
+    /// Forgets the days before `cutoff` (`YYYY-MM-DD`), whose partitions the writer dropped
+    /// (`--keep-days`), and the runs left without a day.
+    pub fn prune_before(&mut self, cutoff: &str) {
+        self.days.retain(|day, _| day.as_str() >= cutoff);
+        self.shares.retain(|day, _| day.as_str() >= cutoff);
+        self.own_days();
+    }
+
+    /// Gives each run the days it still has a share of, and drops the runs that have none.
+    fn own_days(&mut self) {
         let mut owned: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (day, shares) in &self.shares {
             for share in shares {
@@ -379,10 +395,6 @@ impl DatasetManifest {
             earlier.days = owned.get(earlier.id.as_str()).cloned().unwrap_or_default();
         }
         self.runs.retain(|r| !r.days.is_empty());
-        if !run.days.is_empty() {
-            self.runs.push(run);
-        }
-        superseded
     }
 
     /// Writes `_manifest.json` into `out_dir` through a temporary file and a rename.

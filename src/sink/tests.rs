@@ -565,11 +565,22 @@ fn a_run_over_some_days_leaves_the_others_alone() {
 }
 
 fn assert_failed_write_leaves_dataset(fail: FailPoint, first: Aggregate, second: Aggregate) {
+    assert_failed_write_keeping_days_leaves_dataset(fail, None, first, second);
+}
+
+/// [`assert_failed_write_leaves_dataset`], for a write that keeps the newest `keep_days`.
+fn assert_failed_write_keeping_days_leaves_dataset(
+    fail: FailPoint,
+    keep_days: Option<u32>,
+    first: Aggregate,
+    second: Aggregate,
+) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
     write_dataset(out, first, &manifest("a")).unwrap();
     let before = snapshot(out);
     let writer = DatasetWriterBuilder::new()
+        .keep_days(keep_days)
         .fail_at(fail)
         .build(out)
         .unwrap();
@@ -596,6 +607,119 @@ fn failure_during_the_swap_is_rolled_back() {
     assert_failed_write_leaves_dataset(FailPoint::AfterFirstSwap, first(), two_days());
     let (morning, evening) = stretches_of_day_2();
     assert_failed_write_leaves_dataset(FailPoint::AfterFirstSwap, morning, evening);
+}
+
+#[test]
+fn failure_while_old_days_are_dropped_is_rolled_back() {
+    let first = || aggregate_of(&day_1_attempts());
+    // Day 2's partitions swapped in, then day 1's moved aside, then the failure.
+    let day_2 = || aggregate_of(&day_2_attempts(3));
+    assert_failed_write_keeping_days_leaves_dataset(
+        FailPoint::WhilePruning,
+        Some(1),
+        first(),
+        day_2(),
+    );
+    // A backfill: the run's own day is older than those kept, and only day 1's old
+    // partitions move.
+    assert_failed_write_keeping_days_leaves_dataset(
+        FailPoint::WhilePruning,
+        Some(1),
+        two_days(),
+        first(),
+    );
+}
+
+/// The days (`YYYY-MM-DD`) that have a partition in each table: the same list for all four.
+fn days_on_disk(out: &Path) -> Vec<String> {
+    let lists: Vec<Vec<String>> = (Table::ALL.iter())
+        .map(|&table| {
+            (read::partitions(out, table).unwrap().into_iter())
+                .map(|(day, _)| tables::day_name(day).unwrap())
+                .collect()
+        })
+        .collect();
+    assert!(lists.iter().all(|l| *l == lists[0]), "{lists:?}");
+    lists[0].clone()
+}
+
+#[test]
+fn keep_days_drops_older_days_and_the_manifest_forgets_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let write = |days: u32, aggregate: Aggregate, input: &str| {
+        (DatasetWriterBuilder::new().keep_days(Some(days)).build(out))
+            .unwrap()
+            .write(aggregate, &manifest(input))
+            .unwrap()
+    };
+    write_dataset(
+        out,
+        aggregate_of(&day_1_attempts()),
+        &manifest("mail.log.2"),
+    )
+    .unwrap();
+    // Two days kept: day 2 comes and nothing goes.
+    let report = write(2, aggregate_of(&day_2_attempts(3)), "mail.log.1");
+    assert_eq!(report.kept_from.as_deref(), Some(DAY_1));
+    assert!(report.pruned_days.is_empty());
+    assert_eq!(days_on_disk(out), [DAY_1, DAY_2]);
+    let day_2_files: BTreeMap<PathBuf, Vec<u8>> = (snapshot(out).into_iter())
+        .filter(|(path, _)| path.to_string_lossy().contains(DAY_2))
+        .collect();
+
+    // One day kept: a run over day 2 again drops day 1 from every table and the manifest,
+    // and the run that wrote it.
+    let report = write(1, aggregate_of(&day_2_attempts(3)), "mail.log.1");
+    assert_eq!(report.kept_from.as_deref(), Some(DAY_2));
+    assert_eq!(report.pruned_days, [DAY_1]);
+    assert_eq!(report.replaced_days, [DAY_2]);
+    assert_eq!(days_on_disk(out), [DAY_2]);
+    assert_eq!(
+        total_attempts(out).keys().copied().collect::<Vec<_>>(),
+        [day(DAY_2)]
+    );
+    let json = manifest_json(out);
+    assert_eq!(json["days"].as_object().unwrap().len(), 1);
+    assert!(json["days"][DAY_2].is_string());
+    assert_eq!(json["shares"].as_object().unwrap().len(), 1);
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["inputs"][0]["path"], "mail.log.1");
+    assert!(staging_dirs(out).is_empty());
+
+    // A backfill of day 1 under the same setting writes nothing that stays: day 2 is the
+    // newest day, and its files are untouched.
+    let report = write(1, aggregate_of(&day_1_attempts()), "mail.log.2");
+    assert_eq!(report.days, [DAY_1]);
+    assert_eq!(report.pruned_days, [DAY_1]);
+    assert!(report.files.is_empty());
+    assert!(report.replaced_days.is_empty());
+    assert_eq!(days_on_disk(out), [DAY_2]);
+    let after = snapshot(out);
+    for (path, bytes) in &day_2_files {
+        assert_eq!(&after[path], bytes, "{}", path.display());
+    }
+    assert_eq!(manifest_json(out)["runs"].as_array().unwrap().len(), 1);
+
+    // A partition the manifest does not know (left by hand, or by a crash after the manifest
+    // was written) goes too, and a newer run moves the window on.
+    let stray = out.join("by_code").join("date=2026-11-01");
+    fs::create_dir_all(&stray).unwrap();
+    fs::copy(
+        part(out, Table::ByCode, DAY_2),
+        stray.join("part-0.parquet"),
+    )
+    .unwrap();
+    let mut day_3 = Aggregate::new();
+    add(
+        &mut day_3,
+        &delivered("2026-11-29T10:00:00Z", b"gmail.com", Provider::Google),
+    );
+    let report = write(1, day_3, "mail.log");
+    assert_eq!(report.pruned_days, ["2026-11-01", DAY_2]);
+    assert!(!stray.exists());
+    assert_eq!(days_on_disk(out), ["2026-11-29"]);
 }
 
 /// Deliveries on day 2 at `times` (`HH:MM:SS`), logged by `mta_host`.

@@ -1,6 +1,6 @@
 //! Writing a run into the dataset: staging, fsync, per-day partition swap, manifest, `_SUCCESS`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ use super::SinkError;
 use super::manifest::{
     DatasetManifest, DayPlan, Manifest, RunRecord, StreamRecord, SupersededInput,
 };
+use super::read::partitions;
 use super::tables::{
     AttemptsDictionaries, DayRollups, RollupColumns, SCHEMA_VERSION, Table, attempts_column,
     day_name, day_of_hour, parse_day,
@@ -49,6 +50,7 @@ pub struct DatasetWriterBuilder {
     row_group_size: usize,
     compression_level: i32,
     batch_rows: usize,
+    keep_days: Option<u32>,
     #[cfg(test)]
     fail_at: Option<FailPoint>,
 }
@@ -68,6 +70,7 @@ impl Default for DatasetWriterBuilder {
             row_group_size: DEFAULT_ROW_GROUP_SIZE,
             compression_level: DEFAULT_COMPRESSION_LEVEL,
             batch_rows: DEFAULT_BATCH_ROWS,
+            keep_days: None,
             #[cfg(test)]
             fail_at: None,
         }
@@ -79,7 +82,7 @@ impl DatasetWriterBuilder {
         DatasetWriterBuilder::default()
     }
 
-    /// Maximum rows per Parquet row group (default 1 Mi rows). Smaller groups let readers skip
+    /// Maximum rows per Parquet row group (default 131,072). Smaller groups let readers skip
     /// more with statistics; larger ones compress better.
     pub fn row_group_size(&mut self, rows: usize) -> &mut Self {
         self.row_group_size = rows;
@@ -96,6 +99,14 @@ impl DatasetWriterBuilder {
     /// memory of the column builders, which are reused from batch to batch.
     pub fn batch_rows(&mut self, rows: usize) -> &mut Self {
         self.batch_rows = rows;
+        self
+    }
+
+    /// Keep the dataset to its newest `days` days (`ingest --keep-days`): each write drops the
+    /// partitions of the days before them, in the same swap as its own (default: keep every
+    /// day). `None` or 0 keeps every day.
+    pub fn keep_days(&mut self, days: Option<u32>) -> &mut Self {
+        self.keep_days = days.filter(|&d| d > 0);
         self
     }
 
@@ -125,6 +136,7 @@ impl DatasetWriterBuilder {
                 row_group_size: self.row_group_size,
                 compression,
                 batch_rows: self.batch_rows,
+                keep_days: self.keep_days,
                 #[cfg(test)]
                 fail_at: self.fail_at,
             },
@@ -137,6 +149,7 @@ struct Config {
     row_group_size: usize,
     compression: ZstdLevel,
     batch_rows: usize,
+    keep_days: Option<u32>,
     #[cfg(test)]
     fail_at: Option<FailPoint>,
 }
@@ -149,6 +162,8 @@ pub(crate) enum FailPoint {
     AfterStaging,
     /// After the first partition of the run has been swapped in.
     AfterFirstSwap,
+    /// After the first partition of a day older than `keep_days` has been moved aside.
+    WhilePruning,
 }
 
 /// Writes runs into one dataset directory. See the [module docs](super).
@@ -177,6 +192,11 @@ pub struct WriteReport {
     /// Days this run wrote beside earlier runs' shares, which read other stretches of the
     /// logs or other streams and were kept (see `sink::manifest`).
     pub shared_days: Vec<SharedDay>,
+    /// With [`DatasetWriterBuilder::keep_days`]: the first day kept, and the days before it
+    /// whose partitions this write dropped (those of this run's `days` among them, which are
+    /// then not in the dataset), sorted.
+    pub kept_from: Option<String>,
+    pub pruned_days: Vec<String>,
     /// Staging directories of crashed runs that were cleaned up first.
     pub stale_staging_removed: usize,
     /// Where the write's time went.
@@ -238,6 +258,7 @@ impl DatasetWriter {
                 row_group_size: DEFAULT_ROW_GROUP_SIZE,
                 compression: ZstdLevel::try_new(DEFAULT_COMPRESSION_LEVEL).unwrap_or_default(),
                 batch_rows: DEFAULT_BATCH_ROWS,
+                keep_days: None,
                 #[cfg(test)]
                 fail_at: None,
             },
@@ -308,7 +329,18 @@ impl DatasetWriter {
             .collect();
         self.place_shares(&plans, &staging.path)?;
         report.shared_days = plans.iter().filter_map(shared_day).collect();
-        report.replaced_days = self.swap(&report.days, &mut staging)?;
+        // Days before the kept ones leave in the same swap, so a failure puts them back too.
+        // This run's own days among them are not moved in at all.
+        let prune = self.prune_plan(&merged, &report.days)?;
+        if let Some((kept_from, pruned)) = prune {
+            report.kept_from = Some(kept_from);
+            report.pruned_days = pruned;
+        }
+        let plans: Vec<DayPlan> = (plans.into_iter())
+            .filter(|plan| !report.pruned_days.contains(&plan.day))
+            .collect();
+        let days: Vec<String> = plans.iter().map(|plan| plan.day.clone()).collect();
+        report.replaced_days = self.swap(&days, &report.pruned_days, &mut staging)?;
         report.files = (plans.iter())
             .flat_map(|plan| {
                 let dir = partition_dir(&plan.day);
@@ -321,11 +353,14 @@ impl DatasetWriter {
             tool_version: manifest.tool_version.clone(),
             run_started: manifest.run_started,
             run_finished: finished,
-            days: report.days.clone(),
+            days,
             inputs: manifest.inputs.clone(),
         };
         merged.updated = jiff::Timestamp::now();
         report.superseded = merged.record(run, plans);
+        if let Some(kept_from) = &report.kept_from {
+            merged.prune_before(kept_from);
+        }
         merged.save(out)?;
         write_file_atomically(out, SUCCESS_FILE, b"")?;
         drop(staging);
@@ -489,7 +524,50 @@ impl DatasetWriter {
     }
 
     /// Replaces each staged day in each table. Returns the days that existed before.
-    fn swap(&self, days: &[String], staging: &mut Staging) -> Result<Vec<String>, SinkError> {
+    /// With `keep_days`: the first day to keep, counted back from the newest day that the
+    /// dataset (its manifest and its partitions on disk) and this run hold, and the days before
+    /// it that any table has a partition of, or the manifest lists. Listed before anything
+    /// changes, so a partition that cannot be read fails the write with the dataset as it was.
+    fn prune_plan(
+        &self,
+        manifest: &DatasetManifest,
+        run_days: &[String],
+    ) -> Result<Option<(String, Vec<String>)>, SinkError> {
+        let Some(keep) = self.config.keep_days else {
+            return Ok(None);
+        };
+        let mut days: BTreeSet<i32> = (run_days.iter().chain(manifest.days.keys()))
+            .filter_map(|day| parse_day(day))
+            .collect();
+        for table in Table::ALL {
+            days.extend(
+                partitions(&self.out_dir, table)?
+                    .into_iter()
+                    .map(|(day, _)| day),
+            );
+        }
+        let Some(&newest) = days.last() else {
+            return Ok(None);
+        };
+        let first_kept = i64::from(newest) - i64::from(keep) + 1;
+        let Some(kept_from) = i32::try_from(first_kept).ok().and_then(day_name) else {
+            return Ok(None);
+        };
+        let pruned = (days.iter())
+            .filter(|&&day| i64::from(day) < first_kept)
+            .filter_map(|&day| day_name(day))
+            .collect();
+        Ok(Some((kept_from, pruned)))
+    }
+
+    /// Moves the run's staged partitions of `days` into place and the partitions of `pruned`
+    /// days aside, all or none. Returns the days of `days` that replaced earlier partitions.
+    fn swap(
+        &self,
+        days: &[String],
+        pruned: &[String],
+        staging: &mut Staging,
+    ) -> Result<Vec<String>, SinkError> {
         let out = self.out_dir.as_path();
         let success = out.join(SUCCESS_FILE);
         let had_success = success.exists();
@@ -498,11 +576,11 @@ impl DatasetWriter {
             sync_dir(out)?;
         }
         let mut swapped: Vec<Swapped> = Vec::new();
-        let result = self.swap_inner(days, &staging.path, &mut swapped);
+        let result = self.swap_inner(days, pruned, &staging.path, &mut swapped);
         let Err(error) = result else {
             let mut replaced: Vec<String> = swapped
                 .iter()
-                .filter(|s| s.parked.is_some())
+                .filter(|s| s.parked.is_some() && s.staged.is_some())
                 .map(|s| s.day.clone())
                 .collect();
             replaced.dedup();
@@ -512,7 +590,9 @@ impl DatasetWriter {
         // next run's recovery puts parked partitions back.
         let mut rolled_back = true;
         for s in swapped.iter().rev() {
-            rolled_back &= fs::rename(&s.target, &s.staged).is_ok();
+            if let Some(staged) = &s.staged {
+                rolled_back &= fs::rename(&s.target, staged).is_ok();
+            }
             if let Some(parked) = &s.parked {
                 rolled_back &= fs::rename(parked, &s.target).is_ok();
             }
@@ -530,6 +610,7 @@ impl DatasetWriter {
     fn swap_inner(
         &self,
         days: &[String],
+        pruned: &[String],
         staging: &Path,
         swapped: &mut Vec<Swapped>,
     ) -> Result<(), SinkError> {
@@ -544,19 +625,7 @@ impl DatasetWriter {
                 let name = partition_dir(day);
                 let target = out.join(table.name()).join(&name);
                 let staged = staging.join("new").join(table.name()).join(&name);
-                let parked_dir = staging.join("old").join(table.name());
-                let parked = match fs::symlink_metadata(&target) {
-                    Ok(_) => {
-                        fs::create_dir_all(&parked_dir)
-                            .map_err(|e| SinkError::io("create directory", &parked_dir, e))?;
-                        let parked = parked_dir.join(&name);
-                        fs::rename(&target, &parked)
-                            .map_err(|e| SinkError::io("move aside", &target, e))?;
-                        Some(parked)
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-                    Err(e) => return Err(SinkError::io("inspect", &target, e)),
-                };
+                let parked = park(&target, &staging.join("old").join(table.name()))?;
                 if let Err(e) = fs::rename(&staged, &target) {
                     if let Some(parked) = &parked {
                         let _ = fs::rename(parked, &target);
@@ -566,12 +635,31 @@ impl DatasetWriter {
                 swapped.push(Swapped {
                     day: day.clone(),
                     target,
-                    staged,
+                    staged: Some(staged),
                     parked,
                 });
                 #[cfg(test)]
                 if self.config.fail_at == Some(FailPoint::AfterFirstSwap) {
                     return Err(injected(staging));
+                }
+            }
+        }
+        // Parked where a crash's recovery puts them back, as it does replaced partitions.
+        for day in pruned {
+            for table in Table::ALL {
+                let target = out.join(table.name()).join(partition_dir(day));
+                let parked = park(&target, &staging.join("old").join(table.name()))?;
+                if parked.is_some() {
+                    swapped.push(Swapped {
+                        day: day.clone(),
+                        target,
+                        staged: None,
+                        parked,
+                    });
+                    #[cfg(test)]
+                    if self.config.fail_at == Some(FailPoint::WhilePruning) {
+                        return Err(injected(staging));
+                    }
                 }
             }
         }
@@ -919,8 +1007,24 @@ fn injected(path: &Path) -> SinkError {
 struct Swapped {
     day: String,
     target: PathBuf,
-    staged: PathBuf,
+    /// The run's partition moved into place (none for a day dropped by `keep_days`).
+    staged: Option<PathBuf>,
     parked: Option<PathBuf>,
+}
+
+/// Moves the partition `target`, if there is one, into `parked_dir`, and returns where.
+fn park(target: &Path, parked_dir: &Path) -> Result<Option<PathBuf>, SinkError> {
+    match fs::symlink_metadata(target) {
+        Ok(_) => {
+            fs::create_dir_all(parked_dir)
+                .map_err(|e| SinkError::io("create directory", parked_dir, e))?;
+            let parked = parked_dir.join(target.file_name().unwrap_or_default());
+            fs::rename(target, &parked).map_err(|e| SinkError::io("move aside", target, e))?;
+            Ok(Some(parked))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SinkError::io("inspect", target, e)),
+    }
 }
 
 /// `date=YYYY-MM-DD`.
