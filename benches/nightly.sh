@@ -15,7 +15,9 @@
 # rate that spreads its log over most of the day. START (default 00:00:01) is the time of day
 # each night's log begins: with 22:00:00 a 100 MB log runs past midnight, as a log rotated in
 # the evening does, so every day but the first is read in two stretches, by two nights, and
-# kept as two shares (the run prints `added to 1 day(s)...`). BENCH_DIR (default /tmp/bouncestat-bench)
+# kept as two shares (the run prints `added to 1 day(s)...`). KEEP_DAYS, when set, runs each
+# night with `--keep-days KEEP_DAYS`: the dataset keeps that many days, and the record forgets
+# the rows before them that deliveries cleared. BENCH_DIR (default /tmp/bouncestat-bench)
 # holds the logs and the dataset; BIN as in compare.sh. Needs GNU time (/usr/bin/time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,8 @@ mkdir -p "$dir"
 bin=$(release_binary)
 out=$dir/dataset
 rm -rf "$out" "$dir/suppressions.csv"
+keep=()
+[ -z "${KEEP_DAYS:-}" ] || keep=(--keep-days "$KEEP_DAYS")
 
 printf '| %5s | %-10s | %7s | %13s | %14s | %9s | %8s |\n' night day "wall s" "peak anon MiB" "rows read back" "record kB" listed
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------- ------------ --------- --------------- ---------------- ----------- ----------
@@ -43,13 +47,13 @@ for night in $(seq "$nights"); do
   fi
   warm "$log"
   /usr/bin/time -f '%e %M' -o "$dir/time" "$bin" ingest "$log" --quiet --timezone UTC \
-    --out "$out" --suppressions "$dir/suppressions.csv" > "$dir/stdout" 2> "$dir/stderr" || {
+    --out "$out" --suppressions "$dir/suppressions.csv" "${keep[@]}" > "$dir/stdout" 2> "$dir/stderr" || {
     cat "$dir/stderr" >&2
     exit 1
   }
   read -r wall _ < "$dir/time"
   rss=$(peak_anon "$bin" ingest "$log" --quiet --timezone UTC --out "$out" \
-    --suppressions "$dir/suppressions.csv")
+    --suppressions "$dir/suppressions.csv" "${keep[@]}")
   rows=$(grep -o "and [0-9]* strike(s) and deliveries of other days" "$dir/stdout" | grep -o '[0-9]*' || echo 0)
   listed=$(($(wc -l < "$dir/suppressions.csv") - 1))
   kb=$(($(stat -c %s "$out/_recipients.parquet") / 1000))

@@ -333,6 +333,7 @@ impl Recipients {
             next: 0,
             prefix,
             policy: *policy,
+            forget_before: None,
             rows: Vec::new(),
             marks: Vec::new(),
             list: Vec::new(),
@@ -399,6 +400,8 @@ pub struct Join<'r> {
     /// Where the deliveries of each hash prefix start in `delivered`, and the end.
     prefix: Vec<u32>,
     policy: SuppressionPolicy,
+    /// See [`Join::forget_before`].
+    forget_before: Option<i64>,
     /// The address being joined: its rows, and its strikes.
     rows: Vec<KeptRow>,
     marks: Vec<Mark>,
@@ -406,6 +409,17 @@ pub struct Join<'r> {
 }
 
 impl<'r> Join<'r> {
+    /// Leaves out of the joined record the rows before `time_us` (µs; the start of the first
+    /// day a dataset keeps, `ingest --keep-days`) that can no longer count: a failure before
+    /// the address's last delivery (by the second, as the list counts them), and every
+    /// delivery but the last. Complaints stay, whatever came after them, and so does every
+    /// row from `time_us` on; an address left with no strike leaves the record, as it would
+    /// at the next run. The list drawn is the same; only the record stops growing with
+    /// failures that deliveries since have cleared.
+    pub fn forget_before(&mut self, time_us: i64) {
+        self.forget_before = Some(time_us);
+    }
+
     /// The rows of the next earlier address: addresses in increasing order, each given once,
     /// its rows in any order. Emits the joined rows of this run's addresses before it, then
     /// its own.
@@ -481,6 +495,23 @@ impl<'r> Join<'r> {
         if self.marks.is_empty() {
             return;
         }
+        let delivered = (self.rows.iter())
+            .filter(|(_, strike)| strike.is_none())
+            .map(|&(time_us, _)| second_of(time_us))
+            .max();
+        self.list
+            .extend(decide(address, &self.marks, delivered, &self.policy));
+        if let Some(before) = self.forget_before {
+            let counts = |&(time_us, strike): &KeptRow| match strike {
+                None => Some(second_of(time_us)) == delivered,
+                Some((Strike::Complaint, _)) => true,
+                Some(_) => delivered.is_none_or(|at| second_of(time_us) > at),
+            };
+            self.rows.retain(|row| row.0 >= before || counts(row));
+            if self.rows.iter().all(|(_, strike)| strike.is_none()) {
+                return;
+            }
+        }
         for &(time_us, strike) in &self.rows {
             emit(Kept {
                 address,
@@ -488,12 +519,6 @@ impl<'r> Join<'r> {
                 strike,
             });
         }
-        let delivered = (self.rows.iter())
-            .filter(|(_, strike)| strike.is_none())
-            .map(|&(time_us, _)| second_of(time_us))
-            .max();
-        self.list
-            .extend(decide(address, &self.marks, delivered, &self.policy));
     }
 }
 

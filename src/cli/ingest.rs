@@ -184,6 +184,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         out,
                         &report.days,
                         &report.shared_days,
+                        report.kept_from.as_deref(),
                         recipients,
                         &policy,
                     )

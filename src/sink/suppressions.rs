@@ -157,7 +157,9 @@ pub struct RecordUpdate {
 
 /// Brings the record in the dataset at `out` up to date with this run, under the dataset's
 /// lock, and returns what it did and the addresses to suppress under `policy`, drawn from
-/// every day the record now holds. The rows of the days this run covers (`days`, as
+/// every day the record now holds. With `kept_from` (`YYYY-MM-DD`, the first day a dataset
+/// keeps: `ingest --keep-days`), rows before that day that can no longer count towards the
+/// list are left out of the record (see [`Join::forget_before`]). The rows of the days this run covers (`days`, as
 /// `YYYY-MM-DD`, and the days of its own strikes and deliveries) are this run's, except on
 /// the days it wrote beside earlier runs' shares (`shared`, other stretches of the logs),
 /// where only the rows between its first and last event there are; all other rows are taken
@@ -172,6 +174,7 @@ pub fn update_recipient_record(
     out: &Path,
     days: &[String],
     shared: &[SharedDay],
+    kept_from: Option<&str>,
     recipients: &mut Recipients,
     policy: &SuppressionPolicy,
 ) -> Result<(RecordUpdate, Vec<Suppression>), SinkError> {
@@ -207,6 +210,9 @@ pub fn update_recipient_record(
     };
     let list = write_file_atomically_with(out, RECIPIENT_RECORD_FILE, |file, tmp| {
         let mut join = recipients.join(policy);
+        if let Some(day) = kept_from.and_then(parse_day) {
+            join.forget_before(i64::from(day) * 24 * US_PER_HOUR);
+        }
         let mut writer = RecordWriter::new(file, tmp)?;
         let mut emit = |row: Kept<'_>| writer.push(&row);
         if path.exists() {
@@ -716,6 +722,17 @@ mod tests {
         days: &[i64],
         policy: &SuppressionPolicy,
     ) -> (Vec<Suppression>, RecordUpdate) {
+        nightly_keeping(out, events, days, None, policy)
+    }
+
+    /// [`nightly`], in a dataset that keeps its days from `kept_from` on (`--keep-days`).
+    fn nightly_keeping(
+        out: &Path,
+        events: &[Drawn],
+        days: &[i64],
+        kept_from: Option<i64>,
+        policy: &SuppressionPolicy,
+    ) -> (Vec<Suppression>, RecordUpdate) {
         let mut r = Recipients::new();
         let read: Vec<Drawn> = (events.iter())
             .filter(|e| days.contains(&i64::from(day_of_hour(e.2))))
@@ -726,7 +743,10 @@ mod tests {
             .iter()
             .map(|&d| day_name(i32::try_from(d).unwrap()).unwrap())
             .collect();
-        let (update, list) = update_recipient_record(out, &names, &[], &mut r, policy).unwrap();
+        let kept_from = kept_from.map(|d| day_name(i32::try_from(d).unwrap()).unwrap());
+        let (update, list) =
+            update_recipient_record(out, &names, &[], kept_from.as_deref(), &mut r, policy)
+                .unwrap();
         (list, update)
     }
 
@@ -764,6 +784,73 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// A record that forgets the rows deliveries have cleared before the first day a
+        /// dataset keeps (`--keep-days`) lists, night after night, what the whole record
+        /// lists, and holds no more rows.
+        #[test]
+        fn a_record_that_forgets_cleared_rows_lists_the_same(
+            events in proptest::collection::vec((0u8..5, 0u8..6, 0i64..200, 0u8..4), 0..80),
+            keep in 1i64..4,
+        ) {
+            let policy = SuppressionPolicy { temporary_attempts: 3, temporary_span_us: 30 * HOUR };
+            let (whole, kept) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            for day in 0..9 {
+                let (expected, _) = nightly(whole.path(), &events, &[day], &policy);
+                let (list, _) =
+                    nightly_keeping(kept.path(), &events, &[day], Some(day + 1 - keep), &policy);
+                proptest::prop_assert_eq!(suppressions_csv(&list), suppressions_csv(&expected));
+            }
+            proptest::prop_assert!(
+                record_rows(kept.path()).len() <= record_rows(whole.path()).len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_keeping_days_forgets_what_deliveries_cleared_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = SuppressionPolicy::default();
+        // user1: deferred for a full mailbox, then delivered to on days 0 and 1; user2:
+        // complained, then delivered to; user3: hard-bounced, never delivered to.
+        let events = [
+            (1, 4, 3, 1),
+            (1, 2, 5, 0),
+            (1, 2, 30, 0),
+            (2, 1, 4, 1),
+            (2, 2, 6, 0),
+            (3, 0, 7, 1),
+        ];
+        // Two days kept: nothing is before the first.
+        for day in 0..2 {
+            nightly_keeping(dir.path(), &events, &[day], Some(day - 1), &policy);
+        }
+        assert_eq!(record_rows(dir.path()).len(), 6);
+        // Day 0 leaves the dataset's days: user1's strike there was cleared by the deliveries
+        // after it, so user1 leaves the record; user2 keeps the complaint (which stands) and
+        // the last delivery, user3 the bounce.
+        let (list, _) = nightly_keeping(dir.path(), &events, &[2], Some(1), &policy);
+        let addresses = |rows: Vec<OwnedRow>| -> Vec<(String, bool)> {
+            (rows.into_iter())
+                .map(|(a, _, strike)| (String::from_utf8(a).unwrap(), strike.is_some()))
+                .collect()
+        };
+        assert_eq!(
+            addresses(record_rows(dir.path())),
+            [
+                ("user2@example.org".into(), true),
+                ("user2@example.org".into(), false),
+                ("user3@example.org".into(), true),
+            ]
+        );
+        let listed: Vec<&[u8]> = list.iter().map(|s| &*s.address).collect();
+        assert_eq!(
+            listed,
+            [b"user2@example.org".as_slice(), b"user3@example.org"]
+        );
+    }
+
     /// One run over the events of hours `from..to`, with the record of the dataset at `out`,
     /// as a run over a stretch of log: when `from` is not midnight, an earlier run read the
     /// rest of its day, and the run writes its share beside that one's (a log rotated in the
@@ -796,7 +883,8 @@ mod tests {
             })
             .into_iter()
             .collect();
-        let (_, list) = update_recipient_record(out, &names, &shared, &mut r, policy).unwrap();
+        let (_, list) =
+            update_recipient_record(out, &names, &shared, None, &mut r, policy).unwrap();
         list
     }
 
@@ -938,7 +1026,8 @@ mod tests {
         rewrite_record(ours.path(), &rows, true);
         let before = std::fs::read(ours.path().join(RECIPIENT_RECORD_FILE)).unwrap();
         let mut r = Recipients::new();
-        let err = update_recipient_record(ours.path(), &[], &[], &mut r, &policy).unwrap_err();
+        let err =
+            update_recipient_record(ours.path(), &[], &[], None, &mut r, &policy).unwrap_err();
         let path = ours.path().join(RECIPIENT_RECORD_FILE);
         // The first row of the second address, which comes before the first.
         let row = rows.iter().position(|r| r.0 < rows[0].0).unwrap();
@@ -960,7 +1049,7 @@ mod tests {
         let mut r = Recipients::new();
         std::fs::write(&path, "not parquet").unwrap();
         let policy = SuppressionPolicy::default();
-        let err = update_recipient_record(dir.path(), &[], &[], &mut r, &policy).unwrap_err();
+        let err = update_recipient_record(dir.path(), &[], &[], None, &mut r, &policy).unwrap_err();
         assert!(err.to_string().contains(RECIPIENT_RECORD_FILE), "{err}");
         // A strike this version does not know.
         let mut rows = Recipients::new();
@@ -974,7 +1063,7 @@ mod tests {
         writer.write(&batch).unwrap();
         writer.close().unwrap();
         std::fs::write(&path, bytes).unwrap();
-        let err = update_recipient_record(dir.path(), &[], &[], &mut r, &policy).unwrap_err();
+        let err = update_recipient_record(dir.path(), &[], &[], None, &mut r, &policy).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("bad row in {} (row 0)", path.display())
