@@ -720,6 +720,18 @@ fn keep_days_drops_older_days_and_the_manifest_forgets_them() {
     assert_eq!(report.pruned_days, ["2026-11-01", DAY_2]);
     assert!(!stray.exists());
     assert_eq!(days_on_disk(out), ["2026-11-29"]);
+
+    // A day after tomorrow (the run finished on 2026-11-28) is no day to count back from:
+    // one event dated years ahead leaves the days before it in place, and stays itself.
+    let mut ahead = Aggregate::new();
+    add(
+        &mut ahead,
+        &delivered("2099-01-01T10:00:00Z", b"gmail.com", Provider::Google),
+    );
+    let report = write(1, ahead, "bad-clock.log");
+    assert_eq!(report.kept_from.as_deref(), Some("2026-11-29"));
+    assert!(report.pruned_days.is_empty());
+    assert_eq!(days_on_disk(out), ["2026-11-29", "2099-01-01"]);
 }
 
 /// Deliveries on day 2 at `times` (`HH:MM:SS`), logged by `mta_host`.

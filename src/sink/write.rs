@@ -331,7 +331,7 @@ impl DatasetWriter {
         report.shared_days = plans.iter().filter_map(shared_day).collect();
         // Days before the kept ones leave in the same swap, so a failure puts them back too.
         // This run's own days among them are not moved in at all.
-        let prune = self.prune_plan(&merged, &report.days)?;
+        let prune = self.prune_plan(&merged, &report.days, finished)?;
         if let Some((kept_from, pruned)) = prune {
             report.kept_from = Some(kept_from);
             report.pruned_days = pruned;
@@ -528,10 +528,15 @@ impl DatasetWriter {
     /// dataset (its manifest and its partitions on disk) and this run hold, and the days before
     /// it that any table has a partition of, or the manifest lists. Listed before anything
     /// changes, so a partition that cannot be read fails the write with the dataset as it was.
+    ///
+    /// Days after the day after `now` are not counted back from: one event dated in the
+    /// future (a clock set wrong, a test record in an export) would otherwise drop every day
+    /// the dataset holds. They stay, as days after the first kept.
     fn prune_plan(
         &self,
         manifest: &DatasetManifest,
         run_days: &[String],
+        now: jiff::Timestamp,
     ) -> Result<Option<(String, Vec<String>)>, SinkError> {
         let Some(keep) = self.config.keep_days else {
             return Ok(None);
@@ -546,7 +551,8 @@ impl DatasetWriter {
                     .map(|(day, _)| day),
             );
         }
-        let Some(&newest) = days.last() else {
+        let tomorrow = now.as_second().div_euclid(86_400) + 1;
+        let Some(&newest) = (days.iter()).rev().find(|&&day| i64::from(day) <= tomorrow) else {
             return Ok(None);
         };
         let first_kept = i64::from(newest) - i64::from(keep) + 1;
