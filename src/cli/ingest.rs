@@ -71,8 +71,9 @@ pub struct Args {
     #[arg(long, default_value_t = 72.0, value_name = "HOURS")]
     suppress_after_hours: f64,
     /// With --out: keep the dataset to its newest N days. Each run drops the partitions of the
-    /// days before them (its own too, when it reads older logs); the suppression record keeps
-    /// every day's strikes, so an address stays listed after the day it bounced is dropped.
+    /// days before them (its own too, when it reads older logs). The suppression record keeps
+    /// what still counts, so an address stays listed after the day it bounced is dropped, and
+    /// forgets the failures that later deliveries cleared.
     #[arg(long, value_name = "N", requires = "out", value_parser = clap::value_parser!(u32).range(1..))]
     keep_days: Option<u32>,
     /// Read files with read(2) instead of memory-mapping them (plain and compressed alike):

@@ -523,7 +523,6 @@ impl DatasetWriter {
         Ok(())
     }
 
-    /// Replaces each staged day in each table. Returns the days that existed before.
     /// With `keep_days`: the first day to keep, counted back from the newest day that the
     /// dataset (its manifest and its partitions on disk) and this run hold, and the days before
     /// it that any table has a partition of, or the manifest lists. Listed before anything
