@@ -694,6 +694,7 @@ fn keep_days_drops_older_days_and_the_manifest_forgets_them() {
     assert_eq!(report.days, [DAY_1]);
     assert_eq!(report.pruned_days, [DAY_1]);
     assert!(report.files.is_empty());
+    assert_eq!(report.bytes, 0);
     assert!(report.replaced_days.is_empty());
     assert_eq!(days_on_disk(out), [DAY_2]);
     let after = snapshot(out);

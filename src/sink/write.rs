@@ -180,7 +180,7 @@ pub struct WriteReport {
     pub days: Vec<String>,
     /// Those of `days` that already existed and were replaced.
     pub replaced_days: Vec<String>,
-    /// Rows written per table.
+    /// Rows written per table (those of days that `keep_days` dropped included).
     pub rows: BTreeMap<Table, u64>,
     /// Parquet files now in the dataset that this run wrote.
     pub files: Vec<PathBuf>,
@@ -347,6 +347,13 @@ impl DatasetWriter {
                 Table::ALL.map(|t| out.join(t.name()).join(&dir).join(&plan.file))
             })
             .collect();
+        if days.len() < report.days.len() {
+            // Some of the run's own days were dropped: count the files that stayed.
+            report.bytes = (report.files.iter())
+                .filter_map(|file| fs::metadata(file).ok())
+                .map(|meta| meta.len())
+                .sum();
+        }
 
         let run = RunRecord {
             id: staging.token.clone(),
