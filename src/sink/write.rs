@@ -327,7 +327,8 @@ impl DatasetWriter {
         let plans: Vec<DayPlan> = (report.days.iter())
             .map(|day| merged.plan(day, &manifest.inputs, day_streams(&spans, day)))
             .collect();
-        self.place_shares(&plans, &staging.path)?;
+        // Every day's shares, the dropped ones' too: the suppression record's update keeps the
+        // other runs' rows of a shared day by them.
         report.shared_days = plans.iter().filter_map(shared_day).collect();
         // Days before the kept ones leave in the same swap, so a failure puts them back too.
         // This run's own days among them are not moved in at all.
@@ -339,6 +340,7 @@ impl DatasetWriter {
         let plans: Vec<DayPlan> = (plans.into_iter())
             .filter(|plan| !report.pruned_days.contains(&plan.day))
             .collect();
+        self.place_shares(&plans, &staging.path)?;
         let days: Vec<String> = plans.iter().map(|plan| plan.day.clone()).collect();
         report.replaced_days = self.swap(&days, &report.pruned_days, &mut staging)?;
         report.files = (plans.iter())
