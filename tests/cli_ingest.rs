@@ -489,6 +489,19 @@ fn attempts_by_day(out: &Path) -> BTreeMap<(i32, String), i64> {
     totals
 }
 
+/// A Postfix log `bouncestat generate` writes to `dir/whole.log` (seed 11), and its text.
+fn generated(dir: &Path, rate: &str, size: &str, start: &str) -> (PathBuf, String) {
+    let whole = dir.join("whole.log");
+    bouncestat()
+        .args(["generate", "--seed", "11", "--rate", rate, "--size", size])
+        .args(["--start", start, "-o"])
+        .arg(&whole)
+        .assert()
+        .success();
+    let text = fs::read_to_string(&whole).unwrap();
+    (whole, text)
+}
+
 /// The nightly job over rotated logs: logrotate cuts the log at 06:25, so each night's file
 /// holds the end of one UTC day and the start of the next. Read a file a night, the dataset
 /// and the suppression list are those of one run over the whole log; reading a night again
@@ -496,16 +509,7 @@ fn attempts_by_day(out: &Path) -> BTreeMap<(i32, String), i64> {
 #[test]
 fn nightly_job_over_a_log_rotated_in_the_middle_of_a_day() {
     let tmp = tempfile::tempdir().unwrap();
-    let whole = tmp.path().join("whole.log");
-    bouncestat()
-        .args([
-            "generate", "--rate", "0.03", "--size", "4MB", "--seed", "11",
-        ])
-        .args(["--start", "2025-06-10T20:00:00Z", "-o"])
-        .arg(&whole)
-        .assert()
-        .success();
-    let text = fs::read_to_string(&whole).unwrap();
+    let (whole, text) = generated(tmp.path(), "0.03", "4MB", "2025-06-10T20:00:00Z");
     let cut = text
         .find("\nJun 11 06:25")
         .expect("the log reaches June 11")
@@ -569,16 +573,7 @@ fn nightly_job_over_a_log_rotated_in_the_middle_of_a_day() {
 #[test]
 fn keep_days_drops_old_days_but_not_their_suppressions() {
     let tmp = tempfile::tempdir().unwrap();
-    let whole = tmp.path().join("whole.log");
-    bouncestat()
-        .args([
-            "generate", "--rate", "0.004", "--size", "3MB", "--seed", "11",
-        ])
-        .args(["--start", "2025-06-10T00:00:00Z", "-o"])
-        .arg(&whole)
-        .assert()
-        .success();
-    let text = fs::read_to_string(&whole).unwrap();
+    let (whole, text) = generated(tmp.path(), "0.004", "3MB", "2025-06-10T00:00:00Z");
     let starts: Vec<usize> = ["Jun 11", "Jun 12", "Jun 13"]
         .iter()
         .map(|day| {
