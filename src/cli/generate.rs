@@ -13,7 +13,7 @@ use bouncestat::synth::{
     TimestampStyle,
 };
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Postfix,
     /// An Exim mainlog (no syslog envelope; `--hosts` and `--timestamps` do not apply).
@@ -81,6 +81,10 @@ pub struct Args {
     start: jiff::Timestamp,
     #[arg(long, value_enum, default_value = "traditional")]
     timestamps: Timestamps,
+    /// Postfix: write each line as the systemd journal entry `journalctl -o json` exports for
+    /// it (about 1.2 kB a line); `--timestamps` does not apply.
+    #[arg(long)]
+    journal: bool,
     /// New messages per second over all hosts.
     #[arg(long, default_value_t = 60.0)]
     rate: f64,
@@ -137,6 +141,9 @@ fn parse_size(text: &str) -> Result<u64, String> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.size.is_none() && args.lines.is_none() {
         bail!("give --size or --lines");
+    }
+    if args.journal && args.format != Format::Postfix {
+        bail!("--journal writes Postfix logs only");
     }
     let compression = compression_of(args.compress);
     let generator: Generator = match args.format {
@@ -199,6 +206,7 @@ fn postfix_config(args: &Args) -> PostfixConfig {
             Timestamps::Year => TimestampStyle::YearPrefixed,
         },
         messages_per_second: args.rate,
+        journal: args.journal,
         ..PostfixConfig::default()
     }
 }

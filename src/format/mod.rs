@@ -3,6 +3,7 @@
 
 pub mod esp;
 pub mod exim;
+pub mod journal;
 mod mask;
 pub mod postfix;
 pub mod syslog;
@@ -81,6 +82,13 @@ impl Format {
     /// Guesses the format from the first bytes of a (decompressed) file. `None` when nothing
     /// looks familiar; the caller then falls back to its default.
     pub fn detect(prefix: &[u8]) -> Option<Format> {
+        if journal::looks_like_journal(prefix) {
+            return Some(if journal::mostly_exim(prefix) {
+                Format::Exim
+            } else {
+                Format::Postfix
+            });
+        }
         if let Some(format) = detect_esp(prefix) {
             return Some(format);
         }

@@ -153,6 +153,23 @@ pub fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Civil date and time from Unix seconds (Howard Hinnant's `civil_from_days`), so that hot paths
+/// format timestamps without a calendar library.
+pub fn civil(unix_seconds: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = unix_seconds.div_euclid(86_400);
+    let secs = unix_seconds.rem_euclid(86_400) as u32;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, secs / 3600, secs / 60 % 60, secs % 60)
+}
+
 /// Seconds of a civil date and time counted as if it were UTC.
 pub fn civil_seconds(year: i32, month: u32, day: u32, h: u32, m: u32, s: u32) -> i64 {
     days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s)

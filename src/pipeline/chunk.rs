@@ -15,6 +15,7 @@ use crate::classify::{
 use crate::event::{Event, Outcome, domain_of};
 use crate::format::esp::{self, EventSink};
 use crate::format::exim::{Feed, Reassembler};
+use crate::format::journal::{self, JournalLine};
 use crate::format::syslog::TimeContext;
 use crate::format::{Delivery, Envelope, Format, Parsed, Record};
 
@@ -74,6 +75,8 @@ pub struct ChunkProcessor<'c> {
     folded: Vec<u8>,
     /// Exim only: joins entries syslog split into `[n/m]` parts (see [`Reassembler`]).
     exim: Option<Reassembler>,
+    /// The syslog line of the last journal entry read (see [`journal`]).
+    journal: JournalLine,
     /// Per-address strikes and deliveries, when the run lists recipients to suppress.
     recipients: Option<Recipients>,
 }
@@ -112,6 +115,7 @@ impl<'c> ChunkProcessor<'c> {
             have_last_host: false,
             folded: Vec::new(),
             exim: (format == Format::Exim).then(Reassembler::new),
+            journal: JournalLine::new(),
             recipients: None,
         }
     }
@@ -183,6 +187,24 @@ impl<'c> ChunkProcessor<'c> {
             self.stats.reject("line too long", self.input, n, line);
             return;
         }
+        if journal::is_entry(line) {
+            let mut journal = std::mem::take(&mut self.journal);
+            match journal.decode(line) {
+                Ok(Some(syslog_line)) => self.syslog_line(syslog_line),
+                Ok(None) => {}
+                Err(err) => {
+                    let n = self.stats.lines;
+                    self.stats.reject(err.as_str(), self.input, n, line);
+                }
+            }
+            self.journal = journal;
+            return;
+        }
+        self.syslog_line(line);
+    }
+
+    /// A syslog (or Exim mainlog) line, read from the log or from a journal entry.
+    fn syslog_line(&mut self, line: &[u8]) {
         if let Some(reassembler) = &mut self.exim {
             match reassembler.feed(line) {
                 Feed::Whole => {}

@@ -13,6 +13,7 @@
 
 pub mod esp;
 pub mod exim;
+mod journal;
 pub mod postfix;
 
 use std::collections::BTreeMap;
@@ -226,22 +227,7 @@ where
     }
 }
 
-/// Civil date and time from Unix seconds (Howard Hinnant's `civil_from_days`), so the hot path
-/// formats timestamps without a calendar library.
-pub(crate) fn civil(unix_seconds: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = unix_seconds.div_euclid(86_400);
-    let secs = unix_seconds.rem_euclid(86_400) as u32;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day, secs / 3600, secs / 60 % 60, secs % 60)
-}
+pub(crate) use crate::format::syslog::civil;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

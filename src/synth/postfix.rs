@@ -20,6 +20,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 use std::io::{self, Write};
 
+use super::journal::{JournalWriter, LineParts};
 use super::{Clock, GenStats, OutcomeCounts, SplitMix64, TimestampStyle, push_u64};
 
 /// Recipient segments by share of recipients.
@@ -90,6 +91,9 @@ pub struct PostfixConfig {
     pub max_backoff_secs: u32,
     /// Number of small domains in the long tail of recipient domains.
     pub small_domains: u32,
+    /// Write each line as the systemd journal entry `journalctl -o json` exports for it
+    /// (see [`super::journal`]); `timestamp_style` then does not apply.
+    pub journal: bool,
 }
 
 impl Default for PostfixConfig {
@@ -110,6 +114,7 @@ impl Default for PostfixConfig {
             min_backoff_secs: 300,
             max_backoff_secs: 4000,
             small_domains: 5000,
+            journal: false,
         }
     }
 }
@@ -1355,6 +1360,9 @@ struct LogWriter {
     target_bytes: u64,
     target_lines: u64,
     stats: GenStats,
+    /// Set when lines are written as journal entries: the writer, and where the parts of the
+    /// line being written lie.
+    journal: Option<(JournalWriter, LineParts)>,
 }
 
 impl LogWriter {
@@ -1371,20 +1379,32 @@ impl LogWriter {
         }
         self.stats.last_line_micros = time;
         self.buf.push(b' ');
+        let host_at = self.buf.len();
         self.buf.extend_from_slice(host);
         self.buf.push(b' ');
+        let tag_at = self.buf.len();
         for (i, part) in program.iter().enumerate() {
             if i > 0 {
                 self.buf.push(b'/');
             }
             self.buf.extend_from_slice(part);
         }
+        let tag_end = self.buf.len();
         if let Some(pid) = pid {
             self.buf.push(b'[');
             push_u64(&mut self.buf, u64::from(pid));
             self.buf.push(b']');
         }
         self.buf.extend_from_slice(b": ");
+        if let Some((_, parts)) = &mut self.journal {
+            *parts = LineParts {
+                time,
+                host: (host_at, host_at + host.len()),
+                tag: (tag_at, tag_end),
+                pid,
+                message: self.buf.len(),
+            };
+        }
     }
 
     fn push(&mut self, bytes: &[u8]) {
@@ -1410,6 +1430,9 @@ impl LogWriter {
         if self.muted {
             self.buf.truncate(self.line_start);
             return false;
+        }
+        if let Some((writer, parts)) = &mut self.journal {
+            writer.rewrite(&mut self.buf, self.line_start, parts);
         }
         self.buf.push(b'\n');
         self.stats.lines += 1;
@@ -1566,6 +1589,9 @@ impl<'c> Sim<'c> {
                 target_bytes: cfg.target_bytes.unwrap_or(u64::MAX),
                 target_lines: cfg.target_lines.unwrap_or(u64::MAX),
                 stats: GenStats::default(),
+                journal: cfg
+                    .journal
+                    .then(|| (JournalWriter::default(), LineParts::default())),
             },
             start,
             scratch: Vec::with_capacity(1024),

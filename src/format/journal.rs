@@ -1,0 +1,608 @@
+//! systemd journal entries exported as JSON (`journalctl -o json`, or `-o json-seq`), read as
+//! the syslog lines they hold.
+//!
+//! On a distribution without a syslog daemon, Postfix and Exim log to the journal only, and
+//! `journalctl -u postfix -o json` is how their logs leave the machine. Each line of such an
+//! export is one JSON object: the text in `MESSAGE`, the program in `SYSLOG_IDENTIFIER` (the
+//! syslog tag, `postfix/smtp`), the process id in `SYSLOG_PID` (or `_PID`), the host in
+//! `_HOSTNAME`, and the time in microseconds since the epoch in `_SOURCE_REALTIME_TIMESTAMP`
+//! (when the entry was made) or `__REALTIME_TIMESTAMP` (when the journal stored it). Every
+//! value is a string, but for a value that is not valid UTF-8 (an array of its bytes as
+//! numbers), a field given several values (an array of them) and a value longer than
+//! journalctl's limit, which it writes as `null` unless it runs with `--all`.
+//!
+//! [`JournalLine::decode`] turns one entry into the syslog line it stands for,
+//! `2025-06-10T06:27:30.123456+00:00 host postfix/smtp[123]: message`, in a buffer it keeps
+//! from line to line; the Postfix and Exim parsers then read that line as they read any
+//! other. The time is written in UTC with its offset, so `--timezone` does not move it and no
+//! year is guessed.
+
+use std::fmt;
+
+/// Why a line that opens a JSON object is not a journal entry that can be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalError {
+    /// Not a well-formed JSON object.
+    NotJson,
+    /// No `__REALTIME_TIMESTAMP` or `_SOURCE_REALTIME_TIMESTAMP` of digits.
+    NoTime,
+    /// `MESSAGE` is `null`: journalctl leaves out values longer than 4,096 bytes unless it
+    /// runs with `--all`.
+    MessageLeftOut,
+}
+
+impl JournalError {
+    /// The reason as the run's summary counts it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalError::NotJson => "journal entry: not a JSON object",
+            JournalError::NoTime => "journal entry without a timestamp",
+            JournalError::MessageLeftOut => {
+                "journal entry: MESSAGE left out (export with journalctl --all)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for JournalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The record separator `journalctl -o json-seq` puts before each entry (RFC 7464).
+const RECORD_SEPARATOR: u8 = 0x1e;
+
+/// Whether `line` is a journal export's entry rather than a syslog or Exim line: it opens a
+/// JSON object (after json-seq's separator). No syslog or Exim line starts with either byte.
+#[inline]
+pub fn is_entry(line: &[u8]) -> bool {
+    matches!(line.first(), Some(b'{' | &RECORD_SEPARATOR))
+}
+
+/// Whether the first bytes of a file are a journal export: an entry that carries the
+/// journal's own `__REALTIME_TIMESTAMP` field.
+pub fn looks_like_journal(prefix: &[u8]) -> bool {
+    let start = prefix.trim_ascii_start();
+    is_entry(start) && {
+        let first = start.split(|&b| b == b'\n').next().unwrap_or_default();
+        memchr::memmem::find(first, b"\"__REALTIME_TIMESTAMP\"").is_some()
+    }
+}
+
+/// Whether a journal export's first entries are Exim's rather than Postfix's: more of their
+/// `SYSLOG_IDENTIFIER`s start with `exim` than with `postfix`.
+pub fn mostly_exim(prefix: &[u8]) -> bool {
+    let (mut exim, mut postfix) = (0u32, 0u32);
+    for line in prefix.split(|&b| b == b'\n').take(200) {
+        let Ok(entry) = Entry::scan(line) else {
+            continue;
+        };
+        match entry.identifier {
+            Some(Value::Text { raw, .. }) if raw.starts_with(b"exim") => exim += 1,
+            Some(Value::Text { raw, .. }) if raw.starts_with(b"postfix") => postfix += 1,
+            _ => {}
+        }
+    }
+    exim > postfix
+}
+
+/// A field's value as it stands in the entry, not yet decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Value<'a> {
+    /// A string: the bytes between its quotes, and whether any of them is an escape.
+    Text {
+        raw: &'a [u8],
+        escaped: bool,
+    },
+    /// An array: of a binary value's bytes as numbers, or of several values. The bytes
+    /// between its brackets.
+    Array(&'a [u8]),
+    Null,
+    /// A number, `true` or `false`: not written by journalctl; read as text.
+    Other(&'a [u8]),
+}
+
+/// The fields of an entry that make a syslog line.
+#[derive(Debug, Default, Clone, Copy)]
+struct Entry<'a> {
+    message: Option<Value<'a>>,
+    identifier: Option<Value<'a>>,
+    syslog_pid: Option<Value<'a>>,
+    pid: Option<Value<'a>>,
+    hostname: Option<Value<'a>>,
+    realtime: Option<Value<'a>>,
+    source_realtime: Option<Value<'a>>,
+}
+
+impl<'a> Entry<'a> {
+    /// Reads the fields of the JSON object `line`, keeping those an [`Entry`] holds. The first
+    /// occurrence of a key counts.
+    fn scan(line: &'a [u8]) -> Result<Entry<'a>, JournalError> {
+        let mut s = Scanner { text: line, at: 0 };
+        if s.peek() == Some(RECORD_SEPARATOR) {
+            s.at += 1;
+        }
+        s.expect(b'{')?;
+        let mut entry = Entry::default();
+        if s.peek_past_space() == Some(b'}') {
+            s.at += 1;
+            return s.end().map(|()| entry);
+        }
+        loop {
+            s.skip_space();
+            let (key, _) = s.string()?;
+            s.expect(b':')?;
+            let value = s.value()?;
+            let slot = match key {
+                b"MESSAGE" => &mut entry.message,
+                b"SYSLOG_IDENTIFIER" => &mut entry.identifier,
+                b"SYSLOG_PID" => &mut entry.syslog_pid,
+                b"_PID" => &mut entry.pid,
+                b"_HOSTNAME" => &mut entry.hostname,
+                b"__REALTIME_TIMESTAMP" => &mut entry.realtime,
+                b"_SOURCE_REALTIME_TIMESTAMP" => &mut entry.source_realtime,
+                _ => &mut None,
+            };
+            if slot.is_none() {
+                *slot = Some(value);
+            }
+            match s.peek_past_space() {
+                Some(b',') => s.at += 1,
+                Some(b'}') => {
+                    s.at += 1;
+                    return s.end().map(|()| entry);
+                }
+                _ => return Err(JournalError::NotJson),
+            }
+        }
+    }
+}
+
+/// A cursor over one JSON text.
+struct Scanner<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.at).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while self
+            .peek()
+            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            self.at += 1;
+        }
+    }
+
+    fn peek_past_space(&mut self) -> Option<u8> {
+        self.skip_space();
+        self.peek()
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), JournalError> {
+        if self.peek_past_space() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(JournalError::NotJson)
+        }
+    }
+
+    /// After the object: only white space.
+    fn end(&mut self) -> Result<(), JournalError> {
+        match self.peek_past_space() {
+            None => Ok(()),
+            Some(_) => Err(JournalError::NotJson),
+        }
+    }
+
+    /// A string starting at the cursor: its raw bytes and whether it has escapes.
+    fn string(&mut self) -> Result<(&'a [u8], bool), JournalError> {
+        if self.peek() != Some(b'"') {
+            return Err(JournalError::NotJson);
+        }
+        let start = self.at + 1;
+        let mut at = start;
+        let mut escaped = false;
+        loop {
+            let Some(found) = memchr::memchr2(b'"', b'\\', &self.text[at..]) else {
+                return Err(JournalError::NotJson);
+            };
+            at += found;
+            if self.text[at] == b'"' {
+                self.at = at + 1;
+                return Ok((&self.text[start..at], escaped));
+            }
+            // A backslash and the byte it escapes (a `\u` escape's digits are plain bytes).
+            escaped = true;
+            at += 2;
+            if at > self.text.len() {
+                return Err(JournalError::NotJson);
+            }
+        }
+    }
+
+    fn value(&mut self) -> Result<Value<'a>, JournalError> {
+        match self.peek_past_space() {
+            Some(b'"') => {
+                let (raw, escaped) = self.string()?;
+                Ok(Value::Text { raw, escaped })
+            }
+            Some(open @ (b'[' | b'{')) => {
+                let start = self.at + 1;
+                self.skip_nested()?;
+                let inner = &self.text[start..self.at - 1];
+                Ok(if open == b'[' {
+                    Value::Array(inner)
+                } else {
+                    Value::Other(inner)
+                })
+            }
+            Some(_) => {
+                let start = self.at;
+                while self.peek().is_some_and(|b| {
+                    !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
+                }) {
+                    self.at += 1;
+                }
+                let word = &self.text[start..self.at];
+                match word {
+                    b"null" => Ok(Value::Null),
+                    b"" => Err(JournalError::NotJson),
+                    _ => Ok(Value::Other(word)),
+                }
+            }
+            None => Err(JournalError::NotJson),
+        }
+    }
+
+    /// Past the array or object that opens at the cursor, strings inside it included.
+    fn skip_nested(&mut self) -> Result<(), JournalError> {
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                None => return Err(JournalError::NotJson),
+                Some(b'"') => {
+                    self.string()?;
+                    continue;
+                }
+                Some(b'[' | b'{') => depth += 1,
+                Some(b']' | b'}') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.at += 1;
+                        return Ok(());
+                    }
+                }
+                Some(_) => {}
+            }
+            self.at += 1;
+        }
+    }
+}
+
+/// Appends the bytes `value` stands for to `out`: a string unescaped, a binary value's
+/// numbers as bytes, the first of several values. `false` for `null` (or an array it cannot
+/// read).
+fn push_value(value: Value<'_>, out: &mut Vec<u8>) -> bool {
+    match value {
+        Value::Text {
+            raw,
+            escaped: false,
+        }
+        | Value::Other(raw) => {
+            out.extend_from_slice(raw);
+            true
+        }
+        Value::Text { raw, escaped: true } => {
+            unescape(raw, out);
+            true
+        }
+        Value::Null => false,
+        Value::Array(inner) => push_array(inner, out),
+    }
+}
+
+/// An array's value: bytes given as numbers (`[80,111]`), or the first of several values
+/// (`["a","b"]`, `[[80],[81]]`).
+fn push_array(inner: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut s = Scanner { text: inner, at: 0 };
+    match s.peek_past_space() {
+        Some(b'"' | b'[') => s.value().is_ok_and(|first| push_value(first, out)),
+        Some(_) => {
+            let start = out.len();
+            for number in inner.split(|&b| b == b',') {
+                match std::str::from_utf8(number.trim_ascii())
+                    .ok()
+                    .and_then(|n| n.parse::<u8>().ok())
+                {
+                    Some(byte) => out.push(byte),
+                    None => {
+                        out.truncate(start);
+                        return false;
+                    }
+                }
+            }
+            true
+        }
+        None => true,
+    }
+}
+
+/// Appends the string whose raw bytes (between the quotes) are `raw` with its escapes undone.
+/// An escape that is not valid JSON is kept as it stands.
+fn unescape(raw: &[u8], out: &mut Vec<u8>) {
+    let mut rest = raw;
+    while let Some(slash) = memchr::memchr(b'\\', rest) {
+        out.extend_from_slice(&rest[..slash]);
+        let Some(&kind) = rest.get(slash + 1) else {
+            out.push(b'\\');
+            return;
+        };
+        let mut used = 2;
+        match kind {
+            b'"' | b'\\' | b'/' => out.push(kind),
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'u' => match unicode_escape(&rest[slash..]) {
+                Some((c, len)) => {
+                    let mut utf8 = [0; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                    used = len;
+                }
+                None => out.extend_from_slice(b"\\u"),
+            },
+            other => out.extend_from_slice(&[b'\\', other]),
+        }
+        rest = &rest[slash + used..];
+    }
+    out.extend_from_slice(rest);
+}
+
+/// The character of the `\uXXXX` escape (or surrogate pair of two) at the start of `text`, and
+/// how many bytes it takes. A lone surrogate reads as U+FFFD.
+fn unicode_escape(text: &[u8]) -> Option<(char, usize)> {
+    let hex = |at: usize| -> Option<u32> {
+        let digits = std::str::from_utf8(text.get(at..at + 4)?).ok()?;
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let first = hex(2)?;
+    if (0xd800..0xdc00).contains(&first)
+        && text.get(6..8) == Some(b"\\u")
+        && let Some(second) = hex(8)
+        && (0xdc00..0xe000).contains(&second)
+    {
+        let c = 0x10000 + ((first - 0xd800) << 10) + (second - 0xdc00);
+        return Some((char::from_u32(c)?, 12));
+    }
+    Some((char::from_u32(first).unwrap_or('\u{fffd}'), 6))
+}
+
+/// Microseconds since the epoch, from a field of decimal digits.
+fn micros(value: Option<Value<'_>>) -> Option<i64> {
+    let (Value::Text { raw, .. } | Value::Other(raw)) = value? else {
+        return None;
+    };
+    if raw.is_empty() || raw.len() > 18 || !raw.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(raw.iter().fold(0, |n, &d| n * 10 + i64::from(d - b'0')))
+}
+
+/// Turns journal entries into syslog lines, in a buffer kept from entry to entry.
+#[derive(Debug, Default)]
+pub struct JournalLine {
+    line: Vec<u8>,
+}
+
+impl JournalLine {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The syslog line the entry `entry` stands for, or `None` for an entry without a
+    /// message or a program (the kernel's, or journald's own): such an entry is not a mail
+    /// log's, and is skipped like another program's line.
+    ///
+    /// # Errors
+    /// [`JournalError`] when the entry is not a JSON object, has no time, or its message was
+    /// left out of the export.
+    pub fn decode(&mut self, entry: &[u8]) -> Result<Option<&[u8]>, JournalError> {
+        let fields = Entry::scan(entry)?;
+        let (Some(message), Some(identifier)) = (fields.message, fields.identifier) else {
+            return Ok(None);
+        };
+        let time = micros(fields.source_realtime)
+            .or_else(|| micros(fields.realtime))
+            .ok_or(JournalError::NoTime)?;
+        let out = &mut self.line;
+        out.clear();
+        push_rfc3339_utc(time, out);
+        out.push(b' ');
+        let host_at = out.len();
+        if !fields.hostname.is_some_and(|host| push_value(host, out)) || out.len() == host_at {
+            out.truncate(host_at);
+            out.extend_from_slice(b"localhost");
+        }
+        out.push(b' ');
+        let tag_at = out.len();
+        if !push_value(identifier, out) || out.len() == tag_at {
+            return Ok(None);
+        }
+        let pid_at = out.len();
+        out.push(b'[');
+        if fields
+            .syslog_pid
+            .or(fields.pid)
+            .is_some_and(|pid| push_value(pid, out))
+            && out.len() > pid_at + 1
+        {
+            out.push(b']');
+        } else {
+            out.truncate(pid_at);
+        }
+        out.extend_from_slice(b": ");
+        if !push_value(message, out) {
+            return Err(JournalError::MessageLeftOut);
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Appends `2025-06-10T06:27:30.123456+00:00` for `micros` since the epoch (years outside
+/// 0-9999 clamped to them).
+fn push_rfc3339_utc(micros: i64, out: &mut Vec<u8>) {
+    let (year, month, day, hour, minute, second) =
+        super::syslog::civil(micros.div_euclid(1_000_000));
+    let mut stamp = *b"0000-00-00T00:00:00.000000+00:00";
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for digit in stamp[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year.clamp(0, 9999) as u32);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, hour);
+    put(14, 2, minute);
+    put(17, 2, second);
+    put(20, 6, micros.rem_euclid(1_000_000) as u32);
+    out.extend_from_slice(&stamp);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(entry: &str) -> Result<Option<String>, JournalError> {
+        let mut line = JournalLine::new();
+        line.decode(entry.as_bytes())
+            .map(|l| l.map(|l| String::from_utf8_lossy(l).into_owned()))
+    }
+
+    /// An entry as `journalctl -o json` writes a Postfix line that came through syslog(3).
+    const DELIVERY: &str = concat!(
+        r#"{"__CURSOR":"s=8f1c;i=2a41;b=5e0d;m=1c9a;t=63731ca7a1b2c;x=77e0","#,
+        r#""__REALTIME_TIMESTAMP":"1749536850123999","__MONOTONIC_TIMESTAMP":"3621004581","#,
+        r#""_BOOT_ID":"5e0d2b1c9a7f4e03b6a1d2c3e4f50617","PRIORITY":"6","SYSLOG_FACILITY":"2","#,
+        r#""SYSLOG_IDENTIFIER":"postfix/smtp","SYSLOG_PID":"4242","#,
+        r#""MESSAGE":"4bQ1x2Lk3vz9: to=<ann@example.org>, relay=mx.example.org[192.0.2.7]:25, dsn=5.1.1, status=bounced (host mx.example.org[192.0.2.7] said: 550 5.1.1 \"ann\" unknown \\ gone (in reply to RCPT TO command))","#,
+        r#""_PID":"4242","_UID":"107","_GID":"113","_COMM":"smtp","_HOSTNAME":"mx1","#,
+        r#""_TRANSPORT":"syslog","_SOURCE_REALTIME_TIMESTAMP":"1749536850123456"}"#,
+    );
+
+    #[test]
+    fn an_entry_becomes_its_syslog_line() {
+        assert_eq!(
+            decode(DELIVERY).unwrap().unwrap(),
+            "2025-06-10T06:27:30.123456+00:00 mx1 postfix/smtp[4242]: 4bQ1x2Lk3vz9: \
+             to=<ann@example.org>, relay=mx.example.org[192.0.2.7]:25, dsn=5.1.1, \
+             status=bounced (host mx.example.org[192.0.2.7] said: 550 5.1.1 \"ann\" unknown \
+             \\ gone (in reply to RCPT TO command))"
+        );
+        // json-seq's separator, spaces around the tokens, and the journal's own time when
+        // the source's is missing.
+        let spaced = "\u{1e}{ \"MESSAGE\" : \"hello\" , \"SYSLOG_IDENTIFIER\": \"postfix/qmgr\",\
+                      \"__REALTIME_TIMESTAMP\" : \"86400000001\", \"_HOSTNAME\":\"h\" }  ";
+        assert_eq!(
+            decode(spaced).unwrap().unwrap(),
+            "1970-01-02T00:00:00.000001+00:00 h postfix/qmgr: hello"
+        );
+    }
+
+    #[test]
+    fn values_that_are_not_plain_strings() {
+        let base = r#""SYSLOG_IDENTIFIER":"exim4","_PID":"77","__REALTIME_TIMESTAMP":"0""#;
+        // A value that is not UTF-8: its bytes as numbers.
+        let binary = format!(r#"{{{base},"MESSAGE":[104, 105,255],"_HOSTNAME":"h"}}"#);
+        let mut line = JournalLine::new();
+        assert_eq!(
+            line.decode(binary.as_bytes()).unwrap().unwrap(),
+            b"1970-01-01T00:00:00.000000+00:00 h exim4[77]: hi\xff"
+        );
+        // Several values: the first counts, and so does the first of a key given twice.
+        let many = format!(
+            r#"{{{base},"MESSAGE":["one","two"],"MESSAGE":"three","_HOSTNAME":[[104],[105]]}}"#
+        );
+        assert_eq!(
+            decode(&many).unwrap().unwrap(),
+            "1970-01-01T00:00:00.000000+00:00 h exim4[77]: one"
+        );
+        // Escapes: \u with a surrogate pair, a lone surrogate, \/ and control characters.
+        let escaped = format!(r#"{{{base},"MESSAGE":"caf\u00e9 \ud83d\udce7 \ud800 a\/b\tc\nd"}}"#);
+        assert_eq!(
+            decode(&escaped).unwrap().unwrap(),
+            "1970-01-01T00:00:00.000000+00:00 localhost exim4[77]: café 📧 \u{fffd} a/b\tc\nd"
+        );
+        // Nested values and numbers elsewhere are stepped over.
+        let nested = format!(r#"{{"X":{{"a":[1,{{"b":"}}"}}]}},"N":12,{base},"MESSAGE":"m"}}"#);
+        assert_eq!(
+            decode(&nested).unwrap().unwrap(),
+            "1970-01-01T00:00:00.000000+00:00 localhost exim4[77]: m"
+        );
+    }
+
+    #[test]
+    fn entries_that_are_skipped_or_rejected() {
+        // No program, or no message: not a mail log's line.
+        let kernel =
+            r#"{"__REALTIME_TIMESTAMP":"1","MESSAGE":"usb 1-1: new device","_TRANSPORT":"kernel"}"#;
+        assert_eq!(decode(kernel), Ok(None));
+        let no_message = r#"{"__REALTIME_TIMESTAMP":"1","SYSLOG_IDENTIFIER":"postfix/smtp"}"#;
+        assert_eq!(decode(no_message), Ok(None));
+        // A message journalctl left out, an entry without time, and broken JSON.
+        let left_out =
+            r#"{"__REALTIME_TIMESTAMP":"1","SYSLOG_IDENTIFIER":"postfix/smtp","MESSAGE":null}"#;
+        assert_eq!(decode(left_out), Err(JournalError::MessageLeftOut));
+        let no_time =
+            r#"{"SYSLOG_IDENTIFIER":"postfix/smtp","MESSAGE":"x","__REALTIME_TIMESTAMP":"soon"}"#;
+        assert_eq!(decode(no_time), Err(JournalError::NoTime));
+        for broken in [
+            "{",
+            r#"{"MESSAGE":"x""#,
+            r#"{"MESSAGE":"x\"}"#,
+            r#"{"MESSAGE" "x"}"#,
+            r#"{"MESSAGE":"x",}"#,
+            r#"{"MESSAGE":"x"} trailing"#,
+            r#"{"MESSAGE":["x"}"#,
+            r#"{"MESSAGE":}"#,
+        ] {
+            assert_eq!(decode(broken), Err(JournalError::NotJson), "{broken}");
+        }
+        assert_eq!(decode("{}"), Ok(None));
+    }
+
+    #[test]
+    fn a_journal_export_is_recognised_and_its_mta_counted() {
+        let postfix = format!("{DELIVERY}\n{DELIVERY}\n");
+        assert!(looks_like_journal(postfix.as_bytes()));
+        assert!(!mostly_exim(postfix.as_bytes()));
+        let exim = DELIVERY.replace("postfix/smtp", "exim4");
+        let mixed = format!("{exim}\n{DELIVERY}\n{exim}\n");
+        assert!(mostly_exim(mixed.as_bytes()));
+        assert!(!looks_like_journal(b"{\"eventType\":\"Bounce\"}\n"));
+        assert!(!looks_like_journal(
+            b"Jun 10 06:27:30 mx1 postfix/smtp[1]: x __REALTIME_TIMESTAMP"
+        ));
+    }
+
+    #[test]
+    fn the_file_format_is_the_mta_whose_entries_these_are() {
+        use crate::format::Format;
+        assert_eq!(Format::detect(DELIVERY.as_bytes()), Some(Format::Postfix));
+        let exim = DELIVERY.replace("postfix/smtp", "exim");
+        assert_eq!(Format::detect(exim.as_bytes()), Some(Format::Exim));
+        // A bounce text that quotes an ESP's key inside the message does not make it an export.
+        let quoting = DELIVERY.replace("unknown", r#"\"eventType\" \"msys\""#);
+        assert_eq!(Format::detect(quoting.as_bytes()), Some(Format::Postfix));
+    }
+}

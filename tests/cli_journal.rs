@@ -1,0 +1,177 @@
+//! Logs exported from the systemd journal (`journalctl -o json`): the same dataset as the
+//! syslog lines they hold, whatever the MTA, the compression, the blocks or the threads.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{bouncestat, fixtures, fixtures_in, gzip, stdout_of};
+
+/// Every Parquet file of a dataset, by its path inside it, with its bytes.
+fn parquet_files(out: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let name = path.strip_prefix(root).unwrap().to_path_buf();
+                files.insert(name, fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(out, out, &mut files);
+    files
+}
+
+/// Ingests `input` into `out` with `args` and returns the summary's `events:` line.
+fn ingest(input: &Path, out: &Path, args: &[&str]) -> String {
+    let stdout = stdout_of(
+        bouncestat()
+            .args(["ingest", "--timezone", "UTC", "--year", "2025", "--quiet"])
+            .args(args)
+            .arg("--out")
+            .arg(out)
+            .arg(input),
+    );
+    events_line(&stdout)
+}
+
+fn events_line(summary: &str) -> String {
+    summary
+        .lines()
+        .find(|line| line.starts_with("events:"))
+        .unwrap_or_else(|| panic!("no events line in {summary}"))
+        .to_owned()
+}
+
+/// The fixtures' journal exports (written from the Postfix and Exim syslog fixtures, with a
+/// kernel entry, another program's and a message given as bytes among them) give the
+/// datasets of the syslog logs, byte for byte; so does the Postfix export gzipped on stdin.
+#[test]
+fn journal_exports_give_the_datasets_of_their_syslog_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let postfix_dir = tmp.path().join("postfix");
+    let exim_dir = tmp.path().join("exim");
+    let postfix = fixtures_in("postfix", &postfix_dir).join("lifecycle.log");
+    let exim = fixtures_in("exim", &exim_dir).join("syslog.log");
+    // The entries' own times are UTC microseconds, so neither --year nor --timezone moves
+    // them; but Exim writes its local time inside its messages, which --timezone places.
+    for (name, syslog, zone, events) in [
+        (
+            "postfix",
+            postfix,
+            "Asia/Tokyo",
+            "events: 15 (delivered 5, deferred 5, bounced 4, expired 1)",
+        ),
+        (
+            "exim",
+            exim,
+            "UTC",
+            "events: 3 (delivered 2, deferred 0, bounced 1, expired 0)",
+        ),
+    ] {
+        let journal = fixtures().join("journal").join(format!("{name}.json"));
+        let from_syslog = tmp.path().join(format!("{name}-syslog"));
+        let from_journal = tmp.path().join(format!("{name}-journal"));
+        assert_eq!(ingest(&syslog, &from_syslog, &[]), events);
+        let stdout = stdout_of(
+            bouncestat()
+                .args(["ingest", "--timezone", zone, "--year", "1999"])
+                .args(["--quiet", "--out"])
+                .arg(&from_journal)
+                .arg(&journal),
+        );
+        assert_eq!(events_line(&stdout), events);
+        assert!(stdout.contains("rejected lines: 0"), "{stdout}");
+        let (a, b) = (parquet_files(&from_syslog), parquet_files(&from_journal));
+        assert_eq!(a.len(), 4, "{name}");
+        assert!(a == b, "{name}: the datasets differ");
+    }
+    let gzipped = gzip(&fs::read(fixtures().join("journal/postfix.json")).unwrap());
+    let stdout = stdout_of(
+        bouncestat()
+            .args(["ingest", "--quiet", "-"])
+            .write_stdin(gzipped),
+    );
+    assert_eq!(
+        events_line(&stdout),
+        "events: 15 (delivered 5, deferred 5, bounced 4, expired 1)"
+    );
+}
+
+/// A generated Postfix log written as journal entries (`generate --journal`, about 1.2 kB an
+/// entry) and the same log with RFC 3339 stamps give the same dataset, cut into small
+/// blocks parsed on several threads.
+#[test]
+fn a_generated_journal_export_reads_as_its_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let generate = |extra: &[&str], name: &str| {
+        let path = tmp.path().join(name);
+        bouncestat()
+            .args(["generate", "--seed", "5", "--lines", "8000", "--rate", "20"])
+            .args(extra)
+            .arg("-o")
+            .arg(&path)
+            .assert()
+            .success();
+        path
+    };
+    let log = generate(&["--timestamps", "rfc3339"], "mail.log");
+    let journal = generate(&["--journal"], "mail.json");
+    let journal_bytes = fs::metadata(&journal).unwrap().len();
+    assert!(
+        journal_bytes > 6 * fs::metadata(&log).unwrap().len(),
+        "an export is several times its log: {journal_bytes}"
+    );
+    let from_log = tmp.path().join("from-log");
+    let events = ingest(&log, &from_log, &[]);
+    assert!(events.starts_with("events: "), "{events}");
+    let expected = parquet_files(&from_log);
+    for (threads, block) in [("1", "16777216"), ("2", "65536"), ("3", "20000")] {
+        let out = tmp.path().join(format!("from-journal-{threads}"));
+        let args = ["--threads", threads, "--block-bytes", block];
+        assert_eq!(ingest(&journal, &out, &args), events);
+        assert!(parquet_files(&out) == expected, "{threads} threads");
+    }
+    // `generate --journal` is for Postfix logs.
+    bouncestat()
+        .args(["generate", "--format", "exim", "--lines", "10", "--journal"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--journal writes Postfix logs only",
+        ));
+}
+
+/// Entries that cannot be read are counted by reason and shown with their line numbers: a
+/// message journalctl left out, an entry without a time, and one cut short.
+#[test]
+fn journal_entries_that_cannot_be_read_are_counted_and_shown() {
+    let bad = fixtures().join("malformed/journal-bad-entries.json");
+    let assert = bouncestat()
+        .args(["ingest", "--quiet", "--show-rejects"])
+        .arg(&bad)
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains("events: 1 (delivered 1, deferred 0, bounced 0, expired 0)"));
+    for (reason, line) in [
+        (
+            "journal entry: MESSAGE left out (export with journalctl --all): 1",
+            2,
+        ),
+        ("journal entry without a timestamp: 1", 3),
+        ("journal entry: not a JSON object: 1", 4),
+    ] {
+        assert!(stdout.contains(reason), "{reason}: {stdout}");
+        assert!(
+            stdout.contains(&format!("journal-bad-entries.json:{line}: {{")),
+            "line {line}: {stdout}"
+        );
+    }
+    assert!(stdout.contains("rejected lines: 3"), "{stdout}");
+}
