@@ -244,4 +244,47 @@ mod tests {
             b"1970-01-01T00:00:00.000000+00:00 h postfix/qmgr: caf\xe9"
         );
     }
+
+    proptest::proptest! {
+        /// Any message, UTF-8 or not, with quotes, backslashes and control characters, reads
+        /// back byte for byte; so do the host and tag.
+        #[test]
+        fn any_message_reads_back(
+            message in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'"'),
+                    proptest::strategy::Just(b'\\'),
+                    proptest::strategy::Just(b'u'),
+                    0u8..0x20,
+                    proptest::num::u8::ANY,
+                    b'a'..=b'z',
+                ],
+                0..200,
+            ),
+            time in 0i64..4_102_444_800_000_000,
+        ) {
+            let head: &[u8] = b"Jun 10 06:27:30 mx-7 postfix/smtp[12]: ";
+            let mut buf = head.to_vec();
+            buf.extend_from_slice(&message);
+            let parts = LineParts {
+                time,
+                host: (16, 20),
+                tag: (21, 33),
+                pid: Some(12),
+                message: head.len(),
+            };
+            JournalWriter::default().rewrite(&mut buf, 0, &parts);
+            let mut reader = JournalLine::new();
+            let read = reader.decode(&buf).expect("valid entry").expect("a line");
+            let (stamp, rest) = read.split_at(32);
+            proptest::prop_assert!(rest.starts_with(b" mx-7 postfix/smtp[12]: "));
+            proptest::prop_assert_eq!(&rest[24..], &message[..]);
+            let seconds = time.div_euclid(1_000_000);
+            let (year, month, day, ..) = crate::format::syslog::civil(seconds);
+            let date = format!("{year:04}-{month:02}-{day:02}T");
+            proptest::prop_assert!(stamp.starts_with(date.as_bytes()));
+            let micros = format!(".{:06}+00:00", time.rem_euclid(1_000_000));
+            proptest::prop_assert!(stamp.ends_with(micros.as_bytes()));
+        }
+    }
 }
