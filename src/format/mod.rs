@@ -3,7 +3,7 @@
 
 pub mod esp;
 pub mod exim;
-pub mod journal;
+pub mod json_line;
 mod mask;
 pub mod postfix;
 pub mod syslog;
@@ -82,24 +82,18 @@ impl Format {
     /// Guesses the format from the first bytes of a (decompressed) file. `None` when nothing
     /// looks familiar; the caller then falls back to its default.
     pub fn detect(prefix: &[u8]) -> Option<Format> {
-        if journal::looks_like_journal(prefix) {
-            return Some(if journal::mostly_exim(prefix) {
-                Format::Exim
-            } else {
-                Format::Postfix
-            });
+        if json_line::is_json_line(prefix.trim_ascii_start()) {
+            // A journal export or a shipper's records: the syslog lines they hold decide,
+            // before any ESP's key (a bounce text in a message can quote one).
+            let lines = json_line::syslog_lines_of(prefix);
+            if let Some(format) = detect_syslog(&lines) {
+                return Some(format);
+            }
         }
         if let Some(format) = detect_esp(prefix) {
             return Some(format);
         }
-        if exim::looks_like_exim(prefix) {
-            return Some(Format::Exim);
-        }
-        let postfix_tags = [&b" postfix"[..], b"/smtp[", b"/qmgr[", b"/smtpd["];
-        postfix_tags
-            .iter()
-            .any(|tag| memmem::find(prefix, tag).is_some())
-            .then_some(Format::Postfix)
+        detect_syslog(prefix)
     }
 
     /// The reply text to classify: a multi-line reply as this format logs it, folded into
@@ -129,6 +123,19 @@ impl Format {
             | Format::Sparkpost => Parsed::Malformed("not a line-based format"),
         }
     }
+}
+
+/// Recognises a mail server's log lines: Exim's (mainlog or syslog) by a vote of the lines,
+/// else Postfix's by its program tags.
+fn detect_syslog(prefix: &[u8]) -> Option<Format> {
+    if exim::looks_like_exim(prefix) {
+        return Some(Format::Exim);
+    }
+    let postfix_tags = [&b" postfix"[..], b"/smtp[", b"/qmgr[", b"/smtpd["];
+    postfix_tags
+        .iter()
+        .any(|tag| memmem::find(prefix, tag).is_some())
+        .then_some(Format::Postfix)
 }
 
 /// Recognises an ESP export: JSON (the first non-blank byte opens an object or an array) with

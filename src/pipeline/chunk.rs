@@ -15,7 +15,7 @@ use crate::classify::{
 use crate::event::{Event, Outcome, domain_of};
 use crate::format::esp::{self, EventSink};
 use crate::format::exim::{Feed, Reassembler};
-use crate::format::journal::{self, JournalLine};
+use crate::format::json_line::{self, JsonLine};
 use crate::format::syslog::TimeContext;
 use crate::format::{Delivery, Envelope, Format, Parsed, Record};
 
@@ -75,8 +75,8 @@ pub struct ChunkProcessor<'c> {
     folded: Vec<u8>,
     /// Exim only: joins entries syslog split into `[n/m]` parts (see [`Reassembler`]).
     exim: Option<Reassembler>,
-    /// The syslog line of the last journal entry read (see [`journal`]).
-    journal: JournalLine,
+    /// The syslog line of the last JSON line read (see [`json_line`]).
+    json_line: JsonLine,
     /// Per-address strikes and deliveries, when the run lists recipients to suppress.
     recipients: Option<Recipients>,
 }
@@ -115,7 +115,7 @@ impl<'c> ChunkProcessor<'c> {
             have_last_host: false,
             folded: Vec::new(),
             exim: (format == Format::Exim).then(Reassembler::new),
-            journal: JournalLine::new(),
+            json_line: JsonLine::new(),
             recipients: None,
         }
     }
@@ -187,31 +187,31 @@ impl<'c> ChunkProcessor<'c> {
             self.stats.reject("line too long", self.input, n, line);
             return;
         }
-        if journal::is_entry(line) {
-            self.journal_entry(line);
+        if json_line::is_json_line(line) {
+            self.json_line(line);
             return;
         }
         self.syslog_line(line);
     }
 
-    /// A journal export's entry: read as the syslog line it holds. Out of line, so that a
-    /// syslog line's path stays as short as it was.
+    /// A JSON line (a journal entry, or a log shipper's record): read as the syslog line it
+    /// holds. Out of line, so that a syslog line's path stays as short as it was.
     #[cold]
     #[inline(never)]
-    fn journal_entry(&mut self, entry: &[u8]) {
-        let mut journal = std::mem::take(&mut self.journal);
-        match journal.decode(entry) {
+    fn json_line(&mut self, line: &[u8]) {
+        let mut reader = std::mem::take(&mut self.json_line);
+        match reader.decode(line) {
             Ok(Some(syslog_line)) => self.syslog_line(syslog_line),
             Ok(None) => {}
             Err(err) => {
                 let n = self.stats.lines;
-                self.stats.reject(err.as_str(), self.input, n, entry);
+                self.stats.reject(err.as_str(), self.input, n, line);
             }
         }
-        self.journal = journal;
+        self.json_line = reader;
     }
 
-    /// A syslog (or Exim mainlog) line, read from the log or from a journal entry.
+    /// A syslog (or Exim mainlog) line, read from the log or from a JSON line.
     #[inline(always)]
     fn syslog_line(&mut self, line: &[u8]) {
         if let Some(reassembler) = &mut self.exim {

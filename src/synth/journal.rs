@@ -192,7 +192,7 @@ fn push_json_string(out: &mut Vec<u8>, text: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::journal::JournalLine;
+    use crate::format::json_line::JsonLine;
 
     /// A line rewritten as an entry reads back, through the ingest's journal reader, as the
     /// same line with its time in RFC 3339.
@@ -220,7 +220,7 @@ mod tests {
         let entry = &buf[start..];
         assert!(!entry.contains(&b'\n'));
         assert!(entry.len() > 1000, "{}", entry.len());
-        let mut reader = JournalLine::new();
+        let mut reader = JsonLine::new();
         let read = reader.decode(entry).expect("valid entry").expect("a line");
         assert_eq!(
             String::from_utf8_lossy(read),
@@ -274,7 +274,7 @@ mod tests {
                 message: head.len(),
             };
             JournalWriter::default().rewrite(&mut buf, 0, &parts);
-            let mut reader = JournalLine::new();
+            let mut reader = JsonLine::new();
             let read = reader.decode(&buf).expect("valid entry").expect("a line");
             let (stamp, rest) = read.split_at(32);
             proptest::prop_assert!(rest.starts_with(b" mx-7 postfix/smtp[12]: "));

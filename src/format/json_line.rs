@@ -1,52 +1,62 @@
-//! systemd journal entries exported as JSON (`journalctl -o json`, or `-o json-seq`), read as
-//! the syslog lines they hold.
+//! Logs that arrive as JSON, one object a line, read as the syslog lines they hold: the
+//! systemd journal's export (`journalctl -o json`, or `-o json-seq`) and the records of log
+//! shippers and container runtimes.
 //!
 //! On a distribution without a syslog daemon, Postfix and Exim log to the journal only, and
-//! `journalctl -u postfix -o json` is how their logs leave the machine. Each line of such an
-//! export is one JSON object: the text in `MESSAGE`, the program in `SYSLOG_IDENTIFIER` (the
-//! syslog tag, `postfix/smtp`), the process id in `SYSLOG_PID` (or `_PID`), the host in
-//! `_HOSTNAME`, and the time in microseconds since the epoch in `_SOURCE_REALTIME_TIMESTAMP`
-//! (when the entry was made) or `__REALTIME_TIMESTAMP` (when the journal stored it). Every
-//! value is a string, but for a value that is not valid UTF-8 (an array of its bytes as
-//! numbers), a field given several values (an array of them) and a value longer than
-//! journalctl's limit, which it writes as `null` unless it runs with `--all`.
+//! `journalctl -o json` is how their logs leave the machine. Each line of such an export is
+//! one entry: the text in `MESSAGE`, the program in `SYSLOG_IDENTIFIER` (the syslog tag,
+//! `postfix/smtp`), the process id in `SYSLOG_PID` (or `_PID`), the host in `_HOSTNAME`, and
+//! the time in microseconds since the epoch in `_SOURCE_REALTIME_TIMESTAMP` (when the entry
+//! was made) or `__REALTIME_TIMESTAMP` (when the journal stored it). Every value is a string,
+//! but for a value that is not valid UTF-8 (an array of its bytes as numbers), a field given
+//! several values (an array of them) and a value longer than journalctl's limit, which it
+//! writes as `null` unless it runs with `--all`.
 //!
-//! [`JournalLine::decode`] turns one entry into the syslog line it stands for,
-//! `2025-06-10T06:27:30.123456+00:00 host postfix/smtp[123]: message`, in a buffer it keeps
-//! from line to line; the Postfix and Exim parsers then read that line as they read any
-//! other. The time is written in UTC with its offset, so `--timezone` does not move it and no
-//! year is guessed.
+//! Shippers write either the whole syslog line in one field (Docker's json-file driver:
+//! `{"log":"Jun 10 06:27:30 mx1 postfix/smtp[123]: ...\n","stream":"stdout","time":...}`;
+//! Logstash's `message`), or its parts in fields of their own (Vector's syslog source:
+//! `appname`, `procid`, `hostname`, `message`, `timestamp`; Fluent Bit's syslog parser:
+//! `ident`, `pid`, `host`, `message`, `time`). [`JsonLine::decode`] takes what a line has:
+//! the message, and when a program is named, the program, pid, host and time around it.
+//!
+//! The syslog line is made in a buffer kept from line to line, and the Postfix and Exim
+//! parsers then read it as they read any other. A journal entry's time is written as UTC
+//! with its offset (`2025-06-10T06:27:30.123456+00:00`), so `--timezone` does not move it and
+//! no year is guessed; a shipper's time is copied as it stands.
 
 use std::fmt;
 
 use super::mask::Marks;
 
-/// Why a line that opens a JSON object is not a journal entry that can be read.
+/// Why a JSON line cannot be read as a syslog line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JournalError {
+pub enum JsonLineError {
     /// Not a well-formed JSON object.
     NotJson,
-    /// No `__REALTIME_TIMESTAMP` or `_SOURCE_REALTIME_TIMESTAMP` of digits.
+    /// No field that holds the message (`MESSAGE`, `message`, `log`, `msg`).
+    NoMessage,
+    /// A program is named but no time is given.
     NoTime,
-    /// `MESSAGE` is `null`: journalctl leaves out values longer than 4,096 bytes unless it
+    /// The message is `null`: journalctl leaves out values longer than 4,096 bytes unless it
     /// runs with `--all`.
     MessageLeftOut,
 }
 
-impl JournalError {
+impl JsonLineError {
     /// The reason as the run's summary counts it.
     pub fn as_str(self) -> &'static str {
         match self {
-            JournalError::NotJson => "journal entry: not a JSON object",
-            JournalError::NoTime => "journal entry without a timestamp",
-            JournalError::MessageLeftOut => {
-                "journal entry: MESSAGE left out (export with journalctl --all)"
+            JsonLineError::NotJson => "JSON line: not a JSON object",
+            JsonLineError::NoMessage => "JSON line without a message field",
+            JsonLineError::NoTime => "JSON line without a timestamp",
+            JsonLineError::MessageLeftOut => {
+                "JSON line: message left out (export with journalctl --all)"
             }
         }
     }
 }
 
-impl fmt::Display for JournalError {
+impl fmt::Display for JsonLineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -55,41 +65,32 @@ impl fmt::Display for JournalError {
 /// The record separator `journalctl -o json-seq` puts before each entry (RFC 7464).
 const RECORD_SEPARATOR: u8 = 0x1e;
 
-/// Whether `line` is a journal export's entry rather than a syslog or Exim line: it opens a
-/// JSON object (after json-seq's separator). No syslog or Exim line starts with either byte.
+/// Whether `line` is a JSON line rather than a syslog or Exim line: it opens a JSON object
+/// (after json-seq's separator). No syslog or Exim line starts with either byte.
 #[inline]
-pub fn is_entry(line: &[u8]) -> bool {
+pub fn is_json_line(line: &[u8]) -> bool {
     matches!(line.first(), Some(b'{' | &RECORD_SEPARATOR))
 }
 
-/// Whether the first bytes of a file are a journal export: an entry that carries the
-/// journal's own `__REALTIME_TIMESTAMP` field.
-pub fn looks_like_journal(prefix: &[u8]) -> bool {
-    let start = prefix.trim_ascii_start();
-    is_entry(start) && {
-        let first = start.split(|&b| b == b'\n').next().unwrap_or_default();
-        memchr::memmem::find(first, b"\"__REALTIME_TIMESTAMP\"").is_some()
+/// The syslog lines the first JSON lines of `prefix` hold, one a line, for format detection:
+/// empty when `prefix` does not start with a JSON line, or none of its first lines holds a
+/// message.
+pub fn syslog_lines_of(prefix: &[u8]) -> Vec<u8> {
+    let mut lines = Vec::new();
+    if !is_json_line(prefix.trim_ascii_start()) {
+        return lines;
     }
-}
-
-/// Whether a journal export's first entries are Exim's rather than Postfix's: more of their
-/// `SYSLOG_IDENTIFIER`s start with `exim` than with `postfix`.
-pub fn mostly_exim(prefix: &[u8]) -> bool {
-    let (mut exim, mut postfix) = (0u32, 0u32);
-    for line in prefix.split(|&b| b == b'\n').take(200) {
-        let Ok(entry) = Entry::scan(line) else {
-            continue;
-        };
-        match entry.identifier {
-            Some(Value::Text { raw, .. }) if raw.starts_with(b"exim") => exim += 1,
-            Some(Value::Text { raw, .. }) if raw.starts_with(b"postfix") => postfix += 1,
-            _ => {}
+    let mut reader = JsonLine::new();
+    for line in prefix.trim_ascii_start().split(|&b| b == b'\n').take(200) {
+        if let Ok(Some(syslog_line)) = reader.decode(line) {
+            lines.extend_from_slice(syslog_line);
+            lines.push(b'\n');
         }
     }
-    exim > postfix
+    lines
 }
 
-/// A field's value as it stands in the entry, not yet decoded.
+/// A field's value as it stands in the line, not yet decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Value<'a> {
     /// A string: the bytes between its quotes, and whether any of them is an escape.
@@ -100,27 +101,51 @@ enum Value<'a> {
     /// An array: of a binary value's bytes as numbers, or of several values. The bytes
     /// between its brackets.
     Array(&'a [u8]),
+    /// An object: no syslog field's value.
+    Object,
     Null,
-    /// A number, `true` or `false`: not written by journalctl; read as text.
+    /// A number, `true` or `false`: read as text (Vector writes `procid` as a number).
     Other(&'a [u8]),
 }
 
-/// The fields of an entry that make a syslog line.
+/// The best value offered for one part of the line: fields named differently by different
+/// writers hold the same part, and a lower rank wins whatever their order.
+#[derive(Debug, Default, Clone, Copy)]
+struct Slot<'a> {
+    rank: u8,
+    value: Option<Value<'a>>,
+}
+
+impl<'a> Slot<'a> {
+    fn offer(&mut self, rank: u8, value: Value<'a>) {
+        if self.value.is_none() || rank < self.rank {
+            *self = Slot {
+                rank,
+                value: Some(value),
+            };
+        }
+    }
+}
+
+/// The fields of a line that make a syslog line.
 #[derive(Debug, Default, Clone, Copy)]
 struct Entry<'a> {
-    message: Option<Value<'a>>,
-    identifier: Option<Value<'a>>,
-    syslog_pid: Option<Value<'a>>,
-    pid: Option<Value<'a>>,
-    hostname: Option<Value<'a>>,
-    realtime: Option<Value<'a>>,
-    source_realtime: Option<Value<'a>>,
+    message: Slot<'a>,
+    program: Slot<'a>,
+    pid: Slot<'a>,
+    host: Slot<'a>,
+    /// Microseconds since the epoch (the journal's).
+    micros: Slot<'a>,
+    /// A time as text (a shipper's).
+    stamp: Slot<'a>,
+    /// The line is a journal entry: an entry without a program or a message is another
+    /// source's (the kernel's, journald's own), not a malformed line.
+    journal: bool,
 }
 
 impl<'a> Entry<'a> {
-    /// Reads the fields of the JSON object `line`, keeping those an [`Entry`] holds. The first
-    /// occurrence of a key counts.
-    fn scan(line: &'a [u8]) -> Result<Entry<'a>, JournalError> {
+    /// Reads the fields of the JSON object `line`, keeping those an [`Entry`] holds.
+    fn scan(line: &'a [u8]) -> Result<Entry<'a>, JsonLineError> {
         let mut s = Scanner::new(line);
         if s.peek() == Some(RECORD_SEPARATOR) {
             s.at += 1;
@@ -136,26 +161,42 @@ impl<'a> Entry<'a> {
             let (key, _) = s.string()?;
             s.expect(b':')?;
             let value = s.value()?;
-            let slot = match key {
-                b"MESSAGE" => &mut entry.message,
-                b"SYSLOG_IDENTIFIER" => &mut entry.identifier,
-                b"SYSLOG_PID" => &mut entry.syslog_pid,
-                b"_PID" => &mut entry.pid,
-                b"_HOSTNAME" => &mut entry.hostname,
-                b"__REALTIME_TIMESTAMP" => &mut entry.realtime,
-                b"_SOURCE_REALTIME_TIMESTAMP" => &mut entry.source_realtime,
-                _ => &mut None,
+            let (slot, rank) = match key {
+                b"MESSAGE" => (&mut entry.message, 0),
+                b"message" => (&mut entry.message, 1),
+                b"log" => (&mut entry.message, 2),
+                b"msg" => (&mut entry.message, 3),
+                b"SYSLOG_IDENTIFIER" => (&mut entry.program, 0),
+                b"appname" => (&mut entry.program, 1),
+                b"app_name" => (&mut entry.program, 2),
+                b"ident" => (&mut entry.program, 3),
+                b"program" => (&mut entry.program, 4),
+                b"SYSLOG_PID" => (&mut entry.pid, 0),
+                b"_PID" => (&mut entry.pid, 1),
+                b"procid" => (&mut entry.pid, 2),
+                b"pid" => (&mut entry.pid, 3),
+                b"_HOSTNAME" => (&mut entry.host, 0),
+                b"hostname" => (&mut entry.host, 1),
+                b"host" => (&mut entry.host, 2),
+                b"logsource" => (&mut entry.host, 3),
+                b"_SOURCE_REALTIME_TIMESTAMP" => (&mut entry.micros, 0),
+                b"__REALTIME_TIMESTAMP" => {
+                    entry.journal = true;
+                    (&mut entry.micros, 1)
+                }
+                b"timestamp" => (&mut entry.stamp, 0),
+                b"@timestamp" => (&mut entry.stamp, 1),
+                b"time" => (&mut entry.stamp, 2),
+                _ => (&mut Slot::default(), 0),
             };
-            if slot.is_none() {
-                *slot = Some(value);
-            }
+            slot.offer(rank, value);
             match s.peek_past_space() {
                 Some(b',') => s.at += 1,
                 Some(b'}') => {
                     s.at += 1;
                     return s.end().map(|()| entry);
                 }
-                _ => return Err(JournalError::NotJson),
+                _ => return Err(JsonLineError::NotJson),
             }
         }
     }
@@ -198,34 +239,34 @@ impl<'a> Scanner<'a> {
         self.peek()
     }
 
-    fn expect(&mut self, byte: u8) -> Result<(), JournalError> {
+    fn expect(&mut self, byte: u8) -> Result<(), JsonLineError> {
         if self.peek_past_space() == Some(byte) {
             self.at += 1;
             Ok(())
         } else {
-            Err(JournalError::NotJson)
+            Err(JsonLineError::NotJson)
         }
     }
 
     /// After the object: only white space.
-    fn end(&mut self) -> Result<(), JournalError> {
+    fn end(&mut self) -> Result<(), JsonLineError> {
         match self.peek_past_space() {
             None => Ok(()),
-            Some(_) => Err(JournalError::NotJson),
+            Some(_) => Err(JsonLineError::NotJson),
         }
     }
 
     /// A string starting at the cursor: its raw bytes and whether it has escapes.
-    fn string(&mut self) -> Result<(&'a [u8], bool), JournalError> {
+    fn string(&mut self) -> Result<(&'a [u8], bool), JsonLineError> {
         if self.peek() != Some(b'"') {
-            return Err(JournalError::NotJson);
+            return Err(JsonLineError::NotJson);
         }
         let start = self.at + 1;
         let mut at = start;
         let mut escaped = false;
         loop {
             let Some(found) = self.marks.next_from(at) else {
-                return Err(JournalError::NotJson);
+                return Err(JsonLineError::NotJson);
             };
             at = found;
             if self.text[at] == b'"' {
@@ -236,12 +277,12 @@ impl<'a> Scanner<'a> {
             escaped = true;
             at += 2;
             if at > self.text.len() {
-                return Err(JournalError::NotJson);
+                return Err(JsonLineError::NotJson);
             }
         }
     }
 
-    fn value(&mut self) -> Result<Value<'a>, JournalError> {
+    fn value(&mut self) -> Result<Value<'a>, JsonLineError> {
         match self.peek_past_space() {
             Some(b'"') => {
                 let (raw, escaped) = self.string()?;
@@ -254,7 +295,7 @@ impl<'a> Scanner<'a> {
                 Ok(if open == b'[' {
                     Value::Array(inner)
                 } else {
-                    Value::Other(inner)
+                    Value::Object
                 })
             }
             Some(_) => {
@@ -267,20 +308,20 @@ impl<'a> Scanner<'a> {
                 let word = &self.text[start..self.at];
                 match word {
                     b"null" => Ok(Value::Null),
-                    b"" => Err(JournalError::NotJson),
+                    b"" => Err(JsonLineError::NotJson),
                     _ => Ok(Value::Other(word)),
                 }
             }
-            None => Err(JournalError::NotJson),
+            None => Err(JsonLineError::NotJson),
         }
     }
 
     /// Past the array or object that opens at the cursor, strings inside it included.
-    fn skip_nested(&mut self) -> Result<(), JournalError> {
+    fn skip_nested(&mut self) -> Result<(), JsonLineError> {
         let mut depth = 0usize;
         loop {
             match self.peek() {
-                None => return Err(JournalError::NotJson),
+                None => return Err(JsonLineError::NotJson),
                 Some(b'"') => {
                     self.string()?;
                     continue;
@@ -301,8 +342,8 @@ impl<'a> Scanner<'a> {
 }
 
 /// Appends the bytes `value` stands for to `out`: a string unescaped, a binary value's
-/// numbers as bytes, the first of several values. `false` for `null` (or an array it cannot
-/// read).
+/// numbers as bytes, the first of several values. `false` for `null` and objects (or an
+/// array it cannot read).
 fn push_value(value: Value<'_>, out: &mut Vec<u8>) -> bool {
     match value {
         Value::Text {
@@ -317,7 +358,7 @@ fn push_value(value: Value<'_>, out: &mut Vec<u8>) -> bool {
             unescape(raw, out);
             true
         }
-        Value::Null => false,
+        Value::Null | Value::Object => false,
         Value::Array(inner) => push_array(inner, out),
     }
 }
@@ -411,61 +452,79 @@ fn micros(value: Option<Value<'_>>) -> Option<i64> {
     Some(raw.iter().fold(0, |n, &d| n * 10 + i64::from(d - b'0')))
 }
 
-/// Turns journal entries into syslog lines, in a buffer kept from entry to entry.
+/// Turns JSON lines into syslog lines, in a buffer kept from line to line.
 #[derive(Debug, Default)]
-pub struct JournalLine {
+pub struct JsonLine {
     line: Vec<u8>,
 }
 
-impl JournalLine {
+impl JsonLine {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The syslog line the entry `entry` stands for, or `None` for an entry without a
-    /// message or a program (the kernel's, or journald's own): such an entry is not a mail
-    /// log's, and is skipped like another program's line.
+    /// The syslog line `line` holds. `None` for a journal entry without a message or a
+    /// program (the kernel's, or journald's own): such an entry is not a mail log's, and is
+    /// skipped like another program's line.
     ///
     /// # Errors
-    /// [`JournalError`] when the entry is not a JSON object, has no time, or its message was
-    /// left out of the export.
-    pub fn decode(&mut self, entry: &[u8]) -> Result<Option<&[u8]>, JournalError> {
-        let fields = Entry::scan(entry)?;
-        let (Some(message), Some(identifier)) = (fields.message, fields.identifier) else {
-            return Ok(None);
+    /// [`JsonLineError`] when the line is not a JSON object, has no message, names a program
+    /// but gives no time, or its message was left out of the export.
+    pub fn decode(&mut self, line: &[u8]) -> Result<Option<&[u8]>, JsonLineError> {
+        let fields = Entry::scan(line)?;
+        let Some(message) = fields.message.value else {
+            return if fields.journal {
+                Ok(None)
+            } else {
+                Err(JsonLineError::NoMessage)
+            };
         };
-        let time = micros(fields.source_realtime)
-            .or_else(|| micros(fields.realtime))
-            .ok_or(JournalError::NoTime)?;
         let out = &mut self.line;
         out.clear();
-        push_rfc3339_utc(time, out);
+        let Some(program) = fields.program.value else {
+            if fields.journal {
+                return Ok(None);
+            }
+            // The whole syslog line, as the program wrote it (Docker keeps its newline).
+            if !push_value(message, out) {
+                return Err(JsonLineError::MessageLeftOut);
+            }
+            while out.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+                out.pop();
+            }
+            return Ok(Some(out));
+        };
+        if let Some(time) = micros(fields.micros.value) {
+            push_rfc3339_utc(time, out);
+        } else if !fields
+            .stamp
+            .value
+            .is_some_and(|stamp| push_value(stamp, out))
+            || out.is_empty()
+        {
+            return Err(JsonLineError::NoTime);
+        }
         out.push(b' ');
         let host_at = out.len();
-        if !fields.hostname.is_some_and(|host| push_value(host, out)) || out.len() == host_at {
+        if !fields.host.value.is_some_and(|host| push_value(host, out)) || out.len() == host_at {
             out.truncate(host_at);
             out.extend_from_slice(b"localhost");
         }
         out.push(b' ');
         let tag_at = out.len();
-        if !push_value(identifier, out) || out.len() == tag_at {
+        if !push_value(program, out) || out.len() == tag_at {
             return Ok(None);
         }
         let pid_at = out.len();
         out.push(b'[');
-        if fields
-            .syslog_pid
-            .or(fields.pid)
-            .is_some_and(|pid| push_value(pid, out))
-            && out.len() > pid_at + 1
-        {
+        if fields.pid.value.is_some_and(|pid| push_value(pid, out)) && out.len() > pid_at + 1 {
             out.push(b']');
         } else {
             out.truncate(pid_at);
         }
         out.extend_from_slice(b": ");
         if !push_value(message, out) {
-            return Err(JournalError::MessageLeftOut);
+            return Err(JsonLineError::MessageLeftOut);
         }
         Ok(Some(out))
     }
@@ -497,8 +556,8 @@ fn push_rfc3339_utc(micros: i64, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
-    fn decode(entry: &str) -> Result<Option<String>, JournalError> {
-        let mut line = JournalLine::new();
+    fn decode(entry: &str) -> Result<Option<String>, JsonLineError> {
+        let mut line = JsonLine::new();
         line.decode(entry.as_bytes())
             .map(|l| l.map(|l| String::from_utf8_lossy(l).into_owned()))
     }
@@ -538,7 +597,7 @@ mod tests {
         let base = r#""SYSLOG_IDENTIFIER":"exim4","_PID":"77","__REALTIME_TIMESTAMP":"0""#;
         // A value that is not UTF-8: its bytes as numbers.
         let binary = format!(r#"{{{base},"MESSAGE":[104, 105,255],"_HOSTNAME":"h"}}"#);
-        let mut line = JournalLine::new();
+        let mut line = JsonLine::new();
         assert_eq!(
             line.decode(binary.as_bytes()).unwrap().unwrap(),
             b"1970-01-01T00:00:00.000000+00:00 h exim4[77]: hi\xff"
@@ -576,10 +635,10 @@ mod tests {
         // A message journalctl left out, an entry without time, and broken JSON.
         let left_out =
             r#"{"__REALTIME_TIMESTAMP":"1","SYSLOG_IDENTIFIER":"postfix/smtp","MESSAGE":null}"#;
-        assert_eq!(decode(left_out), Err(JournalError::MessageLeftOut));
+        assert_eq!(decode(left_out), Err(JsonLineError::MessageLeftOut));
         let no_time =
             r#"{"SYSLOG_IDENTIFIER":"postfix/smtp","MESSAGE":"x","__REALTIME_TIMESTAMP":"soon"}"#;
-        assert_eq!(decode(no_time), Err(JournalError::NoTime));
+        assert_eq!(decode(no_time), Err(JsonLineError::NoTime));
         for broken in [
             "{",
             r#"{"MESSAGE":"x""#,
@@ -590,23 +649,55 @@ mod tests {
             r#"{"MESSAGE":["x"}"#,
             r#"{"MESSAGE":}"#,
         ] {
-            assert_eq!(decode(broken), Err(JournalError::NotJson), "{broken}");
+            assert_eq!(decode(broken), Err(JsonLineError::NotJson), "{broken}");
         }
-        assert_eq!(decode("{}"), Ok(None));
+        assert_eq!(decode("{}"), Err(JsonLineError::NoMessage));
     }
 
+    /// Records of log shippers and container runtimes: the whole line in one field, or its
+    /// parts in fields named as each writer names them.
     #[test]
-    fn a_journal_export_is_recognised_and_its_mta_counted() {
-        let postfix = format!("{DELIVERY}\n{DELIVERY}\n");
-        assert!(looks_like_journal(postfix.as_bytes()));
-        assert!(!mostly_exim(postfix.as_bytes()));
-        let exim = DELIVERY.replace("postfix/smtp", "exim4");
-        let mixed = format!("{exim}\n{DELIVERY}\n{exim}\n");
-        assert!(mostly_exim(mixed.as_bytes()));
-        assert!(!looks_like_journal(b"{\"eventType\":\"Bounce\"}\n"));
-        assert!(!looks_like_journal(
-            b"Jun 10 06:27:30 mx1 postfix/smtp[1]: x __REALTIME_TIMESTAMP"
-        ));
+    fn shippers_records_become_their_syslog_lines() {
+        // Docker's json-file driver keeps the line's newline.
+        let docker = r#"{"log":"Jun 10 06:27:30.123456 mx1 postfix/qmgr[900]: 7C1D02A0F3: removed\n","stream":"stdout","time":"2025-06-10T06:27:30.123457891Z"}"#;
+        assert_eq!(
+            decode(docker).unwrap().unwrap(),
+            "Jun 10 06:27:30.123456 mx1 postfix/qmgr[900]: 7C1D02A0F3: removed"
+        );
+        // Vector's syslog source: `hostname` over `host` (the peer's address), a number for
+        // the pid, whatever the order of the fields.
+        let vector = r#"{"host":"192.0.2.5","procid":4242,"appname":"postfix/smtp","facility":"mail","hostname":"mx1","message":"7C1D02A0F3: to=<a@b.example>, status=sent (250 ok)","severity":"info","source_type":"syslog","timestamp":"2025-06-10T06:27:30.5Z","version":1}"#;
+        assert_eq!(
+            decode(vector).unwrap().unwrap(),
+            "2025-06-10T06:27:30.5Z mx1 postfix/smtp[4242]: 7C1D02A0F3: to=<a@b.example>, \
+             status=sent (250 ok)"
+        );
+        // Fluent Bit's syslog parser keeps the traditional time as it stands.
+        let fluent = r#"{"pri":"22","time":"Jun 10 06:27:30","host":"mx2","ident":"exim","pid":"3101","message":"1tBBBA-000000002aB-0Cd1 Completed"}"#;
+        assert_eq!(
+            decode(fluent).unwrap().unwrap(),
+            "Jun 10 06:27:30 mx2 exim[3101]: 1tBBBA-000000002aB-0Cd1 Completed"
+        );
+        // Logstash: the line in `message`, `host` an object (no host name to take).
+        let logstash = r#"{"@timestamp":"2025-06-10T06:27:30.000Z","host":{"name":"mx1"},"message":"Jun 10 06:27:30 mx1 postfix/smtpd[1]: connect from x[192.0.2.1]","@version":"1"}"#;
+        assert_eq!(
+            decode(logstash).unwrap().unwrap(),
+            "Jun 10 06:27:30 mx1 postfix/smtpd[1]: connect from x[192.0.2.1]"
+        );
+        let parts_no_host = r#"{"program":"postfix/qmgr","message":"ABCDE12345: removed","@timestamp":"2025-06-10T06:27:30Z","host":{"name":"mx1"}}"#;
+        assert_eq!(
+            decode(parts_no_host).unwrap().unwrap(),
+            "2025-06-10T06:27:30Z localhost postfix/qmgr: ABCDE12345: removed"
+        );
+        // JSON that holds no message, and a program without a time, are rejected.
+        assert_eq!(
+            decode(r#"{"level":"info","text":"x"}"#),
+            Err(JsonLineError::NoMessage)
+        );
+        assert_eq!(
+            decode(r#"{"appname":"postfix/smtp","message":"x"}"#),
+            Err(JsonLineError::NoTime)
+        );
     }
 
     #[test]
@@ -615,8 +706,16 @@ mod tests {
         assert_eq!(Format::detect(DELIVERY.as_bytes()), Some(Format::Postfix));
         let exim = DELIVERY.replace("postfix/smtp", "exim");
         assert_eq!(Format::detect(exim.as_bytes()), Some(Format::Exim));
+        // Most entries decide.
+        let mixed = format!("{exim}\n{DELIVERY}\n{exim}\n");
+        assert_eq!(Format::detect(mixed.as_bytes()), Some(Format::Exim));
         // A bounce text that quotes an ESP's key inside the message does not make it an export.
         let quoting = DELIVERY.replace("unknown", r#"\"eventType\" \"msys\""#);
         assert_eq!(Format::detect(quoting.as_bytes()), Some(Format::Postfix));
+        // Docker's records of an Exim mainlog; an ESP's export is still one.
+        let docker = r#"{"log":"2025-03-10 09:00:02 1tAAAA-0001aB-Cd Completed QT=1s\n","stream":"stdout","time":"2025-03-10T09:00:02.1Z"}"#;
+        assert_eq!(Format::detect(docker.as_bytes()), Some(Format::Exim));
+        let ses = r#"{"eventType":"Bounce","bounce":{"bounceType":"Permanent"},"mail":{}}"#;
+        assert_eq!(Format::detect(ses.as_bytes()), Some(Format::Ses));
     }
 }

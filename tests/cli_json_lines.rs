@@ -1,4 +1,5 @@
-//! Logs exported from the systemd journal (`journalctl -o json`): the same dataset as the
+//! Logs that arrive as JSON lines, exported from the systemd journal (`journalctl -o json`)
+//! or written by a log shipper (Docker's json-file driver, Vector): the same dataset as the
 //! syslog lines they hold, whatever the MTA, the compression, the blocks or the threads.
 
 mod common;
@@ -49,47 +50,60 @@ fn events_line(summary: &str) -> String {
 }
 
 /// The fixtures' journal exports (written from the Postfix and Exim syslog fixtures, with a
-/// kernel entry, another program's and a message given as bytes among them) give the
-/// datasets of the syslog logs, byte for byte; so does the Postfix export gzipped on stdin.
+/// kernel entry, another program's and a message given as bytes among them) and shippers'
+/// records (the Postfix fixture through Docker's json-file driver, the Exim one through
+/// Vector's syslog source) give the datasets of the syslog logs, byte for byte; so does the
+/// Postfix export gzipped on stdin.
 #[test]
-fn journal_exports_give_the_datasets_of_their_syslog_lines() {
+fn json_lines_give_the_datasets_of_their_syslog_lines() {
     let tmp = tempfile::tempdir().unwrap();
-    let postfix_dir = tmp.path().join("postfix");
-    let exim_dir = tmp.path().join("exim");
-    let postfix = fixtures_in("postfix", &postfix_dir).join("lifecycle.log");
-    let exim = fixtures_in("exim", &exim_dir).join("syslog.log");
-    // The entries' own times are UTC microseconds, so neither --year nor --timezone moves
-    // them; but Exim writes its local time inside its messages, which --timezone places.
-    for (name, syslog, zone, events) in [
+    let postfix = fixtures_in("postfix", &tmp.path().join("postfix")).join("lifecycle.log");
+    let exim = fixtures_in("exim", &tmp.path().join("exim")).join("syslog.log");
+    let postfix_events = "events: 15 (delivered 5, deferred 5, bounced 4, expired 1)";
+    let exim_events = "events: 3 (delivered 2, deferred 0, bounced 1, expired 0)";
+    // A journal entry's time is UTC microseconds, so neither --year nor --timezone moves it;
+    // but Exim writes its local time inside its messages, which --timezone places, and
+    // Docker keeps the Postfix line's own year-less time.
+    for (json, syslog, zone, year, events) in [
         (
-            "postfix",
-            postfix,
+            "journal/postfix.json",
+            &postfix,
             "Asia/Tokyo",
-            "events: 15 (delivered 5, deferred 5, bounced 4, expired 1)",
+            "1999",
+            postfix_events,
+        ),
+        ("journal/exim.json", &exim, "UTC", "1999", exim_events),
+        (
+            "shippers/postfix-docker.log",
+            &postfix,
+            "UTC",
+            "2025",
+            postfix_events,
         ),
         (
-            "exim",
-            exim,
+            "shippers/exim-vector.json",
+            &exim,
             "UTC",
-            "events: 3 (delivered 2, deferred 0, bounced 1, expired 0)",
+            "1999",
+            exim_events,
         ),
     ] {
-        let journal = fixtures().join("journal").join(format!("{name}.json"));
+        let name = json.replace('/', "-");
         let from_syslog = tmp.path().join(format!("{name}-syslog"));
-        let from_journal = tmp.path().join(format!("{name}-journal"));
-        assert_eq!(ingest(&syslog, &from_syslog, &[]), events);
+        let from_json = tmp.path().join(format!("{name}-json"));
+        assert_eq!(ingest(syslog, &from_syslog, &[]), events);
         let stdout = stdout_of(
             bouncestat()
-                .args(["ingest", "--timezone", zone, "--year", "1999"])
+                .args(["ingest", "--timezone", zone, "--year", year])
                 .args(["--quiet", "--out"])
-                .arg(&from_journal)
-                .arg(&journal),
+                .arg(&from_json)
+                .arg(fixtures().join(json)),
         );
-        assert_eq!(events_line(&stdout), events);
+        assert_eq!(events_line(&stdout), events, "{json}");
         assert!(stdout.contains("rejected lines: 0"), "{stdout}");
-        let (a, b) = (parquet_files(&from_syslog), parquet_files(&from_journal));
-        assert_eq!(a.len(), 4, "{name}");
-        assert!(a == b, "{name}: the datasets differ");
+        let (a, b) = (parquet_files(&from_syslog), parquet_files(&from_json));
+        assert_eq!(a.len(), 4, "{json}");
+        assert!(a == b, "{json}: the datasets differ");
     }
     let gzipped = gzip(&fs::read(fixtures().join("journal/postfix.json")).unwrap());
     let stdout = stdout_of(
@@ -161,11 +175,11 @@ fn journal_entries_that_cannot_be_read_are_counted_and_shown() {
     assert!(stdout.contains("events: 1 (delivered 1, deferred 0, bounced 0, expired 0)"));
     for (reason, line) in [
         (
-            "journal entry: MESSAGE left out (export with journalctl --all): 1",
+            "JSON line: message left out (export with journalctl --all): 1",
             2,
         ),
-        ("journal entry without a timestamp: 1", 3),
-        ("journal entry: not a JSON object: 1", 4),
+        ("JSON line without a timestamp: 1", 3),
+        ("JSON line: not a JSON object: 1", 4),
     ] {
         assert!(stdout.contains(reason), "{reason}: {stdout}");
         assert!(
