@@ -1,6 +1,7 @@
-//! Logs that arrive as JSON lines, exported from the systemd journal (`journalctl -o json`)
-//! or written by a log shipper (Docker's json-file driver, Vector): the same dataset as the
-//! syslog lines they hold, whatever the MTA, the compression, the blocks or the threads.
+//! Logs that arrive wrapped: as JSON lines, exported from the systemd journal (`journalctl -o
+//! json`) or written by a log shipper (Docker's json-file driver, Vector), or behind a
+//! container runtime's prefixes (containerd): the same dataset as the lines they hold,
+//! whatever the MTA, the compression, the blocks or the threads.
 
 mod common;
 
@@ -59,6 +60,8 @@ fn json_lines_give_the_datasets_of_their_syslog_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let postfix = fixtures_in("postfix", &tmp.path().join("postfix")).join("lifecycle.log");
     let exim = fixtures_in("exim", &tmp.path().join("exim")).join("syslog.log");
+    let exim_mainlog = exim.with_file_name("lifecycle.log");
+    let exim_mainlog_events = "events: 15 (delivered 6, deferred 4, bounced 4, expired 1)";
     let postfix_events = "events: 15 (delivered 5, deferred 5, bounced 4, expired 1)";
     let exim_events = "events: 3 (delivered 2, deferred 0, bounced 1, expired 0)";
     // A journal entry's time is UTC microseconds, so neither --year nor --timezone moves it;
@@ -86,6 +89,21 @@ fn json_lines_give_the_datasets_of_their_syslog_lines() {
             "UTC",
             "1999",
             exim_events,
+        ),
+        // containerd's logs of a Postfix and an Exim container.
+        (
+            "shippers/postfix-containerd.log",
+            &postfix,
+            "UTC",
+            "2025",
+            postfix_events,
+        ),
+        (
+            "shippers/exim-containerd.log",
+            &exim_mainlog,
+            "UTC",
+            "2025",
+            exim_mainlog_events,
         ),
     ] {
         let name = json.replace('/', "-");
@@ -188,4 +206,25 @@ fn journal_entries_that_cannot_be_read_are_counted_and_shown() {
         );
     }
     assert!(stdout.contains("rejected lines: 3"), "{stdout}");
+    // A container runtime's part of a cut line is counted too.
+    let tmp = tempfile::tempdir().unwrap();
+    let container_log = tmp.path().join("postfix.log");
+    fs::write(
+        &container_log,
+        "2025-06-10T06:27:30.1Z stdout F Jun 10 06:27:30 mx1 postfix/qmgr[9]: A1B2C3D4E5: removed\n\
+         2025-06-10T06:27:30.2Z stdout P Jun 10 06:27:30 mx1 postfix/smtp[4]: A1B2C3D4E5: to=<a@\n\
+         2025-06-10T06:27:30.3Z stdout F b.example>, relay=none, status=deferred (timeout)\n",
+    )
+    .unwrap();
+    let assert = bouncestat()
+        .args(["ingest", "--quiet", "--show-rejects"])
+        .arg(&container_log)
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("container log: part of a line the runtime cut: 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("postfix.log:2: 2025-06-10T06:27:30.2Z stdout P"));
 }

@@ -1,6 +1,7 @@
 //! Format parsers: one per source. A parser turns a line (or record) into zero or more
 //! [`crate::event::Event`]s borrowing from it.
 
+pub mod cri;
 pub mod esp;
 pub mod exim;
 pub mod json_line;
@@ -92,6 +93,11 @@ impl Format {
         }
         if let Some(format) = detect_esp(prefix) {
             return Some(format);
+        }
+        // A container runtime's log: the lines behind its prefixes decide.
+        let container_lines = cri::lines_of(prefix);
+        if !container_lines.is_empty() {
+            return detect_syslog(&container_lines);
         }
         detect_syslog(prefix)
     }

@@ -13,6 +13,7 @@ use crate::classify::{
     Category, Classifier, ClassifyInput, Permanence, Provider, fault_and_action,
 };
 use crate::event::{Event, Outcome, domain_of};
+use crate::format::cri::{self, ContainerLine};
 use crate::format::esp::{self, EventSink};
 use crate::format::exim::{Feed, Reassembler};
 use crate::format::json_line::{self, JsonLine};
@@ -134,13 +135,23 @@ impl<'c> ChunkProcessor<'c> {
             return;
         }
         self.stats.bytes += data.len() as u64;
+        if block_is_wrapped(data) {
+            self.lines::<true>(data);
+        } else {
+            self.lines::<false>(data);
+        }
+    }
+
+    /// Every line of `data`; when `WRAPPED`, each line is looked at for a JSON line or a
+    /// container runtime's prefix first.
+    fn lines<const WRAPPED: bool>(&mut self, data: &[u8]) {
         let mut start = 0;
         crate::input::for_each_newline(data, |end| {
-            self.line(&data[start..end]);
+            self.line::<WRAPPED>(&data[start..end]);
             start = end + 1;
         });
         if start < data.len() {
-            self.line(&data[start..]);
+            self.line::<WRAPPED>(&data[start..]);
         }
     }
 
@@ -176,7 +187,7 @@ impl<'c> ChunkProcessor<'c> {
         (result, self.aggregate, self.recipients)
     }
 
-    fn line(&mut self, line: &[u8]) {
+    fn line<const WRAPPED: bool>(&mut self, line: &[u8]) {
         self.stats.lines += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
@@ -187,11 +198,31 @@ impl<'c> ChunkProcessor<'c> {
             self.stats.reject("line too long", self.input, n, line);
             return;
         }
-        if json_line::is_json_line(line) {
-            self.json_line(line);
-            return;
+        if WRAPPED {
+            if json_line::is_json_line(line) {
+                self.json_line(line);
+                return;
+            }
+            if let Some(container) = cri::strip(line) {
+                self.container_line(container, line);
+                return;
+            }
         }
         self.syslog_line(line);
+    }
+
+    /// A container runtime's line: the container's own line behind the prefix.
+    #[cold]
+    #[inline(never)]
+    fn container_line(&mut self, container: ContainerLine<'_>, line: &[u8]) {
+        match container {
+            ContainerLine::Whole(b"") => {}
+            ContainerLine::Whole(text) => self.syslog_line(text),
+            ContainerLine::Partial => {
+                let n = self.stats.lines;
+                self.stats.reject(cri::PARTIAL, self.input, n, line);
+            }
+        }
     }
 
     /// A JSON line (a journal entry, or a log shipper's record): read as the syslog line it
@@ -521,6 +552,17 @@ impl ChunkProcessor<'_> {
         (self.aggregate).note_time(cell.source, cell.mta_host, event.time_us);
         self.aggregate.add_cell(cell, 1);
     }
+}
+
+/// Whether a block's lines are wrapped, as its first line with anything on it says: JSON
+/// lines (a journal export, a shipper's records) or a container runtime's lines. A block of
+/// plain syslog or Exim lines is then read without a look for either on every line (a
+/// wrapped line among them is read as a plain one: a JSON line is rejected for its
+/// timestamp).
+fn block_is_wrapped(data: &[u8]) -> bool {
+    let head = data.trim_ascii_start();
+    let first = &head[..memchr::memchr(b'\n', head).unwrap_or(head.len())];
+    json_line::is_json_line(first) || cri::strip(first).is_some()
 }
 
 /// `memo[i]`, made by `make` and kept the first time `i` is asked for.
