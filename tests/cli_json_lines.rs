@@ -179,17 +179,22 @@ fn a_generated_journal_export_reads_as_its_log() {
         ));
 }
 
+/// The summary of an ingest of `input` with `--show-rejects`, which must exit 1 (too many
+/// lines rejected).
+fn rejecting_run(input: &Path) -> String {
+    let assert = bouncestat()
+        .args(["ingest", "--quiet", "--show-rejects"])
+        .arg(input)
+        .assert()
+        .code(1);
+    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+}
+
 /// Entries that cannot be read are counted by reason and shown with their line numbers: a
 /// message journalctl left out, an entry without a time, and one cut short.
 #[test]
 fn journal_entries_that_cannot_be_read_are_counted_and_shown() {
-    let bad = fixtures().join("malformed/journal-bad-entries.json");
-    let assert = bouncestat()
-        .args(["ingest", "--quiet", "--show-rejects"])
-        .arg(&bad)
-        .assert()
-        .code(1);
-    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let stdout = rejecting_run(&fixtures().join("malformed/journal-bad-entries.json"));
     assert!(stdout.contains("events: 1 (delivered 1, deferred 0, bounced 0, expired 0)"));
     for (reason, line) in [
         (
@@ -216,12 +221,7 @@ fn journal_entries_that_cannot_be_read_are_counted_and_shown() {
          2025-06-10T06:27:30.3Z stdout F b.example>, relay=none, status=deferred (timeout)\n",
     )
     .unwrap();
-    let assert = bouncestat()
-        .args(["ingest", "--quiet", "--show-rejects"])
-        .arg(&container_log)
-        .assert()
-        .code(1);
-    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let stdout = rejecting_run(&container_log);
     assert!(
         stdout.contains("container log: part of a line the runtime cut: 1"),
         "{stdout}"
