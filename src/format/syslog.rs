@@ -503,10 +503,10 @@ fn stamp_end_by_style(line: &[u8]) -> Option<usize> {
     let first = *line.first()?;
     let clock_from = if first.is_ascii_alphabetic() {
         // "Mmm dd HH:MM:SS" or "Mmm  d HH:MM:SS".
-        day_end(line, 3)?
+        day_end(line, month_word_len(line)?)?
     } else if line.len() > 8 && line[4] == b' ' && line[..4].iter().all(u8::is_ascii_digit) {
         // "YYYY Mmm dd HH:MM:SS.fff".
-        day_end(line, 8)?
+        day_end(line, 5 + month_word_len(&line[5..])?)?
     } else {
         // RFC 3339: one token.
         return find_near(b' ', line)
@@ -549,18 +549,18 @@ fn parse_timestamp<'a>(
     let first = *line.first().ok_or(HeaderError::BadTimestamp)?;
     if first.is_ascii_alphabetic() {
         // Traditional: "Mmm dd HH:MM:SS".
-        let month = month_number(line.get(..3).ok_or(HeaderError::BadTimestamp)?)
-            .ok_or(HeaderError::BadTimestamp)?;
-        let (day, h, m, s, micros, rest) = parse_day_time(&line[3..])?;
+        let len = month_word_len(line).ok_or(HeaderError::BadTimestamp)?;
+        let month = month_number(&line[..len]).ok_or(HeaderError::BadTimestamp)?;
+        let (day, h, m, s, micros, rest) = parse_day_time(&line[len..])?;
         let local = ctx.yearless_local(month, day, h, m, s);
         return Ok((ctx.local_to_utc_us(local, micros), rest));
     }
     if line.len() >= 5 && line[4] == b' ' && line[..4].iter().all(u8::is_ascii_digit) {
         // Year-prefixed: "2013 Jun 10 06:27:30.123".
         let year = digits(&line[..4]).ok_or(HeaderError::BadTimestamp)? as i32;
-        let month = month_number(line.get(5..8).ok_or(HeaderError::BadTimestamp)?)
-            .ok_or(HeaderError::BadTimestamp)?;
-        let (day, h, m, s, micros, rest) = parse_day_time(&line[8..])?;
+        let len = month_word_len(&line[5..]).ok_or(HeaderError::BadTimestamp)?;
+        let month = month_number(&line[5..5 + len]).ok_or(HeaderError::BadTimestamp)?;
+        let (day, h, m, s, micros, rest) = parse_day_time(&line[5 + len..])?;
         let local = civil_seconds(year, month, day, h, m, s);
         return Ok((ctx.local_to_utc_us(local, micros), rest));
     }
@@ -659,25 +659,40 @@ pub(crate) fn digits(b: &[u8]) -> Option<u32> {
     Some(v)
 }
 
-fn month_number(b: &[u8]) -> Option<u32> {
-    let key = [
-        b[0].to_ascii_lowercase(),
-        b[1].to_ascii_lowercase(),
-        b[2].to_ascii_lowercase(),
-    ];
-    Some(match &key {
-        b"jan" => 1,
-        b"feb" => 2,
-        b"mar" => 3,
-        b"apr" => 4,
-        b"may" => 5,
-        b"jun" => 6,
-        b"jul" => 7,
-        b"aug" => 8,
-        b"sep" => 9,
-        b"oct" => 10,
+/// How long the month's name at the start of `line` is, when a space follows it: 3 for
+/// English (`Jun`), up to 6 bytes for the names other locales give `strftime`'s `%b` (which
+/// `journalctl -o short` and some syslog daemons use): `Mär`, `févr.`, `juil.`.
+fn month_word_len(line: &[u8]) -> Option<usize> {
+    if line.get(3) == Some(&b' ') {
+        return Some(3);
+    }
+    let end = line.iter().take(7).position(|&b| b == b' ')?;
+    (end >= 3).then_some(end)
+}
+
+/// The month a name stands for, in any ASCII case: English, and the abbreviations of the
+/// German, French, Spanish, Italian, Portuguese and Dutch locales (a trailing `.` dropped).
+/// No name means two months across those languages.
+fn month_number(word: &[u8]) -> Option<u32> {
+    let word = word.strip_suffix(b".").unwrap_or(word);
+    let mut key = [0u8; 6];
+    let key = key.get_mut(..word.len())?;
+    for (k, b) in key.iter_mut().zip(word) {
+        *k = b.to_ascii_lowercase();
+    }
+    Some(match &*key {
+        b"jan" | b"janv" | b"ene" | b"gen" => 1,
+        b"feb" | b"f\xc3\xa9vr" | b"fev" => 2,
+        b"mar" | b"m\xc3\xa4r" | b"mars" | b"mrt" => 3,
+        b"apr" | b"avr" | b"avril" | b"abr" => 4,
+        b"may" | b"mai" | b"mag" | b"mei" => 5,
+        b"jun" | b"juin" | b"giu" => 6,
+        b"jul" | b"juil" | b"lug" => 7,
+        b"aug" | b"ao\xc3\xbbt" | b"ago" => 8,
+        b"sep" | b"sept" | b"set" => 9,
+        b"oct" | b"okt" | b"ott" | b"out" => 10,
         b"nov" => 11,
-        b"dec" => 12,
+        b"dec" | b"dez" | b"d\xc3\xa9c" | b"dic" => 12,
         _ => return None,
     })
 }
@@ -800,6 +815,60 @@ mod tests {
             utc_of("Jun 03 10:40:57 mail x: y", &mut ctx),
             "2025-06-03T10:40:57Z"
         );
+    }
+
+    /// Month names as other locales abbreviate them (`journalctl -o short` under `LANG=de_DE`,
+    /// say), in the traditional and year-prefixed styles, with the header read the same.
+    #[test]
+    fn localised_month_names() {
+        let mut ctx = TimeContext::utc(ts("2025-12-31T00:00:00Z"));
+        let names: [(&str, &[&str]); 12] = [
+            ("01", &["Jan", "janv.", "ene", "gen", "JAN"]),
+            ("02", &["Feb", "févr.", "fev"]),
+            ("03", &["Mär", "mars", "mrt", "Mar"]),
+            ("04", &["Apr", "avr.", "avril", "abr"]),
+            ("05", &["Mai", "mai", "mag", "mei", "May"]),
+            ("06", &["juin", "giu", "Jun"]),
+            ("07", &["juil.", "lug", "Jul"]),
+            ("08", &["août", "ago", "Aug"]),
+            ("09", &["sept.", "set", "Sep"]),
+            ("10", &["Okt", "oct.", "ott", "out"]),
+            ("11", &["Nov", "nov."]),
+            ("12", &["Dez", "déc.", "dic", "Dec"]),
+        ];
+        for (month, words) in names {
+            for word in words {
+                let line = format!("{word}  3 10:40:57 mail postfix/smtp[9716]: ABC: to=<a@b>");
+                let h =
+                    parse(line.as_bytes(), &mut ctx).unwrap_or_else(|e| panic!("{line}: {e:?}"));
+                assert_eq!(
+                    (h.host, h.tag),
+                    (&b"mail"[..], &b"postfix/smtp"[..]),
+                    "{line}"
+                );
+                assert_eq!(
+                    Timestamp::from_microsecond(h.time_us).unwrap().to_string(),
+                    format!("2025-{month}-03T10:40:57Z"),
+                    "{line}"
+                );
+                let year_prefixed = format!("2024 {word} 03 10:40:57.250 mail x: y");
+                assert_eq!(
+                    utc_of(&year_prefixed, &mut ctx),
+                    format!("2024-{month}-03T10:40:57.25Z"),
+                    "{year_prefixed}"
+                );
+            }
+        }
+        for not_a_month in [
+            "Mon 10:40:57 mail x: y",
+            "Juni 3 10:40:57 mail x: y",
+            "Ma 3 10:40:57 m x: y",
+        ] {
+            assert!(
+                parse(not_a_month.as_bytes(), &mut ctx).is_err(),
+                "{not_a_month}"
+            );
+        }
     }
 
     #[test]
