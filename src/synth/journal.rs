@@ -5,7 +5,7 @@
 //! (its cursor and timestamps, boot and machine ids, the process's credentials, command
 //! line and unit), so that an export is as large as a real one, about 1.2 kB an entry.
 
-use super::{push_padded, push_u64};
+use super::{Clock, TimestampStyle, push_u64};
 
 /// Where the parts of one syslog line lie in the generator's buffer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,10 +21,22 @@ pub(crate) struct LineParts {
 }
 
 /// Rewrites syslog lines as journal entries, numbering them as the journal does.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct JournalWriter {
     sequence: u64,
     line: Vec<u8>,
+    /// `SYSLOG_TIMESTAMP`: the time as syslog(3) writes it (in UTC here).
+    syslog_clock: Clock,
+}
+
+impl Default for JournalWriter {
+    fn default() -> Self {
+        JournalWriter {
+            sequence: 0,
+            line: Vec::new(),
+            syslog_clock: Clock::new(TimestampStyle::Traditional, 0),
+        }
+    }
 }
 
 const BOOT_ID: &str = "3f9c2e7a51d84b0c9e6a2d1f7b4c8e05";
@@ -93,7 +105,7 @@ impl JournalWriter {
             push_u64(buf, u64::from(pid));
         }
         buf.extend_from_slice(b"\",\"SYSLOG_TIMESTAMP\":\"");
-        push_syslog_stamp(buf, parts.time);
+        self.syslog_clock.write(parts.time, buf);
         buf.extend_from_slice(b" \",\"MESSAGE\":");
         push_json_string(buf, message);
         if let Some(pid) = parts.pid {
@@ -133,25 +145,6 @@ fn format_hex(mut n: u64, out: &mut [u8; 16]) -> &[u8] {
         if n == 0 {
             return &out[at..];
         }
-    }
-}
-
-/// `Jun 10 06:27:30`, as syslog(3) writes the time of a message (in UTC here).
-fn push_syslog_stamp(out: &mut Vec<u8>, micros: i64) {
-    const MONTHS: [&[u8]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
-    let (_, month, day, hour, minute, second) = super::civil(micros.div_euclid(1_000_000));
-    out.extend_from_slice(MONTHS[month as usize - 1]);
-    out.push(b' ');
-    if day < 10 {
-        out.push(b' ');
-    }
-    push_u64(out, u64::from(day));
-    for (sep, n) in [(b' ', hour), (b':', minute), (b':', second)] {
-        out.push(sep);
-        push_padded(out, n, 2);
     }
 }
 
