@@ -1,7 +1,7 @@
 //! Logs that arrive wrapped: as JSON lines, exported from the systemd journal (`journalctl -o
-//! json`) or written by a log shipper (Docker's json-file driver, Vector), or behind a
-//! container runtime's prefixes (containerd): the same dataset as the lines they hold,
-//! whatever the MTA, the compression, the blocks or the threads.
+//! json`) or written by a log shipper (Docker's json-file driver, Vector, Fluent Bit, Loki's
+//! `logcli`), or behind a container runtime's prefixes (containerd): the same dataset as the
+//! lines they hold, whatever the MTA, the compression, the blocks or the threads.
 
 mod common;
 
@@ -52,9 +52,9 @@ fn events_line(summary: &str) -> String {
 
 /// The fixtures' journal exports (written from the Postfix and Exim syslog fixtures, with a
 /// kernel entry, another program's and a message given as bytes among them) and shippers'
-/// records (the Postfix fixture through Docker's json-file driver, the Exim one through
-/// Vector's syslog source) give the datasets of the syslog logs, byte for byte; so does the
-/// Postfix export gzipped on stdin.
+/// records (the Postfix fixture through Docker's json-file driver and Fluent Bit, the Exim
+/// one through Vector's syslog source and Loki) give the datasets of the syslog logs, byte
+/// for byte; so does the Postfix export gzipped on stdin.
 #[test]
 fn json_lines_give_the_datasets_of_their_syslog_lines() {
     let tmp = tempfile::tempdir().unwrap();
@@ -89,6 +89,22 @@ fn json_lines_give_the_datasets_of_their_syslog_lines() {
             "UTC",
             "1999",
             exim_events,
+        ),
+        // Fluent Bit's syslog parser and its outputs' epoch `date` (UTC, so neither
+        // --timezone nor --year moves it), and Loki's `logcli query -o jsonl` of a mainlog.
+        (
+            "shippers/postfix-fluentbit.json",
+            &postfix,
+            "Asia/Tokyo",
+            "1999",
+            postfix_events,
+        ),
+        (
+            "shippers/exim-loki.jsonl",
+            &exim_mainlog,
+            "UTC",
+            "2025",
+            exim_mainlog_events,
         ),
         // containerd's logs of a Postfix and an Exim container.
         (

@@ -16,13 +16,16 @@
 //! `{"log":"Jun 10 06:27:30 mx1 postfix/smtp[123]: ...\n","stream":"stdout","time":...}`;
 //! Logstash's `message`), or its parts in fields of their own (Vector's syslog source:
 //! `appname`, `procid`, `hostname`, `message`, `timestamp`; Fluent Bit's syslog parser:
-//! `ident`, `pid`, `host`, `message`, `time`). [`JsonLine::decode`] takes what a line has:
-//! the message, and when a program is named, the program, pid, host and time around it.
+//! `ident`, `pid`, `host`, `message`, and the time under `date` as its outputs add it, or
+//! `time`; Loki's `logcli query -o jsonl`: `line`). [`JsonLine::decode`] takes what a line
+//! has: the message, and when a program is named, the program, pid, host and time around it.
 //!
 //! The syslog line is made in a buffer kept from line to line, and the Postfix and Exim
 //! parsers then read it as they read any other. A journal entry's time is written as UTC
 //! with its offset (`2025-06-10T06:27:30.123456+00:00`), so `--timezone` does not move it and
-//! no year is guessed; a shipper's time is copied as it stands.
+//! no year is guessed; so is a shipper's epoch time (`1749536850.123456`, or whole
+//! milliseconds...). A shipper's time as text is copied as it stands (a date and time joined
+//! by a space are joined by a `T`), and read as a syslog line's stamp would be.
 
 use std::fmt;
 
@@ -162,10 +165,17 @@ impl<'a> Entry<'a> {
             s.expect(b':')?;
             let value = s.value()?;
             let (slot, rank) = match key {
-                b"MESSAGE" => (&mut entry.message, 0),
+                b"MESSAGE" => {
+                    // Only the journal's fields are upper case (Fluent Bit's `systemd` input
+                    // passes them on with its own `date`).
+                    entry.journal = true;
+                    (&mut entry.message, 0)
+                }
                 b"message" => (&mut entry.message, 1),
                 b"log" => (&mut entry.message, 2),
                 b"msg" => (&mut entry.message, 3),
+                // Loki's `logcli query -o jsonl`: the line as its agent read it.
+                b"line" => (&mut entry.message, 4),
                 b"SYSLOG_IDENTIFIER" => (&mut entry.program, 0),
                 b"appname" => (&mut entry.program, 1),
                 b"app_name" => (&mut entry.program, 2),
@@ -187,6 +197,9 @@ impl<'a> Entry<'a> {
                 b"timestamp" => (&mut entry.stamp, 0),
                 b"@timestamp" => (&mut entry.stamp, 1),
                 b"time" => (&mut entry.stamp, 2),
+                // Fluent Bit's outputs add the record's time under `date` (its
+                // `json_date_key`), as epoch seconds with a fraction unless told otherwise.
+                b"date" => (&mut entry.stamp, 3),
                 _ => (&mut Slot::default(), 0),
             };
             slot.offer(rank, value);
@@ -499,8 +512,7 @@ impl JsonLine {
         } else if !fields
             .stamp
             .value
-            .is_some_and(|stamp| push_value(stamp, out))
-            || out.is_empty()
+            .is_some_and(|stamp| push_stamp(stamp, out))
         {
             return Err(JsonLineError::NoTime);
         }
@@ -528,6 +540,81 @@ impl JsonLine {
         }
         Ok(Some(out))
     }
+}
+
+/// Appends a shipper's time as the syslog parser reads it: epoch time (a number, or a string
+/// of one) as UTC like a journal entry's, a date and time joined by a space (Fluent Bit's
+/// `java_sql_timestamp`, `2025-06-10 06:27:30.123456`) joined by a `T` instead, and any
+/// other text as it stands (RFC 3339 and traditional stamps are read; what is not is then
+/// rejected as a bad timestamp). `false` for no time at all.
+fn push_stamp(stamp: Value<'_>, out: &mut Vec<u8>) -> bool {
+    if let Some(micros) = epoch_micros(stamp) {
+        push_rfc3339_utc(micros, out);
+        return true;
+    }
+    let start = out.len();
+    if !push_value(stamp, out) || out.len() == start {
+        return false;
+    }
+    let text = &mut out[start..];
+    if text.len() >= 19
+        && text[10] == b' '
+        && text[4] == b'-'
+        && text[7] == b'-'
+        && text[13] == b':'
+        && text[..4].iter().all(u8::is_ascii_digit)
+    {
+        text[10] = b'T';
+    }
+    true
+}
+
+/// Microseconds since the epoch from epoch time written in decimal, as shippers write it:
+/// seconds with or without a fraction (Fluent Bit's `double` and `epoch`, Fluentd's `time`),
+/// or whole milliseconds, microseconds or nanoseconds (`epoch_ms`...), told apart by their
+/// magnitude (seconds from 1973 to the year 5138). `None` for anything else (an exponent, a
+/// sign, a date, a number too small to be a time).
+fn epoch_micros(stamp: Value<'_>) -> Option<i64> {
+    let (Value::Other(raw)
+    | Value::Text {
+        raw,
+        escaped: false,
+    }) = stamp
+    else {
+        return None;
+    };
+    let (whole, fraction) = match memchr::memchr(b'.', raw) {
+        Some(dot) => (&raw[..dot], Some(&raw[dot + 1..])),
+        None => (raw, None),
+    };
+    let all_digits = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+    if !all_digits(whole) || whole.len() > 19 || fraction.is_some_and(|f| !all_digits(f)) {
+        return None;
+    }
+    let n = whole
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    // The unit, as the microseconds in one: seconds, milliseconds, microseconds, nanoseconds.
+    let (micros_per_unit, divisor) = match n {
+        0..100_000_000 => return None,
+        100_000_000..100_000_000_000 => (1_000_000, 1),
+        100_000_000_000..100_000_000_000_000 => (1_000, 1),
+        100_000_000_000_000..100_000_000_000_000_000 => (1, 1),
+        _ => (1, 1_000),
+    };
+    let mut micros = i64::try_from(n / divisor)
+        .ok()?
+        .checked_mul(micros_per_unit)?;
+    // The fraction's first digits, as far as a microsecond.
+    let mut scale = micros_per_unit;
+    for &d in fraction.unwrap_or_default() {
+        scale /= 10;
+        if scale == 0 {
+            break;
+        }
+        micros += i64::from(d - b'0') * scale;
+    }
+    Some(micros)
 }
 
 /// Appends `2025-06-10T06:27:30.123456+00:00` for `micros` since the epoch (years outside
@@ -652,6 +739,81 @@ mod tests {
             assert_eq!(decode(broken), Err(JsonLineError::NotJson), "{broken}");
         }
         assert_eq!(decode("{}"), Err(JsonLineError::NoMessage));
+    }
+
+    /// Shippers' times: epoch time in any unit as UTC, a space-joined date and time joined by
+    /// a `T`, text as it stands; Fluent Bit's `date` below the other time fields.
+    #[test]
+    fn shippers_times_become_stamps() {
+        let line_at = |stamp: &str| {
+            let record = format!(
+                r#"{{"date":{stamp},"pri":"22","host":"mx1","ident":"postfix/smtp","pid":"7","message":"A1: removed"}}"#
+            );
+            decode(&record).map(|line| line.unwrap())
+        };
+        let utc = "2025-06-10T06:27:30.000000+00:00 mx1 postfix/smtp[7]: A1: removed";
+        let utc_frac = "2025-06-10T06:27:30.123456+00:00 mx1 postfix/smtp[7]: A1: removed";
+        for (stamp, line) in [
+            // Fluent Bit's `double` (the default), `epoch`, `epoch_ms`; microseconds and
+            // nanoseconds; epoch time as a string; a fraction past the microsecond.
+            ("1749536850.123456", utc_frac),
+            ("1749536850.1234569", utc_frac),
+            ("1749536850", utc),
+            ("1749536850.0", utc),
+            ("1749536850123.456", utc_frac),
+            ("1749536850123456", utc_frac),
+            ("1749536850123456789", utc_frac),
+            (r#""1749536850.123456""#, utc_frac),
+            // `iso8601` and `java_sql_timestamp`.
+            (
+                r#""2025-06-10T06:27:30.123456Z""#,
+                "2025-06-10T06:27:30.123456Z mx1 postfix/smtp[7]: A1: removed",
+            ),
+            (
+                r#""2025-06-10 06:27:30.123456""#,
+                "2025-06-10T06:27:30.123456 mx1 postfix/smtp[7]: A1: removed",
+            ),
+            // What is not epoch time is copied, for the syslog parser to reject.
+            (
+                "1.749536850E9",
+                "1.749536850E9 mx1 postfix/smtp[7]: A1: removed",
+            ),
+            (
+                "-1749536850",
+                "-1749536850 mx1 postfix/smtp[7]: A1: removed",
+            ),
+            ("2025", "2025 mx1 postfix/smtp[7]: A1: removed"),
+            (
+                r#""2025-06-10""#,
+                "2025-06-10 mx1 postfix/smtp[7]: A1: removed",
+            ),
+        ] {
+            assert_eq!(line_at(stamp).as_deref(), Ok(line), "{stamp}");
+        }
+        for no_time in ["null", r#""""#, "{}"] {
+            assert_eq!(line_at(no_time), Err(JsonLineError::NoTime), "{no_time}");
+        }
+        // The parser's own `time` (kept with `Time_Keep`) over the output's `date`.
+        let both = r#"{"date":1749536850.5,"time":"Jun 10 06:27:30","ident":"exim","message":"x"}"#;
+        assert_eq!(
+            decode(both).unwrap().unwrap(),
+            "Jun 10 06:27:30 localhost exim: x"
+        );
+        // Loki's `logcli query -o jsonl`: the whole line, its labels an object.
+        let loki = r#"{"labels":{"filename":"/var/log/mail.log","job":"mail"},"line":"Jun 10 06:27:30 mx1 postfix/qmgr[900]: A1: removed","timestamp":"2025-06-10T06:27:30.000000001Z"}"#;
+        assert_eq!(
+            decode(loki).unwrap().unwrap(),
+            "Jun 10 06:27:30 mx1 postfix/qmgr[900]: A1: removed"
+        );
+        // Fluent Bit's `systemd` input: the journal's fields and the output's `date`; an
+        // entry without a program is another source's, skipped as in a journal export.
+        let systemd = r#"{"date":1749536850.25,"_HOSTNAME":"mx1","SYSLOG_IDENTIFIER":"postfix/qmgr","_PID":"900","MESSAGE":"A1: removed"}"#;
+        assert_eq!(
+            decode(systemd).unwrap().unwrap(),
+            "2025-06-10T06:27:30.250000+00:00 mx1 postfix/qmgr[900]: A1: removed"
+        );
+        let kernel = r#"{"date":1749536850.25,"_HOSTNAME":"mx1","MESSAGE":"eth0: link up"}"#;
+        assert_eq!(decode(kernel), Ok(None));
     }
 
     /// Records of log shippers and container runtimes: the whole line in one field, or its
