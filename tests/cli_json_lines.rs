@@ -244,3 +244,61 @@ fn journal_entries_that_cannot_be_read_are_counted_and_shown() {
     );
     assert!(stdout.contains("postfix.log:2: 2025-06-10T06:27:30.2Z stdout P"));
 }
+
+/// `journalctl -o short-unix` (epoch seconds) and `-o short-full` (weekday, date, clock and
+/// zone, with `--utc` or in the machine's zone) give the datasets of the syslog lines they
+/// hold; the epoch and UTC stamps whatever `--timezone` says.
+#[test]
+fn journalctl_text_outputs_give_the_datasets_of_their_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let postfix = fixtures_in("postfix", &tmp.path().join("postfix")).join("lifecycle.log");
+    let events = "events: 15 (delivered 5, deferred 5, bounced 4, expired 1)";
+    let reference = tmp.path().join("reference");
+    assert_eq!(ingest(&postfix, &reference, &[]), events);
+    let log = fs::read_to_string(&postfix).unwrap();
+    // Every line of the fixture is of 2025-03-10 (a Monday): "Mar 10 09:00:01 mx1 ...".
+    let restamp = |stamp: &dyn Fn(u32, u32, u32) -> String| -> String {
+        log.lines()
+            .map(|line| {
+                let (clock, rest) = (&line[7..15], &line[15..]);
+                let [h, m, s] = [0, 3, 6].map(|i| clock[i..i + 2].parse::<u32>().unwrap());
+                format!("{}{rest}\n", stamp(h, m, s))
+            })
+            .collect()
+    };
+    let midnight = 1_741_564_800; // 2025-03-10T00:00:00Z
+    for (name, zone, text) in [
+        (
+            "short-unix",
+            "Asia/Tokyo",
+            restamp(&|h, m, s| format!("{}.000000", midnight + h * 3600 + m * 60 + s)),
+        ),
+        (
+            "short-full-utc",
+            "America/New_York",
+            restamp(&|h, m, s| format!("Mon 2025-03-10 {h:02}:{m:02}:{s:02} UTC")),
+        ),
+        (
+            "short-full-cet",
+            "Europe/Berlin",
+            restamp(&|h, m, s| format!("Mon 2025-03-10 {:02}:{m:02}:{s:02} CET", h + 1)),
+        ),
+    ] {
+        let input = tmp.path().join(format!("{name}.log"));
+        fs::write(&input, text).unwrap();
+        let out = tmp.path().join(name);
+        let stdout = stdout_of(
+            bouncestat()
+                .args(["ingest", "--timezone", zone, "--year", "1999", "--quiet"])
+                .arg("--out")
+                .arg(&out)
+                .arg(&input),
+        );
+        assert_eq!(events_line(&stdout), events, "{name}");
+        assert!(stdout.contains("rejected lines: 0"), "{name}: {stdout}");
+        assert!(
+            parquet_files(&reference) == parquet_files(&out),
+            "{name}: the datasets differ"
+        );
+    }
+}

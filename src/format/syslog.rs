@@ -2,9 +2,11 @@
 //!
 //! Three timestamp styles are read: traditional BSD (`Jun  3 10:40:57`, no year), RFC 3339
 //! (`2025-02-14T18:12:33.501234+01:00`, rsyslog's default on current distributions) and the
-//! year-prefixed form some rsyslog templates write (`2013 Jun 10 06:27:30.123`). Times without
-//! an offset are local to `--timezone` and are converted to UTC through a [`TimeContext`],
-//! which also supplies the year for lines that lack one.
+//! year-prefixed form some rsyslog templates write (`2013 Jun 10 06:27:30.123`); and two that
+//! `journalctl` writes: `-o short-unix`'s epoch seconds (`1749536850.123456`) and `-o
+//! short-full`'s weekday, date, clock and zone (`Tue 2025-06-10 08:27:30 CEST`). Times without
+//! an offset (or with a zone's abbreviation) are local to `--timezone` and are converted to
+//! UTC through a [`TimeContext`], which also supplies the year for lines that lack one.
 
 use jiff::Timestamp;
 use jiff::civil::DateTime;
@@ -503,10 +505,18 @@ fn stamp_end_by_style(line: &[u8]) -> Option<usize> {
     let first = *line.first()?;
     let clock_from = if first.is_ascii_alphabetic() {
         // "Mmm dd HH:MM:SS" or "Mmm  d HH:MM:SS".
-        day_end(line, month_word_len(line)?)?
+        match month_word_len(line).and_then(|len| day_end(line, len)) {
+            Some(clock_from) => clock_from,
+            None => return weekday_stamp(line).map(|(_, _, _, end)| end),
+        }
     } else if line.len() > 8 && line[4] == b' ' && line[..4].iter().all(u8::is_ascii_digit) {
         // "YYYY Mmm dd HH:MM:SS.fff".
         day_end(line, 5 + month_word_len(&line[5..])?)?
+    } else if line.get(4) != Some(&b'-')
+        && let Some((_, end)) = epoch_stamp(line)
+    {
+        // RFC 3339's dash ruled out first: its lines pass here one by one.
+        return Some(end);
     } else {
         // RFC 3339: one token.
         return find_near(b' ', line)
@@ -549,11 +559,26 @@ fn parse_timestamp<'a>(
     let first = *line.first().ok_or(HeaderError::BadTimestamp)?;
     if first.is_ascii_alphabetic() {
         // Traditional: "Mmm dd HH:MM:SS".
-        let len = month_word_len(line).ok_or(HeaderError::BadTimestamp)?;
-        let month = month_number(&line[..len]).ok_or(HeaderError::BadTimestamp)?;
-        let (day, h, m, s, micros, rest) = parse_day_time(&line[len..])?;
-        let local = ctx.yearless_local(month, day, h, m, s);
-        return Ok((ctx.local_to_utc_us(local, micros), rest));
+        let traditional = (|| {
+            let len = month_word_len(line).ok_or(HeaderError::BadTimestamp)?;
+            let month = month_number(&line[..len]).ok_or(HeaderError::BadTimestamp)?;
+            let (day, h, m, s, micros, rest) = parse_day_time(&line[len..])?;
+            let local = ctx.yearless_local(month, day, h, m, s);
+            Ok((ctx.local_to_utc_us(local, micros), rest))
+        })();
+        // Else journalctl's "Tue 2025-06-10 06:27:30 CEST" (whose weekday can be a month's
+        // name in another language: Spanish `mar`).
+        return traditional.or_else(|error| {
+            let (local, micros, zone, end) = weekday_stamp(line).ok_or(error)?;
+            let time = match zone_offset(zone) {
+                Some(offset) => (local - offset) * 1_000_000 + micros,
+                None => ctx.local_to_utc_us(local, micros),
+            };
+            Ok((time, &line[end..]))
+        });
+    }
+    if let Some((time, end)) = epoch_stamp(line) {
+        return Ok((time, &line[end..]));
     }
     if line.len() >= 5 && line[4] == b' ' && line[..4].iter().all(u8::is_ascii_digit) {
         // Year-prefixed: "2013 Jun 10 06:27:30.123".
@@ -610,24 +635,30 @@ fn parse_fraction(b: &[u8]) -> (i64, usize) {
     (micros, 1 + n)
 }
 
+/// `YYYY-MM-DD`, `T` or a space, `HH:MM:SS[.frac]` at the start of `line`: the local
+/// seconds since the epoch, the microseconds, and the bytes read.
+fn date_and_clock(line: &[u8]) -> Option<(i64, i64, usize)> {
+    if line.len() < 19 || line[4] != b'-' || line[7] != b'-' || !matches!(line[10], b'T' | b' ') {
+        return None;
+    }
+    let year = digits(&line[..4])? as i32;
+    let month = digits(&line[5..7])?;
+    let day = digits(&line[8..10])?;
+    let (h, m, s) = parse_hms(&line[11..])?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (micros, used) = parse_fraction(&line[19..]);
+    Some((civil_seconds(year, month, day, h, m, s), micros, 19 + used))
+}
+
 fn parse_rfc3339<'a>(
     line: &'a [u8],
     ctx: &mut TimeContext,
 ) -> Result<(i64, &'a [u8]), HeaderError> {
     let bad = HeaderError::BadTimestamp;
-    if line.len() < 19 || line[4] != b'-' || line[7] != b'-' || !matches!(line[10], b'T' | b' ') {
-        return Err(bad);
-    }
-    let year = digits(&line[..4]).ok_or(bad)? as i32;
-    let month = digits(&line[5..7]).ok_or(bad)?;
-    let day = digits(&line[8..10]).ok_or(bad)?;
-    let (h, m, s) = parse_hms(&line[11..]).ok_or(bad)?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return Err(bad);
-    }
-    let (micros, used) = parse_fraction(&line[19..]);
-    let rest = &line[19 + used..];
-    let local = civil_seconds(year, month, day, h, m, s);
+    let (local, micros, used) = date_and_clock(line).ok_or(bad)?;
+    let rest = &line[used..];
     match rest.first() {
         Some(b'Z' | b'z') => Ok((local * 1_000_000 + micros, &rest[1..])),
         Some(&sign @ (b'+' | b'-')) => {
@@ -642,6 +673,76 @@ fn parse_rfc3339<'a>(
         }
         _ => Ok((ctx.local_to_utc_us(local, micros), rest)),
     }
+}
+
+/// `journalctl -o short-full`'s stamp, `Tue 2025-06-10 06:27:30 CEST` (the weekday as the
+/// locale writes it, the zone's abbreviation): the local seconds since the epoch, the
+/// microseconds, the zone, and where the stamp ends.
+fn weekday_stamp(line: &[u8]) -> Option<(i64, i64, &[u8], usize)> {
+    let weekday = line.iter().take(13).position(|&b| b == b' ')?;
+    if weekday < 2
+        || !line[..weekday]
+            .iter()
+            .all(|&b| b.is_ascii_alphabetic() || b >= 0x80 || b == b'.')
+    {
+        return None;
+    }
+    let at = weekday + 1;
+    let (local, micros, used) = date_and_clock(line.get(at..)?)?;
+    let zone_start = at + used + 1;
+    if line.get(at + used) != Some(&b' ') || line[10 + at] != b' ' {
+        return None;
+    }
+    let zone = &line[zone_start..];
+    let zone_len = find_near(b' ', zone).unwrap_or(zone.len());
+    (zone_len > 0).then(|| (local, micros, &zone[..zone_len], zone_start + zone_len))
+}
+
+/// The offset in seconds a zone written by name stands for, where the name alone says it:
+/// UTC (`UTC`, `GMT`, `Z`), or a numeric `+03`, `-0530`. `None` for an abbreviation such as
+/// `CEST`, whose offset `--timezone` gives.
+fn zone_offset(zone: &[u8]) -> Option<i64> {
+    if [&b"UTC"[..], b"GMT", b"UT", b"Z"]
+        .iter()
+        .any(|utc| zone.eq_ignore_ascii_case(utc))
+    {
+        return Some(0);
+    }
+    let (&sign, number) = zone.split_first()?;
+    let (hours, minutes) = match number.len() {
+        2 => (digits(number)?, 0),
+        4 => (digits(&number[..2])?, digits(&number[2..])?),
+        _ => return None,
+    };
+    let offset = i64::from(hours * 3600 + minutes * 60);
+    match sign {
+        b'+' => Some(offset),
+        b'-' => Some(-offset),
+        _ => None,
+    }
+}
+
+/// `journalctl -o short-unix`'s stamp, `1749536850.123456`: seconds since the epoch (nine to
+/// eleven digits: 1973 to 5138) with an optional fraction. The time in UTC microseconds and
+/// where the stamp ends.
+fn epoch_stamp(line: &[u8]) -> Option<(i64, usize)> {
+    let whole = line
+        .iter()
+        .take(12)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if !(9..=11).contains(&whole) {
+        return None;
+    }
+    let (micros, used) = parse_fraction(&line[whole..]);
+    let end = whole + used;
+    if line.get(end).is_some_and(|&b| b != b' ') {
+        return None;
+    }
+    let seconds = line[..whole]
+        .iter()
+        .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
+    Some((seconds * 1_000_000 + micros, end))
 }
 
 /// The value of a non-empty run of ASCII digits (at most nine: no overflow check).
@@ -928,6 +1029,62 @@ mod tests {
             ),
             "2025-02-14T17:12:33.501234Z"
         );
+    }
+
+    /// `journalctl -o short-unix` and `-o short-full`: epoch seconds (UTC whatever the zone),
+    /// and a weekday, date, clock and zone name (UTC and numeric zones read, an abbreviation
+    /// left to `--timezone`).
+    #[test]
+    fn journalctl_unix_and_full_stamps() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap();
+        let mut ctx = TimeContext::new(tz, ts("2025-12-01T00:00:00Z"), None);
+        for (line, utc) in [
+            (
+                "1749536850.123456 mx1 postfix/smtp[7]: A1: removed",
+                "2025-06-10T06:27:30.123456Z",
+            ),
+            ("1749536850 h p: m", "2025-06-10T06:27:30Z"),
+            (
+                "Tue 2025-06-10 06:27:30 UTC h p[1]: m",
+                "2025-06-10T06:27:30Z",
+            ),
+            (
+                "Tue 2025-06-10 08:27:30 CEST h p: m",
+                "2025-06-10T06:27:30Z",
+            ),
+            (
+                "Tue 2025-12-09 07:27:30.25 CET h p: m",
+                "2025-12-09T06:27:30.25Z",
+            ),
+            ("Di 2025-06-10 09:27:30 +03 h p: m", "2025-06-10T06:27:30Z"),
+            (
+                "Di. 2025-06-10 01:57:30 -0430 h p: m",
+                "2025-06-10T06:27:30Z",
+            ),
+            // Spanish Tuesday, which is also a month's name.
+            ("mar 2025-06-10 06:27:30 GMT h p: m", "2025-06-10T06:27:30Z"),
+            (
+                "mar. 2025-06-10 06:27:30 UTC h p: m",
+                "2025-06-10T06:27:30Z",
+            ),
+        ] {
+            assert_eq!(utc_of(line, &mut ctx), utc, "{line}");
+            let lazy = parse_lazy(line.as_bytes()).unwrap();
+            assert!(matches!(lazy.host, b"h" | b"mx1"), "{line}");
+            assert!(matches!(lazy.tag, b"p" | b"postfix/smtp"), "{line}");
+        }
+        for line in [
+            "17495368 h p: m",
+            "174953685012 h p: m",
+            "1749536850x h p: m",
+            "1749536850.12x h p: m",
+            "Tue 2025-06-10T06:27:30 UTC h p: m",
+            "Tue 2025-06-10 06:27 UTC h p: m",
+            "Tuesday, 2025-06-10 06:27:30 UTC h p: m",
+            "Tue 2025-13-10 06:27:30 UTC h p: m",
+        ] {
+            assert!(parse(line.as_bytes(), &mut ctx).is_err(), "{line}");
+        }
     }
 
     #[test]
