@@ -509,22 +509,30 @@ fn stamp_end_by_style(line: &[u8]) -> Option<usize> {
             Some(clock_from) => clock_from,
             None => return weekday_stamp(line).map(|(_, _, _, end)| end),
         }
+    } else if line.get(4) == Some(&b'-') {
+        // RFC 3339: one token (its lines pass here one by one, so it is told first).
+        return token_end(line);
     } else if line.len() > 8 && line[4] == b' ' && line[..4].iter().all(u8::is_ascii_digit) {
         // "YYYY Mmm dd HH:MM:SS.fff".
         day_end(line, 5 + month_word_len(&line[5..])?)?
-    } else if line.get(4) != Some(&b'-')
-        && let Some((_, end)) = epoch_stamp(line)
-    {
-        // RFC 3339's dash ruled out first: its lines pass here one by one.
+    } else if let Some((_, end)) = epoch_stamp(line) {
         return Some(end);
     } else {
-        // RFC 3339: one token.
-        return find_near(b' ', line)
-            .or(Some(line.len()))
-            .filter(|&n| n >= 19);
+        // Whatever it is, the first token, for the time's conversion to reject (if a line
+        // of another program does not make it skip the line first).
+        return token_end(line);
     };
     let clock = line.get(clock_from..)?;
     Some(clock_from + find_near(b' ', clock).unwrap_or(clock.len()))
+}
+
+/// Where the first token of `line`, an RFC 3339 stamp, ends: `None` when it is shorter than
+/// one.
+#[inline]
+fn token_end(line: &[u8]) -> Option<usize> {
+    find_near(b' ', line)
+        .or(Some(line.len()))
+        .filter(|&n| n >= 19)
 }
 
 /// After the month (which ends at `at`): skips the spaces and the day; returns where the clock
@@ -559,25 +567,18 @@ fn parse_timestamp<'a>(
     let first = *line.first().ok_or(HeaderError::BadTimestamp)?;
     if first.is_ascii_alphabetic() {
         // Traditional: "Mmm dd HH:MM:SS".
-        let traditional = (|| {
-            let len = month_word_len(line).ok_or(HeaderError::BadTimestamp)?;
-            let month = month_number(&line[..len]).ok_or(HeaderError::BadTimestamp)?;
-            let (day, h, m, s, micros, rest) = parse_day_time(&line[len..])?;
+        if let Some(len) = month_word_len(line)
+            && let Some(month) = month_number(&line[..len])
+            && let Ok((day, h, m, s, micros, rest)) = parse_day_time(&line[len..])
+        {
             let local = ctx.yearless_local(month, day, h, m, s);
-            Ok((ctx.local_to_utc_us(local, micros), rest))
-        })();
-        // Else journalctl's "Tue 2025-06-10 06:27:30 CEST" (whose weekday can be a month's
-        // name in another language: Spanish `mar`).
-        return traditional.or_else(|error| {
-            let (local, micros, zone, end) = weekday_stamp(line).ok_or(error)?;
-            let time = match zone_offset(zone) {
-                Some(offset) => (local - offset) * 1_000_000 + micros,
-                None => ctx.local_to_utc_us(local, micros),
-            };
-            Ok((time, &line[end..]))
-        });
+            return Ok((ctx.local_to_utc_us(local, micros), rest));
+        }
+        return parse_weekday_stamp(line, ctx);
     }
-    if let Some((time, end)) = epoch_stamp(line) {
+    if line.get(4) != Some(&b'-')
+        && let Some((time, end)) = epoch_stamp(line)
+    {
         return Ok((time, &line[end..]));
     }
     if line.len() >= 5 && line[4] == b' ' && line[..4].iter().all(u8::is_ascii_digit) {
@@ -696,6 +697,22 @@ fn weekday_stamp(line: &[u8]) -> Option<(i64, i64, &[u8], usize)> {
     let zone = &line[zone_start..];
     let zone_len = find_near(b' ', zone).unwrap_or(zone.len());
     (zone_len > 0).then(|| (local, micros, &zone[..zone_len], zone_start + zone_len))
+}
+
+/// [`weekday_stamp`]'s time in UTC microseconds, and the rest of the line. Its weekday can be a
+/// month's name in another language (Spanish `mar`), so it is tried after the traditional
+/// style.
+#[cold]
+fn parse_weekday_stamp<'a>(
+    line: &'a [u8],
+    ctx: &mut TimeContext,
+) -> Result<(i64, &'a [u8]), HeaderError> {
+    let (local, micros, zone, end) = weekday_stamp(line).ok_or(HeaderError::BadTimestamp)?;
+    let time = match zone_offset(zone) {
+        Some(offset) => (local - offset) * 1_000_000 + micros,
+        None => ctx.local_to_utc_us(local, micros),
+    };
+    Ok((time, &line[end..]))
 }
 
 /// The offset in seconds a zone written by name stands for, where the name alone says it:
