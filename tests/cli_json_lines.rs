@@ -227,22 +227,67 @@ fn journal_entries_that_cannot_be_read_are_counted_and_shown() {
         );
     }
     assert!(stdout.contains("rejected lines: 3"), "{stdout}");
-    // A container runtime's part of a cut line is counted too.
+}
+
+/// A container runtime's parts of a cut line are joined, stream by stream; a cut line whose
+/// end never comes, or that runs over the longest line read, is counted and shown.
+#[test]
+fn container_lines_cut_by_the_runtime_are_joined() {
     let tmp = tempfile::tempdir().unwrap();
     let container_log = tmp.path().join("postfix.log");
-    fs::write(
-        &container_log,
-        "2025-06-10T06:27:30.1Z stdout F Jun 10 06:27:30 mx1 postfix/qmgr[9]: A1B2C3D4E5: removed\n\
-         2025-06-10T06:27:30.2Z stdout P Jun 10 06:27:30 mx1 postfix/smtp[4]: A1B2C3D4E5: to=<a@\n\
-         2025-06-10T06:27:30.3Z stdout F b.example>, relay=none, status=deferred (timeout)\n",
-    )
-    .unwrap();
-    let stdout = rejecting_run(&container_log);
+    let delivery = "Jun 10 06:27:30 mx1 postfix/smtp[4]: A1B2C3D4E5: to=<a@b.example>, \
+                    relay=none, delay=1, status=deferred (connect to b.example[192.0.2.1]:25: \
+                    Connection timed out)";
+    let (head, tail) = delivery.split_at(70);
+    let (middle, tail) = tail.split_at(40);
+    let log = format!(
+        "2025-06-10T06:27:30.1Z stdout F Jun 10 06:27:30 mx1 postfix/qmgr[9]: A1B2C3D4E5: \
+         from=<x@shop.example>, size=100, nrcpt=1 (queue active)\n\
+         2025-06-10T06:27:30.2Z stdout P {head}\n\
+         2025-06-10T06:27:30.2Z stderr P Jun 10 06:27:30 mx1 postfix/postfix-script[7]: war\n\
+         2025-06-10T06:27:30.2Z stdout P {middle}\n\
+         2025-06-10T06:27:30.2Z stderr F ning: not owned by postfix\n\
+         2025-06-10T06:27:30.3Z stdout F {tail}\n"
+    );
+    fs::write(&container_log, &log).unwrap();
+    let stdout = stdout_of(
+        bouncestat()
+            .args(["ingest", "--quiet", "--timezone", "UTC", "--year", "2025"])
+            .arg(&container_log),
+    );
     assert!(
-        stdout.contains("container log: part of a line the runtime cut: 1"),
+        stdout.contains("events: 1 (delivered 0, deferred 1, bounced 0, expired 0)"),
         "{stdout}"
     );
-    assert!(stdout.contains("postfix.log:2: 2025-06-10T06:27:30.2Z stdout P"));
+    assert!(stdout.contains("rejected lines: 0"), "{stdout}");
+    // The same log with a cut line over 64 KiB after it, and one whose end is not there.
+    let long = "x".repeat(40_000);
+    let log = format!(
+        "{log}2025-06-10T06:27:31Z stdout P Jun 10 06:27:31 mx1 postfix/smtp[4]: {long}\n\
+         2025-06-10T06:27:31Z stdout P {long}\n\
+         2025-06-10T06:27:31Z stdout F end\n\
+         2025-06-10T06:27:32Z stdout P Jun 10 06:27:32 mx1 postfix/smtp[4]: A1B2C3D4E5: to=<\n"
+    );
+    fs::write(&container_log, log).unwrap();
+    let stdout = rejecting_run(&container_log);
+    assert!(
+        stdout.contains("events: 1 (delivered 0, deferred 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("line too long: 1"), "{stdout}");
+    assert!(
+        stdout.contains("postfix.log:9: 2025-06-10T06:27:31Z stdout F end"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("container log: part of a cut line without its end: 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("postfix.log:10: Jun 10 06:27:32 mx1 postfix/smtp[4]: A1B2C3D4E5: to=<"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rejected lines: 2"), "{stdout}");
 }
 
 /// `journalctl -o short-unix` (epoch seconds) and `-o short-full` (weekday, date, clock and

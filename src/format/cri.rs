@@ -2,22 +2,108 @@
 //! `/var/log/containers/`: each line of the container's output behind its own prefix,
 //! `2025-06-10T06:27:30.123456789Z stdout F `. The prefix gives the time the runtime read
 //! the line, the stream, and whether the line is whole (`F`) or the part of a longer line
-//! (`P`, for lines over the runtime's limit, 16 kB by default). A Postfix or Exim container
-//! writing its log to standard output leaves its own lines behind that prefix; they are read
-//! as they stand.
+//! (`P`, for lines over the runtime's limit, 16 kB by default: the next line of the same
+//! stream goes on with it). A Postfix or Exim container writing its log to standard output
+//! leaves its own lines behind that prefix; they are read as they stand, and the parts of a
+//! cut line are joined first ([`Joiner`]).
 
 /// What a container log's line holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerLine<'a> {
-    /// A whole line of the container's output.
-    Whole(&'a [u8]),
-    /// A part of a line the runtime cut (not joined: a mail log's lines are far shorter
-    /// than the runtime's limit).
-    Partial,
+    /// The end of a line of the container's output: a whole line, or the last part of one
+    /// the runtime cut.
+    Whole(Stream, &'a [u8]),
+    /// A part of a line the runtime cut, which the stream's next line goes on with.
+    Partial(Stream, &'a [u8]),
 }
 
-/// The reason a partial line is counted under.
-pub const PARTIAL: &str = "container log: part of a line the runtime cut";
+/// The container's output stream a line was read from. A runtime cuts the lines of each
+/// stream on their own, and their parts can interleave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout = 0,
+    Stderr = 1,
+}
+
+/// The reason a cut line whose end never came (within the block) is counted under.
+pub const PARTIAL: &str = "container log: part of a cut line without its end";
+/// The reason a cut line longer than the longest line read is counted under.
+pub const TOO_LONG: &str = "line too long";
+
+/// Joins the parts of the lines a runtime cut, stream by stream, into the lines the
+/// container wrote.
+#[derive(Debug, Default)]
+pub struct Joiner {
+    /// Each stream's parts so far, and the number of the line its first part was on.
+    parts: [(Vec<u8>, u64); 2],
+    /// Whether a stream's parts so far are over the longest line read.
+    too_long: [bool; 2],
+    /// The last line joined.
+    line: Vec<u8>,
+}
+
+/// What a container line gives, once joined.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Joined<'a> {
+    /// A line to read: the text of a whole line, or a cut line's parts joined.
+    Line(&'a [u8]),
+    /// A part, kept until the stream's line ends.
+    Held,
+    /// A cut line longer than `max` bytes, dropped.
+    TooLong,
+}
+
+impl Joiner {
+    /// Takes `line`, the `number`th line of the block, and gives the container's line when
+    /// it ends one. Parts past `max` bytes are dropped, and the line is [`Joined::TooLong`].
+    pub fn feed<'a>(&'a mut self, line: ContainerLine<'a>, number: u64, max: usize) -> Joined<'a> {
+        match line {
+            ContainerLine::Partial(stream, text) => {
+                let (parts, first) = &mut self.parts[stream as usize];
+                if parts.is_empty() && !self.too_long[stream as usize] {
+                    *first = number;
+                }
+                if parts.len() + text.len() > max {
+                    parts.clear();
+                    self.too_long[stream as usize] = true;
+                } else if !self.too_long[stream as usize] {
+                    parts.extend_from_slice(text);
+                }
+                Joined::Held
+            }
+            ContainerLine::Whole(stream, text) => {
+                if std::mem::take(&mut self.too_long[stream as usize]) {
+                    return Joined::TooLong;
+                }
+                let (parts, _) = &mut self.parts[stream as usize];
+                if parts.is_empty() {
+                    return Joined::Line(text);
+                }
+                if parts.len() + text.len() > max {
+                    parts.clear();
+                    return Joined::TooLong;
+                }
+                std::mem::swap(&mut self.line, parts);
+                parts.clear();
+                self.line.extend_from_slice(text);
+                Joined::Line(&self.line)
+            }
+        }
+    }
+
+    /// The parts of lines whose end has not come, with the number of the line each began on
+    /// (at the end of a block: the rest lies in the next one), and forgets them.
+    pub fn unfinished(&mut self) -> Vec<(u64, Vec<u8>)> {
+        let mut unfinished = Vec::new();
+        for (i, (parts, first)) in self.parts.iter_mut().enumerate() {
+            if !parts.is_empty() || self.too_long[i] {
+                unfinished.push((*first, std::mem::take(parts)));
+            }
+        }
+        self.too_long = [false; 2];
+        unfinished
+    }
+}
 
 /// The container's line in `line`, when `line` has a container runtime's prefix. A syslog
 /// line with an RFC 3339 stamp has a host name where the prefix has the stream, so the
@@ -36,9 +122,10 @@ fn strip_prefix(line: &[u8]) -> Option<ContainerLine<'_>> {
     // RFC 3339 with nanoseconds and an offset is at most 35 bytes.
     let space = memchr::memchr(b' ', &line[..line.len().min(40)])?;
     let rest = &line[space + 1..];
-    let rest = rest
-        .strip_prefix(b"stdout ")
-        .or_else(|| rest.strip_prefix(b"stderr "))?;
+    let (stream, rest) = match rest.strip_prefix(b"stdout ") {
+        Some(rest) => (Stream::Stdout, rest),
+        None => (Stream::Stderr, rest.strip_prefix(b"stderr ")?),
+    };
     let (tags, text) = match memchr::memchr(b' ', rest) {
         Some(end) => (&rest[..end], &rest[end + 1..]),
         None => (rest, &rest[rest.len()..]),
@@ -46,10 +133,10 @@ fn strip_prefix(line: &[u8]) -> Option<ContainerLine<'_>> {
     // Tags are separated by colons; `P` marks a partial line, `F` a whole one.
     let mut tags = tags.split(|&b| b == b':');
     if tags.clone().any(|tag| tag == b"P") {
-        return Some(ContainerLine::Partial);
+        return Some(ContainerLine::Partial(stream, text));
     }
     tags.any(|tag| tag == b"F")
-        .then_some(ContainerLine::Whole(text))
+        .then_some(ContainerLine::Whole(stream, text))
 }
 
 /// The container lines of `prefix`'s first lines, one a line, for format detection: empty
@@ -60,8 +147,11 @@ pub fn lines_of(prefix: &[u8]) -> Vec<u8> {
     if all.peek().is_none_or(|first| strip(first).is_none()) {
         return lines;
     }
+    let mut joiner = Joiner::default();
     for line in all {
-        if let Some(ContainerLine::Whole(text)) = strip(line) {
+        if let Some(line) = strip(line)
+            && let Joined::Line(text) = joiner.feed(line, 0, 1 << 16)
+        {
             lines.extend_from_slice(text);
             lines.push(b'\n');
         }
@@ -79,6 +169,7 @@ mod tests {
         assert_eq!(
             strip(line),
             Some(ContainerLine::Whole(
+                Stream::Stdout,
                 b"Jun 10 06:27:30 mx1 postfix/qmgr[9]: A1B2C3D4E5: removed"
             ))
         );
@@ -87,17 +178,97 @@ mod tests {
         assert_eq!(
             strip(exim),
             Some(ContainerLine::Whole(
+                Stream::Stderr,
                 b"2025-03-10 09:00:02 1tAAAA-0001aB-Cd Completed"
             ))
         );
         assert_eq!(
             strip(b"2025-06-10T06:27:30Z stdout F"),
-            Some(ContainerLine::Whole(b""))
+            Some(ContainerLine::Whole(Stream::Stdout, b""))
         );
         assert_eq!(
             strip(b"2025-06-10T06:27:30Z stdout P Jun 10 06:27:30 mx1 post"),
-            Some(ContainerLine::Partial)
+            Some(ContainerLine::Partial(
+                Stream::Stdout,
+                b"Jun 10 06:27:30 mx1 post"
+            ))
         );
+    }
+
+    /// The parts of a cut line are joined per stream, whatever the other stream writes
+    /// between them; a line over the limit is dropped whole; parts without their end are
+    /// handed back with the number of the line they began on.
+    #[test]
+    fn cut_lines_are_joined_stream_by_stream() {
+        let mut joiner = Joiner::default();
+        let mut feed = |line: &str, number: u64| -> Result<Option<String>, ()> {
+            match joiner.feed(strip(line.as_bytes()).unwrap(), number, 40) {
+                Joined::Line(text) => Ok(Some(String::from_utf8(text.to_vec()).unwrap())),
+                Joined::Held => Ok(None),
+                Joined::TooLong => Err(()),
+            }
+        };
+        assert_eq!(
+            feed("2025-06-10T06:27:30Z stdout P Jun 10 mx1 ", 1),
+            Ok(None)
+        );
+        assert_eq!(feed("2025-06-10T06:27:30Z stderr P warn", 2), Ok(None));
+        assert_eq!(
+            feed("2025-06-10T06:27:30Z stdout P postfix/smtp[4]: ", 3),
+            Ok(None)
+        );
+        assert_eq!(
+            feed("2025-06-10T06:27:30Z stderr F ing", 4),
+            Ok(Some("warning".into()))
+        );
+        assert_eq!(
+            feed("2025-06-10T06:27:30Z stdout F A1: removed", 5),
+            Ok(Some("Jun 10 mx1 postfix/smtp[4]: A1: removed".into()))
+        );
+        assert_eq!(
+            feed("2025-06-10T06:27:30Z stdout F whole", 6),
+            Ok(Some("whole".into()))
+        );
+        // Over 40 bytes: dropped up to its end, the next line read again.
+        assert_eq!(
+            feed(
+                "2025-06-10T06:27:30Z stdout P 0123456789012345678901234567",
+                7
+            ),
+            Ok(None)
+        );
+        assert_eq!(
+            feed("2025-06-10T06:27:30Z stdout P 0123456789012345", 8),
+            Ok(None)
+        );
+        assert_eq!(feed("2025-06-10T06:27:30Z stdout P more", 9), Ok(None));
+        assert_eq!(feed("2025-06-10T06:27:30Z stdout F end", 10), Err(()));
+        assert_eq!(
+            feed(
+                "2025-06-10T06:27:30Z stdout P 0123456789012345678901234567",
+                11
+            ),
+            Ok(None)
+        );
+        assert_eq!(
+            feed("2025-06-10T06:27:30Z stdout F 0123456789012345", 12),
+            Err(())
+        );
+        assert_eq!(
+            feed("2025-06-10T06:27:30Z stdout F after", 13),
+            Ok(Some("after".into()))
+        );
+        // The block ends before the stderr line does.
+        assert_eq!(
+            feed("2025-06-10T06:27:30Z stderr P Jun 10 mx1 cut", 14),
+            Ok(None)
+        );
+        assert_eq!(feed("2025-06-10T06:27:30Z stderr P  here", 15), Ok(None));
+        assert_eq!(
+            joiner.unfinished(),
+            vec![(14, b"Jun 10 mx1 cut here".to_vec())]
+        );
+        assert!(joiner.unfinished().is_empty());
     }
 
     #[test]
@@ -117,11 +288,13 @@ mod tests {
     #[test]
     fn detection_reads_the_lines_behind_the_prefixes() {
         let log = b"2025-06-10T06:27:30Z stdout F Jun 10 06:27:30 mx1 postfix/smtp[4]: x\n\
-                    2025-06-10T06:27:30Z stdout P Jun 10 06:27:30 mx1 postfix/smtp[4]: part\n\
-                    2025-06-10T06:27:31Z stderr F 2025-03-10 09:00:02 1tAAAA-0001aB-Cd Completed\n";
+                    2025-06-10T06:27:30Z stdout P Jun 10 06:27:30 mx1 postfix/smtp[4]: par\n\
+                    2025-06-10T06:27:31Z stderr F 2025-03-10 09:00:02 1tAAAA-0001aB-Cd Completed\n\
+                    2025-06-10T06:27:31Z stdout F t\n";
         assert_eq!(
             lines_of(log),
-            b"Jun 10 06:27:30 mx1 postfix/smtp[4]: x\n2025-03-10 09:00:02 1tAAAA-0001aB-Cd Completed\n"
+            b"Jun 10 06:27:30 mx1 postfix/smtp[4]: x\n2025-03-10 09:00:02 1tAAAA-0001aB-Cd Completed\n\
+              Jun 10 06:27:30 mx1 postfix/smtp[4]: part\n"
         );
         assert!(lines_of(b"Jun 10 06:27:30 mx1 postfix/smtp[4]: x\n").is_empty());
     }

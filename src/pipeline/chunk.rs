@@ -13,7 +13,7 @@ use crate::classify::{
     Category, Classifier, ClassifyInput, Permanence, Provider, fault_and_action,
 };
 use crate::event::{Event, Outcome, domain_of};
-use crate::format::cri::{self, ContainerLine};
+use crate::format::cri::{self, ContainerLine, Joined, Joiner};
 use crate::format::esp::{self, EventSink};
 use crate::format::exim::{Feed, Reassembler};
 use crate::format::json_line::{self, JsonLine};
@@ -78,6 +78,9 @@ pub struct ChunkProcessor<'c> {
     exim: Option<Reassembler>,
     /// The syslog line of the last JSON line read (see [`json_line`]).
     json_line: JsonLine,
+    /// Container logs: the parts of lines the runtime cut, until their ends (see
+    /// [`cri::Joiner`]).
+    container_parts: Joiner,
     /// Per-address strikes and deliveries, when the run lists recipients to suppress.
     recipients: Option<Recipients>,
 }
@@ -117,6 +120,7 @@ impl<'c> ChunkProcessor<'c> {
             folded: Vec::new(),
             exim: (format == Format::Exim).then(Reassembler::new),
             json_line: JsonLine::new(),
+            container_parts: Joiner::default(),
             recipients: None,
         }
     }
@@ -171,6 +175,10 @@ impl<'c> ChunkProcessor<'c> {
     /// Ends the chunk: its result for the merger, the aggregate it counted into, and the
     /// per-address record if it kept one.
     pub fn finish(mut self) -> (ChunkResult, Aggregate, Option<Recipients>) {
+        // Container lines cut by the runtime whose ends lie beyond this block.
+        for (n, parts) in self.container_parts.unfinished() {
+            self.stats.reject(cri::PARTIAL, self.input, n, &parts);
+        }
         // Exim entries whose later parts lie beyond this block: read what they hold.
         if let Some(mut reassembler) = self.exim.take() {
             for entry in reassembler.flush() {
@@ -215,14 +223,14 @@ impl<'c> ChunkProcessor<'c> {
     #[cold]
     #[inline(never)]
     fn container_line(&mut self, container: ContainerLine<'_>, line: &[u8]) {
-        match container {
-            ContainerLine::Whole(b"") => {}
-            ContainerLine::Whole(text) => self.syslog_line(text),
-            ContainerLine::Partial => {
-                let n = self.stats.lines;
-                self.stats.reject(cri::PARTIAL, self.input, n, line);
-            }
+        let n = self.stats.lines;
+        let mut parts = std::mem::take(&mut self.container_parts);
+        match parts.feed(container, n, MAX_LINE_BYTES) {
+            Joined::Line(b"") | Joined::Held => {}
+            Joined::Line(text) => self.syslog_line(text),
+            Joined::TooLong => self.stats.reject(cri::TOO_LONG, self.input, n, line),
         }
+        self.container_parts = parts;
     }
 
     /// A JSON line (a journal entry, or a log shipper's record): read as the syslog line it
