@@ -789,7 +789,8 @@ fn month_word_len(line: &[u8]) -> Option<usize> {
 }
 
 /// The month a name stands for, in any ASCII case: English, and the abbreviations of the
-/// German, French, Spanish, Italian, Portuguese and Dutch locales (a trailing `.` dropped).
+/// German, French, Spanish, Italian, Portuguese, Dutch, Swedish, Danish, Norwegian and Polish
+/// locales (a trailing `.` dropped).
 /// No name means two months across those languages.
 fn month_number(word: &[u8]) -> Option<u32> {
     let word = word.strip_suffix(b".").unwrap_or(word);
@@ -799,18 +800,18 @@ fn month_number(word: &[u8]) -> Option<u32> {
         *k = b.to_ascii_lowercase();
     }
     Some(match &*key {
-        b"jan" | b"janv" | b"ene" | b"gen" => 1,
-        b"feb" | b"f\xc3\xa9vr" | b"fev" => 2,
+        b"jan" | b"janv" | b"ene" | b"gen" | b"sty" => 1,
+        b"feb" | b"f\xc3\xa9vr" | b"fev" | b"lut" => 2,
         b"mar" | b"m\xc3\xa4r" | b"mars" | b"mrt" => 3,
-        b"apr" | b"avr" | b"avril" | b"abr" => 4,
-        b"may" | b"mai" | b"mag" | b"mei" => 5,
-        b"jun" | b"juin" | b"giu" => 6,
-        b"jul" | b"juil" | b"lug" => 7,
-        b"aug" | b"ao\xc3\xbbt" | b"ago" => 8,
-        b"sep" | b"sept" | b"set" => 9,
-        b"oct" | b"okt" | b"ott" | b"out" => 10,
-        b"nov" => 11,
-        b"dec" | b"dez" | b"d\xc3\xa9c" | b"dic" => 12,
+        b"apr" | b"avr" | b"avril" | b"abr" | b"kwi" => 4,
+        b"may" | b"mai" | b"mag" | b"mei" | b"maj" => 5,
+        b"jun" | b"juin" | b"giu" | b"juni" | b"cze" => 6,
+        b"jul" | b"juil" | b"lug" | b"juli" | b"lip" => 7,
+        b"aug" | b"ao\xc3\xbbt" | b"ago" | b"sie" => 8,
+        b"sep" | b"sept" | b"set" | b"wrz" => 9,
+        b"oct" | b"okt" | b"ott" | b"out" | b"pa\xc5\xba" => 10,
+        b"nov" | b"lis" => 11,
+        b"dec" | b"dez" | b"d\xc3\xa9c" | b"dic" | b"des" | b"gru" => 12,
         _ => return None,
     })
 }
@@ -941,18 +942,18 @@ mod tests {
     fn localised_month_names() {
         let mut ctx = TimeContext::utc(ts("2025-12-31T00:00:00Z"));
         let names: [(&str, &[&str]); 12] = [
-            ("01", &["Jan", "janv.", "ene", "gen", "JAN"]),
-            ("02", &["Feb", "févr.", "fev"]),
+            ("01", &["Jan", "janv.", "ene", "gen", "JAN", "sty"]),
+            ("02", &["Feb", "févr.", "fev", "feb.", "lut"]),
             ("03", &["Mär", "mars", "mrt", "Mar"]),
-            ("04", &["Apr", "avr.", "avril", "abr"]),
-            ("05", &["Mai", "mai", "mag", "mei", "May"]),
-            ("06", &["juin", "giu", "Jun"]),
-            ("07", &["juil.", "lug", "Jul"]),
-            ("08", &["août", "ago", "Aug"]),
-            ("09", &["sept.", "set", "Sep"]),
-            ("10", &["Okt", "oct.", "ott", "out"]),
-            ("11", &["Nov", "nov."]),
-            ("12", &["Dez", "déc.", "dic", "Dec"]),
+            ("04", &["Apr", "avr.", "avril", "abr", "kwi"]),
+            ("05", &["Mai", "mai", "mag", "mei", "May", "maj"]),
+            ("06", &["juin", "giu", "Jun", "juni", "cze"]),
+            ("07", &["juil.", "lug", "Jul", "juli", "lip"]),
+            ("08", &["août", "ago", "Aug", "aug.", "sie"]),
+            ("09", &["sept.", "set", "Sep", "wrz"]),
+            ("10", &["Okt", "oct.", "ott", "out", "paź"]),
+            ("11", &["Nov", "nov.", "lis"]),
+            ("12", &["Dez", "déc.", "dic", "Dec", "des.", "gru"]),
         ];
         for (month, words) in names {
             for word in words {
@@ -979,7 +980,7 @@ mod tests {
         }
         for not_a_month in [
             "Mon 10:40:57 mail x: y",
-            "Juni 3 10:40:57 mail x: y",
+            "Junio 3 10:40:57 mail x: y",
             "Ma 3 10:40:57 m x: y",
         ] {
             assert!(
