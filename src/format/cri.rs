@@ -91,16 +91,19 @@ impl Joiner {
         }
     }
 
-    /// The parts of lines whose end has not come, with the number of the line each began on
-    /// (at the end of a block: the rest lies in the next one), and forgets them.
-    pub fn unfinished(&mut self) -> Vec<(u64, Vec<u8>)> {
+    /// The lines whose end has not come (at the end of a block: the rest lies in the next
+    /// one), each with the reason to count it under ([`PARTIAL`], or [`TOO_LONG`] when its
+    /// parts were already over the limit and dropped), the number of the line it began on
+    /// and its parts; and forgets them.
+    pub fn unfinished(&mut self) -> Vec<(&'static str, u64, Vec<u8>)> {
         let mut unfinished = Vec::new();
         for (i, (parts, first)) in self.parts.iter_mut().enumerate() {
-            if !parts.is_empty() || self.too_long[i] {
-                unfinished.push((*first, std::mem::take(parts)));
+            if std::mem::take(&mut self.too_long[i]) {
+                unfinished.push((TOO_LONG, *first, std::mem::take(parts)));
+            } else if !parts.is_empty() {
+                unfinished.push((PARTIAL, *first, std::mem::take(parts)));
             }
         }
-        self.too_long = [false; 2];
         unfinished
     }
 }
@@ -266,8 +269,20 @@ mod tests {
         assert_eq!(feed("2025-06-10T06:27:30Z stderr P  here", 15), Ok(None));
         assert_eq!(
             joiner.unfinished(),
-            vec![(14, b"Jun 10 mx1 cut here".to_vec())]
+            vec![(PARTIAL, 14, b"Jun 10 mx1 cut here".to_vec())]
         );
+        assert!(joiner.unfinished().is_empty());
+        // A line already over the limit when the block ends is counted as too long.
+        let mut joiner = Joiner::default();
+        for (n, part) in [
+            (16, "0123456789012345678901234567"),
+            (17, "0123456789012345"),
+        ] {
+            let line = format!("2025-06-10T06:27:30Z stdout P {part}");
+            let line = strip(line.as_bytes()).unwrap();
+            assert_eq!(joiner.feed(line, n, 40), Joined::Held);
+        }
+        assert_eq!(joiner.unfinished(), vec![(TOO_LONG, 16, Vec::new())]);
         assert!(joiner.unfinished().is_empty());
     }
 

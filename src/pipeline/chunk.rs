@@ -176,8 +176,8 @@ impl<'c> ChunkProcessor<'c> {
     /// per-address record if it kept one.
     pub fn finish(mut self) -> (ChunkResult, Aggregate, Option<Recipients>) {
         // Container lines cut by the runtime whose ends lie beyond this block.
-        for (n, parts) in self.container_parts.unfinished() {
-            self.stats.reject(cri::PARTIAL, self.input, n, &parts);
+        for (reason, n, parts) in self.container_parts.unfinished() {
+            self.stats.reject(reason, self.input, n, &parts);
         }
         // Exim entries whose later parts lie beyond this block: read what they hold.
         if let Some(mut reassembler) = self.exim.take() {
