@@ -569,11 +569,8 @@ fn push_stamp(stamp: Value<'_>, out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// Microseconds since the epoch from epoch time written in decimal, as shippers write it:
-/// seconds with or without a fraction (Fluent Bit's `double` and `epoch`, Fluentd's `time`),
-/// or whole milliseconds, microseconds or nanoseconds (`epoch_ms`...), told apart by their
-/// magnitude (seconds from 1973 to the year 5138). `None` for anything else (an exponent, a
-/// sign, a date, a number too small to be a time).
+/// A shipper's epoch time in microseconds (see [`super::syslog::epoch_micros`]): a number, or
+/// a string of one without escapes.
 fn epoch_micros(stamp: Value<'_>) -> Option<i64> {
     let (Value::Other(raw)
     | Value::Text {
@@ -583,38 +580,7 @@ fn epoch_micros(stamp: Value<'_>) -> Option<i64> {
     else {
         return None;
     };
-    let (whole, fraction) = match memchr::memchr(b'.', raw) {
-        Some(dot) => (&raw[..dot], Some(&raw[dot + 1..])),
-        None => (raw, None),
-    };
-    let all_digits = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
-    if !all_digits(whole) || whole.len() > 19 || fraction.is_some_and(|f| !all_digits(f)) {
-        return None;
-    }
-    let n = whole
-        .iter()
-        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-    // The unit, as the microseconds in one: seconds, milliseconds, microseconds, nanoseconds.
-    let (micros_per_unit, divisor) = match n {
-        0..100_000_000 => return None,
-        100_000_000..100_000_000_000 => (1_000_000, 1),
-        100_000_000_000..100_000_000_000_000 => (1_000, 1),
-        100_000_000_000_000..100_000_000_000_000_000 => (1, 1),
-        _ => (1, 1_000),
-    };
-    let mut micros = i64::try_from(n / divisor)
-        .ok()?
-        .checked_mul(micros_per_unit)?;
-    // The fraction's first digits, as far as a microsecond.
-    let mut scale = micros_per_unit;
-    for &d in fraction.unwrap_or_default() {
-        scale /= 10;
-        if scale == 0 {
-            break;
-        }
-        micros += i64::from(d - b'0') * scale;
-    }
-    Some(micros)
+    super::syslog::epoch_micros(raw)
 }
 
 /// Appends `2025-06-10T06:27:30.123456+00:00` for `micros` since the epoch (years outside

@@ -662,14 +662,8 @@ fn parse_rfc3339<'a>(
     let rest = &line[used..];
     match rest.first() {
         Some(b'Z' | b'z') => Ok((local * 1_000_000 + micros, &rest[1..])),
-        Some(&sign @ (b'+' | b'-')) => {
-            let oh = digits(rest.get(1..3).ok_or(bad)?).ok_or(bad)?;
-            let (om, used) = match rest.get(3) {
-                Some(b':') => (digits(rest.get(4..6).ok_or(bad)?).ok_or(bad)?, 6),
-                _ => (digits(rest.get(3..5).ok_or(bad)?).ok_or(bad)?, 5),
-            };
-            let offset = i64::from(oh * 3600 + om * 60);
-            let offset = if sign == b'-' { -offset } else { offset };
+        Some(b'+' | b'-') => {
+            let (offset, used) = numeric_offset(rest).ok_or(bad)?;
             Ok(((local - offset) * 1_000_000 + micros, &rest[used..]))
         }
         _ => Ok((ctx.local_to_utc_us(local, micros), rest)),
@@ -716,8 +710,8 @@ fn parse_weekday_stamp<'a>(
 }
 
 /// The offset in seconds a zone written by name stands for, where the name alone says it:
-/// UTC (`UTC`, `GMT`, `Z`), or a numeric `+03`, `-0530`. `None` for an abbreviation such as
-/// `CEST`, whose offset `--timezone` gives.
+/// UTC (`UTC`, `GMT`, `Z`), or a numeric `+03`, `-0530`, `+05:30`. `None` for an
+/// abbreviation such as `CEST`, whose offset `--timezone` gives.
 fn zone_offset(zone: &[u8]) -> Option<i64> {
     if [&b"UTC"[..], b"GMT", b"UT", b"Z"]
         .iter()
@@ -725,41 +719,74 @@ fn zone_offset(zone: &[u8]) -> Option<i64> {
     {
         return Some(0);
     }
-    let (&sign, number) = zone.split_first()?;
-    let (hours, minutes) = match number.len() {
-        2 => (digits(number)?, 0),
-        4 => (digits(&number[..2])?, digits(&number[2..])?),
-        _ => return None,
-    };
-    let offset = i64::from(hours * 3600 + minutes * 60);
-    match sign {
-        b'+' => Some(offset),
-        b'-' => Some(-offset),
-        _ => None,
-    }
+    numeric_offset(zone)
+        .filter(|&(_, used)| used == zone.len())
+        .map(|(offset, _)| offset)
 }
 
-/// `journalctl -o short-unix`'s stamp, `1749536850.123456`: seconds since the epoch (nine to
-/// eleven digits: 1973 to 5138) with an optional fraction. The time in UTC microseconds and
-/// where the stamp ends.
+/// A numeric offset from UTC at the start of `b`, `+hh:mm`, `+hhmm` or `+hh` (or `-`): the
+/// seconds it is ahead of UTC, and the bytes read.
+fn numeric_offset(b: &[u8]) -> Option<(i64, usize)> {
+    let sign = match b.first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let hours = digits(b.get(1..3)?)?;
+    let (minutes, used) = match b.get(3) {
+        Some(b':') => (digits(b.get(4..6)?)?, 6),
+        Some(digit) if digit.is_ascii_digit() => (digits(b.get(3..5)?)?, 5),
+        _ => (0, 3),
+    };
+    Some((sign * i64::from(hours * 3600 + minutes * 60), used))
+}
+
+/// `journalctl -o short-unix`'s stamp, `1749536850.123456`: epoch time as
+/// [`epoch_micros`] reads it, up to the first space. The time in UTC microseconds and where
+/// the stamp ends.
 fn epoch_stamp(line: &[u8]) -> Option<(i64, usize)> {
-    let whole = line
-        .iter()
-        .take(12)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    if !(9..=11).contains(&whole) {
+    let end = find_near(b' ', line).unwrap_or(line.len());
+    Some((epoch_micros(&line[..end])?, end))
+}
+
+/// Microseconds since the epoch from epoch time written in decimal, as `journalctl -o
+/// short-unix` and log shippers write it: seconds with or without a fraction, or whole
+/// milliseconds, microseconds or nanoseconds, told apart by their magnitude (seconds from
+/// 1973 to the year 5138). `None` for anything else (an exponent, a sign, a date, a number
+/// too small to be a time).
+pub(crate) fn epoch_micros(text: &[u8]) -> Option<i64> {
+    let (whole, fraction) = match memchr::memchr(b'.', text) {
+        Some(dot) => (&text[..dot], Some(&text[dot + 1..])),
+        None => (text, None),
+    };
+    let all_digits = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+    if !all_digits(whole) || whole.len() > 19 || fraction.is_some_and(|f| !all_digits(f)) {
         return None;
     }
-    let (micros, used) = parse_fraction(&line[whole..]);
-    let end = whole + used;
-    if line.get(end).is_some_and(|&b| b != b' ') {
-        return None;
-    }
-    let seconds = line[..whole]
+    let n = whole
         .iter()
-        .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
-    Some((seconds * 1_000_000 + micros, end))
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    // The unit, as the microseconds in one: seconds, milliseconds, microseconds, nanoseconds.
+    let (micros_per_unit, divisor) = match n {
+        0..100_000_000 => return None,
+        100_000_000..100_000_000_000 => (1_000_000, 1),
+        100_000_000_000..100_000_000_000_000 => (1_000, 1),
+        100_000_000_000_000..100_000_000_000_000_000 => (1, 1),
+        _ => (1, 1_000),
+    };
+    let mut micros = i64::try_from(n / divisor)
+        .ok()?
+        .checked_mul(micros_per_unit)?;
+    // The fraction's first digits, as far as a microsecond.
+    let mut scale = micros_per_unit;
+    for &d in fraction.unwrap_or_default() {
+        scale /= 10;
+        if scale == 0 {
+            break;
+        }
+        micros += i64::from(d - b'0') * scale;
+    }
+    Some(micros)
 }
 
 /// The value of a non-empty run of ASCII digits (at most nine: no overflow check).
@@ -1093,7 +1120,7 @@ mod tests {
         }
         for line in [
             "17495368 h p: m",
-            "174953685012 h p: m",
+            "1749536850.12.3 h p: m",
             "1749536850x h p: m",
             "1749536850.12x h p: m",
             "Tue 2025-06-10T06:27:30 UTC h p: m",
